@@ -1,0 +1,216 @@
+// Instruction fetch and operand decoding: prefixes, ModRM/SIB effective addresses, immediates.
+// The per-instruction decode state lives in module globals (transient; not architectural).
+
+import { tlbFill, tlbGeneration } from "../mmu/tlb";
+import { faulted, gp, raise, VEC_GP } from "./fault";
+import { S_CPL, S_SEG_BASE, S_SEG_LIMIT, S_TLB_READ_MASK, TLB_BASE, TLB_SLOW, TLB_VALID } from "../generated/layout";
+import { physRead8 } from "../mmu/physical";
+import { CS, DS, reg16, reg32, SS } from "./state";
+
+/** Offset of the next byte to fetch; becomes EIP when the instruction completes. */
+export let nextEip: u32 = 0;
+/** EIP of the first byte (prefixes included) of the instruction being executed. */
+export let insnEip: u32 = 0;
+export let opsize32: bool = false;
+export let addrsize32: bool = false;
+/** Segment override prefix, or -1. */
+export let segOverride: i32 = -1;
+/** 0, 0xF2 (REPNE) or 0xF3 (REP/REPE). */
+export let repPrefix: u32 = 0;
+export let lockPrefix: bool = false;
+export let modrm: u32 = 0;
+/** Segment of the last effective address computed (default or overridden). */
+export let eaSeg: u32 = DS;
+
+let fetchPage: u32 = 1; // linear page cached for fetch (low bits set: nothing cached)
+let fetchHost: u32 = 0;
+let fetchGen: u32 = 0xffffffff;
+
+export function beginInstruction(eip: u32, default32: bool): void {
+  insnEip = eip;
+  nextEip = eip;
+  opsize32 = default32;
+  addrsize32 = default32;
+  segOverride = -1;
+  repPrefix = 0;
+  lockPrefix = false;
+}
+
+@inline export function setNextEip(v: u32): void {
+  nextEip = v;
+}
+@inline export function setOpsize32(v: bool): void {
+  opsize32 = v;
+}
+@inline export function setAddrsize32(v: bool): void {
+  addrsize32 = v;
+}
+@inline export function setSegOverride(s: i32): void {
+  segOverride = s;
+}
+@inline export function setRepPrefix(p: u32): void {
+  repPrefix = p;
+}
+@inline export function setLockPrefix(): void {
+  lockPrefix = true;
+}
+/** Forget the cached code page (after CS or CPL changes). */
+export function invalidateFetch(): void {
+  fetchPage = 1;
+}
+
+/** Fetches the next instruction byte; 0 after a fault (limit, #PF, length over 15). */
+export function fetch8(): u32 {
+  const eip = nextEip;
+  if (eip > load<u32>(S_SEG_LIMIT + (CS << 2)) || eip - insnEip >= 15) {
+    fetchFault(eip);
+    return 0;
+  }
+  const lin = load<u32>(S_SEG_BASE + (CS << 2)) + eip;
+  nextEip = eip + 1;
+  if (((lin ^ fetchPage) & 0xfffff000) == 0 && fetchGen == tlbGeneration) return load<u8>(fetchHost + (lin & 0xfff));
+  return fetchSlow(lin);
+}
+
+function fetchFault(eip: u32): void {
+  // Beyond the limit: #GP(0). Longer than 15 bytes: #GP(0) too (SDM vol. 3 6.15, "General
+  // Protection Exception": instruction length limit).
+  raise(VEC_GP, 0);
+}
+
+function fetchSlow(lin: u32): u32 {
+  let e = load<u32>(TLB_BASE + ((lin >>> 12) << 2));
+  if ((e & load<u32>(S_TLB_READ_MASK)) != TLB_VALID) {
+    const user = load<u32>(S_CPL) == 3;
+    if ((e & TLB_VALID) == 0 || (user && (e & 2) != 0)) {
+      e = tlbFill(lin, false, user);
+      if (faulted) return 0;
+    }
+  }
+  if ((e & TLB_SLOW) != 0) {
+    fetchPage = 1;
+    return physRead8((e & 0xfffff000) | (lin & 0xfff));
+  }
+  fetchPage = lin & 0xfffff000;
+  fetchHost = e & 0xfffff000;
+  fetchGen = tlbGeneration;
+  return load<u8>(fetchHost + (lin & 0xfff));
+}
+
+export function fetch16(): u32 {
+  const lo = fetch8();
+  return lo | (fetch8() << 8);
+}
+
+export function fetch32(): u32 {
+  const lo = fetch16();
+  return lo | (fetch16() << 16);
+}
+
+/** Immediate of the operand size. */
+@inline export function fetchImmV(): u32 {
+  return opsize32 ? fetch32() : fetch16();
+}
+
+export function fetchModrm(): void {
+  modrm = fetch8();
+}
+
+@inline export function modrmReg(): u32 {
+  return (modrm >> 3) & 7;
+}
+@inline export function modrmRm(): u32 {
+  return modrm & 7;
+}
+@inline export function modrmIsReg(): bool {
+  return modrm >= 0xc0;
+}
+
+@inline function pickSeg(def: u32): u32 {
+  return segOverride >= 0 ? <u32>segOverride : def;
+}
+
+/** Effective address (offset) of the ModRM memory operand; sets eaSeg. */
+export function effectiveAddress(): u32 {
+  if (addrsize32) return ea32();
+  return ea16();
+}
+
+function ea16(): u32 {
+  const mod = modrm >> 6;
+  const rm = modrm & 7;
+  let a: u32 = 0;
+  let def = DS;
+  switch (rm) {
+    case 0:
+      a = reg16(3) + reg16(6);
+      break;
+    case 1:
+      a = reg16(3) + reg16(7);
+      break;
+    case 2:
+      a = reg16(5) + reg16(6);
+      def = SS;
+      break;
+    case 3:
+      a = reg16(5) + reg16(7);
+      def = SS;
+      break;
+    case 4:
+      a = reg16(6);
+      break;
+    case 5:
+      a = reg16(7);
+      break;
+    case 6:
+      if (mod == 0) {
+        a = fetch16();
+      } else {
+        a = reg16(5);
+        def = SS;
+      }
+      break;
+    default:
+      a = reg16(3);
+      break;
+  }
+  if (mod == 1) a += <u32>(<i32>(<i8>fetch8()));
+  else if (mod == 2) a += fetch16();
+  eaSeg = pickSeg(def);
+  return a & 0xffff;
+}
+
+function ea32(): u32 {
+  const mod = modrm >> 6;
+  const rm = modrm & 7;
+  let a: u32 = 0;
+  let def = DS;
+  if (rm == 4) {
+    const sib = fetch8();
+    const base = sib & 7;
+    const index = (sib >> 3) & 7;
+    if (index != 4) a = reg32(index) << (sib >> 6);
+    if (base == 5 && mod == 0) {
+      a += fetch32();
+    } else {
+      a += reg32(base);
+      if (base == 4 || base == 5) def = SS;
+    }
+  } else if (rm == 5 && mod == 0) {
+    a = fetch32();
+  } else {
+    a = reg32(rm);
+    if (rm == 5) def = SS;
+  }
+  if (mod == 1) a += <u32>(<i32>(<i8>fetch8()));
+  else if (mod == 2) a += fetch32();
+  eaSeg = pickSeg(def);
+  return a;
+}
+
+/** Segment for string sources and other DS-default operands, honouring overrides. */
+@inline export function dataSeg(): u32 {
+  return pickSeg(DS);
+}
+
+export { gp };

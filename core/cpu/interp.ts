@@ -1,0 +1,181 @@
+// The interpreter: run(budget) executes instructions until the budget is spent or something the
+// host must see happens, and returns the reason (RUN_* in the layout).
+
+import { dispatch } from "../generated/dispatch";
+import {
+  RUN_BUDGET,
+  RUN_EXCEPTION,
+  RUN_HALT,
+  RUN_SHUTDOWN,
+  RUN_STOP,
+  S_CPL,
+  S_DR,
+  S_EFLAGS,
+  S_EXC_EIP,
+  S_EXC_ERROR,
+  S_EXC_VECTOR,
+  S_HALTED,
+  S_INSN_COUNT,
+  S_INT_SHADOW,
+  S_INTR,
+  S_IRQ_COUNT,
+  S_NMI,
+  S_STOP_ON_EXCEPTION,
+  S_STOP_REQUEST,
+  S_TSC,
+  S_TSC_PER_INSN,
+} from "../generated/layout";
+import { hostAckInterrupt } from "../host";
+import { ESP, FLAG_IF, FLAG_RF, FLAG_TF, reg32, setEip, setReg32, csIs32 } from "./state";
+import {
+  beginInstruction,
+  fetch8,
+  insnEip,
+  nextEip,
+  opsize32,
+  setAddrsize32,
+  setLockPrefix,
+  setOpsize32,
+  setRepPrefix,
+  setSegOverride,
+  addrsize32,
+} from "./decode";
+import { clearFault, faulted, faultError, faultIsSoftware, faultIsTrap, faultVector, NO_ERROR, raise, VEC_DB } from "./fault";
+import { deliver, shutdown } from "./interrupts";
+import { getEip } from "./state";
+
+/** Executes one instruction: prefixes, then the table-generated dispatch. */
+@inline function step(): void {
+  beginInstruction(getEip(), csIs32());
+  let b = fetch8();
+  for (;;) {
+    if (faulted) return;
+    switch (b) {
+      case 0x26:
+      case 0x2e:
+      case 0x36:
+      case 0x3e:
+        setSegOverride(<i32>((b >> 3) & 3));
+        break;
+      case 0x64:
+      case 0x65:
+        setSegOverride(<i32>(b - 0x60));
+        break;
+      case 0x66:
+        setOpsize32(!csIs32());
+        break;
+      case 0x67:
+        setAddrsize32(!csIs32());
+        break;
+      case 0xf0:
+        setLockPrefix();
+        break;
+      case 0xf2:
+      case 0xf3:
+        setRepPrefix(b);
+        break;
+      case 0x0f:
+        b = fetch8();
+        if (faulted) return;
+        dispatch(0x100 | b | (opsize32 ? 0x200 : 0));
+        return;
+      default:
+        dispatch(b | (opsize32 ? 0x200 : 0));
+        return;
+    }
+    b = fetch8();
+  }
+}
+
+let savedEsp: u32 = 0;
+
+export function run(budget: i32): u32 {
+  let executed: i32 = 0;
+  let reason: u32 = RUN_BUDGET;
+  while (executed < budget) {
+    // Events between instructions: NMI, then INTR when IF=1 and no interrupt shadow.
+    if (load<u32>(S_INT_SHADOW) != 0) {
+      store<u32>(S_INT_SHADOW, 0);
+    } else if (load<u32>(S_NMI) != 0) {
+      store<u32>(S_NMI, 0);
+      store<u32>(S_HALTED, 0);
+      deliverEvent(2, NO_ERROR, false, true, getEip());
+      if (shutdown) {
+        reason = RUN_SHUTDOWN;
+        break;
+      }
+    } else if (load<u32>(S_INTR) != 0 && (load<u32>(S_EFLAGS) & FLAG_IF) != 0) {
+      store<u32>(S_HALTED, 0);
+      const vector = hostAckInterrupt() & 0xff;
+      store<u32>(S_IRQ_COUNT, load<u32>(S_IRQ_COUNT) + 1);
+      deliverEvent(vector, NO_ERROR, false, true, getEip());
+      if (shutdown) {
+        reason = RUN_SHUTDOWN;
+        break;
+      }
+    }
+    if (load<u32>(S_HALTED) != 0) {
+      reason = RUN_HALT;
+      break;
+    }
+    const tf = (load<u32>(S_EFLAGS) & FLAG_TF) != 0;
+    savedEsp = reg32(ESP);
+    step();
+    executed++;
+    if (faulted) {
+      if (!handleFault()) {
+        reason = shutdown ? RUN_SHUTDOWN : RUN_EXCEPTION;
+        break;
+      }
+    } else {
+      setEip(nextEip);
+      if (tf) {
+        // Single-step trap after the instruction (SDM vol. 3, 17.3.1.4): DR6.BS.
+        store<u32>(S_DR + 24, load<u32>(S_DR + 24) | 0x4000);
+        raise(VEC_DB, NO_ERROR);
+        if (!handleFault()) {
+          reason = shutdown ? RUN_SHUTDOWN : RUN_EXCEPTION;
+          break;
+        }
+      } else if (load<u32>(S_EFLAGS) & FLAG_RF) {
+        store<u32>(S_EFLAGS, load<u32>(S_EFLAGS) & ~FLAG_RF);
+      }
+    }
+    if (load<u32>(S_STOP_REQUEST) != 0) {
+      store<u32>(S_STOP_REQUEST, 0);
+      reason = RUN_STOP;
+      break;
+    }
+  }
+  store<u64>(S_INSN_COUNT, load<u64>(S_INSN_COUNT) + <u64>executed);
+  store<u64>(S_TSC, load<u64>(S_TSC) + <u64>executed * <u64>load<u32>(S_TSC_PER_INSN));
+  return reason;
+}
+
+/** Delivers an event unless the host asked to see exceptions; false when run() must stop. */
+function deliverEvent(vector: u32, error: i32, software: bool, external: bool, eip: u32): void {
+  deliver(vector, error, software, external, eip);
+}
+
+/**
+ * The instruction raised an exception. Faults restart the instruction (EIP and ESP as before
+ * it); traps (INT n, INT3, INTO, single-step) return after it. Returns false when run() stops.
+ */
+function handleFault(): bool {
+  const vector = faultVector;
+  const error = faultError;
+  const trap = faultIsTrap || vector == VEC_DB;
+  const software = faultIsSoftware;
+  clearFault();
+  const eip = trap ? nextEip : insnEip;
+  if (!trap) setReg32(ESP, savedEsp);
+  setEip(eip);
+  store<u32>(S_EXC_VECTOR, vector);
+  store<u32>(S_EXC_ERROR, <u32>error);
+  store<u32>(S_EXC_EIP, insnEip);
+  if (load<u32>(S_STOP_ON_EXCEPTION) != 0) return false;
+  deliver(vector, error, software, false, eip);
+  return !shutdown;
+}
+
+export { addrsize32, S_CPL };

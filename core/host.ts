@@ -1,0 +1,22 @@
+// Functions the host (vmm/) provides to the core. They are synchronous, so an instruction that
+// touches a device completes in place.
+
+/** Reads `size` bytes (1, 2 or 4) from an I/O port. */
+@external("env", "ioRead")
+export declare function hostIoRead(port: u32, size: u32): u32;
+
+/** Writes `size` bytes (1, 2 or 4) to an I/O port. */
+@external("env", "ioWrite")
+export declare function hostIoWrite(port: u32, size: u32, value: u32): void;
+
+/** Reads `size` bytes (1, 2 or 4) from device memory at a guest-physical address. */
+@external("env", "mmioRead")
+export declare function hostMmioRead(addr: u32, size: u32): u32;
+
+/** Writes `size` bytes (1, 2 or 4) to device memory at a guest-physical address. */
+@external("env", "mmioWrite")
+export declare function hostMmioWrite(addr: u32, size: u32, value: u32): void;
+
+/** Interrupt acknowledge: the PIC returns the vector of the interrupt it is delivering. */
+@external("env", "ackInterrupt")
+export declare function hostAckInterrupt(): u32;

@@ -1,0 +1,216 @@
+// Linear-to-physical translation: a direct-mapped TLB with one entry per linear page, filled by
+// the two-level page walk (4 KiB and 4 MiB pages), with accessed/dirty updates and #PF.
+//
+// A TLB entry is the host address of the page ORed with TLB_* bits. Entries with TLB_SLOW hold
+// the guest-physical page instead (device memory or open bus): accesses go through physical.ts.
+
+import { faulted, raise, VEC_PF } from "../cpu/fault";
+import {
+  PHYS_MMIO,
+  PHYS_NONE,
+  PHYS_RAM,
+  S_A20_MASK,
+  S_CPL,
+  S_CR,
+  S_TLB_COUNT,
+  S_TLB_READ_MASK,
+  S_TLB_WRITE_MASK,
+  TLB_BASE,
+  TLB_GLOBAL,
+  TLB_LIST_BASE,
+  TLB_LIST_BYTES,
+  TLB_NO_SUPER_WRITE,
+  TLB_NO_USER_READ,
+  TLB_NO_USER_WRITE,
+  TLB_SLOW,
+  TLB_VALID,
+} from "../generated/layout";
+import { hostToPhysical, physEntry, physRead32, physWrite32 } from "./physical";
+
+const PTE_P: u32 = 0x1;
+const PTE_RW: u32 = 0x2;
+const PTE_US: u32 = 0x4;
+const PTE_A: u32 = 0x20;
+const PTE_D: u32 = 0x40;
+const PDE_PS: u32 = 0x80;
+const PTE_G: u32 = 0x100;
+
+const TLB_LIST_MAX: u32 = TLB_LIST_BYTES >>> 2;
+
+/** Incremented on every flush so cached code-fetch pointers know to revalidate. */
+export let tlbGeneration: u32 = 0;
+
+@inline export function tlbSlot(lin: u32): u32 {
+  return TLB_BASE + ((lin >>> 12) << 2);
+}
+
+/** Recomputes the fast-path masks after a CPL, CR0.WP or alignment-check change. */
+export function updateTlbMasks(forceSlow: bool): void {
+  if (forceSlow) {
+    store<u32>(S_TLB_READ_MASK, 0);
+    store<u32>(S_TLB_WRITE_MASK, 0);
+    return;
+  }
+  const user = load<u32>(S_CPL) == 3;
+  store<u32>(S_TLB_READ_MASK, TLB_VALID | TLB_SLOW | (user ? TLB_NO_USER_READ : 0));
+  store<u32>(S_TLB_WRITE_MASK, TLB_VALID | TLB_SLOW | (user ? TLB_NO_USER_WRITE : TLB_NO_SUPER_WRITE));
+}
+
+/** Drops every entry, or every non-global entry when `keepGlobal`. */
+export function tlbFlush(keepGlobal: bool): void {
+  const n = load<u32>(S_TLB_COUNT);
+  let kept: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const vpn = load<u32>(TLB_LIST_BASE + (i << 2));
+    const slot = TLB_BASE + (vpn << 2);
+    const e = load<u32>(slot);
+    if (keepGlobal && (e & TLB_GLOBAL) != 0) {
+      store<u32>(TLB_LIST_BASE + (kept << 2), vpn);
+      kept++;
+    } else {
+      store<u32>(slot, 0);
+    }
+  }
+  store<u32>(S_TLB_COUNT, kept);
+  tlbGeneration++;
+}
+
+/** INVLPG: drops the entry of one linear page. */
+export function tlbInvalidatePage(lin: u32): void {
+  store<u32>(tlbSlot(lin), 0);
+  tlbGeneration++;
+}
+
+function tlbInsert(lin: u32, entry: u32): void {
+  const slot = tlbSlot(lin);
+  if (load<u32>(slot) == 0) {
+    let n = load<u32>(S_TLB_COUNT);
+    if (n >= TLB_LIST_MAX) {
+      tlbFlush(false);
+      n = 0;
+    }
+    store<u32>(TLB_LIST_BASE + (n << 2), lin >>> 12);
+    store<u32>(S_TLB_COUNT, n + 1);
+  }
+  store<u32>(slot, entry);
+}
+
+/** Builds the TLB entry for a guest-physical page with the given permission bits. */
+function makeEntry(phys: u32, bits: u32): u32 {
+  const pe = physEntry(phys);
+  const kind = pe & 0xf;
+  if (kind == PHYS_MMIO || kind == PHYS_NONE) return (phys & ~0xfff) | bits | TLB_VALID | TLB_SLOW;
+  if (kind != PHYS_RAM) bits |= TLB_NO_USER_WRITE | TLB_NO_SUPER_WRITE; // ROM or write-tracked RAM
+  return (pe & ~0xfff) | bits | TLB_VALID;
+}
+
+/**
+ * Translates `lin` for an access and installs the TLB entry. `user` is an access made at CPL 3
+ * (not an implicit supervisor access such as a descriptor-table read). Returns the entry, or 0
+ * after raising #PF. The entry may still refuse the access on the fast path (ROM, MMIO, tracked
+ * pages): callers then use the physical slow path.
+ */
+export function tlbFill(lin: u32, write: bool, user: bool): u32 {
+  const cr0 = load<u32>(S_CR);
+  if ((cr0 & 0x80000000) == 0) {
+    const phys = lin & load<u32>(S_A20_MASK);
+    const e = makeEntry(phys, 0);
+    tlbInsert(lin, e);
+    return e;
+  }
+  const cr3 = load<u32>(S_CR + 12);
+  const cr4 = load<u32>(S_CR + 16);
+  const pdeAddr = (cr3 & 0xfffff000) | ((lin >>> 22) << 2);
+  const pde = physRead32(pdeAddr);
+  const errBase: u32 = (write ? 2 : 0) | (user ? 4 : 0);
+  if ((pde & PTE_P) == 0) {
+    pageFault(lin, errBase);
+    return 0;
+  }
+  let phys: u32;
+  let flags: u32;
+  let global = false;
+  if ((pde & PDE_PS) != 0 && (cr4 & 0x10) != 0) {
+    // 4 MiB page
+    flags = pde;
+    if (!permitted(flags, write, user, cr0)) {
+      pageFault(lin, errBase | 1);
+      return 0;
+    }
+    let upd = pde | PTE_A;
+    if (write) upd |= PTE_D;
+    if (upd != pde) physWrite32(pdeAddr, upd);
+    flags = upd;
+    phys = (pde & 0xffc00000) | (lin & 0x3ff000);
+    global = (pde & PTE_G) != 0 && (cr4 & 0x80) != 0;
+  } else {
+    const pteAddr = (pde & 0xfffff000) | (((lin >>> 12) & 0x3ff) << 2);
+    const pte = physRead32(pteAddr);
+    if ((pte & PTE_P) == 0) {
+      pageFault(lin, errBase);
+      return 0;
+    }
+    // Effective rights are the stricter of the two levels.
+    flags = (pte & ~(PTE_RW | PTE_US)) | (pte & pde & (PTE_RW | PTE_US));
+    if (!permitted(flags, write, user, cr0)) {
+      pageFault(lin, errBase | 1);
+      return 0;
+    }
+    if ((pde & PTE_A) == 0) physWrite32(pdeAddr, pde | PTE_A);
+    let upd = pte | PTE_A;
+    if (write) upd |= PTE_D;
+    if (upd != pte) physWrite32(pteAddr, upd);
+    flags = (upd & ~(PTE_RW | PTE_US)) | (flags & (PTE_RW | PTE_US));
+    phys = pte & 0xfffff000;
+    global = (pte & PTE_G) != 0 && (cr4 & 0x80) != 0;
+  }
+  let bits: u32 = 0;
+  const wp = (cr0 & 0x10000) != 0;
+  if ((flags & PTE_US) == 0) bits |= TLB_NO_USER_READ | TLB_NO_USER_WRITE;
+  if ((flags & PTE_RW) == 0) {
+    bits |= TLB_NO_USER_WRITE;
+    if (wp) bits |= TLB_NO_SUPER_WRITE;
+  }
+  // Until the dirty bit is set, writes take the slow path so that it gets set.
+  if ((flags & PTE_D) == 0) bits |= TLB_NO_USER_WRITE | TLB_NO_SUPER_WRITE;
+  if (global) bits |= TLB_GLOBAL;
+  const e = makeEntry(phys & load<u32>(S_A20_MASK), bits);
+  tlbInsert(lin, e);
+  return e;
+}
+
+@inline function permitted(flags: u32, write: bool, user: bool, cr0: u32): bool {
+  if (user) {
+    if ((flags & PTE_US) == 0) return false;
+    if (write && (flags & PTE_RW) == 0) return false;
+    return true;
+  }
+  if (write && (flags & PTE_RW) == 0 && (cr0 & 0x10000) != 0) return false;
+  return true;
+}
+
+function pageFault(lin: u32, err: u32): void {
+  store<u32>(S_CR + 8, lin); // CR2
+  raise(VEC_PF, <i32>err);
+}
+
+/**
+ * Guest-physical address of a linear address for an access, or 0xFFFFFFFF after #PF.
+ * Used by slow paths (page-crossing, device memory) and by the host's debugger views.
+ */
+export function linearToPhysical(lin: u32, write: bool, user: bool): u32 {
+  let e = load<u32>(tlbSlot(lin));
+  const need: u32 = write ? (user ? TLB_NO_USER_WRITE : TLB_NO_SUPER_WRITE) : user ? TLB_NO_USER_READ : 0;
+  if ((e & TLB_VALID) == 0 || (e & need) != 0) {
+    e = tlbFill(lin, write, user);
+    if (faulted) return 0xffffffff;
+  }
+  return entryToPhysical(e) | (lin & 0xfff);
+}
+
+/** The guest-physical page of a TLB entry. */
+export function entryToPhysical(e: u32): u32 {
+  if ((e & TLB_SLOW) != 0) return e & ~0xfff;
+  return hostToPhysical(e & ~0xfff);
+}
+
