@@ -2,10 +2,14 @@
 // AssemblyScript core (raw bindings: the host instantiates it with its own imports and memory).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 
 execFileSync(process.execPath, ["scripts/gen-layout.mjs"], { stdio: "inherit" });
 execFileSync(process.execPath, ["scripts/gen-dispatch.mjs"], { stdio: "inherit" });
-if (!existsSync("build")) mkdirSync("build");
+// CORE_OUT lets parallel builds (several developers in one tree) write their own core.wasm.
+const out = process.env.CORE_OUT ?? "build/core.wasm";
+const outDir = dirname(out);
+if (!existsSync(outDir)) mkdirSync(outDir, { recursive: true });
 const asc = "node_modules/assemblyscript/bin/asc.js";
 const debug = process.argv.includes("--debug");
 execFileSync(
@@ -14,9 +18,9 @@ execFileSync(
     asc,
     "core/index.ts",
     "--outFile",
-    "build/core.wasm",
+    out,
     "--textFile",
-    "build/core.wat",
+    out.replace(/\.wasm$/, ".wat"),
     "--runtime",
     "stub",
     "--importMemory",
@@ -32,4 +36,4 @@ execFileSync(
   ],
   { stdio: "inherit" },
 );
-console.log("core: build/core.wasm");
+console.log(`core: ${out}`);

@@ -4,8 +4,9 @@ import { fileURLToPath } from "node:url";
 
 let cached: WebAssembly.Module | undefined;
 
+/** build/core.wasm, or the file named by CORE_WASM (parallel builds in one tree). */
 export function coreWasmPath(): string {
-  return fileURLToPath(new URL("../../build/core.wasm", import.meta.url));
+  return process.env.CORE_WASM ?? fileURLToPath(new URL("../../build/core.wasm", import.meta.url));
 }
 
 export function loadCoreModule(): WebAssembly.Module {
