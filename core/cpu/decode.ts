@@ -19,6 +19,8 @@ export let segOverride: i32 = -1;
 export let repPrefix: u32 = 0;
 export let lockPrefix: bool = false;
 export let modrm: u32 = 0;
+/** The opcode byte being executed (for routines that encode a register in it, like 40+r). */
+export let opcode: u32 = 0;
 /** Segment of the last effective address computed (default or overridden). */
 export let eaSeg: u32 = DS;
 
@@ -34,6 +36,14 @@ export function beginInstruction(eip: u32, default32: bool): void {
   segOverride = -1;
   repPrefix = 0;
   lockPrefix = false;
+}
+
+@inline export function setOpcode(b: u32): void {
+  opcode = b;
+}
+/** Register number in the low three bits of the opcode (INC r, PUSH r, MOV r, imm, BSWAP...). */
+@inline export function dispatchOpcodeLow(): u32 {
+  return opcode & 7;
 }
 
 @inline export function setNextEip(v: u32): void {

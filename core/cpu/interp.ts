@@ -34,6 +34,7 @@ import {
   nextEip,
   opsize32,
   setAddrsize32,
+  setOpcode,
   setLockPrefix,
   setOpsize32,
   setRepPrefix,
@@ -77,9 +78,11 @@ import { getEip } from "./state";
       case 0x0f:
         b = fetch8();
         if (faulted) return;
+        setOpcode(b);
         dispatch(0x100 | b | (opsize32 ? 0x200 : 0));
         return;
       default:
+        setOpcode(b);
         dispatch(b | (opsize32 ? 0x200 : 0));
         return;
     }

@@ -1,0 +1,267 @@
+// String instructions with REP/REPE/REPNE: MOVS, CMPS, STOS, LODS, SCAS, INS, OUTS.
+// Each iteration commits its register updates, so a fault in iteration k restarts at k.
+
+import { S_EFLAGS } from "../../generated/layout";
+import { hostIoRead, hostIoWrite } from "../../host";
+import { read16, read32, read8, write16, write32, write8 } from "../../mmu/access";
+import { addrsize32, dataSeg, repPrefix } from "../decode";
+import { faulted, gp } from "../fault";
+import { getZF, OP_SUB, setFlagsArith } from "../flags";
+import { ioPermitted } from "../protected/io-permission";
+import { EAX, ECX, EDI, EDX, ES, ESI, FLAG_DF, reg16, reg32, reg8, setReg16, setReg32, setReg8 } from "../state";
+
+@inline function index(r: u32): u32 {
+  return addrsize32 ? reg32(r) : reg16(r);
+}
+@inline function step(size: u32): u32 {
+  return (load<u32>(S_EFLAGS) & FLAG_DF) != 0 ? <u32>-<i32>size : size;
+}
+@inline function advance(r: u32, delta: u32): void {
+  if (addrsize32) setReg32(r, reg32(r) + delta);
+  else setReg16(r, (reg16(r) + delta) & 0xffff);
+}
+@inline function count(): u32 {
+  return addrsize32 ? reg32(ECX) : reg16(ECX);
+}
+@inline function setCount(c: u32): void {
+  if (addrsize32) setReg32(ECX, c);
+  else setReg16(ECX, c & 0xffff);
+}
+
+@inline function readSized(seg: u32, off: u32, size: u32): u32 {
+  return size == 1 ? read8(seg, off) : size == 2 ? read16(seg, off) : read32(seg, off);
+}
+@inline function writeSized(seg: u32, off: u32, size: u32, v: u32): void {
+  if (size == 1) write8(seg, off, v);
+  else if (size == 2) write16(seg, off, v);
+  else write32(seg, off, v);
+}
+@inline function accumulator(size: u32): u32 {
+  return size == 1 ? reg8(EAX) : size == 2 ? reg16(EAX) : reg32(EAX);
+}
+@inline function setAccumulator(size: u32, v: u32): void {
+  if (size == 1) setReg8(EAX, v);
+  else if (size == 2) setReg16(EAX, v);
+  else setReg32(EAX, v);
+}
+
+@inline function movs(size: u32): void {
+  const src = dataSeg();
+  const d = step(size);
+  if (repPrefix == 0) {
+    const v = readSized(src, index(ESI), size);
+    if (faulted) return;
+    writeSized(ES, index(EDI), size, v);
+    if (faulted) return;
+    advance(ESI, d);
+    advance(EDI, d);
+    return;
+  }
+  let c = count();
+  while (c != 0) {
+    const v = readSized(src, index(ESI), size);
+    if (faulted) return;
+    writeSized(ES, index(EDI), size, v);
+    if (faulted) return;
+    advance(ESI, d);
+    advance(EDI, d);
+    c--;
+    setCount(c);
+  }
+}
+
+@inline function stos(size: u32): void {
+  const d = step(size);
+  const v = accumulator(size);
+  if (repPrefix == 0) {
+    writeSized(ES, index(EDI), size, v);
+    if (faulted) return;
+    advance(EDI, d);
+    return;
+  }
+  let c = count();
+  while (c != 0) {
+    writeSized(ES, index(EDI), size, v);
+    if (faulted) return;
+    advance(EDI, d);
+    c--;
+    setCount(c);
+  }
+}
+
+@inline function lods(size: u32): void {
+  const src = dataSeg();
+  const d = step(size);
+  if (repPrefix == 0) {
+    const v = readSized(src, index(ESI), size);
+    if (faulted) return;
+    setAccumulator(size, v);
+    advance(ESI, d);
+    return;
+  }
+  let c = count();
+  while (c != 0) {
+    const v = readSized(src, index(ESI), size);
+    if (faulted) return;
+    setAccumulator(size, v);
+    advance(ESI, d);
+    c--;
+    setCount(c);
+  }
+}
+
+/** CMPS: [ESI] - [EDI]; REPE stops when ZF = 0, REPNE when ZF = 1. */
+@inline function cmps(size: u32): void {
+  const src = dataSeg();
+  const d = step(size);
+  const m: u32 = size == 4 ? 0xffffffff : (<u32>1 << (size << 3)) - 1;
+  if (repPrefix == 0) {
+    const a = readSized(src, index(ESI), size);
+    if (faulted) return;
+    const b = readSized(ES, index(EDI), size);
+    if (faulted) return;
+    setFlagsArith(OP_SUB, a, b, (a - b) & m, size << 3);
+    advance(ESI, d);
+    advance(EDI, d);
+    return;
+  }
+  let c = count();
+  while (c != 0) {
+    const a = readSized(src, index(ESI), size);
+    if (faulted) return;
+    const b = readSized(ES, index(EDI), size);
+    if (faulted) return;
+    setFlagsArith(OP_SUB, a, b, (a - b) & m, size << 3);
+    advance(ESI, d);
+    advance(EDI, d);
+    c--;
+    setCount(c);
+    if ((repPrefix == 0xf3) != getZF()) break;
+  }
+}
+
+@inline function scas(size: u32): void {
+  const d = step(size);
+  const m: u32 = size == 4 ? 0xffffffff : (<u32>1 << (size << 3)) - 1;
+  const a = accumulator(size);
+  if (repPrefix == 0) {
+    const b = readSized(ES, index(EDI), size);
+    if (faulted) return;
+    setFlagsArith(OP_SUB, a, b, (a - b) & m, size << 3);
+    advance(EDI, d);
+    return;
+  }
+  let c = count();
+  while (c != 0) {
+    const b = readSized(ES, index(EDI), size);
+    if (faulted) return;
+    setFlagsArith(OP_SUB, a, b, (a - b) & m, size << 3);
+    advance(EDI, d);
+    c--;
+    setCount(c);
+    if ((repPrefix == 0xf3) != getZF()) break;
+  }
+}
+
+/** INS: port DX to ES:[EDI]. The destination is checked before the port is read. */
+@inline function ins(size: u32): void {
+  const port = reg16(EDX);
+  if (!ioPermitted(port, size)) {
+    gp(0);
+    return;
+  }
+  const d = step(size);
+  let c: u32 = repPrefix == 0 ? 1 : count();
+  while (c != 0) {
+    // Probe the destination so a fault does not consume device data.
+    writeSized(ES, index(EDI), size, 0);
+    if (faulted) return;
+    writeSized(ES, index(EDI), size, hostIoRead(port, size));
+    advance(EDI, d);
+    c--;
+    if (repPrefix != 0) setCount(c);
+  }
+}
+
+@inline function outs(size: u32): void {
+  const port = reg16(EDX);
+  if (!ioPermitted(port, size)) {
+    gp(0);
+    return;
+  }
+  const src = dataSeg();
+  const d = step(size);
+  let c: u32 = repPrefix == 0 ? 1 : count();
+  while (c != 0) {
+    const v = readSized(src, index(ESI), size);
+    if (faulted) return;
+    hostIoWrite(port, size, v);
+    advance(ESI, d);
+    c--;
+    if (repPrefix != 0) setCount(c);
+  }
+}
+
+export function MOVSB(): void {
+  movs(1);
+}
+export function MOVS_Zv_16(): void {
+  movs(2);
+}
+export function MOVS_Zv_32(): void {
+  movs(4);
+}
+export function STOSB(): void {
+  stos(1);
+}
+export function STOS_Zv_16(): void {
+  stos(2);
+}
+export function STOS_Zv_32(): void {
+  stos(4);
+}
+export function LODSB(): void {
+  lods(1);
+}
+export function LODS_Zv_16(): void {
+  lods(2);
+}
+export function LODS_Zv_32(): void {
+  lods(4);
+}
+export function CMPSB(): void {
+  cmps(1);
+}
+export function CMPS_Zv_16(): void {
+  cmps(2);
+}
+export function CMPS_Zv_32(): void {
+  cmps(4);
+}
+export function SCASB(): void {
+  scas(1);
+}
+export function SCAS_Zv_16(): void {
+  scas(2);
+}
+export function SCAS_Zv_32(): void {
+  scas(4);
+}
+export function INSB(): void {
+  ins(1);
+}
+export function INS_Zv_16(): void {
+  ins(2);
+}
+export function INS_Zv_32(): void {
+  ins(4);
+}
+export function OUTSB(): void {
+  outs(1);
+}
+export function OUTS_Zv_16(): void {
+  outs(2);
+}
+export function OUTS_Zv_32(): void {
+  outs(4);
+}
