@@ -96,32 +96,12 @@ export function run(budget: i32): u32 {
   let executed: i32 = 0;
   let reason: u32 = RUN_BUDGET;
   while (executed < budget) {
-    // Events between instructions: NMI, then INTR when IF=1 and no interrupt shadow.
-    if (load<u32>(S_INT_SHADOW) != 0) {
-      store<u32>(S_INT_SHADOW, 0);
-    } else if (load<u32>(S_NMI) != 0) {
-      store<u32>(S_NMI, 0);
-      store<u32>(S_HALTED, 0);
-      deliverEvent(2, NO_ERROR, false, true, getEip());
-      if (shutdown) {
-        reason = RUN_SHUTDOWN;
-        break;
-      }
-    } else if (load<u32>(S_INTR) != 0 && (load<u32>(S_EFLAGS) & FLAG_IF) != 0) {
-      store<u32>(S_HALTED, 0);
-      const vector = hostAckInterrupt() & 0xff;
-      store<u32>(S_IRQ_COUNT, load<u32>(S_IRQ_COUNT) + 1);
-      deliverEvent(vector, NO_ERROR, false, true, getEip());
-      if (shutdown) {
-        reason = RUN_SHUTDOWN;
-        break;
-      }
+    // INTR, NMI, HALTED and INT_SHADOW are adjacent words: one test covers the common case.
+    if ((load<u64>(S_INTR) | load<u64>(S_HALTED)) != 0) {
+      reason = serviceEvents();
+      if (reason != RUN_BUDGET) break;
     }
-    if (load<u32>(S_HALTED) != 0) {
-      reason = RUN_HALT;
-      break;
-    }
-    const tf = (load<u32>(S_EFLAGS) & FLAG_TF) != 0;
+    const flags = load<u32>(S_EFLAGS);
     savedEsp = reg32(ESP);
     step();
     executed++;
@@ -132,16 +112,11 @@ export function run(budget: i32): u32 {
       }
     } else {
       setEip(nextEip);
-      if (tf) {
-        // Single-step trap after the instruction (SDM vol. 3, 17.3.1.4): DR6.BS.
-        store<u32>(S_DR + 24, load<u32>(S_DR + 24) | 0x4000);
-        raise(VEC_DB, NO_ERROR);
-        if (!handleFault()) {
+      if ((flags & (FLAG_TF | FLAG_RF)) != 0) {
+        if (!afterTracedInstruction(flags)) {
           reason = shutdown ? RUN_SHUTDOWN : RUN_EXCEPTION;
           break;
         }
-      } else if (load<u32>(S_EFLAGS) & FLAG_RF) {
-        store<u32>(S_EFLAGS, load<u32>(S_EFLAGS) & ~FLAG_RF);
       }
     }
     if (load<u32>(S_STOP_REQUEST) != 0) {
@@ -153,6 +128,40 @@ export function run(budget: i32): u32 {
   store<u64>(S_INSN_COUNT, load<u64>(S_INSN_COUNT) + <u64>executed);
   store<u64>(S_TSC, load<u64>(S_TSC) + <u64>executed * <u64>load<u32>(S_TSC_PER_INSN));
   return reason;
+}
+
+/**
+ * Between instructions: the interrupt shadow, NMI, then INTR when IF=1, then HLT. Returns
+ * RUN_BUDGET to go on executing, or the reason run() must stop.
+ */
+function serviceEvents(): u32 {
+  if (load<u32>(S_INT_SHADOW) != 0) {
+    store<u32>(S_INT_SHADOW, 0);
+  } else if (load<u32>(S_NMI) != 0) {
+    store<u32>(S_NMI, 0);
+    store<u32>(S_HALTED, 0);
+    deliverEvent(2, NO_ERROR, false, true, getEip());
+    if (shutdown) return RUN_SHUTDOWN;
+  } else if (load<u32>(S_INTR) != 0 && (load<u32>(S_EFLAGS) & FLAG_IF) != 0) {
+    store<u32>(S_HALTED, 0);
+    const vector = hostAckInterrupt() & 0xff;
+    store<u32>(S_IRQ_COUNT, load<u32>(S_IRQ_COUNT) + 1);
+    deliverEvent(vector, NO_ERROR, false, true, getEip());
+    if (shutdown) return RUN_SHUTDOWN;
+  }
+  if (load<u32>(S_HALTED) != 0) return RUN_HALT;
+  return RUN_BUDGET;
+}
+
+/** TF was set before the instruction: single-step trap (SDM vol. 3, 17.3.1.4); RF clears. */
+function afterTracedInstruction(flags: u32): bool {
+  if ((flags & FLAG_TF) != 0) {
+    store<u32>(S_DR + 24, load<u32>(S_DR + 24) | 0x4000); // DR6.BS
+    raise(VEC_DB, NO_ERROR);
+    return handleFault();
+  }
+  store<u32>(S_EFLAGS, load<u32>(S_EFLAGS) & ~FLAG_RF);
+  return true;
 }
 
 /** Delivers an event unless the host asked to see exceptions; false when run() must stop. */

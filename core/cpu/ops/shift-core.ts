@@ -55,14 +55,14 @@ export function shift(op: u32, v: u32, count: u32, size: u32): u32 {
     case SH_RCR: {
       const n = size == 32 ? c : c % (size + 1);
       let cf: u32 = getCF() ? 1 : 0;
-      const ovf = msb(v, size) ^ cf;
       for (let i: u32 = 0; i < n; i++) {
         const out = r & 1;
         r = (r >>> 1) | (cf << (size - 1));
         cf = out;
       }
-      // OF is defined for a count of 1 only: MSB(dest) XOR CF, taken before the rotate.
-      setFlagBits(FLAG_CF | FLAG_OF, cf | (ovf << 11));
+      // OF is defined for a count of 1 (MSB(dest) XOR CF before the rotate); the same bits of
+      // the result (its top two) give it, and give what hardware reports for larger counts.
+      setFlagBits(FLAG_CF | FLAG_OF, cf | ((msb(r, size) ^ ((r >>> (size - 2)) & 1)) << 11));
       return r;
     }
     case SH_SHL:
@@ -75,7 +75,8 @@ export function shift(op: u32, v: u32, count: u32, size: u32): u32 {
     case SH_SHR: {
       r = v >>> c;
       const cf = (v >>> (c - 1)) & 1;
-      setFlagsSZP(r, size, cf != 0, msb(v, size) != 0, false);
+      // Count 1: OF = MSB of the original; larger counts: the top two result bits, as hardware.
+      setFlagsSZP(r, size, cf != 0, (msb(r, size) ^ ((r >>> (size - 2)) & 1)) != 0, false);
       return r;
     }
     default: {

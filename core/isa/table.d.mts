@@ -1,0 +1,22 @@
+// Types for core/isa/table.mjs (the instruction table is plain data shared with Node scripts).
+export interface TableEntry {
+  map: 0 | 1;
+  op: number;
+  reg: number;
+  mnem: string;
+  operands: string;
+  modrm: boolean;
+  memOnly: boolean;
+  flags: { mod: string; undef: string };
+  lock: boolean;
+  user: boolean;
+  x87: boolean;
+  handler: string;
+}
+export const entries: TableEntry[];
+export const FLAG_BITS: Record<string, number>;
+export function handlerName(mnem: string, operands: string): string;
+export function sizedHandler(entry: TableEntry, bits: 16 | 32): string;
+export function isSized(entry: TableEntry): boolean;
+export function undefinedFlagsMask(entry: TableEntry): number;
+export function immediateBytes(entry: TableEntry, opBytes: number, addrBytes: number): number;
