@@ -1,7 +1,18 @@
 // String instructions with REP/REPE/REPNE: MOVS, CMPS, STOS, LODS, SCAS, INS, OUTS.
 // Each iteration commits its register updates, so a fault in iteration k restarts at k.
 
-import { S_EFLAGS } from "../../generated/layout";
+import {
+  S_EFLAGS,
+  S_SEG_BASE,
+  S_SEG_RHI,
+  S_SEG_RLO,
+  S_SEG_WHI,
+  S_SEG_WLO,
+  S_TLB_READ_MASK,
+  S_TLB_WRITE_MASK,
+  TLB_BASE,
+  TLB_VALID,
+} from "../../generated/layout";
 import { hostIoRead, hostIoWrite } from "../../host";
 import { read16, read32, read8, write16, write32, write8 } from "../../mmu/access";
 import { addrsize32, dataSeg, repPrefix } from "../decode";
@@ -28,6 +39,24 @@ import { EAX, ECX, EDI, EDX, ES, ESI, FLAG_DF, reg16, reg32, reg8, setReg16, set
   else setReg16(ECX, c & 0xffff);
 }
 
+@inline function segBaseOf(seg: u32): u32 {
+  return load<u32>(S_SEG_BASE + (seg << 2));
+}
+
+/** The offsets [off, off+bytes) are all inside the segment's read or write window. */
+@inline function segmentCovers(seg: u32, off: u32, bytes: u32, write: bool): bool {
+  const lo = load<u32>((write ? S_SEG_WLO : S_SEG_RLO) + (seg << 2));
+  const hi = load<u32>((write ? S_SEG_WHI : S_SEG_RHI) + (seg << 2));
+  return off >= lo && off <= hi && hi - off >= bytes - 1;
+}
+
+/** Host address of a linear address whose TLB entry allows the fast path, else 0. */
+@inline function fastHost(lin: u32, write: bool): u32 {
+  const e = load<u32>(TLB_BASE + ((lin >>> 12) << 2));
+  if ((e & load<u32>(write ? S_TLB_WRITE_MASK : S_TLB_READ_MASK)) != TLB_VALID) return 0;
+  return (e & ~0xfff) + (lin & 0xfff);
+}
+
 @inline function readSized(seg: u32, off: u32, size: u32): u32 {
   return size == 1 ? read8(seg, off) : size == 2 ? read16(seg, off) : read32(seg, off);
 }
@@ -45,9 +74,65 @@ import { EAX, ECX, EDI, EDX, ES, ESI, FLAG_DF, reg16, reg32, reg8, setReg16, set
   else setReg32(EAX, v);
 }
 
+/**
+ * REP MOVS/STOS forward over plain RAM: copies whole runs inside a page pair at once. Returns the
+ * number of elements done (0: take the element-by-element path). Overlapping forward copies
+ * with the destination above the source are left to the element loop, whose byte-replicating
+ * semantics memory.copy would not reproduce.
+ */
+function bulkRun(srcSeg: u32, size: u32, c: u32, isStore: bool): u32 {
+  if (c < 4 || (load<u32>(S_EFLAGS) & FLAG_DF) != 0) return 0;
+  const di = index(EDI);
+  const si = isStore ? 0 : index(ESI);
+  // Elements until the end of the current pages (linear), at most c.
+  let n = c;
+  const dLin = segBaseOf(ES) + di;
+  const roomD: u32 = (0x1000 - (dLin & 0xfff)) / size;
+  if (roomD < n) n = roomD;
+  let sLin: u32 = 0;
+  if (!isStore) {
+    sLin = segBaseOf(srcSeg) + si;
+    const roomS: u32 = (0x1000 - (sLin & 0xfff)) / size;
+    if (roomS < n) n = roomS;
+  }
+  if (n < 2) return 0;
+  const bytes = n * size;
+  // The whole run must lie inside the segment windows without wrapping the offset.
+  if (!addrsize32 && (di + bytes > 0x10000 || (!isStore && si + bytes > 0x10000))) return 0;
+  if (!segmentCovers(ES, di, bytes, true) || (!isStore && !segmentCovers(srcSeg, si, bytes, false))) return 0;
+  const dHost = fastHost(dLin, true);
+  if (dHost == 0) return 0;
+  if (isStore) {
+    const v = accumulator(size);
+    if (size == 1) memory.fill(dHost, <u8>v, bytes);
+    else {
+      for (let i: u32 = 0; i < bytes; i += size) {
+        if (size == 2) store<u16>(dHost + i, <u16>v);
+        else store<u32>(dHost + i, v);
+      }
+    }
+  } else {
+    const sHost = fastHost(sLin, false);
+    if (sHost == 0) return 0;
+    if (dHost > sHost && dHost < sHost + bytes) return 0;
+    memory.copy(dHost, sHost, bytes);
+    advance(ESI, bytes);
+  }
+  advance(EDI, bytes);
+  setCount(c - n);
+  return n;
+}
+
 @inline function movs(size: u32): void {
   const src = dataSeg();
   const d = step(size);
+  if (repPrefix != 0) {
+    for (;;) {
+      const c = count();
+      if (c == 0) return;
+      if (bulkRun(src, size, c, false) == 0) break;
+    }
+  }
   if (repPrefix == 0) {
     const v = readSized(src, index(ESI), size);
     if (faulted) return;
@@ -73,6 +158,13 @@ import { EAX, ECX, EDI, EDX, ES, ESI, FLAG_DF, reg16, reg32, reg8, setReg16, set
 @inline function stos(size: u32): void {
   const d = step(size);
   const v = accumulator(size);
+  if (repPrefix != 0) {
+    for (;;) {
+      const c = count();
+      if (c == 0) return;
+      if (bulkRun(ES, size, c, true) == 0) break;
+    }
+  }
   if (repPrefix == 0) {
     writeSized(ES, index(EDI), size, v);
     if (faulted) return;
