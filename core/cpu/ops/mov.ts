@@ -431,18 +431,19 @@ export function CMPXCHG8B_Mq(): void {
   const a = effectiveAddress();
   if (faulted) return;
   const seg = eaSeg;
-  // Check both halves for writing first, so a fault leaves memory and registers unchanged.
-  if (!rmwBegin(seg, a + 4, 4)) return;
-  const hi = rmwRead32();
+  // Check both halves for writing first (low half first, as the fault order and CR2 show),
+  // so a fault leaves memory and registers unchanged.
   if (!rmwBegin(seg, a, 4)) return;
   const lo = rmwRead32();
+  if (!rmwBegin(seg, a + 4, 4)) return;
+  const hi = rmwRead32();
   const equal = lo == reg32(EAX) && hi == reg32(EDX);
   if (equal) {
-    rmwWrite32(reg32(EBX));
-    write32(seg, a + 4, reg32(ECX));
+    rmwWrite32(reg32(ECX));
+    write32(seg, a, reg32(EBX));
   } else {
-    rmwWrite32(lo);
-    write32(seg, a + 4, hi);
+    rmwWrite32(hi);
+    write32(seg, a, lo);
     setReg32(EAX, lo);
     setReg32(EDX, hi);
   }

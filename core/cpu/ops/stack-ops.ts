@@ -235,7 +235,9 @@ export function POPA_32(): void {
   if (faulted) return;
   const w: u32 = is32 ? 4 : 2;
   let sp = stackPointer();
-  const bp = is32 ? reg32(EBP) : reg16(EBP);
+  // The saved frame pointers are addressed through EBP or BP by the stack size, whatever the
+  // operand size (SDM "ENTER": IF StackSize = 32 THEN EBP <- EBP - 4 or 2 ...).
+  const bp = ssIs32() ? reg32(EBP) : reg16(EBP);
   // Push EBP
   sp = stackOffset(sp, <u32>-<i32>w);
   if (is32) write32(SS, sp, bp);
