@@ -11,6 +11,8 @@ export interface CpuHost {
   mmioRead(addr: number, size: number): number;
   mmioWrite(addr: number, size: number, value: number): void;
   ackInterrupt(): number;
+  /** FERR#: an unmasked x87 error is pending with CR0.NE = 0 (a PC routes it to IRQ 13). */
+  fpuError?(): void;
 }
 
 export type RunReason = "budget" | "halt" | "shutdown" | "reset" | "stop" | "exception";
@@ -81,6 +83,7 @@ export class Cpu {
       mmioRead: (addr: number, size: number) => h.mmioRead(addr >>> 0, size) >>> 0,
       mmioWrite: (addr: number, size: number, value: number) => h.mmioWrite(addr >>> 0, size, value >>> 0),
       ackInterrupt: () => h.ackInterrupt(),
+      fpuError: () => h.fpuError?.(),
       abort: () => {
         throw new Error("core.wasm aborted");
       },
@@ -217,6 +220,23 @@ export class Cpu {
   /** Exceptions raised since reset, by vector 0-31. */
   exceptionCounts(): number[] {
     return Array.from({ length: 32 }, (_, v) => this.u32(L.S_EXC_COUNT + v * 4));
+  }
+
+  /**
+   * Puts the x87 unit in its FNINIT state (SDM vol. 2, FINIT/FNINIT): control word 0x037F, status word
+   * and TOP 0, every register tagged empty, last-instruction and data pointers cleared. Test
+   * harnesses use it for the state a user process starts with.
+   */
+  fpuInit(): void {
+    this.setU32(L.S_FPU_CW, 0x037f);
+    this.setU32(L.S_FPU_SW, 0);
+    this.setU32(L.S_FPU_TOP, 0);
+    this.setU32(L.S_FPU_TAG, 0xffff);
+    this.setU32(L.S_FPU_IP, 0);
+    this.setU32(L.S_FPU_CS, 0);
+    this.setU32(L.S_FPU_OPCODE, 0);
+    this.setU32(L.S_FPU_DP, 0);
+    this.setU32(L.S_FPU_DS, 0);
   }
 
   /** Copies bytes into guest-physical memory (RAM only; throws outside it). */

@@ -24,7 +24,9 @@ export let opcode: u32 = 0;
 /** Segment of the last effective address computed (default or overridden). */
 export let eaSeg: u32 = DS;
 
-let fetchPage: u32 = 1; // linear page cached for fetch (low bits set: nothing cached)
+// Linear page cached for fetch. NO_PAGE has low bits set, so no page-aligned address equals it.
+const NO_PAGE: u32 = 0xffffffff;
+let fetchPage: u32 = NO_PAGE;
 let fetchHost: u32 = 0;
 let fetchGen: u32 = 0xffffffff;
 
@@ -66,7 +68,7 @@ export function beginInstruction(eip: u32, default32: bool): void {
 }
 /** Forget the cached code page (after CS or CPL changes). */
 export function invalidateFetch(): void {
-  fetchPage = 1;
+  fetchPage = NO_PAGE;
 }
 
 /** Fetches the next instruction byte; 0 after a fault (limit, #PF, length over 15). */
@@ -78,7 +80,7 @@ export function fetch8(): u32 {
   }
   const lin = load<u32>(S_SEG_BASE + (CS << 2)) + eip;
   nextEip = eip + 1;
-  if (((lin ^ fetchPage) & 0xfffff000) == 0 && fetchGen == tlbGeneration) return load<u8>(fetchHost + (lin & 0xfff));
+  if ((lin & 0xfffff000) == fetchPage && fetchGen == tlbGeneration) return load<u8>(fetchHost + (lin & 0xfff));
   return fetchSlow(lin);
 }
 
@@ -98,7 +100,7 @@ function fetchSlow(lin: u32): u32 {
     }
   }
   if ((e & TLB_SLOW) != 0) {
-    fetchPage = 1;
+    fetchPage = NO_PAGE;
     return physRead8((e & 0xfffff000) | (lin & 0xfff));
   }
   fetchPage = lin & 0xfffff000;

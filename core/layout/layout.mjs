@@ -85,6 +85,9 @@ export const stateFields = [
   ["FPU_DS", "u32", 1, "last data DS selector"],
   ["ROM_PHYS", "u32", 1024, "guest-physical page address of each 4 KiB page of the ROM region"],
   ["CORE_SCRATCH", "u32", 64, "scratch words for the core (not part of the architectural state)"],
+  ["MSR_PERFEVTSEL", "u32", 2, "P6 PerfEvtSel0/1 (MSR 186H/187H): stored and read back; nothing is counted"],
+  ["MSR_PERFCTR", "u64", 2, "P6 PerfCtr0/1 (MSR C1H/C2H, 40 bits): stored and read back (RDPMC reads them)"],
+  ["MSR_DEBUGCTL", "u32", 1, "DEBUGCTLMSR (1D9H): stored and read back; LBR and BTF are not implemented"],
 ];
 
 /** Named constants shared by both sides. */

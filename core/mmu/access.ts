@@ -192,7 +192,7 @@ export function readSlow(lin: u32, size: u32, user: bool): u32 {
     return size == 1 ? <u32>load<u8>(host) : size == 2 ? <u32>load<u16>(host) : load<u32>(host);
   }
   // Crosses a page: both pages must be present before any byte is read.
-  const e2 = entryFor(lin + size - 1, false, user);
+  const e2 = entryFor((lin + size - 1) & ~0xfff, false, user);
   if (faulted) return 0;
   let v: u32 = 0;
   for (let i: u32 = 0; i < size; i++) {
@@ -228,7 +228,7 @@ export function writeSlow(lin: u32, size: u32, v: u32, user: bool): void {
     else store<u32>(host, v);
     return;
   }
-  const e2 = entryFor(lin + size - 1, true, user);
+  const e2 = entryFor((lin + size - 1) & ~0xfff, true, user);
   if (faulted) return;
   for (let i: u32 = 0; i < size; i++) {
     const a = lin + i;
@@ -270,7 +270,7 @@ export function rmwBeginLinear(lin: u32, size: u32): bool {
   if (!checkAlignment(lin, size, user)) return false;
   rmwE1 = entryFor(lin, true, user);
   if (faulted) return false;
-  rmwE2 = entryFor(lin + size - 1, true, user);
+  rmwE2 = entryFor((lin + size - 1) & ~0xfff, true, user);
   if (faulted) return false;
   rmwHost = 0;
   if ((rmwE1 & TLB_SLOW) == 0 && (rmwE1 & ~0xfff) >= RAM_BASE && (lin & 0xfff) <= 0x1000 - size) {

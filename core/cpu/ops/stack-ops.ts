@@ -3,10 +3,10 @@
 import { S_INT_SHADOW } from "../../generated/layout";
 import { read16, read32, write16, write32 } from "../../mmu/access";
 import { dispatchOpcodeLow, eaSeg, effectiveAddress, fetch16, fetch32, fetch8, modrm } from "../decode";
-import { faulted } from "../fault";
+import { clearFault, faulted, faultVector, gp, VEC_SS } from "../fault";
 import { loadSegment } from "../protected/segments";
 import { pop16, pop32, push16, push32, setStackPointer, stackOffset, stackPointer } from "../stack";
-import { EBP, ESP, reg16, reg32, segSel, setReg16, setReg32, SS, ssIs32 } from "../state";
+import { EBP, ESP, mode, reg16, reg32, segSel, setReg16, setReg32, SS, ssIs32 } from "../state";
 import { readEd, readEw } from "./alu-core";
 
 export function PUSH_Zv_16(): void {
@@ -273,19 +273,27 @@ export function ENTER_IwIb_32(): void {
   enter(true);
 }
 
-/** LEAVE: ESP = EBP, then pop EBP. */
-export function LEAVE_16(): void {
+/**
+ * LEAVE: ESP = EBP, then pop EBP. In real-address mode an EBP outside 0-FFFFh raises #GP, not
+ * #SS (SDM vol. 2 "LEAVE", real-address mode exceptions).
+ */
+@inline function leave(is32: bool): void {
   const bp = ssIs32() ? reg32(EBP) : reg16(EBP);
-  const v = read16(SS, bp);
-  if (faulted) return;
-  setStackPointer(stackOffset(bp, 2));
-  setReg16(EBP, v);
+  const v = is32 ? read32(SS, bp) : read16(SS, bp);
+  if (faulted) {
+    if (mode() == 0 && faultVector == VEC_SS) {
+      clearFault();
+      gp(0);
+    }
+    return;
+  }
+  setStackPointer(stackOffset(bp, is32 ? 4 : 2));
+  if (is32) setReg32(EBP, v);
+  else setReg16(EBP, v);
+}
+export function LEAVE_16(): void {
+  leave(false);
 }
 export function LEAVE_32(): void {
-  const bp = ssIs32() ? reg32(EBP) : reg16(EBP);
-  const v = read32(SS, bp);
-  if (faulted) return;
-  setStackPointer(stackOffset(bp, 4));
-  setReg32(EBP, v);
+  leave(true);
 }
-
