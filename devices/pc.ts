@@ -1,0 +1,188 @@
+// The legacy devices of a PC wired as on QEMU's `pc` machine (i440FX + PIIX3): i8259 pair,
+// i8254 with port B, MC146818, COM1 and COM2, i8042 with a keyboard, port 0x92, POST port, the
+// x87 error latch, the debug consoles at 0xE9 and 0x402, and isa-debug-exit at 0xF4. One object
+// the Vm can hand to the CPU as its host, advance in time, and ask for its next deadline.
+// PCI, IDE, fw_cfg and VGA attach to `ports` and `mmio` the same way when they exist.
+
+import { IRQ, PORT } from "./bus/addresses.js";
+import { MmioBus } from "./bus/mmio-bus.js";
+import { type AccessSize, PortBus } from "./bus/port-bus.js";
+import type { Clock, TimedDevice } from "./clock.js";
+import { I8042 } from "./i8042.js";
+import { DebugConsole, DebugExit, FpuErrorLatch, PostPort, SystemControlPortA } from "./misc-ports.js";
+import { DualPic } from "./pic.js";
+import { Pit } from "./pit.js";
+import { Rtc } from "./rtc.js";
+import { Uart } from "./uart.js";
+
+export interface PcDevicesOptions {
+  clock: Clock;
+  /** Bytes the guest sends on COM1 / COM2. */
+  onSerial?: (com: 1 | 2, byte: number) => void;
+  /** Bytes written to the debug consoles (0xE9, 0x402). */
+  onDebugConsole?: (port: number, byte: number) => void;
+  /** The A20 gate changed (OR of the i8042 output port and port 0x92): wire to cpu.setA20. */
+  onA20?: (enabled: boolean) => void;
+  /** A reset request (i8042 0xFE or output port, port 0x92 bit 0). */
+  onReset?: (source: "i8042" | "port 0x92") => void;
+  /** isa-debug-exit: the guest asks to end the run with this status. */
+  onDebugExit?: (status: number) => void;
+  /** The PIC's INT output: wire to cpu.setIntr. */
+  onIntr?: (level: boolean) => void;
+  /** Wall-clock source for the RTC's start time (see RtcOptions). */
+  wallClockMs?: () => number;
+}
+
+export class PcDevices {
+  readonly ports = new PortBus();
+  readonly mmio = new MmioBus();
+  readonly pic: DualPic;
+  readonly pit: Pit;
+  readonly rtc: Rtc;
+  readonly com1: Uart;
+  readonly com2: Uart;
+  readonly i8042: I8042;
+  readonly portA: SystemControlPortA;
+  readonly post: PostPort;
+  readonly fpuError: FpuErrorLatch;
+  readonly debugExit: DebugExit;
+  /** Devices with deadlines, for `advance` and `nextDeadlineNs`. */
+  readonly timed: TimedDevice[];
+  private a20: boolean;
+  private readonly onA20: ((enabled: boolean) => void) | undefined;
+
+  constructor(options: PcDevicesOptions) {
+    const { clock } = options;
+    this.onA20 = options.onA20;
+    this.pic = new DualPic({ onIntr: options.onIntr });
+    this.pit = new Pit({ clock, irq: this.pic.line(IRQ.PIT) });
+    this.rtc = new Rtc({ clock, irq: this.pic.line(IRQ.RTC), wallClockMs: options.wallClockMs });
+    const serial = options.onSerial;
+    this.com1 = new Uart({ base: PORT.COM1, irq: this.pic.line(IRQ.COM1), clock, name: "COM1 (16550A)" });
+    this.com2 = new Uart({ base: PORT.COM2, irq: this.pic.line(IRQ.COM2), clock, name: "COM2 (16550A)" });
+    if (serial) {
+      this.com1.onTransmit = (b) => serial(1, b);
+      this.com2.onTransmit = (b) => serial(2, b);
+    }
+    this.i8042 = new I8042({
+      irqKeyboard: this.pic.line(IRQ.KEYBOARD),
+      irqAux: this.pic.line(IRQ.MOUSE),
+      onA20: () => this.updateA20(),
+      onReset: () => options.onReset?.("i8042"),
+    });
+    this.portA = new SystemControlPortA({
+      onA20: () => this.updateA20(),
+      onReset: () => options.onReset?.("port 0x92"),
+    });
+    this.post = new PostPort();
+    this.fpuError = new FpuErrorLatch(this.pic.line(IRQ.FPU));
+    const debug = options.onDebugConsole;
+    const e9 = new DebugConsole(PORT.DEBUG_E9, (b) => debug?.(PORT.DEBUG_E9, b));
+    const seabios = new DebugConsole(PORT.DEBUG_SEABIOS, (b) => debug?.(PORT.DEBUG_SEABIOS, b));
+    this.debugExit = new DebugExit((status) => options.onDebugExit?.(status));
+    for (const d of [
+      this.pic,
+      this.pit,
+      this.rtc,
+      this.com1,
+      this.com2,
+      this.i8042,
+      this.portA,
+      this.post,
+      this.fpuError,
+      e9,
+      seabios,
+      this.debugExit,
+    ]) {
+      d.attach(this.ports);
+    }
+    this.timed = [this.pit, this.rtc, this.com1, this.com2];
+    this.a20 = this.i8042.a20 || this.portA.a20;
+  }
+
+  /** The A20 gate: i8042 output port bit 1 OR port 0x92 bit 1 (PIIX). */
+  get a20Enabled(): boolean {
+    return this.a20;
+  }
+
+  private updateA20(): void {
+    const a20 = this.i8042.a20 || this.portA.a20;
+    if (a20 === this.a20) return;
+    this.a20 = a20;
+    this.onA20?.(a20);
+  }
+
+  // CpuHost ----------------------------------------------------------------------------------
+
+  ioRead(port: number, size: number): number {
+    return this.ports.read(port, size as AccessSize);
+  }
+
+  ioWrite(port: number, size: number, value: number): void {
+    this.ports.write(port, size as AccessSize, value);
+  }
+
+  mmioRead(addr: number, size: number): number {
+    return this.mmio.read(addr, size as AccessSize);
+  }
+
+  mmioWrite(addr: number, size: number, value: number): void {
+    this.mmio.write(addr, size as AccessSize, value);
+  }
+
+  ackInterrupt(): number {
+    return this.pic.acknowledge();
+  }
+
+  fpuErrorSignal(): void {
+    this.fpuError.ferr();
+  }
+
+  /**
+   * The above as a plain object of bound functions, for `Cpu.create(module, ram, host)` (which
+   * spreads its host argument, and spreading a class instance drops its methods).
+   */
+  cpuHost(): {
+    ioRead(port: number, size: number): number;
+    ioWrite(port: number, size: number, value: number): void;
+    mmioRead(addr: number, size: number): number;
+    mmioWrite(addr: number, size: number, value: number): void;
+    ackInterrupt(): number;
+    fpuError(): void;
+  } {
+    return {
+      ioRead: (port, size) => this.ioRead(port, size),
+      ioWrite: (port, size, value) => this.ioWrite(port, size, value),
+      mmioRead: (addr, size) => this.mmioRead(addr, size),
+      mmioWrite: (addr, size, value) => this.mmioWrite(addr, size, value),
+      ackInterrupt: () => this.ackInterrupt(),
+      fpuError: () => this.fpuErrorSignal(),
+    };
+  }
+
+  // Time ------------------------------------------------------------------------------------
+
+  /** Brings every timed device to `nowNs` (call after each slice, or at a deadline). */
+  advance(nowNs: number): void {
+    for (const d of this.timed) d.advance(nowNs);
+  }
+
+  /** The earliest time any device needs `advance`, or Infinity. */
+  nextDeadlineNs(): number {
+    let next = Number.POSITIVE_INFINITY;
+    for (const d of this.timed) next = Math.min(next, d.nextDeadlineNs());
+    return next;
+  }
+
+  /** System reset of the legacy devices (what QEMU's machine reset does to them). */
+  reset(): void {
+    this.pic.reset();
+    this.pit.reset();
+    this.rtc.reset();
+    this.com1.reset();
+    this.com2.reset();
+    this.i8042.reset();
+    this.portA.reset();
+    this.updateA20();
+  }
+}
