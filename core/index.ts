@@ -78,6 +78,11 @@ export function reset(): void {
   invalidateFetch();
 }
 
+/** End of AssemblyScript's static data: must stay below the state block (checked by the host). */
+export function staticDataEnd(): usize {
+  return __heap_base;
+}
+
 /** Runs up to `budget` instructions; returns a RUN_* reason. */
 export function run(budget: i32): u32 {
   return runInterpreter(budget);

@@ -43,6 +43,7 @@ interface CoreExports {
   translate(lin: number, write: number, user: number): number;
   wake(): void;
   materializeFlags(): void;
+  staticDataEnd(): number;
 }
 
 const defaultHost: CpuHost = {
@@ -90,6 +91,9 @@ export class Cpu {
     };
     const instance = await WebAssembly.instantiate(module, { env });
     const cpu = new Cpu(memory, instance, ramBytes, h);
+    if (cpu.exports.staticDataEnd() > L.STATE_BASE) {
+      throw new Error("core.wasm is broken: its static data overlaps the CPU state block");
+    }
     cpu.exports.configure(ramBytes);
     cpu.reset();
     return cpu;

@@ -45,10 +45,37 @@ import { clearFault, faulted, faultError, faultIsSoftware, faultIsTrap, faultVec
 import { deliver, shutdown } from "./interrupts";
 import { getEip } from "./state";
 
+// 1 for the bytes step() must look at before dispatch: the prefixes and 0F.
+const PREFIX_TABLE: usize = memory.data<u8>([
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0,
+  0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+]);
+
 /** Executes one instruction: prefixes, then the table-generated dispatch. */
 @inline function step(): void {
   beginInstruction(getEip(), csIs32());
   let b = fetch8();
+  if (faulted) return;
+  // Most instructions have no prefix: one table load instead of a chain of compares.
+  if (load<u8>(PREFIX_TABLE + b) == 0) {
+    setOpcode(b);
+    dispatch(b | (opsize32 ? 0x200 : 0));
+    return;
+  }
   for (;;) {
     if (faulted) return;
     switch (b) {
@@ -91,9 +118,14 @@ import { getEip } from "./state";
 }
 
 let savedEsp: u32 = 0;
+/** Instructions retired by the current run() so far (the TSC and counters catch up at its end). */
+let executed: i32 = 0;
+export function retiredThisRun(): u32 {
+  return <u32>executed;
+}
 
 export function run(budget: i32): u32 {
-  let executed: i32 = 0;
+  executed = 0;
   let reason: u32 = RUN_BUDGET;
   while (executed < budget) {
     // INTR, NMI, HALTED and INT_SHADOW are adjacent words: one test covers the common case.
@@ -127,6 +159,7 @@ export function run(budget: i32): u32 {
   }
   store<u64>(S_INSN_COUNT, load<u64>(S_INSN_COUNT) + <u64>executed);
   store<u64>(S_TSC, load<u64>(S_TSC) + <u64>executed * <u64>load<u32>(S_TSC_PER_INSN));
+  executed = 0;
   return reason;
 }
 

@@ -18,6 +18,7 @@ import {
   S_SEG_WLO,
   S_SS_DB,
 } from "../generated/layout";
+import { invalidateFetch } from "./decode";
 
 export const EAX: u32 = 0;
 export const ECX: u32 = 1;
@@ -161,7 +162,10 @@ export function setSegmentCache(s: u32, sel: u32, base: u32, limit: u32, attr: u
   store<u32>(S_SEG_ATTR + (s << 2), attr);
   store<u32>(S_SEG_VALID + (s << 2), valid ? 1 : 0);
   updateSegmentWindows(s);
-  if (s == CS) store<u32>(S_CS_DB, (attr & ATTR_DB) != 0 ? 1 : 0);
+  if (s == CS) {
+    store<u32>(S_CS_DB, (attr & ATTR_DB) != 0 ? 1 : 0);
+    invalidateFetch(); // the fetch window is kept in EIP space: it moves with CS
+  }
   if (s == SS) store<u32>(S_SS_DB, (attr & ATTR_DB) != 0 ? 1 : 0);
 }
 
@@ -206,6 +210,7 @@ export function loadSegmentReal(s: u32, sel: u32): void {
   sel &= 0xffff;
   store<u32>(S_SEG_SEL + (s << 2), sel);
   store<u32>(S_SEG_BASE + (s << 2), sel << 4);
+  if (s == CS) invalidateFetch();
   store<u32>(S_SEG_VALID + (s << 2), 1);
   if (load<u32>(S_MODE) == 2) {
     // Virtual-8086 mode: segments are always 64 KiB, 16-bit, writable data at DPL 3.

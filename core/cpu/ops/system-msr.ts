@@ -4,6 +4,7 @@
 // P6 Family Processors") restricted to what CPUID advertises: no APIC, no MTRRs, no PAT, no
 // machine-check architecture.
 
+import { retiredThisRun } from "../interp";
 import {
   S_CR,
   S_MSR_DEBUGCTL,
@@ -13,6 +14,7 @@ import {
   S_MSR_SYSENTER_EIP,
   S_MSR_SYSENTER_ESP,
   S_TSC,
+  S_TSC_PER_INSN,
 } from "../../generated/layout";
 import { cr4, setCpl, writeEflags } from "../control";
 import { invalidateFetch, setNextEip } from "../decode";
@@ -69,7 +71,8 @@ const PERFCTR_MASK: u64 = 0xff_ffff_ffff;
 
 /** The time-stamp counter now. */
 @inline export function currentTsc(): u64 {
-  return load<u64>(S_TSC);
+  // S_TSC is brought up to date when run() returns; add what this slice has retired so far.
+  return load<u64>(S_TSC) + <u64>retiredThisRun() * <u64>load<u32>(S_TSC_PER_INSN);
 }
 
 /**
@@ -120,7 +123,7 @@ export function writeMsr(n: u32, v: u64): bool {
     case MSR_TSC:
       // P6: only the low 32 bits can be written; the high 32 bits are cleared (SDM vol. 3,
       // 17.17 "Time-Stamp Counter").
-      store<u64>(S_TSC, <u64>lo);
+      store<u64>(S_TSC, <u64>lo - <u64>retiredThisRun() * <u64>load<u32>(S_TSC_PER_INSN));
       return true;
     case MSR_SYSENTER_CS:
       store<u32>(S_MSR_SYSENTER_CS, lo);
