@@ -123,26 +123,21 @@ function bulkRun(srcSeg: u32, size: u32, c: u32, isStore: bool): u32 {
   return n;
 }
 
+// Each routine runs its element once, or ECX/CX times under a REP prefix (committing the count
+// after every element, so a fault restarts where it stopped).
+
 @inline function movs(size: u32): void {
   const src = dataSeg();
   const d = step(size);
-  if (repPrefix != 0) {
+  const rep = repPrefix != 0;
+  if (rep) {
     for (;;) {
       const c = count();
       if (c == 0) return;
       if (bulkRun(src, size, c, false) == 0) break;
     }
   }
-  if (repPrefix == 0) {
-    const v = readSized(src, index(ESI), size);
-    if (faulted) return;
-    writeSized(ES, index(EDI), size, v);
-    if (faulted) return;
-    advance(ESI, d);
-    advance(EDI, d);
-    return;
-  }
-  let c = count();
+  let c: u32 = rep ? count() : 1;
   while (c != 0) {
     const v = readSized(src, index(ESI), size);
     if (faulted) return;
@@ -151,54 +146,43 @@ function bulkRun(srcSeg: u32, size: u32, c: u32, isStore: bool): u32 {
     advance(ESI, d);
     advance(EDI, d);
     c--;
-    setCount(c);
+    if (rep) setCount(c);
   }
 }
 
 @inline function stos(size: u32): void {
   const d = step(size);
   const v = accumulator(size);
-  if (repPrefix != 0) {
+  const rep = repPrefix != 0;
+  if (rep) {
     for (;;) {
       const c = count();
       if (c == 0) return;
       if (bulkRun(ES, size, c, true) == 0) break;
     }
   }
-  if (repPrefix == 0) {
-    writeSized(ES, index(EDI), size, v);
-    if (faulted) return;
-    advance(EDI, d);
-    return;
-  }
-  let c = count();
+  let c: u32 = rep ? count() : 1;
   while (c != 0) {
     writeSized(ES, index(EDI), size, v);
     if (faulted) return;
     advance(EDI, d);
     c--;
-    setCount(c);
+    if (rep) setCount(c);
   }
 }
 
 @inline function lods(size: u32): void {
   const src = dataSeg();
   const d = step(size);
-  if (repPrefix == 0) {
-    const v = readSized(src, index(ESI), size);
-    if (faulted) return;
-    setAccumulator(size, v);
-    advance(ESI, d);
-    return;
-  }
-  let c = count();
+  const rep = repPrefix != 0;
+  let c: u32 = rep ? count() : 1;
   while (c != 0) {
     const v = readSized(src, index(ESI), size);
     if (faulted) return;
     setAccumulator(size, v);
     advance(ESI, d);
     c--;
-    setCount(c);
+    if (rep) setCount(c);
   }
 }
 
@@ -207,17 +191,8 @@ function bulkRun(srcSeg: u32, size: u32, c: u32, isStore: bool): u32 {
   const src = dataSeg();
   const d = step(size);
   const m: u32 = size == 4 ? 0xffffffff : (<u32>1 << (size << 3)) - 1;
-  if (repPrefix == 0) {
-    const a = readSized(src, index(ESI), size);
-    if (faulted) return;
-    const b = readSized(ES, index(EDI), size);
-    if (faulted) return;
-    setFlagsArith(OP_SUB, a, b, (a - b) & m, size << 3);
-    advance(ESI, d);
-    advance(EDI, d);
-    return;
-  }
-  let c = count();
+  const rep = repPrefix != 0;
+  let c: u32 = rep ? count() : 1;
   while (c != 0) {
     const a = readSized(src, index(ESI), size);
     if (faulted) return;
@@ -227,31 +202,28 @@ function bulkRun(srcSeg: u32, size: u32, c: u32, isStore: bool): u32 {
     advance(ESI, d);
     advance(EDI, d);
     c--;
+    if (!rep) return;
     setCount(c);
-    if ((repPrefix == 0xf3) != getZF()) break;
+    if ((repPrefix == 0xf3) != getZF()) return;
   }
 }
 
+/** SCAS: accumulator - [EDI], with the same REPE/REPNE rule. */
 @inline function scas(size: u32): void {
   const d = step(size);
   const m: u32 = size == 4 ? 0xffffffff : (<u32>1 << (size << 3)) - 1;
   const a = accumulator(size);
-  if (repPrefix == 0) {
-    const b = readSized(ES, index(EDI), size);
-    if (faulted) return;
-    setFlagsArith(OP_SUB, a, b, (a - b) & m, size << 3);
-    advance(EDI, d);
-    return;
-  }
-  let c = count();
+  const rep = repPrefix != 0;
+  let c: u32 = rep ? count() : 1;
   while (c != 0) {
     const b = readSized(ES, index(EDI), size);
     if (faulted) return;
     setFlagsArith(OP_SUB, a, b, (a - b) & m, size << 3);
     advance(EDI, d);
     c--;
+    if (!rep) return;
     setCount(c);
-    if ((repPrefix == 0xf3) != getZF()) break;
+    if ((repPrefix == 0xf3) != getZF()) return;
   }
 }
 
