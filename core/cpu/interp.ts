@@ -137,6 +137,12 @@ export function run(budget: i32): u32 {
     savedEsp = reg32(ESP);
     step();
     executed++;
+    if (shutdown) {
+      // A triple fault inside the instruction itself (a task switch delivers faults of the
+      // new task in place).
+      reason = RUN_SHUTDOWN;
+      break;
+    }
     if (faulted) {
       if (!handleFault()) {
         reason = shutdown ? RUN_SHUTDOWN : RUN_EXCEPTION;

@@ -4,7 +4,7 @@
 import { S_IDTR_BASE, S_IDTR_LIMIT, S_MODE } from "../generated/layout";
 import { readLin16 } from "../mmu/access";
 import { writeEflags } from "./control";
-import { invalidateFetch } from "./decode";
+import { insnEip, invalidateFetch } from "./decode";
 import { clearFault, faulted, faultError, faultVector, NO_ERROR, raise, VEC_DF, VEC_GP } from "./fault";
 import { getEflags } from "./flags";
 import { interruptProtected } from "./protected/interrupt";
@@ -35,6 +35,13 @@ export function deliver(vector: u32, error: i32, software: bool, external: bool,
   const second = faultVector;
   const secondError = faultError;
   clearFault();
+  if (software) {
+    // INT n/INT3/INTO are not exceptions: a fault while delivering one (gate DPL, IOPL in
+    // virtual-8086 mode, not-present gate, stack) is a fault of the instruction, reported at
+    // its address and delivered as a first event (SDM vol. 2 "INT n"; vol. 3 6.15 table 6-5).
+    deliver(second, secondError, false, false, insnEip);
+    return;
+  }
   if (vector == VEC_DF) {
     shutdown = true;
     return;

@@ -68,3 +68,72 @@ export function markAccessed(): void {
     sysWrite8(descAddr + 5, (descHi >>> 8) & 0xff);
   }
 }
+
+// ---- classification (high dword of a descriptor; SDM vol. 3, 3.4.5.1 and 3.5) ---------------
+
+/** Code or data segment (S=1). */
+@inline export function descIsSegment(hi: u32): bool {
+  return (hi & 0x1000) != 0;
+}
+@inline export function descIsCode(hi: u32): bool {
+  return (hi & 0x1800) == 0x1800;
+}
+@inline export function descIsData(hi: u32): bool {
+  return (hi & 0x1800) == 0x1000;
+}
+@inline export function descIsConforming(hi: u32): bool {
+  return (hi & 0x1c00) == 0x1c00;
+}
+/** Code segment with the readable bit. */
+@inline export function descIsReadableCode(hi: u32): bool {
+  return (hi & 0x1a00) == 0x1a00;
+}
+/** Data segment with the writable bit. */
+@inline export function descIsWritableData(hi: u32): bool {
+  return (hi & 0x1a00) == 0x1200;
+}
+/** System descriptor type (bits 8-11 of the high dword); only meaningful when S=0. */
+@inline export function descSystemType(hi: u32): u32 {
+  return (hi >>> 8) & 0xf;
+}
+
+// System descriptor types (SDM vol. 3, table 3-2).
+export const SYS_TSS16_AVAIL: u32 = 1;
+export const SYS_LDT: u32 = 2;
+export const SYS_TSS16_BUSY: u32 = 3;
+export const SYS_CALL_GATE16: u32 = 4;
+export const SYS_TASK_GATE: u32 = 5;
+export const SYS_INT_GATE16: u32 = 6;
+export const SYS_TRAP_GATE16: u32 = 7;
+export const SYS_TSS32_AVAIL: u32 = 9;
+export const SYS_TSS32_BUSY: u32 = 11;
+export const SYS_CALL_GATE32: u32 = 12;
+export const SYS_INT_GATE32: u32 = 14;
+export const SYS_TRAP_GATE32: u32 = 15;
+
+/** Gate descriptors: target selector, offset (32-bit form) and parameter count. */
+@inline export function gateSelector(lo: u32): u32 {
+  return lo >>> 16;
+}
+@inline export function gateOffset(lo: u32, hi: u32): u32 {
+  return (lo & 0xffff) | (hi & 0xffff0000);
+}
+@inline export function gateParamCount(hi: u32): u32 {
+  return hi & 0x1f;
+}
+
+/** Reads the descriptor at a linear address of a descriptor table (no limit check). */
+export function fetchDescriptorAt(addr: u32): bool {
+  const lo = sysRead32(addr);
+  const hi = sysRead32(addr + 4);
+  if (faulted) return false;
+  descAddr = addr;
+  descLo = lo;
+  descHi = hi;
+  return true;
+}
+
+/** Writes the type byte (bits 40-47) of the descriptor at `addr` (TSS busy bit changes). */
+export function writeDescriptorTypeByte(addr: u32, hi: u32): void {
+  sysWrite8(addr + 5, (hi >>> 8) & 0xff);
+}
