@@ -2,8 +2,8 @@
 // to see where the interpreter spends its time. Wasm functions appear under their names when
 // core.wasm carries a name section (asc keeps one unless told otherwise).
 //
-//   CORE_WASM=... node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/cpu.ts --only int --no-write
-//   npx tsx bench/profile.ts /tmp/prof/*.cpuprofile [--top 30] [--wat build/x/core.wat]
+//   CORE_WASM=... node --cpu-prof --cpu-prof-dir=build/prof --import tsx bench/cpu.ts --only int --no-write
+//   npx tsx bench/profile.ts build/prof/*.cpuprofile [--top 30] [--wat build/x/core.wat]
 //
 // The -O3 core has no name section, so V8 reports "wasm-function[N]"; --wat names N from the
 // text file the build writes beside core.wasm (imports first, then functions in order).
