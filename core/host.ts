@@ -20,3 +20,10 @@ export declare function hostMmioWrite(addr: u32, size: u32, value: u32): void;
 /** Interrupt acknowledge: the PIC returns the vector of the interrupt it is delivering. */
 @external("env", "ackInterrupt")
 export declare function hostAckInterrupt(): u32;
+
+/**
+ * FERR#: a waiting x87 instruction found an unmasked exception pending while CR0.NE = 0. On a PC
+ * the chipset turns it into IRQ 13 (the MS-DOS-compatible error path); the instruction continues.
+ */
+@external("env", "fpuError")
+export declare function hostFpuError(): void;
