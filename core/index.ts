@@ -6,7 +6,7 @@ import { invalidateFetch } from "./cpu/decode";
 import { clearFault, faulted } from "./cpu/fault";
 import { getEflags, materializeFlags } from "./cpu/flags";
 import { clearShutdown } from "./cpu/interrupts";
-import { run as runInterpreter } from "./cpu/interp";
+import { retiredThisRun, run as runInterpreter } from "./cpu/interp";
 import { CS, EDX, setReg32, setSegmentCache } from "./cpu/state";
 import { fpuReset } from "./fpu/fpu";
 import {
@@ -18,6 +18,7 @@ import {
   S_GDTR_LIMIT,
   S_HALTED,
   S_IDTR_LIMIT,
+  S_INSN_COUNT,
   S_MODE,
   S_RAM_SIZE,
   S_TSC_PER_INSN,
@@ -81,6 +82,14 @@ export function reset(): void {
 /** End of AssemblyScript's static data: must stay below the state block (checked by the host). */
 export function staticDataEnd(): usize {
   return __heap_base;
+}
+
+/**
+ * Instructions retired since reset, including those of a run() in progress: device callbacks
+ * made during run() use it to read an instruction-counted clock.
+ */
+export function retired(): f64 {
+  return <f64>load<u64>(S_INSN_COUNT) + <f64>retiredThisRun();
 }
 
 /** Runs up to `budget` instructions; returns a RUN_* reason. */

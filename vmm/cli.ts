@@ -1,54 +1,221 @@
-// `npm start`: until the PC platform exists (issue 3), runs a built-in real-mode program on the
-// bare CPU: it prints a greeting through the debug port 0xE9, sums 1..1000 and halts.
-import { Cpu, REG, SEG } from "./cpu.js";
+// `npm start`: boots a guest with its serial console on this terminal (raw mode).
+// Ctrl-A X quits; Ctrl-A C toggles a small monitor (info registers, info stats, quit).
+// Flags follow QEMU's: -m MiB, -kernel, -initrd, -append, -nographic (the default),
+// --clock icount|realtime. With no -kernel, the project's tiny Linux boots.
+
+import { BootImageError, loadLinux } from "./boot/linux.js";
+import { REG, SEG } from "./cpu.js";
+import { projectFile, readGuestFile, UserInputError } from "./node/files.js";
 import { loadCoreModule } from "./node/load-core.js";
+import { type ClockMode, Vm, type VmStop } from "./vm.js";
 
-const GREETING = "Hello from the guest CPU\n";
-
-/** mov si,msg; next: lodsb; or al,al; jz done; out 0xE9,al; jmp next; done: (sum loop); hlt */
-function demoProgram(origin: number): Uint8Array {
-  const code: number[] = [];
-  const msgAt = origin + 64;
-  code.push(0xbe, msgAt & 0xff, msgAt >> 8); // mov si, msg
-  code.push(0xac); // lodsb
-  code.push(0x08, 0xc0); // or al, al
-  code.push(0x74, 0x04); // jz +4
-  code.push(0xe6, 0xe9); // out 0xE9, al
-  code.push(0xeb, 0xf7); // jmp lodsb
-  code.push(0x66, 0x31, 0xc0); // xor eax, eax
-  code.push(0xb9, 0xe8, 0x03); // mov cx, 1000
-  code.push(0x66, 0x0f, 0xb7, 0xd9); // movzx ebx, cx
-  code.push(0x66, 0x01, 0xd8); // add eax, ebx
-  code.push(0xe2, 0xf7); // loop
-  code.push(0xf4); // hlt
-  const bytes = new Uint8Array(64 + GREETING.length + 1);
-  bytes.set(code);
-  bytes.set(new TextEncoder().encode(GREETING), 64);
-  return bytes;
+interface Args {
+  memMiB: number;
+  kernel: string;
+  initrd?: string;
+  append: string;
+  clock: ClockMode;
+  maxInstructions: number;
 }
 
-async function main(): Promise<void> {
-  let out = "";
-  const cpu = await Cpu.create(loadCoreModule(), 1 << 20, {
-    ioWrite: (port, _size, value) => {
-      if (port === 0xe9) out += String.fromCharCode(value & 0xff);
+const USAGE =
+  "usage: npm start -- [-m MiB] [-kernel bzImage] [-initrd file] [-append cmdline] [--clock icount|realtime]";
+
+export function parseArgs(argv: string[]): Args {
+  const args: Args = {
+    memMiB: 64,
+    kernel: projectFile("guests/linux/bzImage"),
+    initrd: projectFile("guests/linux/initramfs.cpio.gz"),
+    append: "console=ttyS0 panic=-1",
+    clock: "icount",
+    maxInstructions: Number.POSITIVE_INFINITY,
+  };
+  let kernelGiven = false;
+  let initrdGiven = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new UserInputError(`${a} needs a value\n${USAGE}`);
+      return v;
+    };
+    switch (a) {
+      case "-m": {
+        const v = value();
+        const n = Number.parseInt(v.replace(/[Mm]$/, ""), 10);
+        if (!Number.isFinite(n) || n < 16 || n > 3072) throw new UserInputError(`-m ${v}: give 16 to 3072 MiB`);
+        args.memMiB = n;
+        break;
+      }
+      case "-kernel":
+        args.kernel = value();
+        kernelGiven = true;
+        break;
+      case "-initrd":
+        args.initrd = value();
+        initrdGiven = true;
+        break;
+      case "-append":
+        args.append = value();
+        break;
+      case "--clock": {
+        const v = value();
+        if (v !== "icount" && v !== "realtime") throw new UserInputError(`--clock ${v}: use icount or realtime`);
+        args.clock = v;
+        break;
+      }
+      case "--max-instructions":
+        args.maxInstructions = Number(value());
+        break;
+      case "-nographic":
+        break;
+      case "-h":
+      case "--help":
+        throw new UserInputError(USAGE);
+      default:
+        throw new UserInputError(`unknown option '${a}'\n${USAGE}`);
+    }
+  }
+  if (kernelGiven && !initrdGiven) args.initrd = undefined;
+  return args;
+}
+
+function monitorCommand(vm: Vm, line: string): string {
+  const cmd = line.trim();
+  if (cmd === "info registers") {
+    const c = vm.cpu;
+    const r = (n: number) => c.reg(n).toString(16).padStart(8, "0");
+    const seg = (s: number) => c.segment(s).selector.toString(16).padStart(4, "0");
+    return (
+      `EAX=${r(REG.EAX)} EBX=${r(REG.EBX)} ECX=${r(REG.ECX)} EDX=${r(REG.EDX)}\n` +
+      `ESI=${r(REG.ESI)} EDI=${r(REG.EDI)} EBP=${r(REG.EBP)} ESP=${r(REG.ESP)}\n` +
+      `EIP=${c.eip.toString(16).padStart(8, "0")} EFL=${c.eflags.toString(16).padStart(8, "0")} CPL=${c.cpl}\n` +
+      `CS=${seg(SEG.CS)} DS=${seg(SEG.DS)} ES=${seg(SEG.ES)} SS=${seg(SEG.SS)} FS=${seg(SEG.FS)} GS=${seg(SEG.GS)}\n` +
+      `CR0=${c.cr(0).toString(16)} CR2=${c.cr(2).toString(16)} CR3=${c.cr(3).toString(16)} CR4=${c.cr(4).toString(16)}\n`
+    );
+  }
+  if (cmd === "info stats") {
+    const exc = vm.cpu
+      .exceptionCounts()
+      .map((n, v) => (n ? `#${v}: ${n}` : ""))
+      .filter(Boolean)
+      .join(", ");
+    return (
+      `instructions retired: ${vm.cpu.instructions}\nvirtual time: ${(vm.nowNs() / 1e9).toFixed(3)} s (${vm.clockMode})\n` +
+      `exceptions: ${exc || "none"}\n`
+    );
+  }
+  if (cmd === "") return "";
+  return `unknown command '${cmd}' (info registers, info stats, quit)\n`;
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const kernel = readGuestFile(args.kernel, "kernel");
+  const initrd = args.initrd ? readGuestFile(args.initrd, "initrd") : undefined;
+  const out = process.stdout;
+  const vm = await Vm.create({
+    module: loadCoreModule(),
+    ramBytes: args.memMiB * 1024 * 1024,
+    clock: args.clock,
+    onSerial: (com, byte) => {
+      if (com === 1) out.write(Uint8Array.of(byte));
     },
   });
-  const origin = 0x7c00;
-  cpu.writePhysical(origin, demoProgram(origin));
-  cpu.setRealSegment(SEG.CS, 0);
-  cpu.setRealSegment(SEG.DS, 0);
-  cpu.eip = origin;
-  const reason = cpu.run(1_000_000);
-  process.stdout.write(out);
-  console.log(
-    `run: ${reason}; instructions retired: ${cpu.instructions}; EAX = ${cpu.reg(REG.EAX)} (sum of 1..1000 = 500500)`,
-  );
-  console.log("The PC platform and a Linux guest come with issue 3; see README.md.");
-  if (reason !== "halt" || cpu.reg(REG.EAX) !== 500500) process.exitCode = 1;
+  loadLinux(vm.cpu, { kernel, initrd, cmdline: args.append });
+
+  const stdin = process.stdin;
+  const interactive = stdin.isTTY === true;
+  if (interactive) stdin.setRawMode(true);
+  let afterCtrlA = false;
+  let monitor = false;
+  let monitorLine = "";
+  let quit = false;
+  const onData = (chunk: Buffer) => {
+    for (const b of chunk) {
+      if (afterCtrlA) {
+        afterCtrlA = false;
+        if (b === 0x78 || b === 0x58)
+          quit = true; // Ctrl-A X
+        else if (b === 0x63 || b === 0x43) {
+          monitor = !monitor;
+          out.write(monitor ? "\r\n(monitor) " : "\r\n");
+        } else if (b === 0x01) vm.devices.com1.receive(Uint8Array.of(0x01));
+        continue;
+      }
+      if (b === 0x01) {
+        afterCtrlA = true;
+        continue;
+      }
+      if (monitor) {
+        if (b === 0x0d || b === 0x0a) {
+          out.write("\r\n");
+          if (monitorLine.trim() === "quit") quit = true;
+          else out.write(monitorCommand(vm, monitorLine).replace(/\n/g, "\r\n"));
+          monitorLine = "";
+          if (!quit) out.write("(monitor) ");
+        } else if (b === 0x7f || b === 0x08) {
+          monitorLine = monitorLine.slice(0, -1);
+        } else {
+          monitorLine += String.fromCharCode(b);
+          out.write(String.fromCharCode(b));
+        }
+        continue;
+      }
+      vm.devices.com1.receive(Uint8Array.of(b));
+    }
+  };
+  stdin.on("data", onData);
+  stdin.on("end", () => {
+    if (!interactive) quit = true;
+  });
+  stdin.resume();
+
+  let stop: VmStop = { kind: "stopped" };
+  let executed = 0;
+  try {
+    while (!quit && executed < args.maxInstructions) {
+      if (monitor) {
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      }
+      const before = vm.cpu.instructions;
+      stop = vm.run(Math.min(5_000_000, args.maxInstructions - executed));
+      executed += Number(vm.cpu.instructions - before);
+      if (stop.kind !== "limit") break;
+      // Let host input in; when the guest is idle, do not spin.
+      await new Promise((r) => (vm.idleSinceLastRun ? setTimeout(r, 5) : setImmediate(r)));
+    }
+  } finally {
+    if (interactive) stdin.setRawMode(false);
+    stdin.pause();
+  }
+  if (quit) {
+    out.write("\r\n[x86lab: quit]\r\n");
+    return 0;
+  }
+  switch (stop.kind) {
+    case "shutdown":
+      out.write(`\r\nguest shutdown (${stop.message})\r\n`);
+      return 0;
+    case "reset":
+      out.write(`\r\nguest reset (${stop.source})\r\n`);
+      return 0;
+    case "debug-exit":
+      return stop.status;
+    default:
+      return 0;
+  }
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(2);
-});
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UserInputError || err instanceof BootImageError) {
+      console.error(`x86lab: ${err.message}`);
+      process.exit(2);
+    }
+    console.error(err);
+    process.exit(1);
+  },
+);

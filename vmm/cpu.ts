@@ -44,6 +44,7 @@ interface CoreExports {
   wake(): void;
   materializeFlags(): void;
   staticDataEnd(): number;
+  retired(): number;
 }
 
 const defaultHost: CpuHost = {
@@ -220,6 +221,23 @@ export class Cpu {
   /** Instructions retired since reset. */
   get instructions(): bigint {
     return this.dv().getBigUint64(L.S_INSN_COUNT, true);
+  }
+  /** Instructions retired, including a run() in progress (for clocks read from device callbacks). */
+  get retired(): number {
+    return this.exports.retired();
+  }
+  /** Ends the current run() after the instruction in progress (e.g. from a device callback). */
+  requestStop(): void {
+    this.setU32(L.S_STOP_REQUEST, 1);
+  }
+  /** Advances the time-stamp counter without executing (HLT idle time under an icount clock). */
+  addTscTicks(n: number): void {
+    const dv = this.dv();
+    dv.setBigUint64(L.S_TSC, dv.getBigUint64(L.S_TSC, true) + BigInt(Math.round(n)), true);
+  }
+  /** TSC ticks per retired instruction (the icount clock's CPU frequency). */
+  set tscPerInstruction(n: number) {
+    this.setU32(L.S_TSC_PER_INSN, n);
   }
   /** Exceptions raised since reset, by vector 0-31. */
   exceptionCounts(): number[] {

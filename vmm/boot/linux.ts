@@ -1,0 +1,151 @@
+// The Linux/x86 boot protocol (Documentation/arch/x86/boot.rst), 32-bit entry: the loader
+// plays the part of the real-mode setup code. It copies the protected-mode kernel to 1 MiB,
+// fills a zero page (boot_params) with the setup header, an e820 map, the command line and the
+// initrd, and starts the CPU at code32_start in flat 32-bit protected mode with ESI pointing at
+// the zero page.
+
+import { type Cpu, REG, SEG } from "../cpu.js";
+
+/** Where the loader puts things in guest-physical memory (all below 640 KiB but the kernel). */
+export const LINUX_LAYOUT = {
+  gdt: 0x1000,
+  bootParams: 0x10000,
+  cmdline: 0x20000,
+  kernel: 0x100000,
+} as const;
+
+const HDR_MAGIC = 0x53726448; // "HdrS"
+const MIN_PROTOCOL = 0x0202;
+const LOADED_HIGH = 0x01;
+const CAN_USE_HEAP = 0x80;
+const E820_RAM = 1;
+const E820_RESERVED = 2;
+
+export class BootImageError extends Error {}
+
+export interface LinuxBootOptions {
+  kernel: Uint8Array;
+  initrd?: Uint8Array;
+  cmdline?: string;
+}
+
+export interface SetupHeader {
+  setupSects: number;
+  version: number;
+  loadflags: number;
+  code32Start: number;
+  initrdAddrMax: number;
+  cmdlineSize: number;
+  initSize: number;
+  prefAddress: number;
+}
+
+/** Reads and checks a bzImage's setup header; throws BootImageError with a clear message. */
+export function parseSetupHeader(image: Uint8Array): SetupHeader {
+  if (image.length < 0x1000) throw new BootImageError(`kernel image is too small (${image.length} bytes)`);
+  const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  if (dv.getUint16(0x1fe, true) !== 0xaa55) throw new BootImageError("not a Linux kernel: no 0xAA55 boot signature");
+  if (dv.getUint32(0x202, true) !== HDR_MAGIC) throw new BootImageError("not a bzImage: no HdrS setup header");
+  const version = dv.getUint16(0x206, true);
+  if (version < MIN_PROTOCOL) {
+    throw new BootImageError(
+      `boot protocol ${(version >> 8).toString()}.${(version & 0xff).toString(16)} is older than 2.02`,
+    );
+  }
+  const loadflags = dv.getUint8(0x211);
+  if ((loadflags & LOADED_HIGH) === 0) throw new BootImageError("zImage kernels (not loaded high) are not supported");
+  let setupSects = dv.getUint8(0x1f1);
+  if (setupSects === 0) setupSects = 4;
+  if ((setupSects + 1) * 512 >= image.length)
+    throw new BootImageError("kernel image is truncated (no protected-mode part)");
+  return {
+    setupSects,
+    version,
+    loadflags,
+    code32Start: dv.getUint32(0x214, true),
+    initrdAddrMax: version >= 0x0203 ? dv.getUint32(0x22c, true) : 0x37ffffff,
+    cmdlineSize: version >= 0x0206 ? dv.getUint32(0x238, true) : 255,
+    initSize: version >= 0x020a ? dv.getUint32(0x260, true) : 0,
+    prefAddress: version >= 0x020a ? Number(dv.getBigUint64(0x258, true)) : 0x100000,
+  };
+}
+
+/** Loads a bzImage (and initrd) into the VM and sets the CPU at the 32-bit entry point. */
+export function loadLinux(cpu: Cpu, opts: LinuxBootOptions): SetupHeader {
+  const hdr = parseSetupHeader(opts.kernel);
+  const ram = cpu.ramBytes;
+  const pm = opts.kernel.subarray((hdr.setupSects + 1) * 512);
+  const needed = Math.max(hdr.prefAddress, LINUX_LAYOUT.kernel) + Math.max(hdr.initSize, pm.length);
+  if (needed + (opts.initrd?.length ?? 0) > ram) {
+    throw new BootImageError(
+      `the kernel needs about ${Math.ceil((needed + (opts.initrd?.length ?? 0)) / 2 ** 20)} MiB of RAM; the VM has ${ram / 2 ** 20} MiB`,
+    );
+  }
+  cpu.writePhysical(LINUX_LAYOUT.kernel, pm);
+
+  // Zero page: the setup header as the image has it, then what the loader fills in.
+  const bp = new Uint8Array(4096);
+  const hdrEnd = 0x202 + opts.kernel[0x201];
+  bp.set(opts.kernel.subarray(0x1f1, hdrEnd), 0x1f1);
+  const dv = new DataView(bp.buffer);
+  dv.setUint8(0x210, 0xff); // type_of_loader: undefined loader
+  dv.setUint8(0x211, hdr.loadflags | CAN_USE_HEAP);
+  dv.setUint16(0x224, 0xde00, true); // heap_end_ptr (setup code heap; unused by the 32-bit entry)
+
+  const cmdline = new TextEncoder().encode(opts.cmdline ?? "");
+  if (cmdline.length >= hdr.cmdlineSize) {
+    throw new BootImageError(
+      `command line is ${cmdline.length} bytes; this kernel takes at most ${hdr.cmdlineSize - 1}`,
+    );
+  }
+  const cl = new Uint8Array(cmdline.length + 1);
+  cl.set(cmdline);
+  cpu.writePhysical(LINUX_LAYOUT.cmdline, cl);
+  dv.setUint32(0x228, LINUX_LAYOUT.cmdline, true); // cmd_line_ptr
+
+  if (opts.initrd && opts.initrd.length > 0) {
+    const top = Math.min(hdr.initrdAddrMax + 1, ram);
+    const addr = Math.floor((top - opts.initrd.length) / 4096) * 4096;
+    if (addr < needed) throw new BootImageError("no room for the initrd below initrd_addr_max: give the VM more RAM");
+    cpu.writePhysical(addr, opts.initrd);
+    dv.setUint32(0x218, addr, true); // ramdisk_image
+    dv.setUint32(0x21c, opts.initrd.length, true); // ramdisk_size
+  }
+
+  // e820 map: conventional memory, the EBDA/ROM hole, extended memory.
+  const e820: [number, number, number][] = [
+    [0, 0x9fc00, E820_RAM],
+    [0x9fc00, 0x400, E820_RESERVED],
+    [0xf0000, 0x10000, E820_RESERVED],
+    [0x100000, ram - 0x100000, E820_RAM],
+  ];
+  e820.forEach(([addr, size, type], i) => {
+    const o = 0x2d0 + i * 20;
+    dv.setBigUint64(o, BigInt(addr), true);
+    dv.setBigUint64(o + 8, BigInt(size), true);
+    dv.setUint32(o + 16, type, true);
+  });
+  dv.setUint8(0x1e8, e820.length);
+  dv.setUint16(0x2, Math.min(0xffff, (ram - 0x100000) / 1024), true); // ext_mem_k
+  dv.setUint32(0x1e0, (ram - 0x100000) / 1024, true); // alt_mem_k
+  cpu.writePhysical(LINUX_LAYOUT.bootParams, bp);
+
+  // A GDT with the flat __BOOT_CS (0x10) and __BOOT_DS (0x18) the protocol requires.
+  const gdt = new Uint8Array(32);
+  const gv = new DataView(gdt.buffer);
+  gv.setBigUint64(0x10, 0x00cf9a000000ffffn, true);
+  gv.setBigUint64(0x18, 0x00cf92000000ffffn, true);
+  cpu.writePhysical(LINUX_LAYOUT.gdt, gdt);
+  cpu.setGdtr(LINUX_LAYOUT.gdt, 0x1f);
+
+  cpu.setCr(0, 0x11); // PE, ET; paging off
+  cpu.setSegment(SEG.CS, { selector: 0x10, base: 0, limit: 0xffffffff, attr: 0xc09b });
+  for (const s of [SEG.DS, SEG.ES, SEG.SS, SEG.FS, SEG.GS]) {
+    cpu.setSegment(s, { selector: 0x18, base: 0, limit: 0xffffffff, attr: 0xc093 });
+  }
+  for (let r = 0; r < 8; r++) cpu.setReg(r, 0);
+  cpu.setReg(REG.ESI, LINUX_LAYOUT.bootParams);
+  cpu.eflags = 0x2; // interrupts off
+  cpu.eip = hdr.code32Start;
+  return hdr;
+}

@@ -1,0 +1,160 @@
+// A virtual machine: one CPU core, guest RAM, the PC devices and a virtual clock. Its run loop
+// executes a slice of instructions, brings the devices up to the new virtual time, handles
+// what the slice returned, and repeats. Pause and inspection happen only between slices.
+
+import type { Clock } from "../devices/clock.js";
+import { PcDevices } from "../devices/pc.js";
+import { Cpu, type RunReason } from "./cpu.js";
+
+export type ClockMode = "icount" | "realtime";
+
+export interface VmOptions {
+  module: WebAssembly.Module;
+  ramBytes: number;
+  /** icount: virtual time = retired instructions x nsPerInstruction (reproducible runs). */
+  clock?: ClockMode;
+  /** icount speed: virtual nanoseconds per retired instruction (default 1: a 1 GHz guest). */
+  nsPerInstruction?: number;
+  onSerial?: (com: 1 | 2, byte: number) => void;
+  onDebugConsole?: (port: number, byte: number) => void;
+}
+
+/** Why run() returned. */
+export type VmStop =
+  | { kind: "shutdown"; message: string }
+  | { kind: "reset"; source: string }
+  | { kind: "debug-exit"; status: number }
+  | { kind: "stopped" }
+  | { kind: "limit" };
+
+const MAX_SLICE = 200_000;
+
+export class Vm {
+  readonly cpu: Cpu;
+  readonly devices: PcDevices;
+  readonly clockMode: ClockMode;
+  private readonly nsPerInsn: number;
+  private readonly startMs: number;
+  private stopRequest: VmStop | null = null;
+  /** The last run() spent time halted (the host may sleep instead of spinning). */
+  idleSinceLastRun = false;
+  /** Virtual time spent halted (icount mode), which no instruction accounts for. */
+  private idleNs = 0;
+
+  private constructor(cpu: Cpu, devices: PcDevices, mode: ClockMode, nsPerInsn: number) {
+    this.cpu = cpu;
+    this.devices = devices;
+    this.clockMode = mode;
+    this.nsPerInsn = nsPerInsn;
+    this.startMs = performance.now();
+  }
+
+  static async create(opts: VmOptions): Promise<Vm> {
+    const mode = opts.clock ?? "icount";
+    const nsPerInsn = opts.nsPerInstruction ?? 1;
+    let vm: Vm | undefined;
+    const clock: Clock = { nowNs: () => (vm ? vm.nowNs() : 0) };
+    const devices = new PcDevices({
+      clock,
+      onSerial: opts.onSerial,
+      onDebugConsole: opts.onDebugConsole,
+      onIntr: (level) => vm?.cpu.setIntr(level),
+      onA20: (enabled) => vm?.cpu.setA20(enabled),
+      onReset: (source) => vm?.requestStop({ kind: "reset", source }),
+      onDebugExit: (status) => vm?.requestStop({ kind: "debug-exit", status }),
+    });
+    const cpu = await Cpu.create(opts.module, opts.ramBytes, devices.cpuHost());
+    cpu.tscPerInstruction = Math.max(1, Math.round(nsPerInsn));
+    vm = new Vm(cpu, devices, mode, nsPerInsn);
+    cpu.setA20(devices.a20Enabled);
+    return vm;
+  }
+
+  /** Virtual time in nanoseconds. */
+  nowNs(): number {
+    if (this.clockMode === "icount") return this.cpu.retired * this.nsPerInsn + this.idleNs;
+    return (performance.now() - this.startMs) * 1e6;
+  }
+
+  /** Ends run() after the current instruction (callable from device callbacks). */
+  requestStop(why: VmStop): void {
+    this.stopRequest = why;
+    this.cpu.requestStop();
+  }
+
+  /**
+   * Runs until the guest stops the machine, `requestStop` is called, or `maxInstructions` have
+   * retired (then returns "limit"). `onSlice` runs between slices (for host input and output).
+   */
+  run(maxInstructions = Number.POSITIVE_INFINITY, onSlice?: () => void): VmStop {
+    const start = this.cpu.retired;
+    this.idleSinceLastRun = false;
+    for (;;) {
+      if (this.stopRequest) {
+        const why = this.stopRequest;
+        this.stopRequest = null;
+        return why;
+      }
+      const done = this.cpu.retired - start;
+      if (done >= maxInstructions) return { kind: "limit" };
+      const now = this.nowNs();
+      const deadline = this.nextDeadlineNs();
+      let budget = MAX_SLICE;
+      if (Number.isFinite(deadline))
+        budget = Math.min(budget, Math.max(1, Math.ceil((deadline - now) / this.nsPerInsn)));
+      budget = Math.min(budget, Math.max(1, maxInstructions - done));
+      const reason: RunReason = this.cpu.run(budget);
+      this.advanceDevices();
+      onSlice?.();
+      switch (reason) {
+        case "halt":
+          this.idleSinceLastRun = true;
+          if (!this.idleUntilEvent()) {
+            return { kind: "shutdown", message: "guest halted with interrupts disabled and nothing to wake it" };
+          }
+          break;
+        case "shutdown":
+          return { kind: "shutdown", message: this.describeShutdown() };
+        case "exception":
+          return { kind: "shutdown", message: `unexpected exception stop (vector ${this.cpu.lastException.vector})` };
+        default:
+          break;
+      }
+    }
+  }
+
+  private nextDeadlineNs(): number {
+    let d = Number.POSITIVE_INFINITY;
+    for (const t of this.devices.timed) d = Math.min(d, t.nextDeadlineNs());
+    return d;
+  }
+
+  private advanceDevices(): void {
+    const now = this.nowNs();
+    for (const t of this.devices.timed) t.advance(now);
+  }
+
+  /**
+   * HLT: the CPU waits for an interrupt. In icount mode, virtual time jumps to the next device
+   * deadline (the CPU counts idle time as if it executed); false when nothing can wake it.
+   */
+  private idleUntilEvent(): boolean {
+    const flagsIf = (this.cpu.eflags & 0x200) !== 0;
+    const deadline = this.nextDeadlineNs();
+    if (!flagsIf && !this.stopRequest) return false;
+    if (!Number.isFinite(deadline)) return this.stopRequest !== null;
+    if (this.clockMode === "icount") {
+      const skip = Math.max(0, deadline - this.nowNs());
+      this.idleNs += skip;
+      this.cpu.addTscTicks(skip / this.nsPerInsn);
+    }
+    this.advanceDevices();
+    return true;
+  }
+
+  private describeShutdown(): string {
+    const e = this.cpu.lastException;
+    const err = e.error === null ? "" : ` error code 0x${e.error.toString(16)}`;
+    return `triple fault (last exception: vector ${e.vector}${err} at EIP 0x${e.eip.toString(16)})`;
+  }
+}
