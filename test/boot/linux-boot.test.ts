@@ -31,7 +31,11 @@ describe("tiny Linux boot (direct boot, icount clock)", () => {
         if (com === 1) out.text += String.fromCharCode(b);
       },
     });
-    loadLinux(vm.cpu, { kernel: guest("bzImage"), initrd: guest("initramfs.cpio.gz"), cmdline: "console=ttyS0 panic=-1" });
+    loadLinux(vm.cpu, {
+      kernel: guest("bzImage"),
+      initrd: guest("initramfs.cpio.gz"),
+      cmdline: "console=ttyS0 panic=-1",
+    });
     runUntil(vm, out, "x86lab: init ok", 1_500_000_000);
     runUntil(vm, out, "~ # ", 500_000_000);
     expect(out.text).toContain("Linux version 6.1");
