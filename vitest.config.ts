@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "threads",
+    // The JSON report lets CI print one closing "N passed, N failed" line.
+    reporters: ["default", ["json", { outputFile: "build/test-results.json" }]],
   },
 });
