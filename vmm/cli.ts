@@ -1,9 +1,11 @@
-// `npm start`: boots a guest with its serial console on this terminal (raw mode).
+// `npm start`: boots a guest (Linux bzImage or Multiboot kernel) with its serial console on this
+// terminal (raw mode).
 // Ctrl-A X quits; Ctrl-A C toggles a small monitor (info registers, info stats, quit).
 // Flags follow QEMU's: -m MiB, -kernel, -initrd, -append, -nographic (the default),
 // --clock icount|realtime. With no -kernel, the project's tiny Linux boots.
 
-import { BootImageError, loadLinux } from "./boot/linux.js";
+import { loadKernel } from "./boot/kernel.js";
+import { BootImageError } from "./boot/linux.js";
 import { REG, SEG } from "./cpu.js";
 import { projectFile, readGuestFile, UserInputError } from "./node/files.js";
 import { loadCoreModule } from "./node/load-core.js";
@@ -122,7 +124,7 @@ async function main(): Promise<number> {
       if (com === 1) out.write(Uint8Array.of(byte));
     },
   });
-  loadLinux(vm.cpu, { kernel, initrd, cmdline: args.append });
+  loadKernel(vm.cpu, kernel, initrd, args.append);
 
   const stdin = process.stdin;
   const interactive = stdin.isTTY === true;
