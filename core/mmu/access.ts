@@ -170,8 +170,18 @@ function entryWrite8(e: u32, lin: u32, v: u32): void {
   else if ((e & ~0xfff) >= RAM_BASE) store<u8>((e & ~0xfff) + (lin & 0xfff), <u8>v); // ROM: dropped
 }
 
+/**
+ * Alignment an access of `size` bytes needs for #AC (SDM vol. 3, table 6-7): words 2, doublewords
+ * and 48-bit pointers 4, quadwords and 80-bit reals 8, x87 environment/state images 4.
+ */
+@inline function alignmentOf(size: u32): u32 {
+  if (size >= 8 && size <= 10) return 8;
+  if (size >= 4) return 4;
+  return size;
+}
+
 @inline function checkAlignment(lin: u32, size: u32, user: bool): bool {
-  if (alignmentCheck && user && (lin & (size - 1)) != 0) {
+  if (alignmentCheck && user && (lin & (alignmentOf(size) - 1)) != 0) {
     raise(VEC_AC, 0);
     return false;
   }
