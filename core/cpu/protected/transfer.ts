@@ -357,21 +357,7 @@ function protectedCall(sel: u32, off: u32, opsize32: bool, retEip: u32): void {
   if (descIsSegment(hi)) {
     if (!fetchCode(sel) || !checkDirectCode(sel)) return;
     // Same privilege: CS and EIP on the current stack (#SS(0)), then the limit (#GP(0)).
-    const size: u32 = opsize32 ? 4 : 2;
-    frameOpenCurrent(0);
-    framePush(segSel(CS), size);
-    if (faulted) return;
-    framePush(retEip, size);
-    if (faulted) return;
-    if (off > descriptorLimit(tLo, tHi)) {
-      gp(0);
-      return;
-    }
-    markTargetAccessed();
-    if (faulted) return;
-    setStackPointer(frameSp());
-    loadCodeSegment(sel, tLo, tHi, c);
-    setNextEip(off);
+    callSamePrivilege(sel, tLo, tHi, off, opsize32 ? 4 : 2, retEip, c);
     return;
   }
   const t = descSystemType(hi);
@@ -458,20 +444,29 @@ function callGate(sel: u32, lo: u32, hi: u32, gate32: bool, retEip: u32): void {
     gp(tsel & 0xfffc);
     return;
   }
+  callSamePrivilege(tsel, tLo, tHi, toff, size, retEip, c);
+}
+
+/**
+ * Far CALL to code at the current privilege (directly or through a gate): CS and the return
+ * offset go on the current stack (#SS(0)), then the offset is checked against the limit
+ * (#GP(0)), then CS:EIP change.
+ */
+function callSamePrivilege(sel: u32, tLo: u32, tHi: u32, off: u32, size: u32, retEip: u32, c: u32): void {
   frameOpenCurrent(0);
   framePush(segSel(CS), size);
   if (faulted) return;
   framePush(retEip, size);
   if (faulted) return;
-  if (toff > descriptorLimit(tLo, tHi)) {
+  if (off > descriptorLimit(tLo, tHi)) {
     gp(0);
     return;
   }
   markTargetAccessed();
   if (faulted) return;
   setStackPointer(frameSp());
-  loadCodeSegment(tsel, tLo, tHi, c);
-  setNextEip(toff);
+  loadCodeSegment(sel, tLo, tHi, c);
+  setNextEip(off);
 }
 
 /**
