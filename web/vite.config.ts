@@ -1,0 +1,55 @@
+// The browser page: `npm run web:dev` serves it, `npm run web:build` writes build/web.
+// The guest files are not imported by the code: this plugin serves them in dev and copies them
+// into the build, under fixed names the page hands to the Worker.
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { defineConfig, type Plugin } from "vite";
+
+const project = (p: string) => fileURLToPath(new URL(`../${p}`, import.meta.url));
+
+/** Served name -> file on disk (read at request/build time, so a rebuilt core is picked up). */
+const ASSETS: Record<string, () => string> = {
+  "core.wasm": () => process.env.CORE_WASM ?? project("build/core.wasm"),
+  "guest/bzImage": () => project("guests/linux/bzImage"),
+  "guest/initramfs.cpio.gz": () => project("guests/linux/initramfs.cpio.gz"),
+};
+
+function readAsset(name: string): Uint8Array {
+  const file = ASSETS[name]!();
+  try {
+    return readFileSync(file);
+  } catch {
+    throw new Error(`${file} is missing${name === "core.wasm" ? ': run "npm run build"' : ""}`);
+  }
+}
+
+function guestAssets(): Plugin {
+  return {
+    name: "x86lab-guest-assets",
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const name = (req.url ?? "").split("?")[0]!.replace(/^\//, "");
+        if (!(name in ASSETS)) return next();
+        try {
+          const body = readAsset(name);
+          res.setHeader("Content-Type", name.endsWith(".wasm") ? "application/wasm" : "application/octet-stream");
+          res.end(body);
+        } catch (e) {
+          res.statusCode = 404;
+          res.end(String(e));
+        }
+      });
+    },
+    generateBundle() {
+      for (const name of Object.keys(ASSETS)) this.emitFile({ type: "asset", fileName: name, source: readAsset(name) });
+    },
+  };
+}
+
+export default defineConfig({
+  root: fileURLToPath(new URL(".", import.meta.url)),
+  base: "./",
+  plugins: [guestAssets()],
+  worker: { format: "es" },
+  build: { outDir: project("build/web"), emptyOutDir: true, target: "es2022" },
+});
