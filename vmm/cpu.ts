@@ -193,6 +193,24 @@ export class Cpu {
   mapPhysical(start: number, len: number, kind: number, host = 0): void {
     this.exports.mapPhysical(start >>> 0, len >>> 0, kind, host >>> 0);
   }
+  /**
+   * Maps a firmware image read-only at a guest-physical address (page-aligned, a multiple of
+   * 4 KiB), stored in the instance's ROM region after the images already loaded.
+   */
+  loadRom(physAddr: number, image: Uint8Array): void {
+    if (physAddr % 4096 !== 0 || image.length % 4096 !== 0 || image.length === 0) {
+      throw new RangeError(`ROM image must be a non-empty multiple of 4 KiB at a 4 KiB boundary`);
+    }
+    if (this.romUsed + image.length > L.ROM_BYTES) {
+      throw new RangeError(`ROM images exceed the ${L.ROM_BYTES / 2 ** 20} MiB ROM region`);
+    }
+    const host = L.ROM_BASE + this.romUsed;
+    new Uint8Array(this.memory.buffer, host, image.length).set(image);
+    this.romUsed += image.length;
+    this.mapPhysical(physAddr, image.length, L.PHYS_ROM, host);
+  }
+  private romUsed = 0;
+
   /** Guest-physical address for a linear address, or null when not mapped. */
   translate(lin: number, write = false, user = false): number | null {
     const p = this.exports.translate(lin >>> 0, write ? 1 : 0, user ? 1 : 0) >>> 0;
