@@ -4,20 +4,26 @@
 // Flags follow QEMU's: -m MiB, -kernel, -initrd, -append, -nographic (the default),
 // --clock icount|realtime. With no -kernel, the project's tiny Linux boots.
 
+import { toAnsi } from "../devices/vga/render.js";
 import { loadKernel } from "./boot/kernel.js";
 import { BootImageError } from "./boot/linux.js";
 import { REG, SEG } from "./cpu.js";
+import { FirmwareError, installFirmware } from "./firmware.js";
 import { projectFile, readGuestFile, UserInputError } from "./node/files.js";
 import { loadCoreModule } from "./node/load-core.js";
 import { type ClockMode, Vm, type VmStop } from "./vm.js";
 
 interface Args {
   memMiB: number;
+  /** Firmware image: boot through the BIOS instead of loading the kernel directly. */
+  bios?: string;
+  bootLetters?: string;
   kernel: string;
   initrd?: string;
   append: string;
   clock: ClockMode;
   maxInstructions: number;
+  firmwareBoot?: boolean;
 }
 
 const USAGE =
@@ -33,6 +39,7 @@ export function parseArgs(argv: string[]): Args {
     maxInstructions: Number.POSITIVE_INFINITY,
   };
   let kernelGiven = false;
+  let biosGiven = false;
   let initrdGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -47,6 +54,16 @@ export function parseArgs(argv: string[]): Args {
         const n = Number.parseInt(v.replace(/[Mm]$/, ""), 10);
         if (!Number.isFinite(n) || n < 16 || n > 3072) throw new UserInputError(`-m ${v}: give 16 to 3072 MiB`);
         args.memMiB = n;
+        break;
+      }
+      case "-bios":
+        args.bios = value();
+        biosGiven = true;
+        break;
+      case "-boot": {
+        const v = value().replace(/^order=/, "");
+        if (!/^[acdn]+$/.test(v)) throw new UserInputError(`-boot ${v}: use drive letters a, c, d, n`);
+        args.bootLetters = v;
         break;
       }
       case "-kernel":
@@ -79,6 +96,9 @@ export function parseArgs(argv: string[]): Args {
     }
   }
   if (kernelGiven && !initrdGiven) args.initrd = undefined;
+  // With -bios and no -kernel, the firmware boots from its devices.
+  if (biosGiven && !kernelGiven) args.initrd = undefined;
+  args.firmwareBoot = biosGiven && !kernelGiven;
   return args;
 }
 
@@ -113,8 +133,9 @@ function monitorCommand(vm: Vm, line: string): string {
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
-  const kernel = readGuestFile(args.kernel, "kernel");
+  const kernel = args.firmwareBoot ? undefined : readGuestFile(args.kernel, "kernel");
   const initrd = args.initrd ? readGuestFile(args.initrd, "initrd") : undefined;
+  const bios = args.bios ? readGuestFile(args.bios, "BIOS image") : undefined;
   const out = process.stdout;
   const vm = await Vm.create({
     module: loadCoreModule(),
@@ -124,7 +145,23 @@ async function main(): Promise<number> {
       if (com === 1) out.write(Uint8Array.of(byte));
     },
   });
-  loadKernel(vm.cpu, kernel, initrd, args.append);
+  let screen: (() => void) | undefined;
+  if (bios && args.firmwareBoot) {
+    // The VGA text screen is drawn on the terminal whenever it changes (SeaBIOS prints there).
+    const { vga } = installFirmware(vm.cpu, vm.devices, {
+      bios,
+      vgaBios: readGuestFile(projectFile("guests/seabios/vgabios.bin"), "VGA BIOS"),
+      bootLetters: args.bootLetters,
+    });
+    let drawn = -1;
+    screen = () => {
+      if (vga.changed === drawn) return;
+      drawn = vga.changed;
+      out.write(`\x1b[H\x1b[2J${toAnsi(vga.textScreen())}`);
+    };
+  } else if (kernel) {
+    loadKernel(vm.cpu, kernel, initrd, args.append);
+  }
 
   const stdin = process.stdin;
   const interactive = stdin.isTTY === true;
@@ -183,6 +220,7 @@ async function main(): Promise<number> {
       }
       const before = vm.cpu.instructions;
       stop = vm.run(Math.min(5_000_000, args.maxInstructions - executed));
+      screen?.();
       executed += Number(vm.cpu.instructions - before);
       if (stop.kind !== "limit") break;
       // Let host input in; when the guest is idle, do not spin.
@@ -213,7 +251,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof UserInputError || err instanceof BootImageError) {
+    if (err instanceof UserInputError || err instanceof BootImageError || err instanceof FirmwareError) {
       console.error(`x86lab: ${err.message}`);
       process.exit(2);
     }

@@ -1,0 +1,57 @@
+// Firmware boot as on QEMU's pc machine: the BIOS image at the top of the 4 GiB space (ROM)
+// with its last 128 KiB also below 1 MiB (shadow RAM, writable, as the PAM registers leave it
+// while the BIOS runs), a VGA whose BIOS SeaBIOS finds under "vgaroms/" in fw_cfg, fw_cfg with
+// DMA, and the CMOS bytes SeaBIOS sizes memory from. The CPU then starts at the reset vector.
+
+import { FwCfg } from "../devices/fw-cfg/fw-cfg.js";
+import { configurePc, pcCmos } from "../devices/fw-cfg/items.js";
+import type { PcDevices } from "../devices/pc.js";
+import { Vga } from "../devices/vga/vga.js";
+import type { Cpu } from "./cpu.js";
+import { PHYS_MMIO } from "./generated/layout.js";
+
+export interface FirmwareOptions {
+  /** The BIOS image (e.g. SeaBIOS bios.bin): a multiple of 64 KiB, at most 1 MiB. */
+  bios: Uint8Array;
+  /** An ISA VGA BIOS (e.g. vgabios-isavga.bin), run by SeaBIOS from fw_cfg "vgaroms/". */
+  vgaBios?: Uint8Array;
+  /** OpenFirmware boot paths for fw_cfg "bootorder", in order. */
+  bootOrder?: readonly string[];
+  /** QEMU -boot letters for the CMOS boot flags (default "cad"). */
+  bootLetters?: string;
+}
+
+export interface Firmware {
+  fwCfg: FwCfg;
+  vga: Vga;
+}
+
+export class FirmwareError extends Error {}
+
+const LOW_BIOS_BYTES = 0x20000;
+
+export function installFirmware(cpu: Cpu, devices: PcDevices, opts: FirmwareOptions): Firmware {
+  const { bios } = opts;
+  if (bios.length === 0 || bios.length % 0x10000 !== 0 || bios.length > 0x100000) {
+    throw new FirmwareError(`BIOS image must be a multiple of 64 KiB up to 1 MiB, got ${bios.length} bytes`);
+  }
+  const vga = new Vga();
+  vga.attach(devices.ports, devices.mmio);
+  cpu.mapPhysical(0xa0000, 0x20000, PHYS_MMIO);
+
+  const fwCfg = new FwCfg({
+    memory: { read: (a, l) => cpu.readPhysical(a, l), write: (a, b) => cpu.writePhysical(a, b) },
+  });
+  configurePc(fwCfg, { ramBytes: cpu.ramBytes, bootOrder: opts.bootOrder ?? [] });
+  if (opts.vgaBios) fwCfg.addFile("vgaroms/vgabios-isavga.bin", opts.vgaBios);
+  fwCfg.attach(devices.ports);
+  for (const [index, value] of pcCmos({ ramBytes: cpu.ramBytes, bootOrder: opts.bootLetters })) {
+    devices.rtc.nvram[index] = value;
+  }
+
+  cpu.loadRom(0x1_0000_0000 - bios.length, bios);
+  const low = bios.subarray(Math.max(0, bios.length - LOW_BIOS_BYTES));
+  cpu.writePhysical(0x100000 - low.length, low);
+  cpu.reset();
+  return { fwCfg, vga };
+}
