@@ -9,7 +9,11 @@ import { MmioBus } from "./bus/mmio-bus.js";
 import { type AccessSize, PortBus } from "./bus/port-bus.js";
 import type { Clock, TimedDevice } from "./clock.js";
 import { I8042 } from "./i8042.js";
+import type { IdeDeviceSpec } from "./ide/channel.js";
+import { PiixIde } from "./ide/piix-ide.js";
 import { DebugConsole, DebugExit, FpuErrorLatch, PostPort, SystemControlPortA } from "./misc-ports.js";
+import { I440fxHostBridge, Piix3IsaBridge } from "./pci/i440fx.js";
+import { PciBus } from "./pci/pci.js";
 import { DualPic } from "./pic.js";
 import { Pit } from "./pit.js";
 import { Rtc } from "./rtc.js";
@@ -33,6 +37,26 @@ export interface PcDevicesOptions {
   wallClockMs?: () => number;
 }
 
+/** The PCI side of the machine (`attachPci`): drives as QEMU's -hda/-hdb/-hdc/-hdd (-cdrom is hdc). */
+export interface PcPciOptions {
+  hda?: IdeDeviceSpec;
+  hdb?: IdeDeviceSpec;
+  hdc?: IdeDeviceSpec;
+  hdd?: IdeDeviceSpec;
+  /** i440FX PAM register `index` (0x59 + index) written. */
+  onPam?: (index: number, value: number) => void;
+  onSmram?: (value: number) => void;
+  /** The PIIX3 reset control register (0xCF9) asked for a reset. */
+  onReset?: (hard: boolean) => void;
+}
+
+export interface PcPci {
+  bus: PciBus;
+  host: I440fxHostBridge;
+  isa: Piix3IsaBridge;
+  ide: PiixIde;
+}
+
 export class PcDevices {
   readonly ports = new PortBus();
   readonly mmio = new MmioBus();
@@ -48,6 +72,8 @@ export class PcDevices {
   readonly debugExit: DebugExit;
   /** Devices with deadlines, for `advance` and `nextDeadlineNs`. */
   readonly timed: TimedDevice[];
+  /** Present after `attachPci`. */
+  pci: PcPci | undefined;
   private a20: boolean;
   private readonly onA20: ((enabled: boolean) => void) | undefined;
 
@@ -98,6 +124,31 @@ export class PcDevices {
     }
     this.timed = [this.pit, this.rtc, this.com1, this.com2];
     this.a20 = this.i8042.a20 || this.portA.a20;
+  }
+
+  /**
+   * Adds the i440FX host bridge (00:00.0), the PIIX3 ISA bridge (00:01.0) and IDE (00:01.1)
+   * with its drives, and PCI configuration mechanism #1 at 0xCF8/0xCFC.
+   */
+  attachPci(options: PcPciOptions = {}): PcPci {
+    if (this.pci) throw new Error("PCI is already attached");
+    const bus = new PciBus({ ports: this.ports, mmio: this.mmio, onReset: options.onReset });
+    const host = new I440fxHostBridge({ onPam: options.onPam, onSmram: options.onSmram });
+    const isa = new Piix3IsaBridge(this.pic);
+    const ide = new PiixIde({
+      irqs: this.pic,
+      primaryMaster: options.hda,
+      primarySlave: options.hdb,
+      secondaryMaster: options.hdc,
+      secondarySlave: options.hdd,
+    });
+    bus.add(0, 0, host);
+    bus.add(1, 0, isa);
+    bus.add(1, 1, ide);
+    bus.attach(this.ports);
+    ide.attach(this.ports);
+    this.pci = { bus, host, isa, ide };
+    return this.pci;
   }
 
   /** The A20 gate: i8042 output port bit 1 OR port 0x92 bit 1 (PIIX). */
@@ -183,6 +234,7 @@ export class PcDevices {
     this.com2.reset();
     this.i8042.reset();
     this.portA.reset();
+    this.pci?.bus.reset();
     this.updateA20();
   }
 }

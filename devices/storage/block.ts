@@ -1,0 +1,159 @@
+// Block devices for the disk models: a raw image seen as 512-byte sectors, read and written in
+// whole sectors. The image itself sits behind an `ImageSource` (bytes in memory here; the CLI
+// supplies a file-backed source, the page a Blob-backed one), so this file needs no Node module.
+//
+// `CowDisk` puts a copy-on-write overlay over a read-only source: a written sector lives in memory
+// from then on and the source's bytes are never touched, unless the caller asks for writes to go
+// through (then each write is also passed to the source's `writeAt`).
+
+export const SECTOR_SIZE = 512;
+
+/** A whole-sector view of a disk. Sector numbers and counts are in 512-byte sectors. */
+export interface BlockDevice {
+  /** Number of 512-byte sectors. */
+  readonly sectors: number;
+  /** Size in bytes (sectors * 512). */
+  readonly size: number;
+  readonly readOnly: boolean;
+  /** `count` sectors from `sector`; throws `BlockRangeError` past the end. */
+  read(sector: number, count: number): Uint8Array;
+  /** Writes whole sectors (`data.length` a multiple of 512) at `sector`. */
+  write(sector: number, data: Uint8Array): void;
+  /** Pushes written data to stable storage, where there is any. */
+  flush(): void;
+}
+
+/** The bytes behind a disk: a file, a Blob, an array. */
+export interface ImageSource {
+  readonly size: number;
+  /** Fills `dest` with the bytes at `offset` (always inside the image). */
+  readAt(offset: number, dest: Uint8Array): void;
+  /** Present when the source can be written (write-through mode only). */
+  writeAt?(offset: number, data: Uint8Array): void;
+  flush?(): void;
+}
+
+/** A disk image that cannot be used as given (bad size, empty). */
+export class DiskImageError extends Error {
+  override name = "DiskImageError";
+}
+
+/** An access outside the device: the disk model turns it into an ATA/ATAPI error. */
+export class BlockRangeError extends RangeError {
+  override name = "BlockRangeError";
+}
+
+/** An in-memory image (the array is used as is, not copied). */
+export function bytesSource(bytes: Uint8Array): ImageSource {
+  return {
+    size: bytes.length,
+    readAt(offset, dest) {
+      dest.set(bytes.subarray(offset, offset + dest.length));
+    },
+    writeAt(offset, data) {
+      bytes.set(data, offset);
+    },
+  };
+}
+
+export interface CowDiskOptions {
+  /** Pass writes through to the source as well (the user asked for it). Default false. */
+  writeThrough?: boolean;
+  /** Refuse writes (they fail as a range error would: the disk model reports an ATA error). */
+  readOnly?: boolean;
+  /** The required size granularity in bytes (512 for disks; 2048 suits CD images). Default 512. */
+  granularity?: number;
+  /** For messages: the image's file name. */
+  name?: string;
+}
+
+/** A disk over an image source with a copy-on-write overlay of written sectors. */
+export class CowDisk implements BlockDevice {
+  readonly sectors: number;
+  readonly size: number;
+  readonly readOnly: boolean;
+  private readonly writeThrough: boolean;
+  /** Written sectors, by sector number. */
+  private readonly overlay = new Map<number, Uint8Array>();
+
+  constructor(
+    private readonly source: ImageSource,
+    options: CowDiskOptions = {},
+  ) {
+    const name = options.name ?? "disk image";
+    const granularity = options.granularity ?? SECTOR_SIZE;
+    const size = source.size;
+    if (!Number.isSafeInteger(size) || size <= 0) {
+      throw new DiskImageError(`${name}: the image is empty`);
+    }
+    if (size % granularity !== 0) {
+      throw new DiskImageError(
+        `${name}: size ${size} bytes is not a multiple of ${granularity} bytes (a raw image holds whole sectors)`,
+      );
+    }
+    if (options.writeThrough && !source.writeAt) {
+      throw new DiskImageError(`${name}: writes cannot go through, the source is read-only`);
+    }
+    this.size = size;
+    this.sectors = size / SECTOR_SIZE;
+    this.readOnly = options.readOnly ?? false;
+    this.writeThrough = options.writeThrough ?? false;
+  }
+
+  /** Sectors held in the overlay (written since start, in copy-on-write mode). */
+  get dirtySectors(): number {
+    return this.overlay.size;
+  }
+
+  private check(sector: number, count: number): void {
+    if (!Number.isSafeInteger(sector) || !Number.isSafeInteger(count) || sector < 0 || count < 0) {
+      throw new BlockRangeError(`invalid sector range ${sector}+${count}`);
+    }
+    if (sector + count > this.sectors) {
+      throw new BlockRangeError(`sectors ${sector}+${count} are past the end of the disk (${this.sectors} sectors)`);
+    }
+  }
+
+  read(sector: number, count: number): Uint8Array {
+    this.check(sector, count);
+    const out = new Uint8Array(count * SECTOR_SIZE);
+    if (this.overlay.size === 0 || this.writeThrough) {
+      this.source.readAt(sector * SECTOR_SIZE, out);
+      return out;
+    }
+    // Runs of sectors not in the overlay come from the source in one read each.
+    let run = -1;
+    for (let i = 0; i <= count; i++) {
+      const own = i < count ? this.overlay.get(sector + i) : undefined;
+      if (i < count && !own) {
+        if (run < 0) run = i;
+        continue;
+      }
+      if (run >= 0) {
+        this.source.readAt((sector + run) * SECTOR_SIZE, out.subarray(run * SECTOR_SIZE, i * SECTOR_SIZE));
+        run = -1;
+      }
+      if (own) out.set(own, i * SECTOR_SIZE);
+    }
+    return out;
+  }
+
+  write(sector: number, data: Uint8Array): void {
+    if (data.length % SECTOR_SIZE !== 0)
+      throw new BlockRangeError(`write of ${data.length} bytes is not whole sectors`);
+    const count = data.length / SECTOR_SIZE;
+    this.check(sector, count);
+    if (this.readOnly) throw new BlockRangeError("the disk is read-only");
+    if (this.writeThrough) {
+      this.source.writeAt!(sector * SECTOR_SIZE, data);
+      return;
+    }
+    for (let i = 0; i < count; i++) {
+      this.overlay.set(sector + i, data.slice(i * SECTOR_SIZE, (i + 1) * SECTOR_SIZE));
+    }
+  }
+
+  flush(): void {
+    if (this.writeThrough) this.source.flush?.();
+  }
+}
