@@ -4,12 +4,14 @@
 // Flags follow QEMU's: -m MiB, -kernel, -initrd, -append, -nographic (the default),
 // --clock icount|realtime. With no -kernel, the project's tiny Linux boots.
 
+import { CowDisk, DiskImageError } from "../devices/storage/block.js";
 import { toAnsi } from "../devices/vga/render.js";
 import { loadKernel } from "./boot/kernel.js";
 import { BootImageError } from "./boot/linux.js";
 import { REG, SEG } from "./cpu.js";
 import { FirmwareError, installFirmware } from "./firmware.js";
 import { projectFile, readGuestFile, UserInputError } from "./node/files.js";
+import { fileSource } from "./node/image-file.js";
 import { loadCoreModule } from "./node/load-core.js";
 import { type ClockMode, Vm, type VmStop } from "./vm.js";
 
@@ -18,6 +20,8 @@ interface Args {
   /** Firmware image: boot through the BIOS instead of loading the kernel directly. */
   bios?: string;
   bootLetters?: string;
+  hda?: string;
+  cdrom?: string;
   kernel: string;
   initrd?: string;
   append: string;
@@ -60,6 +64,12 @@ export function parseArgs(argv: string[]): Args {
         args.bios = value();
         biosGiven = true;
         break;
+      case "-hda":
+        args.hda = value();
+        break;
+      case "-cdrom":
+        args.cdrom = value();
+        break;
       case "-boot": {
         const v = value().replace(/^order=/, "");
         if (!/^[acdn]+$/.test(v)) throw new UserInputError(`-boot ${v}: use drive letters a, c, d, n`);
@@ -96,9 +106,15 @@ export function parseArgs(argv: string[]): Args {
     }
   }
   if (kernelGiven && !initrdGiven) args.initrd = undefined;
-  // With -bios and no -kernel, the firmware boots from its devices.
-  if (biosGiven && !kernelGiven) args.initrd = undefined;
-  args.firmwareBoot = biosGiven && !kernelGiven;
+  // With a disk or a CD and no -kernel, the firmware boots from its devices (SeaBIOS unless
+  // -bios names another image).
+  const fromDevices = (biosGiven || args.hda !== undefined || args.cdrom !== undefined) && !kernelGiven;
+  if (fromDevices) {
+    args.initrd = undefined;
+    args.bios ??= projectFile("guests/seabios/bios.bin");
+    if (!args.bootLetters) args.bootLetters = args.cdrom && !args.hda ? "d" : "c";
+  }
+  args.firmwareBoot = fromDevices;
   return args;
 }
 
@@ -152,6 +168,11 @@ async function main(): Promise<number> {
       bios,
       vgaBios: readGuestFile(projectFile("guests/seabios/vgabios.bin"), "VGA BIOS"),
       bootLetters: args.bootLetters,
+      hda: args.hda ? new CowDisk(fileSource(args.hda, "disk image"), { name: args.hda }) : undefined,
+      cdrom: args.cdrom
+        ? new CowDisk(fileSource(args.cdrom, "CD image"), { name: args.cdrom, granularity: 2048, readOnly: true })
+        : undefined,
+      onReset: () => vm.requestStop({ kind: "reset", source: "PIIX3 0xCF9" }),
     });
     let drawn = -1;
     screen = () => {
@@ -251,7 +272,12 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof UserInputError || err instanceof BootImageError || err instanceof FirmwareError) {
+    if (
+      err instanceof UserInputError ||
+      err instanceof BootImageError ||
+      err instanceof FirmwareError ||
+      err instanceof DiskImageError
+    ) {
       console.error(`x86lab: ${err.message}`);
       process.exit(2);
     }

@@ -1,11 +1,13 @@
 // Firmware boot as on QEMU's pc machine: the BIOS image at the top of the 4 GiB space (ROM)
 // with its last 128 KiB also below 1 MiB (shadow RAM, writable, as the PAM registers leave it
-// while the BIOS runs), a VGA whose BIOS SeaBIOS finds under "vgaroms/" in fw_cfg, fw_cfg with
+// while the BIOS runs), the i440FX/PIIX3 PCI functions with IDE disks and a CD-ROM, a VGA whose
+// BIOS SeaBIOS finds under "vgaroms/" in fw_cfg, fw_cfg with
 // DMA, and the CMOS bytes SeaBIOS sizes memory from. The CPU then starts at the reset vector.
 
 import { FwCfg } from "../devices/fw-cfg/fw-cfg.js";
 import { configurePc, pcCmos } from "../devices/fw-cfg/items.js";
 import type { PcDevices } from "../devices/pc.js";
+import type { BlockDevice } from "../devices/storage/block.js";
 import { Vga } from "../devices/vga/vga.js";
 import type { Cpu } from "./cpu.js";
 import { PHYS_MMIO } from "./generated/layout.js";
@@ -19,6 +21,12 @@ export interface FirmwareOptions {
   bootOrder?: readonly string[];
   /** QEMU -boot letters for the CMOS boot flags (default "cad"). */
   bootLetters?: string;
+  /** IDE primary master (QEMU -hda). */
+  hda?: BlockDevice;
+  /** ATAPI CD-ROM on the secondary master (QEMU -cdrom); an empty drive when absent. */
+  cdrom?: BlockDevice;
+  /** The PIIX3 reset register (0xCF9) asked for a reset. */
+  onReset?: () => void;
 }
 
 export interface Firmware {
@@ -35,6 +43,11 @@ export function installFirmware(cpu: Cpu, devices: PcDevices, opts: FirmwareOpti
   if (bios.length === 0 || bios.length % 0x10000 !== 0 || bios.length > 0x100000) {
     throw new FirmwareError(`BIOS image must be a multiple of 64 KiB up to 1 MiB, got ${bios.length} bytes`);
   }
+  devices.attachPci({
+    hda: opts.hda ? { kind: "disk", disk: opts.hda } : undefined,
+    hdc: { kind: "cdrom", medium: opts.cdrom },
+    onReset: opts.onReset,
+  });
   const vga = new Vga();
   vga.attach(devices.ports, devices.mmio);
   cpu.mapPhysical(0xa0000, 0x20000, PHYS_MMIO);

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { BOOT_PATH } from "../../devices/fw-cfg/items.js";
+import { bytesSource, CowDisk } from "../../devices/storage/block.js";
 import { FirmwareError, installFirmware } from "../../vmm/firmware.js";
 import { loadCoreModule } from "../../vmm/node/load-core.js";
 import { Vm } from "../../vmm/vm.js";
@@ -47,5 +48,67 @@ describe("SeaBIOS firmware boot", () => {
   it("refuses a BIOS image of the wrong size", async () => {
     const vm = await Vm.create({ module: loadCoreModule(), ramBytes: 1 << 20 });
     expect(() => installFirmware(vm.cpu, vm.devices, { bios: new Uint8Array(1000) })).toThrow(FirmwareError);
+  });
+});
+
+describe("SeaBIOS boots an IDE disk", () => {
+  it("loads the boot sector the test builds and runs it", async () => {
+    // A boot sector: print "BOOT-OK" through int 10h teletype and the debug port, then halt.
+    const msg = "BOOT-OK";
+    const code = [
+      0x31,
+      0xc0,
+      0x8e,
+      0xd8, // xor ax,ax; mov ds,ax
+      0xbe,
+      0x20,
+      0x7c, // mov si,0x7c20
+      0xac, // next: lodsb
+      0x08,
+      0xc0, // or al,al
+      0x74,
+      0x0a, // jz done
+      0xe6,
+      0xe9, // out 0xe9,al
+      0xb4,
+      0x0e, // mov ah,0x0e
+      0x31,
+      0xdb, // xor bx,bx
+      0xcd,
+      0x10, // int 0x10
+      0xeb,
+      0xf1, // jmp next
+      0xfa, // done: cli
+      0xf4, // hlt
+    ];
+    const disk = new Uint8Array(1 << 20);
+    disk.set(code, 0);
+    disk.set(new TextEncoder().encode(msg), 0x20);
+    disk[510] = 0x55;
+    disk[511] = 0xaa;
+    let e9 = "";
+    let log = "";
+    const vm = await Vm.create({
+      module: loadCoreModule(),
+      ramBytes: 32 << 20,
+      onDebugConsole: (port, b) => {
+        if (port === 0xe9) e9 += String.fromCharCode(b);
+        else log += String.fromCharCode(b);
+      },
+    });
+    const { vga } = installFirmware(vm.cpu, vm.devices, {
+      bios: rom("bios.bin"),
+      vgaBios: rom("vgabios.bin"),
+      hda: new CowDisk(bytesSource(disk), { name: "boot.img" }),
+      bootOrder: [BOOT_PATH.ide(0, 0)],
+      bootLetters: "c",
+    });
+    const stop = vm.run(300_000_000, () => {
+      if (e9.includes(msg)) vm.requestStop({ kind: "stopped" });
+    });
+    expect(log).toContain("Booting from Hard Disk...");
+    expect(e9).toBe(msg);
+    expect(stop.kind).toBe("stopped");
+    expect(vga.text()).toContain(msg);
   });
 });
