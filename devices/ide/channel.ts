@@ -386,8 +386,9 @@ export class IdeChannel {
     const dev = this.current;
     const hob = (this.control & CTL_HOB) !== 0;
     if (reg === 7) {
-      if (this.empty) return 0xff;
-      if (!dev) return 0;
+      // No drive on the channel, or the selected one absent: 0, as QEMU's ide_ioport_read
+      // returns (Linux then classifies the position as empty without issuing IDENTIFY).
+      if (this.empty || !dev) return 0;
       this.setIrq(false);
       return dev.status;
     }
@@ -439,8 +440,7 @@ export class IdeChannel {
   }
 
   readAltStatus(): number {
-    if (this.empty) return 0xff;
-    return this.current?.status ?? 0;
+    return this.empty ? 0 : (this.current?.status ?? 0);
   }
 
   writeControl(v: number): void {

@@ -350,9 +350,10 @@ describe("IDE ATA disk", () => {
     expect(s.inb(0x1f1)).toBe(0x01);
   });
 
-  it("reads absent devices as a floating or empty channel", () => {
+  it("reads absent devices as QEMU does: status 0 on an empty channel or for an absent drive", () => {
     const s = setup({ hda: diskSpec(patterned(8)) });
-    expect(s.inb(0x177)).toBe(0xff); // secondary: nothing attached
+    expect(s.inb(0x177)).toBe(0); // secondary: nothing attached (Linux then skips IDENTIFY)
+    expect(s.inb(0x376)).toBe(0);
     s.outb(0x1f6, 0xb0); // primary slave: absent
     s.outb(0x1f2, 0x55);
     expect(s.inb(0x1f2)).toBe(0);
