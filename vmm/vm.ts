@@ -21,7 +21,7 @@ export interface VmOptions {
 
 /** Why run() returned. */
 export type VmStop =
-  | { kind: "shutdown"; message: string }
+  | { kind: "shutdown"; message: string; detail?: string }
   | { kind: "reset"; source: string }
   | { kind: "debug-exit"; status: number }
   | { kind: "stopped" }
@@ -114,7 +114,7 @@ export class Vm {
           }
           break;
         case "shutdown":
-          return { kind: "shutdown", message: this.describeShutdown() };
+          return { kind: "shutdown", message: "triple fault", detail: this.describeLastException() };
         case "exception":
           return { kind: "shutdown", message: `unexpected exception stop (vector ${this.cpu.lastException.vector})` };
         default:
@@ -152,9 +152,9 @@ export class Vm {
     return true;
   }
 
-  private describeShutdown(): string {
+  private describeLastException(): string {
     const e = this.cpu.lastException;
-    const err = e.error === null ? "" : ` error code 0x${e.error.toString(16)}`;
-    return `triple fault (last exception: vector ${e.vector}${err} at EIP 0x${e.eip.toString(16)})`;
+    const err = e.error === null ? "" : `, error code 0x${e.error.toString(16)}`;
+    return `last exception: vector ${e.vector}${err}, at EIP 0x${e.eip.toString(16)}`;
   }
 }

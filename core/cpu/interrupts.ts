@@ -1,7 +1,7 @@
 // Delivery of exceptions and interrupts: the real-mode vector table here, protected mode and
 // virtual-8086 mode in protected/interrupt.ts; the double-fault and triple-fault rules.
 
-import { S_IDTR_BASE, S_IDTR_LIMIT, S_MODE } from "../generated/layout";
+import { S_EXC_ERROR, S_EXC_VECTOR, S_IDTR_BASE, S_IDTR_LIMIT, S_MODE } from "../generated/layout";
 import { readLin16 } from "../mmu/access";
 import { writeEflags } from "./control";
 import { insnEip, invalidateFetch } from "./decode";
@@ -74,6 +74,12 @@ export function deliver(vector: u32, error: i32, software: bool, external: bool,
 }
 
 function deliverOnce(vector: u32, error: i32, software: bool, external: bool): void {
+  // The exception being delivered is "the last exception" the host reports (a triple fault
+  // names the double fault whose delivery failed, not the event that started the chain).
+  if (!software && !external) {
+    store<u32>(S_EXC_VECTOR, vector);
+    store<u32>(S_EXC_ERROR, <u32>error);
+  }
   if (load<u32>(S_MODE) == 0) deliverReal(vector);
   else interruptProtected(vector, error, software, external);
   invalidateFetch();

@@ -1,4 +1,4 @@
-// The Worker that hosts the VM: the browser twin of vmm/cli.ts's main loop. It fetches the core
+// The Worker that hosts the VM: the browser twin of vmm/node/cli.ts's main loop. It fetches the core
 // and the guest, boots Linux with the icount clock, runs slices, posts the guest's COM1 output
 // to the page and feeds keystrokes from the page into COM1.
 

@@ -4,16 +4,17 @@
 // Flags follow QEMU's: -m MiB, -kernel, -initrd, -append, -nographic (the default),
 // --clock icount|realtime. With no -kernel, the project's tiny Linux boots.
 
-import { CowDisk, DiskImageError } from "../devices/storage/block.js";
-import { toAnsi } from "../devices/vga/render.js";
-import { loadKernel } from "./boot/kernel.js";
-import { BootImageError } from "./boot/linux.js";
-import { REG, SEG } from "./cpu.js";
-import { FirmwareError, installFirmware } from "./firmware.js";
-import { projectFile, readGuestFile, UserInputError } from "./node/files.js";
-import { fileSource } from "./node/image-file.js";
-import { loadCoreModule } from "./node/load-core.js";
-import { type ClockMode, Vm, type VmStop } from "./vm.js";
+import { openSync, writeSync } from "node:fs";
+import { CowDisk, DiskImageError } from "../../devices/storage/block.js";
+import { toAnsi } from "../../devices/vga/render.js";
+import { loadKernel } from "../boot/kernel.js";
+import { BootImageError } from "../boot/linux.js";
+import { REG, SEG } from "../cpu.js";
+import { FirmwareError, installFirmware } from "../firmware.js";
+import { type ClockMode, Vm, type VmStop } from "../vm.js";
+import { projectFile, readGuestFile, UserInputError } from "./files.js";
+import { fileSource } from "./image-file.js";
+import { loadCoreModule } from "./load-core.js";
 
 interface Args {
   memMiB: number;
@@ -22,6 +23,8 @@ interface Args {
   bootLetters?: string;
   hda?: string;
   cdrom?: string;
+  /** COM1: the terminal (stdio), nowhere (none), or a file (file:PATH). */
+  serial: "stdio" | "none" | { file: string };
   kernel: string;
   initrd?: string;
   append: string;
@@ -41,6 +44,7 @@ export function parseArgs(argv: string[]): Args {
     append: "console=ttyS0 panic=-1",
     clock: "icount",
     maxInstructions: Number.POSITIVE_INFINITY,
+    serial: "stdio",
   };
   let kernelGiven = false;
   let biosGiven = false;
@@ -64,6 +68,13 @@ export function parseArgs(argv: string[]): Args {
         args.bios = value();
         biosGiven = true;
         break;
+      case "-serial": {
+        const v = value();
+        if (v === "stdio" || v === "none") args.serial = v;
+        else if (v.startsWith("file:") && v.length > 5) args.serial = { file: v.slice(5) };
+        else throw new UserInputError(`-serial ${v}: use stdio, none or file:PATH`);
+        break;
+      }
       case "-hda":
         args.hda = value();
         break;
@@ -118,6 +129,22 @@ export function parseArgs(argv: string[]): Args {
   return args;
 }
 
+/** Where COM1's bytes go. A file is opened (truncated) before the guest starts. */
+function serialSink(serial: Args["serial"], out: NodeJS.WriteStream): (byte: number) => void {
+  if (serial === "none") return () => {};
+  if (serial === "stdio") return (byte) => out.write(Uint8Array.of(byte));
+  const fd = openSerialFile(serial.file);
+  return (byte) => writeSync(fd, Uint8Array.of(byte));
+}
+
+function openSerialFile(path: string): number {
+  try {
+    return openSync(path, "w");
+  } catch (err) {
+    throw new UserInputError(`-serial file:${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
 function monitorCommand(vm: Vm, line: string): string {
   const cmd = line.trim();
   if (cmd === "info registers") {
@@ -153,12 +180,13 @@ async function main(): Promise<number> {
   const initrd = args.initrd ? readGuestFile(args.initrd, "initrd") : undefined;
   const bios = args.bios ? readGuestFile(args.bios, "BIOS image") : undefined;
   const out = process.stdout;
+  const serialOut = serialSink(args.serial, out);
   const vm = await Vm.create({
     module: loadCoreModule(),
     ramBytes: args.memMiB * 1024 * 1024,
     clock: args.clock,
     onSerial: (com, byte) => {
-      if (com === 1) out.write(Uint8Array.of(byte));
+      if (com === 1) serialOut(byte);
     },
   });
   let screen: (() => void) | undefined;
@@ -257,7 +285,7 @@ async function main(): Promise<number> {
   }
   switch (stop.kind) {
     case "shutdown":
-      out.write(`\r\nguest shutdown (${stop.message})\r\n`);
+      out.write(`\r\nguest shutdown (${stop.message})\r\n${stop.detail ? `${stop.detail}\r\n` : ""}`);
       return 0;
     case "reset":
       out.write(`\r\nguest reset (${stop.source})\r\n`);
