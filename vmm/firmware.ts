@@ -6,11 +6,9 @@
 
 import { FwCfg } from "../devices/fw-cfg/fw-cfg.js";
 import { configurePc, pcCmos } from "../devices/fw-cfg/items.js";
-import type { PcDevices } from "../devices/pc.js";
 import type { BlockDevice } from "../devices/storage/block.js";
-import { Vga } from "../devices/vga/vga.js";
-import type { Cpu } from "./cpu.js";
-import { PHYS_MMIO } from "./generated/layout.js";
+import type { Vga } from "../devices/vga/vga.js";
+import type { Vm } from "./vm.js";
 
 export interface FirmwareOptions {
   /** The BIOS image (e.g. SeaBIOS bios.bin): a multiple of 64 KiB, at most 1 MiB. */
@@ -38,7 +36,9 @@ export class FirmwareError extends Error {}
 
 const LOW_BIOS_BYTES = 0x20000;
 
-export function installFirmware(cpu: Cpu, devices: PcDevices, opts: FirmwareOptions): Firmware {
+/** Firmware boot on a Vm: its VGA (attached if it has none), fw_cfg, PCI/IDE, the BIOS. */
+export function installFirmware(vm: Vm, opts: FirmwareOptions): Firmware {
+  const { cpu, devices } = vm;
   const { bios } = opts;
   if (bios.length === 0 || bios.length % 0x10000 !== 0 || bios.length > 0x100000) {
     throw new FirmwareError(`BIOS image must be a multiple of 64 KiB up to 1 MiB, got ${bios.length} bytes`);
@@ -48,9 +48,7 @@ export function installFirmware(cpu: Cpu, devices: PcDevices, opts: FirmwareOpti
     hdc: { kind: "cdrom", medium: opts.cdrom },
     onReset: opts.onReset,
   });
-  const vga = new Vga();
-  vga.attach(devices.ports, devices.mmio);
-  cpu.mapPhysical(0xa0000, 0x20000, PHYS_MMIO);
+  const vga = vm.attachVga();
 
   const fwCfg = new FwCfg({
     memory: { read: (a, l) => cpu.readPhysical(a, l), write: (a, b) => cpu.writePhysical(a, b) },

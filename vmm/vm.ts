@@ -4,7 +4,9 @@
 
 import type { Clock } from "../devices/clock.js";
 import { PcDevices } from "../devices/pc.js";
+import { Vga } from "../devices/vga/vga.js";
 import { Cpu, type RunReason } from "./cpu.js";
+import { PHYS_MMIO } from "./generated/layout.js";
 
 export type ClockMode = "icount" | "realtime";
 
@@ -17,6 +19,8 @@ export interface VmOptions {
   nsPerInstruction?: number;
   onSerial?: (com: 1 | 2, byte: number) => void;
   onDebugConsole?: (port: number, byte: number) => void;
+  /** Attach a VGA (text mode at 0xB8000 and its ports); firmware boot always has one. */
+  vga?: boolean;
 }
 
 /** Why run() returned. */
@@ -33,6 +37,8 @@ export class Vm {
   readonly cpu: Cpu;
   readonly devices: PcDevices;
   readonly clockMode: ClockMode;
+  /** The VGA, when the machine has one. */
+  vga: Vga | undefined;
   private readonly nsPerInsn: number;
   private readonly startMs: number;
   private stopRequest: VmStop | null = null;
@@ -67,7 +73,18 @@ export class Vm {
     cpu.tscPerInstruction = Math.max(1, Math.round(nsPerInsn));
     vm = new Vm(cpu, devices, mode, nsPerInsn);
     cpu.setA20(devices.a20Enabled);
+    if (opts.vga) vm.attachVga();
     return vm;
+  }
+
+  /** Attaches a VGA (once): its ports, and the legacy window 0xA0000-0xBFFFF as device memory. */
+  attachVga(): Vga {
+    if (this.vga) return this.vga;
+    const vga = new Vga();
+    vga.attach(this.devices.ports, this.devices.mmio);
+    this.cpu.mapPhysical(0xa0000, 0x20000, PHYS_MMIO);
+    this.vga = vga;
+    return vga;
   }
 
   /** Virtual time in nanoseconds. */

@@ -25,7 +25,7 @@ describe("SeaBIOS firmware boot", () => {
       },
     });
     // vgabios.bin is Debian's vgabios-isavga.bin (guests/seabios/VERSIONS).
-    const { vga } = installFirmware(vm.cpu, vm.devices, {
+    const { vga } = installFirmware(vm, {
       bios: rom("bios.bin"),
       vgaBios: rom("vgabios.bin"),
       bootOrder: [BOOT_PATH.ide(0, 0)],
@@ -47,7 +47,7 @@ describe("SeaBIOS firmware boot", () => {
 
   it("refuses a BIOS image of the wrong size", async () => {
     const vm = await Vm.create({ module: loadCoreModule(), ramBytes: 1 << 20 });
-    expect(() => installFirmware(vm.cpu, vm.devices, { bios: new Uint8Array(1000) })).toThrow(FirmwareError);
+    expect(() => installFirmware(vm, { bios: new Uint8Array(1000) })).toThrow(FirmwareError);
   });
 });
 
@@ -96,7 +96,7 @@ describe("SeaBIOS boots an IDE disk", () => {
         else log += String.fromCharCode(b);
       },
     });
-    const { vga } = installFirmware(vm.cpu, vm.devices, {
+    const { vga } = installFirmware(vm, {
       bios: rom("bios.bin"),
       vgaBios: rom("vgabios.bin"),
       hda: new CowDisk(bytesSource(disk), { name: "boot.img" }),

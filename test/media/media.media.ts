@@ -61,7 +61,7 @@ describe("real-world media (guests/fetch.sh)", () => {
 
   it("the GRUB ISO boots from the CD-ROM through SeaBIOS to the tiny kernel's shell", async () => {
     const { vm, out } = await machine();
-    installFirmware(vm.cpu, vm.devices, {
+    installFirmware(vm, {
       bios: rom("bios.bin"),
       vgaBios: rom("vgabios.bin"),
       bootLetters: "d",
@@ -72,7 +72,7 @@ describe("real-world media (guests/fetch.sh)", () => {
 
   it("the SYSLINUX disk boots from IDE through SeaBIOS to the tiny kernel's shell", async () => {
     const { vm, out } = await machine();
-    installFirmware(vm.cpu, vm.devices, {
+    installFirmware(vm, {
       bios: rom("bios.bin"),
       vgaBios: rom("vgabios.bin"),
       bootLetters: "c",

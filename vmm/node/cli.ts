@@ -192,7 +192,7 @@ async function main(): Promise<number> {
   let screen: (() => void) | undefined;
   if (bios && args.firmwareBoot) {
     // The VGA text screen is drawn on the terminal whenever it changes (SeaBIOS prints there).
-    const { vga } = installFirmware(vm.cpu, vm.devices, {
+    const { vga } = installFirmware(vm, {
       bios,
       vgaBios: readGuestFile(projectFile("guests/seabios/vgabios.bin"), "VGA BIOS"),
       bootLetters: args.bootLetters,
