@@ -28,6 +28,7 @@ export type VmStop =
   | { kind: "shutdown"; message: string; detail?: string }
   | { kind: "reset"; source: string }
   | { kind: "debug-exit"; status: number }
+  | { kind: "halted" }
   | { kind: "stopped" }
   | { kind: "limit" };
 
@@ -124,12 +125,13 @@ export class Vm {
       this.advanceDevices();
       onSlice?.();
       switch (reason) {
-        case "halt":
+        case "halt": {
           this.idleSinceLastRun = true;
-          if (!this.idleUntilEvent()) {
-            return { kind: "shutdown", message: "guest halted with interrupts disabled and nothing to wake it" };
-          }
+          const idle = this.idle();
+          if (idle === "halted") return { kind: "halted" };
+          if (idle === "wait") return { kind: "limit" };
           break;
+        }
         case "shutdown":
           return { kind: "shutdown", message: "triple fault", detail: this.describeLastException() };
         case "exception":
@@ -152,21 +154,23 @@ export class Vm {
   }
 
   /**
-   * HLT: the CPU waits for an interrupt. In icount mode, virtual time jumps to the next device
-   * deadline (the CPU counts idle time as if it executed); false when nothing can wake it.
+   * HLT: the CPU waits for an interrupt. "halted": interrupts are off, so nothing but an NMI can
+   * wake it (the guest has stopped itself). Under icount, virtual time jumps to the next device
+   * deadline and the CPU goes on ("continue"); with no deadline (only host input can wake it),
+   * or on the realtime clock, run() returns so the host can wait ("wait").
    */
-  private idleUntilEvent(): boolean {
-    const flagsIf = (this.cpu.eflags & 0x200) !== 0;
+  private idle(): "halted" | "wait" | "continue" {
+    if ((this.cpu.eflags & 0x200) === 0) return "halted";
     const deadline = this.nextDeadlineNs();
-    if (!flagsIf && !this.stopRequest) return false;
-    if (!Number.isFinite(deadline)) return this.stopRequest !== null;
-    if (this.clockMode === "icount") {
-      const skip = Math.max(0, deadline - this.nowNs());
-      this.idleNs += skip;
-      this.cpu.addTscTicks(skip / this.nsPerInsn);
+    if (this.clockMode === "realtime" || !Number.isFinite(deadline)) {
+      this.advanceDevices();
+      return "wait";
     }
+    const skip = Math.max(0, deadline - this.nowNs());
+    this.idleNs += skip;
+    this.cpu.addTscTicks(skip / this.nsPerInsn);
     this.advanceDevices();
-    return true;
+    return "continue";
   }
 
   private describeLastException(): string {

@@ -287,6 +287,9 @@ async function main(): Promise<number> {
     case "shutdown":
       out.write(`\r\nguest shutdown (${stop.message})\r\n${stop.detail ? `${stop.detail}\r\n` : ""}`);
       return 0;
+    case "halted":
+      out.write("\r\nguest halted (HLT with interrupts disabled)\r\n");
+      return 0;
     case "reset":
       out.write(`\r\nguest reset (${stop.source})\r\n`);
       return 0;
