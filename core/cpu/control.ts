@@ -15,7 +15,6 @@ import {
   CR4_PSE,
   FLAG_AC,
   FLAG_VM,
-  FLAGS_ARITH,
   updateSegmentWindows,
 } from "./state";
 
@@ -91,4 +90,3 @@ export function writeEflags(v: u32, mask: u32): void {
   else if (((old ^ nv) & FLAG_AC) != 0) refreshAccessMode();
 }
 
-export { FLAGS_ARITH };

@@ -2,7 +2,7 @@
 // The per-instruction decode state lives in module globals (transient; not architectural).
 
 import { tlbFill, tlbGeneration } from "../mmu/tlb";
-import { faulted, gp, raise, VEC_GP } from "./fault";
+import { faulted, raise, VEC_GP } from "./fault";
 import { S_CPL, S_SEG_BASE, S_SEG_LIMIT, S_TLB_READ_MASK, TLB_BASE, TLB_SLOW, TLB_VALID } from "../generated/layout";
 import { physRead8 } from "../mmu/physical";
 import { CS, DS, reg16, reg32, SS } from "./state";
@@ -103,7 +103,7 @@ export function invalidateFetch(): void {
 function fetch8Slow(): u32 {
   const eip = nextEip;
   if (eip > load<u32>(S_SEG_LIMIT + (CS << 2)) || eip - insnEip >= 15) {
-    fetchFault(eip);
+    fetchFault();
     return 0;
   }
   const lin = load<u32>(S_SEG_BASE + (CS << 2)) + eip;
@@ -112,7 +112,7 @@ function fetch8Slow(): u32 {
   return fetchSlow(lin);
 }
 
-function fetchFault(eip: u32): void {
+function fetchFault(): void {
   // Beyond the limit: #GP(0). Longer than 15 bytes: #GP(0) too (SDM vol. 3 6.15, "General
   // Protection Exception": instruction length limit).
   raise(VEC_GP, 0);
@@ -274,4 +274,3 @@ function ea32(): u32 {
   return pickSeg(DS);
 }
 
-export { gp };

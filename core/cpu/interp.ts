@@ -8,7 +8,6 @@ import {
   RUN_HALT,
   RUN_SHUTDOWN,
   RUN_STOP,
-  S_CPL,
   S_DR,
   S_EFLAGS,
   S_EXC_EIP,
@@ -39,7 +38,6 @@ import {
   setOpsize32,
   setRepPrefix,
   setSegOverride,
-  addrsize32,
 } from "./decode";
 import { clearFault, faulted, faultError, faultIsSoftware, faultIsTrap, faultVector, NO_ERROR, raise, VEC_DB } from "./fault";
 import { deliver, shutdown } from "./interrupts";
@@ -229,4 +227,3 @@ function handleFault(): bool {
   return !shutdown;
 }
 
-export { addrsize32, S_CPL };

@@ -5,7 +5,7 @@ import { S_EXC_ERROR, S_EXC_VECTOR, S_IDTR_BASE, S_IDTR_LIMIT, S_MODE } from "..
 import { readLin16 } from "../mmu/access";
 import { writeEflags } from "./control";
 import { insnEip, invalidateFetch } from "./decode";
-import { clearFault, faulted, faultError, faultVector, NO_ERROR, raise, VEC_DF, VEC_GP } from "./fault";
+import { clearFault, faulted, faultError, faultVector, raise, VEC_DF, VEC_GP } from "./fault";
 import { getEflags } from "./flags";
 import { interruptProtected } from "./protected/interrupt";
 import { push16 } from "./stack";
@@ -107,4 +107,3 @@ function deliverReal(vector: u32): void {
   setEip(ip);
 }
 
-export { NO_ERROR };
