@@ -2,6 +2,8 @@
 // serves it on 127.0.0.1, and drives Debian's Chromium through playwright-core. The tiny Linux
 // boots in the page's Worker to a shell prompt; the test types `uname -a` into the xterm.js
 // terminal and reads the answer back from the terminal buffer (window.__x86lab.screenText()).
+// Then it writes a line to /dev/tty0 (the kernel's VGA console) through the serial shell and
+// reads it back from the page's VGA panel (window.__x86lab.vgaText(), the panel's own text).
 
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -90,12 +92,20 @@ describe("the page (web/) in Chromium", () => {
     if (outDir) rmSync(outDir, { recursive: true, force: true });
   });
 
-  /** Waits until the terminal's text passes `test`; on timeout, fails showing the screen. */
-  async function waitForScreen(what: string, test: (text: string) => boolean, timeoutMs: number): Promise<string> {
+  /** Waits until the terminal's (or VGA panel's) text passes `test`; on timeout, fails showing it. */
+  async function waitForScreen(
+    what: string,
+    test: (text: string) => boolean,
+    timeoutMs: number,
+    screen: "serial" | "vga" = "serial",
+  ): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     let text = "";
     while (Date.now() < deadline) {
-      text = await page.evaluate(() => window.__x86lab?.screenText() ?? "");
+      text = await page.evaluate(
+        (which) => (which === "vga" ? window.__x86lab?.vgaText() : window.__x86lab?.screenText()) ?? "",
+        screen,
+      );
       if (test(text)) return text;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -128,8 +138,36 @@ describe("the page (web/) in Chromium", () => {
     expect(problems).toEqual([]);
     const status = await page.evaluate(() => window.__x86lab.status());
     expect(status).toMatch(/instructions retired/);
+
+    // The VGA panel: the kernel's VGA console (vgacon, on tty0) has drawn nothing yet, since
+    // printk goes to ttyS0 only. The marker is computed by the shell, so the command's serial echo
+    // cannot satisfy the check: only output that went through the VGA to the panel can.
+    const marker = "x86lab-vga-42";
+    expect(await page.evaluate(() => window.__x86lab.vgaText())).not.toContain(marker);
+    const t1 = Date.now();
+    await page.keyboard.type("echo x86lab-vga-$((6*7)) > /dev/tty0");
+    await page.keyboard.press("Enter");
+    const vga = await waitForScreen("the marker on the VGA panel", (s) => s.includes(marker), 20_000, "vga");
+    const vgaMs = Date.now() - t1;
+    const rows = vga.split("\n");
+    expect(rows).toHaveLength(25);
+    expect(rows.indexOf(marker)).toBeGreaterThanOrEqual(0);
+    // The cursor is drawn at the start of the row after the marker (the tty turned "\n" into CR LF).
+    const cursor = await page.evaluate(() => {
+      const pre = document.getElementById("vga")!;
+      const cells = pre.querySelectorAll(".vga-cursor");
+      if (cells.length !== 1) return { count: cells.length, row: -1, col: -1 };
+      const range = document.createRange();
+      range.setStart(pre, 0);
+      range.setEndBefore(cells[0]!);
+      const before = range.toString();
+      return { count: 1, row: before.split("\n").length - 1, col: before.length - before.lastIndexOf("\n") - 1 };
+    });
+    expect(cursor).toEqual({ count: 1, row: rows.indexOf(marker) + 1, col: 0 });
+    expect(problems).toEqual([]);
     console.log(
-      `browser: shell prompt ${(bootMs / 1000).toFixed(1)} s after load, uname answered in ${typedMs} ms; ${status}`,
+      `browser: shell prompt ${(bootMs / 1000).toFixed(1)} s after load, uname answered in ${typedMs} ms, ` +
+        `VGA panel showed the marker ${vgaMs} ms after typing; ${status}`,
     );
   }, 120_000);
 });

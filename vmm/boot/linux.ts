@@ -27,6 +27,11 @@ export interface LinuxBootOptions {
   kernel: Uint8Array;
   initrd?: Uint8Array;
   cmdline?: string;
+  /**
+   * The machine has a VGA in text mode 3: say so in screen_info, as the real-mode setup code
+   * would after the BIOS, so the kernel uses vgacon (with it zeroed, it picks the dummy console).
+   */
+  vgaText?: boolean;
 }
 
 export interface SetupHeader {
@@ -128,6 +133,14 @@ export function loadLinux(cpu: Cpu, opts: LinuxBootOptions): SetupHeader {
   dv.setUint8(0x1e8, e820.length);
   dv.setUint16(0x2, Math.min(0xffff, (ram - 0x100000) / 1024), true); // ext_mem_k
   dv.setUint32(0x1e0, (ram - 0x100000) / 1024, true); // alt_mem_k
+  if (opts.vgaText) {
+    // struct screen_info at the start of the zero page: cursor at 0,0; mode 3, 80 columns;
+    // orig_video_ega_bx 3 (colour, not CGA); 25 lines; isVGA; 16-pixel characters.
+    bp.set([0, 0], 0x00);
+    bp.set([3, 80], 0x06);
+    bp.set([0x03, 0x00], 0x0a);
+    bp.set([25, 1, 16, 0], 0x0e);
+  }
   cpu.writePhysical(LINUX_LAYOUT.bootParams, bp);
 
   // A GDT with the flat __BOOT_CS (0x10) and __BOOT_DS (0x18) the protocol requires.

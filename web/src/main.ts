@@ -1,14 +1,62 @@
-// The page: an xterm.js terminal wired to the guest's COM1, and a Worker that runs the VM.
+// The page: an xterm.js terminal wired to the guest's COM1, a panel showing the guest's VGA text
+// screen, and a Worker that runs the VM.
 
 import "@xterm/xterm/css/xterm.css";
 import "./style.css";
 import { Terminal } from "@xterm/xterm";
-import type { FromWorker, ToWorker } from "./protocol.js";
+import type { FromWorker, ToWorker, VgaMessage } from "./protocol.js";
 
 const term = new Terminal({ cols: 100, rows: 32, convertEol: false, scrollback: 5000 });
 term.open(document.getElementById("terminal")!);
 term.focus();
 const statusEl = document.getElementById("status")!;
+const vgaEl = document.getElementById("vga")!;
+
+/**
+ * Draws a VGA text snapshot into the <pre>: one span per run of cells with the same colours,
+ * a newline after each row. The cursor cell gets the class vga-cursor (a blinking underline).
+ */
+function drawVga(screen: VgaMessage): void {
+  const { cols, rows, lines, attrs, colors, cursor } = screen;
+  const frag = document.createDocumentFragment();
+  if (screen.graphics) {
+    frag.append("(graphics mode)");
+  } else {
+    for (let r = 0; r < rows; r++) {
+      const chars = Array.from(lines[r] ?? "");
+      let run = "";
+      let runKey = -1;
+      const flush = () => {
+        if (run === "") return;
+        const span = document.createElement("span");
+        const attr = runKey & 0xff;
+        let bg = (attr >> 4) & 0x0f;
+        if (screen.blink) {
+          if (bg & 0x08) span.className = "vga-blink";
+          bg &= 0x07;
+        }
+        span.style.color = colors[attr & 0x0f] ?? "#aaa";
+        if (bg !== 0) span.style.backgroundColor = colors[bg] ?? "#000";
+        if (runKey & 0x100) span.className = "vga-cursor";
+        span.textContent = run;
+        frag.append(span);
+        run = "";
+      };
+      for (let c = 0; c < cols; c++) {
+        const isCursor = cursor.visible && cursor.row === r && cursor.col === c;
+        const key = (screen.enabled ? attrs[r * cols + c]! : 0x07) | (isCursor ? 0x100 : 0);
+        if (key !== runKey) {
+          flush();
+          runKey = key;
+        }
+        run += screen.enabled ? (chars[c] ?? " ") : " ";
+      }
+      flush();
+      if (r < rows - 1) frag.append("\n");
+    }
+  }
+  vgaEl.replaceChildren(frag);
+}
 
 const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
 const send = (msg: ToWorker) => worker.postMessage(msg);
@@ -20,6 +68,9 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
   switch (msg.type) {
     case "serial":
       term.write(msg.bytes);
+      break;
+    case "vga":
+      drawVga(msg);
       break;
     case "status":
       statusEl.textContent =
@@ -52,10 +103,13 @@ send({
   memMiB: 64,
 });
 
-/** A hook for tests and the console: the terminal's text and the status line. */
+/**
+ * A hook for tests and the console: the terminal's text, the status line, and the VGA panel's
+ * text (read back from the panel itself, one line per row, trailing spaces removed).
+ */
 declare global {
   interface Window {
-    __x86lab: { screenText(): string; status(): string };
+    __x86lab: { screenText(): string; status(): string; vgaText(): string };
   }
 }
 window.__x86lab = {
@@ -66,4 +120,9 @@ window.__x86lab = {
     return lines.join("\n").replace(/\n+$/, "");
   },
   status: () => statusEl.textContent ?? "",
+  vgaText: () =>
+    (vgaEl.textContent ?? "")
+      .split("\n")
+      .map((l) => l.trimEnd())
+      .join("\n"),
 };

@@ -18,7 +18,27 @@ export interface InputMessage {
 
 export type ToWorker = StartMessage | InputMessage;
 
+/**
+ * A snapshot of the guest's VGA text screen, posted when it changed (at most ~10 per second).
+ * `attrs` holds one attribute byte per cell, row-major (bits 3-0 foreground, 6-4 background,
+ * 7 blink or bright background as `blink` says); `colors` are the 16 text colours as CSS.
+ */
+export interface VgaMessage {
+  type: "vga";
+  cols: number;
+  rows: number;
+  lines: string[];
+  attrs: Uint8Array;
+  colors: string[];
+  cursor: { row: number; col: number; visible: boolean };
+  blink: boolean;
+  /** False when the screen is blanked; true `graphics` means a graphics mode (no text). */
+  enabled: boolean;
+  graphics: boolean;
+}
+
 export type FromWorker =
   | { type: "serial"; bytes: Uint8Array }
+  | VgaMessage
   | { type: "status"; state: "loading" | "running" | "stopped"; instructions: number; mips: number; note?: string }
   | { type: "error"; message: string };

@@ -1,6 +1,7 @@
 // The Worker that hosts the VM: the browser twin of vmm/node/cli.ts's main loop. It fetches the core
 // and the guest, boots Linux with the icount clock, runs slices, posts the guest's COM1 output
-// to the page and feeds keystrokes from the page into COM1.
+// to the page and feeds keystrokes from the page into COM1. A VGA is attached too: its text
+// screen is posted to the page whenever it changes (at most every VGA_EVERY_MS).
 
 import { loadLinux } from "../../vmm/boot/linux.js";
 import { Vm } from "../../vmm/vm.js";
@@ -9,6 +10,8 @@ import type { FromWorker, StartMessage, ToWorker } from "./protocol.js";
 /** Instructions per slice: about 30-50 ms of guest time at the interpreter's speed. */
 const SLICE = 3_000_000;
 const STATUS_EVERY_MS = 250;
+/** Minimum time between two VGA snapshots (the last change is always sent, just later). */
+const VGA_EVERY_MS = 100;
 
 const post = (msg: FromWorker, transfer: Transferable[] = []) => self.postMessage(msg, { transfer });
 
@@ -59,11 +62,17 @@ async function boot(msg: StartMessage): Promise<void> {
     module,
     ramBytes: msg.memMiB * 1024 * 1024,
     clock: "icount",
+    vga: true,
     onSerial: (com, byte) => {
       if (com === 1) out.push(byte);
     },
   });
-  loadLinux(machine.cpu, { kernel: new Uint8Array(kernel), initrd: new Uint8Array(initrd), cmdline: msg.cmdline });
+  loadLinux(machine.cpu, {
+    kernel: new Uint8Array(kernel),
+    initrd: new Uint8Array(initrd),
+    cmdline: msg.cmdline,
+    vgaText: true,
+  });
   vm = machine;
 
   let lastMs = performance.now();
@@ -83,10 +92,40 @@ async function boot(msg: StartMessage): Promise<void> {
     post({ type: "serial", bytes }, [bytes.buffer]);
   };
 
+  let vgaSent = -1;
+  let vgaMs = Number.NEGATIVE_INFINITY;
+  /** Posts the VGA text screen if it changed since the last one sent and the rate allows it. */
+  const postVga = (force = false) => {
+    const vga = machine.vga;
+    if (!vga || vga.changed === vgaSent) return;
+    const now = performance.now();
+    if (!force && now - vgaMs < VGA_EVERY_MS) return;
+    const s = vga.textScreen();
+    vgaSent = s.version;
+    vgaMs = now;
+    const { row, col, visible } = s.cursor;
+    post(
+      {
+        type: "vga",
+        cols: s.cols,
+        rows: s.rows,
+        lines: s.lines,
+        attrs: s.attrs,
+        colors: vga.textColors(),
+        cursor: { row, col, visible },
+        blink: s.blink,
+        enabled: s.enabled,
+        graphics: s.graphics,
+      },
+      [s.attrs.buffer],
+    );
+  };
+
   status("running");
   for (;;) {
     const stop = machine.run(SLICE);
     flush();
+    postVga(stop.kind !== "limit");
     if (stop.kind !== "limit") {
       const why =
         stop.kind === "shutdown"
