@@ -48,8 +48,11 @@ import {
   SW_C3,
 } from "./regs";
 
-/** A one-operand function's common cases: empty ST(0), NaN, unsupported. True when handled. */
-function unarySpecial(): bool {
+/**
+ * A one-operand function's common cases (also the transcendentals'): empty ST(0), NaN,
+ * unsupported format, denormal flag. True when the instruction is finished.
+ */
+export function unarySpecial(): bool {
   if (isEmpty(0)) {
     if (stackUnderflow()) setIndefiniteST(0);
     return true;

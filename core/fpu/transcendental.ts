@@ -5,6 +5,7 @@
 // with the x87's 66-bit pi. Special operands (NaN, infinity, zero, out of range, empty registers)
 // follow the SDM exactly. Multiplications by ST(1) (FYL2X, FYL2XP1) are done in 80 bits.
 
+import { unarySpecial } from "./functions";
 import { fromF64, toF64 } from "./convert";
 import { deliver, preUnmasked } from "./exec";
 import {
@@ -66,30 +67,6 @@ function result(x: f64, exact: bool): void {
   fromF64(x);
   if (!exact) raiseFlags(FE_PE);
   if (rM != 0 && rE != EXP_MAX && rE != 0) roundPackReg(rS, rE, rM, 0);
-}
-
-/** Common operand checks for ST(0); true when the instruction is finished. */
-function special0(): bool {
-  if (isEmpty(0)) {
-    if (stackUnderflow()) setIndefiniteST(0);
-    return true;
-  }
-  const s = stS(0);
-  const e = stE(0);
-  const m = stM(0);
-  if (isUnsupported80(e, m)) {
-    raiseFlags(FE_IE);
-    setIndefinite();
-    deliver(0);
-    return true;
-  }
-  if (isNaN80(e, m)) {
-    propagateNaN(s, e, m, s, e, m);
-    deliver(0);
-    return true;
-  }
-  if (isDenormal80(e, m)) raiseFlags(FE_DE);
-  return false;
 }
 
 /** |ST(0)| >= 2^63 (or infinite): the trigonometric functions' range (C2). */
@@ -315,7 +292,7 @@ export function trig(kind: u32): void {
 
 /** F2XM1: 2^ST(0) - 1. */
 export function f2xm1(): void {
-  if (special0()) return;
+  if (unarySpecial()) return;
   const s = stS(0);
   const e = stE(0);
   const m = stM(0);
