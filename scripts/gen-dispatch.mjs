@@ -64,9 +64,22 @@ export function generate() {
         lines.push(...callLines(e, sizedHandler(e, bits), ref, "    "));
       } else {
         lines.push("    fetchModrm();", "    if (faulted) return;", "    switch ((modrm >> 3) & 7) {");
-        for (const e of list.sort((a, b) => a.reg - b.reg)) {
-          lines.push(`      case ${e.reg}: {`);
-          lines.push(...callLines(e, sizedHandler(e, bits), ref, "        ", true));
+        const slots = new Map();
+        for (const e of list) {
+          if (!slots.has(e.reg)) slots.set(e.reg, []);
+          slots.get(e.reg).push(e);
+        }
+        for (const [reg, inSlot] of [...slots.entries()].sort((a, b) => a[0] - b[0])) {
+          lines.push(`      case ${reg}: {`);
+          // Exact-ModRM register forms first (e.g. VMCALL, 0F 01 C1, in the slot of SGDT).
+          for (const x of inSlot.filter((e) => e.modrmExact >= 0)) {
+            lines.push(`        if (modrm == 0x${x.modrmExact.toString(16)}) {`);
+            lines.push(...callLines(x, sizedHandler(x, bits), ref, "          ", true));
+            lines.push("        }");
+          }
+          const main = inSlot.find((e) => e.modrmExact < 0);
+          if (main) lines.push(...callLines(main, sizedHandler(main, bits), ref, "        ", true));
+          else lines.push("        ud();", "        return;");
           lines.push("      }");
         }
         lines.push("      default:", "        ud();", "        return;", "    }");

@@ -244,6 +244,14 @@ export class Cpu {
   get retired(): number {
     return this.exports.retired();
   }
+  /**
+   * Presents KVM's paravirtual interface (CPUID 0x40000000, kvmclock): what the hvm and pv
+   * modes will turn on. `wallSeconds` is the wall-clock time at virtual time 0.
+   */
+  setKvmParavirt(on: boolean, wallSeconds = 0): void {
+    this.setU32(L.S_KVM_PARAVIRT, on ? 1 : 0);
+    this.setU32(L.S_KVM_WALL_SEC, wallSeconds);
+  }
   /** Ends the current run() after the instruction in progress (e.g. from a device callback). */
   requestStop(): void {
     this.setU32(L.S_STOP_REQUEST, 1);

@@ -11,6 +11,8 @@ export interface TableEntry {
   lock: boolean;
   user: boolean;
   x87: boolean;
+  /** A register form with one exact ModRM byte inside a group slot, or -1. */
+  modrmExact: number;
   handler: string;
 }
 export const entries: TableEntry[];

@@ -14,6 +14,8 @@
 //   lock    LOCK prefix is allowed (with a memory destination)
 //   user    usable in the native CPL-3 environment (pm32-flat-user) without faulting by design
 //   x87     an x87 escape (D8-DF), dispatched by core/fpu
+//   modrmExact  a register form of a group slot with one exact ModRM byte (VMCALL is 0F 01 C1
+//           inside the slot of SGDT): dispatched before the slot's own entry
 //   handler the interpreter routine; a "v"/"z" operand makes a 16- and a 32-bit routine
 //           (Ev -> Ew / Ed), named like Bochs' forms.
 
@@ -37,6 +39,7 @@ function add(map, op, reg, mnem, operands, opts = {}) {
     lock: opts.lock ?? false,
     user: opts.user ?? true,
     x87: opts.x87 ?? false,
+    modrmExact: opts.modrmExact ?? -1,
     handler: opts.handler ?? handlerName(mnem, operands),
   });
 }
@@ -238,6 +241,8 @@ grp(1, 0x01, 3, "LIDT", "Ms", { memOnly: true, user: false });
 grp(1, 0x01, 4, "SMSW", "Ew", { user: false });
 grp(1, 0x01, 6, "LMSW", "Ew", { user: false });
 grp(1, 0x01, 7, "INVLPG", "M", { memOnly: true, user: false });
+// VMCALL: #UD on a bare P6; a hypercall when the CPU presents a hypervisor interface.
+grp(1, 0x01, 0, "VMCALL", "", { modrmExact: 0xc1, user: false, handler: "VMCALL" });
 two(0x02, "LAR", "Gv,Ew", { flags: { mod: "Z", undef: "" }, user: false });
 two(0x03, "LSL", "Gv,Ew", { flags: { mod: "Z", undef: "" }, user: false });
 two(0x06, "CLTS", "", { user: false });

@@ -11,10 +11,10 @@ describe("instruction table", () => {
     expect(missing).toEqual([]);
   });
 
-  it("describes each (map, opcode, group slot) once", () => {
+  it("describes each (map, opcode, group slot, exact ModRM) once", () => {
     const seen = new Set<string>();
     for (const e of entries) {
-      const key = `${e.map}:${e.op}:${e.reg}`;
+      const key = `${e.map}:${e.op}:${e.reg}:${e.modrmExact}`;
       expect(seen.has(key), key).toBe(false);
       seen.add(key);
     }

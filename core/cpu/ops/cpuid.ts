@@ -4,6 +4,15 @@
 // above the maximum (extended leaves 8000_0000H and up included: the P6 has none) returns the
 // data of the highest basic leaf, as Intel processors do.
 
+import {
+  CPUID1_ECX_HYPERVISOR,
+  kvmCpuid,
+  kvmParavirt,
+  resultEax,
+  resultEbx,
+  resultEcx,
+  resultEdx,
+} from "../../virt/kvm-paravirt";
 import { EAX, EBX, ECX, EDX, reg32, setReg32 } from "../state";
 
 /** Family 6, model 3, stepping 3 (Pentium II "Klamath"); core/index.ts CPU_SIGNATURE. */
@@ -47,6 +56,10 @@ function setResult(a: u32, b: u32, c: u32, d: u32): void {
 }
 
 export function cpuidLeaf(leaf: u32): void {
+  if (kvmCpuid(leaf)) {
+    setResult(resultEax, resultEbx, resultEcx, resultEdx);
+    return;
+  }
   if (leaf > CPUID_MAX_LEAF) leaf = CPUID_MAX_LEAF;
   switch (leaf) {
     case 0:
@@ -54,7 +67,7 @@ export function cpuidLeaf(leaf: u32): void {
       return;
     case 1:
       // EBX: brand index, CLFLUSH size, logical count and APIC ID are all 0 on this model.
-      setResult(CPUID_SIGNATURE, 0, 0, CPUID_FEATURES_EDX);
+      setResult(CPUID_SIGNATURE, 0, kvmParavirt() ? CPUID1_ECX_HYPERVISOR : 0, CPUID_FEATURES_EDX);
       return;
     default:
       setResult(LEAF2_EAX, 0, 0, LEAF2_EDX);

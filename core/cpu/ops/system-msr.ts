@@ -4,6 +4,7 @@
 // P6 Family Processors") restricted to what CPUID advertises: no APIC, no MTRRs, no PAT, no
 // machine-check architecture.
 
+import { isKvmMsr, kvmReadMsr, kvmWriteMsr } from "../../virt/kvm-paravirt";
 import { retiredThisRun } from "../interp";
 import {
   S_CR,
@@ -109,6 +110,7 @@ export function readMsr(n: u32): u64 {
       return 0;
     default:
       if (n >= MSR_LASTBRANCH_FROM && n <= MSR_LASTINT_TO) return 0;
+      if (isKvmMsr(n)) return kvmReadMsr(n);
       // APIC_BASE: CPUID.01H:EDX.APIC is 0, so the MSR is absent (#GP), like MTRRs, PAT and
       // MCG_* (MTRR, PAT and MCA not advertised) and MISC_ENABLE (not a P6 MSR).
       msrOk = false;
@@ -150,6 +152,10 @@ export function writeMsr(n: u32, v: u64): bool {
     case MSR_EBL_CR_POWERON:
       return true; // accepted and ignored (no microcode updates, power-on configuration fixed)
     default:
+      if (isKvmMsr(n)) {
+        kvmWriteMsr(n, v, currentTsc());
+        return true;
+      }
       return false;
   }
 }
