@@ -314,17 +314,7 @@ function protectedJump(sel: u32, off: u32): void {
     setNextEip(toff);
     return;
   }
-  if (t == SYS_TASK_GATE) {
-    if (!checkGateAccess(sel, hi)) return;
-    switchToTss(gateSelector(lo), TASK_JMP);
-    return;
-  }
-  if (t == SYS_TSS16_AVAIL || t == SYS_TSS32_AVAIL) {
-    if (!checkGateAccess(sel, hi)) return;
-    switchToTss(sel, TASK_JMP);
-    return;
-  }
-  gp(sel & 0xfffc);
+  farToTask(sel, lo, hi, t, TASK_JMP);
 }
 
 /** Target of a JMP through a call gate: conforming DPL <= CPL, non-conforming DPL = CPL. */
@@ -365,17 +355,7 @@ function protectedCall(sel: u32, off: u32, opsize32: bool, retEip: u32): void {
     callGate(sel, lo, hi, t == SYS_CALL_GATE32, retEip);
     return;
   }
-  if (t == SYS_TASK_GATE) {
-    if (!checkGateAccess(sel, hi)) return;
-    switchToTss(gateSelector(lo), TASK_CALL);
-    return;
-  }
-  if (t == SYS_TSS16_AVAIL || t == SYS_TSS32_AVAIL) {
-    if (!checkGateAccess(sel, hi)) return;
-    switchToTss(sel, TASK_CALL);
-    return;
-  }
-  gp(sel & 0xfffc);
+  farToTask(sel, lo, hi, t, TASK_CALL);
 }
 
 /**
@@ -712,4 +692,17 @@ function v86Iret(opsize32: bool): void {
   setStackPointer(stackOffset(sp, 3 * size));
   setNextEip(ip);
   invalidateFetch();
+}
+
+/**
+ * Far JMP/CALL to a task gate or an available TSS descriptor: the gate's or descriptor's DPL
+ * against CPL and RPL, then the task switch; any other system type is #GP(selector).
+ */
+function farToTask(sel: u32, lo: u32, hi: u32, t: u32, source: u32): void {
+  if (t != SYS_TASK_GATE && t != SYS_TSS16_AVAIL && t != SYS_TSS32_AVAIL) {
+    gp(sel & 0xfffc);
+    return;
+  }
+  if (!checkGateAccess(sel, hi)) return;
+  switchToTss(t == SYS_TASK_GATE ? gateSelector(lo) : sel, source);
 }
