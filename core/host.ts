@@ -27,3 +27,10 @@ export declare function hostAckInterrupt(): u32;
  */
 @external("env", "fpuError")
 export declare function hostFpuError(): void;
+
+/**
+ * A VM exit the core does not handle itself (port I/O, device hypercalls): the host reads the
+ * VMCS exit fields and the registers, acts, and returns a VMX_ACTION_* (resume, emulate, stop).
+ */
+@external("env", "vmExit")
+export declare function hostVmExit(): u32;

@@ -22,6 +22,11 @@ import {
   S_MODE,
   S_RAM_SIZE,
   S_TSC_PER_INSN,
+  S_KVM_PARAVIRT,
+  S_VIRT_MODE,
+  S_VMCS_ENTRY_INTR_INFO,
+  S_BT_ACTIVE,
+  S_PV_SHARED_PAGE,
   STATE_BASE,
   STATE_USED,
 } from "./generated/layout";
@@ -52,7 +57,12 @@ export function mapPhysical(start: u32, len: u32, kind: u32, host: u32): void {
 /** Power-on / RESET state (SDM vol. 3, 9.1.1, table 9-1). */
 export function reset(): void {
   for (let a: u32 = STATE_BASE; a < STATE_BASE + STATE_USED; a += 4) {
-    if (a != S_RAM_SIZE && a != S_TSC_PER_INSN) store<u32>(a, 0);
+    // The machine's configuration survives RESET: RAM size, clock rate, and how the VM is
+    // virtualized (mode, MMU mode and the VMCS controls the VMM programmed).
+    if (a == S_RAM_SIZE || a == S_TSC_PER_INSN || a == S_KVM_PARAVIRT) continue;
+    if (a >= S_VIRT_MODE && a < S_VMCS_ENTRY_INTR_INFO) continue;
+    if (a == S_BT_ACTIVE || a == S_PV_SHARED_PAGE) continue;
+    store<u32>(a, 0);
   }
   clearFault();
   clearShutdown();
@@ -149,3 +159,4 @@ export function wake(): void {
 }
 
 export { materializeFlags };
+export { setVirtualization } from "./virt/setup";

@@ -13,10 +13,15 @@ export interface CpuHost {
   ackInterrupt(): number;
   /** FERR#: an unmasked x87 error is pending with CR0.NE = 0 (a PC routes it to IRQ 13). */
   fpuError?(): void;
+  /**
+   * A VM exit the core passes to the host (port I/O, device hypercalls): read the VMCS exit
+   * fields, act, return a VMX_ACTION_* (vmm/virt/exit-handler.ts).
+   */
+  vmExit?(): number;
 }
 
-export type RunReason = "budget" | "halt" | "shutdown" | "reset" | "stop" | "exception";
-const REASONS: RunReason[] = ["budget", "halt", "shutdown", "reset", "stop", "exception"];
+export type RunReason = "budget" | "halt" | "shutdown" | "reset" | "stop" | "exception" | "vmexit";
+const REASONS: RunReason[] = ["budget", "halt", "shutdown", "reset", "stop", "exception", "vmexit"];
 
 export interface SegmentCache {
   selector: number;
@@ -45,6 +50,7 @@ interface CoreExports {
   materializeFlags(): void;
   staticDataEnd(): number;
   retired(): number;
+  setVirtualization(mode: number, mmu: number): void;
 }
 
 const defaultHost: CpuHost = {
@@ -86,6 +92,7 @@ export class Cpu {
       mmioWrite: (addr: number, size: number, value: number) => h.mmioWrite(addr >>> 0, size, value >>> 0),
       ackInterrupt: () => h.ackInterrupt(),
       fpuError: () => h.fpuError?.(),
+      vmExit: () => (h.vmExit ? h.vmExit() : L.VMX_ACTION_STOP),
       abort: () => {
         throw new Error("core.wasm aborted");
       },
@@ -248,9 +255,21 @@ export class Cpu {
    * Presents KVM's paravirtual interface (CPUID 0x40000000, kvmclock): what the hvm and pv
    * modes will turn on. `wallSeconds` is the wall-clock time at virtual time 0.
    */
-  setKvmParavirt(on: boolean, wallSeconds = 0): void {
-    this.setU32(L.S_KVM_PARAVIRT, on ? 1 : 0);
-    this.setU32(L.S_KVM_WALL_SEC, wallSeconds);
+  /** Sets VIRT_MODE and MMU_MODE (VIRT_*, MMU_*) and resets the hypervisor's structures. */
+  setVirtualization(mode: number, mmu: number): void {
+    this.exports.setVirtualization(mode, mmu);
+  }
+  /** Wall-clock seconds at virtual time 0, which kvmclock reports (MSR_KVM_WALL_CLOCK_NEW). */
+  setKvmWallClock(seconds: number): void {
+    this.setU32(L.S_KVM_WALL_SEC, seconds);
+  }
+  /** The last VM exit recorded in the VMCS: basic reason, qualification and guest RIP. */
+  get lastExit(): { reason: number; qualification: number; eip: number } {
+    return {
+      reason: this.u32(L.S_VMCS_EXIT_REASON) & 0xffff,
+      qualification: this.u32(L.S_VMCS_EXIT_QUALIFICATION),
+      eip: this.u32(L.S_VMCS_GUEST_RIP),
+    };
   }
   /** Ends the current run() after the instruction in progress (e.g. from a device callback). */
   requestStop(): void {

@@ -7,6 +7,8 @@ import { PcDevices } from "../devices/pc.js";
 import { Vga } from "../devices/vga/vga.js";
 import { Cpu, type RunReason } from "./cpu.js";
 import { PHYS_MMIO } from "./generated/layout.js";
+import { handleHostExit } from "./virt/exit-handler.js";
+import { configureVirtualization, defaultMmu, type MmuMode, type VirtMode } from "./virt/vmcs.js";
 
 export type ClockMode = "icount" | "realtime";
 
@@ -21,6 +23,14 @@ export interface VmOptions {
   onDebugConsole?: (port: number, byte: number) => void;
   /** Attach a VGA (text mode at 0xB8000 and its ports); firmware boot always has one. */
   vga?: boolean;
+  /** How the guest is virtualized (default native: no hypervisor). */
+  mode?: VirtMode;
+  /** Memory virtualization for the hypervisor modes (default: shadow for trap/bt, EPT for hvm/pv). */
+  mmu?: MmuMode;
+  /** Wall-clock seconds at virtual time 0, reported to kvmclock guests (default: the host's now). */
+  wallClockSeconds?: number;
+  /** Hypercalls the core forwards to the host (the pv console and the like); returns EAX. */
+  onHypercall?: (nr: number, vm: Vm) => number | "stop";
 }
 
 /** Why run() returned. */
@@ -30,7 +40,8 @@ export type VmStop =
   | { kind: "debug-exit"; status: number }
   | { kind: "halted" }
   | { kind: "stopped" }
-  | { kind: "limit" };
+  | { kind: "limit" }
+  | { kind: "vmexit"; reason: number; qualification: number; eip: number };
 
 const MAX_SLICE = 200_000;
 
@@ -38,6 +49,9 @@ export class Vm {
   readonly cpu: Cpu;
   readonly devices: PcDevices;
   readonly clockMode: ClockMode;
+  /** The virtualization mode and memory virtualization this VM runs under. */
+  readonly mode: VirtMode;
+  readonly mmu: MmuMode;
   /** The VGA, when the machine has one. */
   vga: Vga | undefined;
   private readonly nsPerInsn: number;
@@ -48,10 +62,18 @@ export class Vm {
   /** Virtual time spent halted (icount mode), which no instruction accounts for. */
   private idleNs = 0;
 
-  private constructor(cpu: Cpu, devices: PcDevices, mode: ClockMode, nsPerInsn: number) {
+  private constructor(
+    cpu: Cpu,
+    devices: PcDevices,
+    mode: ClockMode,
+    nsPerInsn: number,
+    virt: { mode: VirtMode; mmu: MmuMode },
+  ) {
     this.cpu = cpu;
     this.devices = devices;
     this.clockMode = mode;
+    this.mode = virt.mode;
+    this.mmu = virt.mmu;
     this.nsPerInsn = nsPerInsn;
     this.startMs = performance.now();
   }
@@ -72,7 +94,21 @@ export class Vm {
     });
     const cpu = await Cpu.create(opts.module, opts.ramBytes, devices.cpuHost());
     cpu.tscPerInstruction = Math.max(1, Math.round(nsPerInsn));
-    vm = new Vm(cpu, devices, mode, nsPerInsn);
+    const virtMode = opts.mode ?? "native";
+    const mmu = opts.mmu ?? defaultMmu(virtMode);
+    configureVirtualization(cpu, virtMode, mmu);
+    cpu.setKvmWallClock(opts.wallClockSeconds ?? Math.floor(Date.now() / 1000));
+    const v = new Vm(cpu, devices, mode, nsPerInsn, { mode: virtMode, mmu });
+    vm = v;
+    const hypercall = opts.onHypercall;
+    cpu.setHost({
+      vmExit: () =>
+        handleHostExit({
+          cpu,
+          ports: { read: (p, n) => devices.ioRead(p, n), write: (p, n, x) => devices.ioWrite(p, n, x) },
+          hypercall: hypercall ? (nr) => hypercall(nr, v) : undefined,
+        }),
+    });
     cpu.setA20(devices.a20Enabled);
     if (opts.vga) vm.attachVga();
     return vm;
@@ -136,6 +172,9 @@ export class Vm {
           return { kind: "shutdown", message: "triple fault", detail: this.describeLastException() };
         case "exception":
           return { kind: "shutdown", message: `unexpected exception stop (vector ${this.cpu.lastException.vector})` };
+        case "vmexit":
+          if (this.stopRequest) break;
+          return { kind: "vmexit", ...this.cpu.lastExit };
         default:
           break;
       }

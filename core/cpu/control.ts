@@ -1,6 +1,7 @@
 // Changes of processor mode and control state, kept in one place because each one has knock-on
 // effects: the TLB fast-path masks, the cached code page, alignment checking, segment windows.
 
+import { cr3Hook, pagingModeHook } from "../mmu/mmu-hooks";
 import { S_CPL, S_CR, S_EFLAGS, S_FLAGS_LAZY, S_MODE } from "../generated/layout";
 import { setAlignmentCheck } from "../mmu/access";
 import { tlbFlush, updateTlbMasks } from "../mmu/tlb";
@@ -62,19 +63,26 @@ export function setCr0(v: u32): void {
   const old = load<u32>(S_CR);
   v |= 0x10; // ET is hard-wired to 1 on P6
   store<u32>(S_CR, v);
-  if (((old ^ v) & (CR0_PG | CR0_WP | CR0_PE)) != 0) tlbFlush(false);
+  if (((old ^ v) & (CR0_PG | CR0_WP | CR0_PE)) != 0) {
+    tlbFlush(false);
+    pagingModeHook();
+  }
   updateMode();
 }
 
 export function setCr3(v: u32): void {
   store<u32>(S_CR + 12, v);
   tlbFlush((load<u32>(S_CR + 16) & CR4_PGE) != 0);
+  cr3Hook(v);
 }
 
 export function setCr4(v: u32): void {
   const old = load<u32>(S_CR + 16);
   store<u32>(S_CR + 16, v);
-  if (((old ^ v) & (CR4_PGE | CR4_PSE)) != 0) tlbFlush(false);
+  if (((old ^ v) & (CR4_PGE | CR4_PSE)) != 0) {
+    tlbFlush(false);
+    pagingModeHook();
+  }
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   RUN_HALT,
   RUN_SHUTDOWN,
   RUN_STOP,
+  RUN_VMEXIT,
   S_DR,
   S_EFLAGS,
   S_EXC_EIP,
@@ -23,7 +24,10 @@ import {
   S_STOP_REQUEST,
   S_TSC,
   S_TSC_PER_INSN,
+  S_VMX_PENDING_VECTOR,
 } from "../generated/layout";
+import { clearExitStop, exceptionExits, exitStop, handleVmExit, serviceVirtualInterrupts } from "../virt/exits";
+import { setExitsSuppressed, VEC_VMEXIT } from "../virt/vmx";
 import { hostAckInterrupt } from "../host";
 import { ESP, FLAG_IF, FLAG_RF, FLAG_TF, reg32, setEip, setReg32, csIs32 } from "./state";
 import {
@@ -124,10 +128,11 @@ export function retiredThisRun(): u32 {
 
 export function run(budget: i32): u32 {
   executed = 0;
+  clearExitStop();
   let reason: u32 = RUN_BUDGET;
   while (executed < budget) {
     // INTR, NMI, HALTED and INT_SHADOW are adjacent words: one test covers the common case.
-    if ((load<u64>(S_INTR) | load<u64>(S_HALTED)) != 0) {
+    if ((load<u64>(S_INTR) | load<u64>(S_HALTED) | <u64>load<u32>(S_VMX_PENDING_VECTOR)) != 0) {
       reason = serviceEvents();
       if (reason != RUN_BUDGET) break;
     }
@@ -143,14 +148,14 @@ export function run(budget: i32): u32 {
     }
     if (faulted) {
       if (!handleFault()) {
-        reason = shutdown ? RUN_SHUTDOWN : RUN_EXCEPTION;
+        reason = stopReason();
         break;
       }
     } else {
       setEip(nextEip);
       if ((flags & (FLAG_TF | FLAG_RF)) != 0) {
         if (!afterTracedInstruction(flags)) {
-          reason = shutdown ? RUN_SHUTDOWN : RUN_EXCEPTION;
+          reason = stopReason();
           break;
         }
       }
@@ -167,6 +172,27 @@ export function run(budget: i32): u32 {
   return reason;
 }
 
+function stopReason(): u32 {
+  if (shutdown) return RUN_SHUTDOWN;
+  return exitStop ? RUN_VMEXIT : RUN_EXCEPTION;
+}
+
+/**
+ * The VMM's instruction emulator: executes the instruction at EIP once with VM exits suppressed
+ * (an exit handler's "emulate and resume"). A fault it raises is delivered to the guest.
+ * Returns false when run() must stop.
+ */
+export function emulateOnce(): bool {
+  setExitsSuppressed(true);
+  savedEsp = reg32(ESP);
+  step();
+  setExitsSuppressed(false);
+  if (shutdown) return false;
+  if (faulted) return handleFault();
+  setEip(nextEip);
+  return true;
+}
+
 /**
  * Between instructions: the interrupt shadow, NMI, then INTR when IF=1, then HLT. Returns
  * RUN_BUDGET to go on executing, or the reason run() must stop.
@@ -178,6 +204,8 @@ function serviceEvents(): u32 {
     store<u32>(S_NMI, 0);
     store<u32>(S_HALTED, 0);
     deliverEvent(2, NO_ERROR, false, true, getEip());
+    if (shutdown) return RUN_SHUTDOWN;
+  } else if (serviceVirtualInterrupts(load<u32>(S_INTR) != 0)) {
     if (shutdown) return RUN_SHUTDOWN;
   } else if (load<u32>(S_INTR) != 0 && (load<u32>(S_EFLAGS) & FLAG_IF) != 0) {
     store<u32>(S_HALTED, 0);
@@ -211,6 +239,13 @@ function deliverEvent(vector: u32, error: i32, software: bool, external: bool, e
  * it); traps (INT n, INT3, INTO, single-step) return after it. Returns false when run() stops.
  */
 function handleFault(): bool {
+  if (faultVector == VEC_VMEXIT) {
+    // A VM exit: the instruction did not happen (EIP and ESP as before it).
+    clearFault();
+    setReg32(ESP, savedEsp);
+    setEip(insnEip);
+    return handleVmExit();
+  }
   const vector = faultVector;
   const error = faultError;
   const trap = faultIsTrap || vector == VEC_DB;
@@ -223,6 +258,7 @@ function handleFault(): bool {
   store<u32>(S_EXC_ERROR, <u32>error);
   store<u32>(S_EXC_EIP, insnEip);
   if (load<u32>(S_STOP_ON_EXCEPTION) != 0) return false;
+  if (!software || vector == 3 || vector == 4) exceptionExits(vector, error);
   deliver(vector, error, software, false, eip);
   return !shutdown;
 }

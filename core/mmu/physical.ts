@@ -3,6 +3,7 @@
 // in at this one place.
 
 import { hostMmioRead, hostMmioWrite } from "../host";
+import { trackedWrite } from "./write-tracking";
 import {
   PHYS_MMIO,
   PHYS_NONE,
@@ -58,8 +59,11 @@ export function physRead8(addr: u32): u32 {
 export function physWrite8(addr: u32, v: u32): void {
   const e = physEntry(addr);
   const kind = e & 0xf;
-  if (kind == PHYS_RAM || kind == PHYS_TRACKED) store<u8>((e & ~0xfff) + (addr & 0xfff), <u8>v);
-  else if (kind == PHYS_MMIO) hostMmioWrite(addr, 1, v & 0xff);
+  if (kind == PHYS_RAM) store<u8>((e & ~0xfff) + (addr & 0xfff), <u8>v);
+  else if (kind == PHYS_TRACKED) {
+    store<u8>((e & ~0xfff) + (addr & 0xfff), <u8>v);
+    trackedWrite(addr, 1);
+  } else if (kind == PHYS_MMIO) hostMmioWrite(addr, 1, v & 0xff);
 }
 
 export function physRead16(addr: u32): u32 {
@@ -78,6 +82,7 @@ export function physWrite16(addr: u32, v: u32): void {
     const kind = e & 0xf;
     if (kind == PHYS_RAM || kind == PHYS_TRACKED) {
       store<u16>((e & ~0xfff) + (addr & 0xfff), <u16>v);
+      if (kind == PHYS_TRACKED) trackedWrite(addr, 2);
       return;
     }
     if (kind == PHYS_MMIO) {
@@ -105,6 +110,7 @@ export function physWrite32(addr: u32, v: u32): void {
     const kind = e & 0xf;
     if (kind == PHYS_RAM || kind == PHYS_TRACKED) {
       store<u32>((e & ~0xfff) + (addr & 0xfff), v);
+      if (kind == PHYS_TRACKED) trackedWrite(addr, 4);
       return;
     }
     if (kind == PHYS_MMIO) {

@@ -25,7 +25,17 @@ import {
   TLB_SLOW,
   TLB_VALID,
 } from "../generated/layout";
-import { hostToPhysical, physEntry, physRead32, physWrite32 } from "./physical";
+import { hostToPhysical, physEntry } from "./physical";
+import { eptFinal, eptWalkRead, eptWalkWrite } from "./ept";
+import { shadowFill } from "./shadow";
+import {
+  MMU_EPT,
+  MMU_SHADOW,
+  S_MMU_MODE,
+  S_WALK_GUEST_REFS,
+  S_WALK_TLB_MISSES,
+} from "../generated/layout";
+import { physRead32, physWrite32 } from "./physical";
 
 const PTE_P: u32 = 0x1;
 const PTE_RW: u32 = 0x2;
@@ -112,16 +122,20 @@ function makeEntry(phys: u32, bits: u32): u32 {
  */
 export function tlbFill(lin: u32, write: bool, user: bool): u32 {
   const cr0 = load<u32>(S_CR);
+  const mmu = load<u32>(S_MMU_MODE);
   if ((cr0 & 0x80000000) == 0) {
-    const phys = lin & load<u32>(S_A20_MASK);
+    let phys = lin & load<u32>(S_A20_MASK);
+    if (mmu == MMU_EPT) phys = eptFinal(phys, write);
     const e = makeEntry(phys, 0);
     tlbInsert(lin, e);
     return e;
   }
+  if (mmu == MMU_SHADOW) return shadowFill(lin, write, user);
+  store<u64>(S_WALK_TLB_MISSES, load<u64>(S_WALK_TLB_MISSES) + 1);
   const cr3 = load<u32>(S_CR + 12);
   const cr4 = load<u32>(S_CR + 16);
   const pdeAddr = (cr3 & 0xfffff000) | ((lin >>> 22) << 2);
-  const pde = physRead32(pdeAddr);
+  const pde = walkRead(pdeAddr, mmu);
   const errBase: u32 = (write ? 2 : 0) | (user ? 4 : 0);
   if ((pde & PTE_P) == 0) {
     pageFault(lin, errBase);
@@ -139,13 +153,13 @@ export function tlbFill(lin: u32, write: bool, user: bool): u32 {
     }
     let upd = pde | PTE_A;
     if (write) upd |= PTE_D;
-    if (upd != pde) physWrite32(pdeAddr, upd);
+    if (upd != pde) walkWrite(pdeAddr, upd, mmu);
     flags = upd;
     phys = (pde & 0xffc00000) | (lin & 0x3ff000);
     global = (pde & PTE_G) != 0 && (cr4 & 0x80) != 0;
   } else {
     const pteAddr = (pde & 0xfffff000) | (((lin >>> 12) & 0x3ff) << 2);
-    const pte = physRead32(pteAddr);
+    const pte = walkRead(pteAddr, mmu);
     if ((pte & PTE_P) == 0) {
       pageFault(lin, errBase);
       return 0;
@@ -156,10 +170,10 @@ export function tlbFill(lin: u32, write: bool, user: bool): u32 {
       pageFault(lin, errBase | 1);
       return 0;
     }
-    if ((pde & PTE_A) == 0) physWrite32(pdeAddr, pde | PTE_A);
+    if ((pde & PTE_A) == 0) walkWrite(pdeAddr, pde | PTE_A, mmu);
     let upd = pte | PTE_A;
     if (write) upd |= PTE_D;
-    if (upd != pte) physWrite32(pteAddr, upd);
+    if (upd != pte) walkWrite(pteAddr, upd, mmu);
     flags = (upd & ~(PTE_RW | PTE_US)) | (flags & (PTE_RW | PTE_US));
     phys = pte & 0xfffff000;
     global = (pte & PTE_G) != 0 && (cr4 & 0x80) != 0;
@@ -174,9 +188,22 @@ export function tlbFill(lin: u32, write: bool, user: bool): u32 {
   // Until the dirty bit is set, writes take the slow path so that it gets set.
   if ((flags & PTE_D) == 0) bits |= TLB_NO_USER_WRITE | TLB_NO_SUPER_WRITE;
   if (global) bits |= TLB_GLOBAL;
-  const e = makeEntry(phys & load<u32>(S_A20_MASK), bits);
+  let gpa = phys & load<u32>(S_A20_MASK);
+  if (mmu == MMU_EPT) gpa = eptFinal(gpa, write);
+  const e = makeEntry(gpa, bits);
   tlbInsert(lin, e);
   return e;
+}
+
+/** A paging-structure read of the walk: counted; through EPT when it is on. */
+@inline function walkRead(gpa: u32, mmu: u32): u32 {
+  store<u64>(S_WALK_GUEST_REFS, load<u64>(S_WALK_GUEST_REFS) + 1);
+  return mmu == MMU_EPT ? eptWalkRead(gpa) : physRead32(gpa);
+}
+
+@inline function walkWrite(gpa: u32, v: u32, mmu: u32): void {
+  if (mmu == MMU_EPT) eptWalkWrite(gpa, v);
+  else physWrite32(gpa, v);
 }
 
 @inline function permitted(flags: u32, write: bool, user: bool, cr0: u32): bool {

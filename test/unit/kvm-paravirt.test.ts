@@ -1,18 +1,20 @@
 // KVM's paravirtual interface (Linux Documentation/virt/kvm/x86/cpuid.rst, msr.rst,
-// hypercalls.rst): absent on the bare P6, present when the hvm/pv modes turn it on. With it,
-// the tiny Linux (built with KVM_GUEST) detects KVM and runs on kvm-clock.
+// hypercalls.rst): absent on the bare P6, present in the hvm and pv modes (VMX non-root
+// operation, where CPUID and VMCALL exit to the VMM). With it, the tiny Linux (built with
+// KVM_GUEST) detects KVM and runs on kvm-clock.
 
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { loadLinux } from "../../vmm/boot/linux.js";
 import { Cpu, REG, SEG } from "../../vmm/cpu.js";
 import { loadCoreModule } from "../../vmm/node/load-core.js";
+import { configureVirtualization } from "../../vmm/virt/vmcs.js";
 import { Vm } from "../../vmm/vm.js";
 
 /** Runs `code` in real mode at 0:7C00 with EAX = `eax` (and ECX = `ecx`) until HLT. */
 async function run(code: number[], regs: Partial<Record<number, number>>, kvm: boolean): Promise<Cpu> {
   const cpu = await Cpu.create(loadCoreModule(), 1 << 20);
-  cpu.setKvmParavirt(kvm);
+  configureVirtualization(cpu, kvm ? "hvm" : "native");
   cpu.writePhysical(0x7c00, Uint8Array.from([...code, 0xf4]));
   cpu.setRealSegment(SEG.CS, 0);
   cpu.eip = 0x7c00;
@@ -72,11 +74,12 @@ describe("KVM paravirtual interface", () => {
     const vm = await Vm.create({
       module: loadCoreModule(),
       ramBytes: 64 << 20,
+      mode: "hvm",
+      wallClockSeconds: 1704067200,
       onSerial: (com, b) => {
         if (com === 1) out += String.fromCharCode(b);
       },
     });
-    vm.cpu.setKvmParavirt(true, 1704067200);
     const guest = (n: string) => new Uint8Array(readFileSync(new URL(`../../guests/linux/${n}`, import.meta.url)));
     loadLinux(vm.cpu, {
       kernel: guest("bzImage"),

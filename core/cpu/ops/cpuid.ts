@@ -4,6 +4,7 @@
 // above the maximum (extended leaves 8000_0000H and up included: the P6 has none) returns the
 // data of the highest basic leaf, as Intel processors do.
 
+import { EXIT_CPUID, exitIf } from "../../virt/vmx";
 import {
   CPUID1_ECX_HYPERVISOR,
   kvmCpuid,
@@ -77,5 +78,6 @@ export function cpuidLeaf(leaf: u32): void {
 
 /** CPUID: not privileged; the leaf is EAX (ECX is ignored by these leaves). */
 export function CPUID(): void {
+  if (exitIf(true, EXIT_CPUID, 0)) return;
   cpuidLeaf(reg32(EAX));
 }

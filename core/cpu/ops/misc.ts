@@ -1,5 +1,6 @@
 // Processor control that needs no privilege: NOP, HLT, flag instructions, prefixes-as-opcodes.
 
+import { EXIT_HLT, exitIf, PROC_HLT_EXITING, procControl } from "../../virt/vmx";
 import { S_HALTED } from "../../generated/layout";
 import { effectiveAddress, modrmIsReg } from "../decode";
 import { gp } from "../fault";
@@ -21,6 +22,7 @@ export function HLT(): void {
     gp(0);
     return;
   }
+  if (exitIf(procControl(PROC_HLT_EXITING), EXIT_HLT, 0)) return;
   store<u32>(S_HALTED, 1);
 }
 

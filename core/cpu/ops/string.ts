@@ -1,6 +1,7 @@
 // String instructions with REP/REPE/REPNE: MOVS, CMPS, STOS, LODS, SCAS, INS, OUTS.
 // Each iteration commits its register updates, so a fault in iteration k restarts at k.
 
+import { EXIT_IO, ioExits, ioQualification, vmExit } from "../../virt/vmx";
 import {
   S_EFLAGS,
   S_SEG_BASE,
@@ -234,6 +235,10 @@ function bulkRun(srcSeg: u32, size: u32, c: u32, isStore: bool): u32 {
     gp(0);
     return;
   }
+  if (ioExits(port, size)) {
+    vmExit(EXIT_IO, ioQualification(port, size, true, true, repPrefix != 0, false));
+    return;
+  }
   const d = step(size);
   let c: u32 = repPrefix == 0 ? 1 : count();
   while (c != 0) {
@@ -251,6 +256,10 @@ function bulkRun(srcSeg: u32, size: u32, c: u32, isStore: bool): u32 {
   const port = reg16(EDX);
   if (!ioPermitted(port, size)) {
     gp(0);
+    return;
+  }
+  if (ioExits(port, size)) {
+    vmExit(EXIT_IO, ioQualification(port, size, false, true, repPrefix != 0, false));
     return;
   }
   const src = dataSeg();

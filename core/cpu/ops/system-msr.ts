@@ -4,6 +4,17 @@
 // P6 Family Processors") restricted to what CPUID advertises: no APIC, no MTRRs, no PAT, no
 // machine-check architecture.
 
+import {
+  EXIT_RDMSR,
+  EXIT_RDPMC,
+  EXIT_RDTSC,
+  EXIT_WRMSR,
+  exitIf,
+  msrExits,
+  PROC_RDPMC_EXITING,
+  PROC_RDTSC_EXITING,
+  procControl,
+} from "../../virt/vmx";
 import { isKvmMsr, kvmReadMsr, kvmWriteMsr } from "../../virt/kvm-paravirt";
 import { retiredThisRun } from "../interp";
 import {
@@ -163,6 +174,7 @@ export function writeMsr(n: u32, v: u64): bool {
 /** RDMSR (0F 32): EDX:EAX = MSR[ECX]. Privileged; an MSR this processor lacks is #GP(0). */
 export function RDMSR(): void {
   if (!requireCpl0()) return;
+  if (exitIf(msrExits(reg32(ECX), false), EXIT_RDMSR, 0)) return;
   const v = readMsr(reg32(ECX));
   if (!msrOk) {
     gp(0);
@@ -175,6 +187,7 @@ export function RDMSR(): void {
 /** WRMSR (0F 30): MSR[ECX] = EDX:EAX. Privileged; an MSR this processor lacks is #GP(0). */
 export function WRMSR(): void {
   if (!requireCpl0()) return;
+  if (exitIf(msrExits(reg32(ECX), true), EXIT_WRMSR, 0)) return;
   const v = (<u64>reg32(EDX) << 32) | <u64>reg32(EAX);
   if (!writeMsr(reg32(ECX), v)) gp(0);
 }
@@ -188,6 +201,7 @@ export function RDTSC(): void {
     gp(0);
     return;
   }
+  if (exitIf(procControl(PROC_RDTSC_EXITING), EXIT_RDTSC, 0)) return;
   const t = currentTsc();
   setReg32(EAX, <u32>t);
   setReg32(EDX, <u32>(t >>> 32));
@@ -204,6 +218,7 @@ export function RDPMC(): void {
     gp(0);
     return;
   }
+  if (exitIf(procControl(PROC_RDPMC_EXITING), EXIT_RDPMC, 0)) return;
   const v = load<u64>(S_MSR_PERFCTR + (c << 3));
   setReg32(EAX, <u32>v);
   setReg32(EDX, <u32>(v >>> 32) & 0xff);

@@ -3,6 +3,20 @@
 // instructions CLI/STI/PUSHF/POPF. Each routine cites the SDM (vol. 2 instruction pages,
 // vol. 3 chapters) for the rule it applies.
 
+import {
+  cr0WriteExits,
+  cr3LoadExits,
+  cr4WriteExits,
+  crQualification,
+  EXIT_CR_ACCESS,
+  EXIT_INVLPG,
+  exitIf,
+  guestCrRead,
+  PROC_CR3_STORE_EXITING,
+  PROC_INVLPG_EXITING,
+  procControl,
+} from "../../virt/vmx";
+import { invlpgHook } from "../../mmu/mmu-hooks";
 import { S_CR, S_DR, S_GDTR_BASE, S_GDTR_LIMIT, S_IDTR_BASE, S_IDTR_LIMIT, S_INT_SHADOW } from "../../generated/layout";
 import { read16, read32, write16, write32 } from "../../mmu/access";
 import { tlbInvalidatePage, tlbSlot } from "../../mmu/tlb";
@@ -89,7 +103,8 @@ export function MOV_RdCd(): void {
     return;
   }
   if (!requireCpl0()) return;
-  setReg32(modrm & 7, crValue(n));
+  if (exitIf(n == 3 && procControl(PROC_CR3_STORE_EXITING), EXIT_CR_ACCESS, crQualification(3, 1, modrm & 7, false, 0))) return;
+  setReg32(modrm & 7, guestCrRead(n, crValue(n)));
 }
 
 /**
@@ -105,6 +120,8 @@ export function MOV_CdRd(): void {
   }
   if (!requireCpl0()) return;
   const v = reg32(modrm & 7);
+  const exits = n == 0 ? cr0WriteExits(v) : n == 3 ? cr3LoadExits(v) : n == 4 ? cr4WriteExits(v) : false;
+  if (exitIf(exits, EXIT_CR_ACCESS, crQualification(n, 0, modrm & 7, false, 0))) return;
   switch (n) {
     case 0: {
       if ((v & CR0_PG) != 0 && (v & CR0_PE) == 0) {
@@ -151,7 +168,9 @@ export function LMSW_Ew(): void {
     if (faulted) return;
   }
   const old = crValue(0);
-  setCr0((old & ~0xf) | (src & 0xf) | (old & CR0_PE));
+  const next = (old & ~0xf) | (src & 0xf) | (old & CR0_PE);
+  if (exitIf(cr0WriteExits(next), EXIT_CR_ACCESS, crQualification(0, 3, 0, modrm < 0xc0, src & 0xffff))) return;
+  setCr0(next);
 }
 
 /**
@@ -160,7 +179,7 @@ export function LMSW_Ew(): void {
  * word. Not privileged (no UMIP on this processor).
  */
 export function SMSW_Ew(): void {
-  const v = crValue(0);
+  const v = guestCrRead(0, crValue(0));
   if (modrm >= 0xc0) {
     if (opsize32) setReg32(modrm & 7, v);
     else setReg16(modrm & 7, v);
@@ -174,6 +193,7 @@ export function SMSW_Ew(): void {
 /** CLTS (0F 06): clears CR0.TS. Privileged (SDM vol. 2A "CLTS"). */
 export function CLTS(): void {
   if (!requireCpl0()) return;
+  if (exitIf(cr0WriteExits(crValue(0) & ~CR0_TS), EXIT_CR_ACCESS, crQualification(0, 2, 0, false, 0))) return;
   setCr0(crValue(0) & ~CR0_TS);
 }
 
@@ -199,6 +219,8 @@ export function INVLPG_M(): void {
   if (faulted) return;
   if (!requireCpl0()) return;
   const lin = segBase(eaSeg) + off;
+  if (exitIf(procControl(PROC_INVLPG_EXITING), EXIT_INVLPG, lin)) return;
+  invlpgHook(lin);
   if ((cr4() & CR4_PSE) != 0) {
     const first = lin & 0xffc00000;
     for (let i: u32 = 0; i < 1024; i++) store<u32>(tlbSlot(first + (i << 12)), 0);

@@ -1,0 +1,57 @@
+// Write tracking of guest frames: the shadow MMU tracks the guest's page-table pages and the
+// binary translator the pages it translated code from. A tracked frame is PHYS_TRACKED in
+// PHYSMAP, so TLB entries never allow fast writes to it and every write reaches physical.ts,
+// which calls trackedWrite after storing. HV_FRAME holds one word of owner bits per frame.
+
+import { HV_FRAME_BASE, HV_FRAME_BYTES, PHYS_RAM, PHYS_TRACKED, PHYSMAP_BASE } from "../generated/layout";
+import { btTrackedWrite } from "../bt/invalidate";
+import { shadowTrackedWrite } from "./shadow";
+import { tlbFlush } from "./tlb";
+
+/** Owner bits of a frame's tracking word. */
+export const TRACK_SHADOW_PT: u32 = 1;
+export const TRACK_SHADOW_PD: u32 = 2;
+export const TRACK_BT: u32 = 4;
+
+const FRAMES: u32 = HV_FRAME_BYTES >>> 2;
+
+@inline export function frameOwners(gfn: u32): u32 {
+  return gfn < FRAMES ? load<u32>(HV_FRAME_BASE + (gfn << 2)) : 0;
+}
+
+/** Adds an owner; the frame becomes tracked (false if it is not RAM this table covers). */
+export function trackFrame(gfn: u32, owner: u32): bool {
+  if (gfn >= FRAMES) return false;
+  const pm = PHYSMAP_BASE + (gfn << 2);
+  const e = load<u32>(pm);
+  const kind = e & 0xf;
+  if (kind != PHYS_RAM && kind != PHYS_TRACKED) return false;
+  const p = HV_FRAME_BASE + (gfn << 2);
+  store<u32>(p, load<u32>(p) | owner);
+  if (kind == PHYS_RAM) {
+    store<u32>(pm, (e & ~0xf) | PHYS_TRACKED);
+    // Existing TLB entries may allow fast writes to the frame.
+    tlbFlush(false);
+  }
+  return true;
+}
+
+/** Removes an owner; with none left the frame is plain RAM again. */
+export function untrackFrame(gfn: u32, owner: u32): void {
+  if (gfn >= FRAMES) return;
+  const p = HV_FRAME_BASE + (gfn << 2);
+  const left = load<u32>(p) & ~owner;
+  store<u32>(p, left);
+  if (left == 0) {
+    const pm = PHYSMAP_BASE + (gfn << 2);
+    const e = load<u32>(pm);
+    if ((e & 0xf) == PHYS_TRACKED) store<u32>(pm, (e & ~0xf) | PHYS_RAM);
+  }
+}
+
+/** A guest write of `size` bytes at `gpa` reached a tracked frame (after it was stored). */
+export function trackedWrite(gpa: u32, size: u32): void {
+  const owners = frameOwners(gpa >>> 12);
+  if ((owners & (TRACK_SHADOW_PT | TRACK_SHADOW_PD)) != 0) shadowTrackedWrite(gpa);
+  if ((owners & TRACK_BT) != 0) btTrackedWrite(gpa, size);
+}
