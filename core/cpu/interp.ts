@@ -28,6 +28,7 @@ import {
 } from "../generated/layout";
 import { clearExitStop, exceptionExits, exitStop, handleVmExit, serviceVirtualInterrupts } from "../virt/exits";
 import { setExitsSuppressed, VEC_VMEXIT } from "../virt/vmx";
+import { trapExternalInterrupt, trapIntercept, trapMode } from "../virt/trap";
 import { hostAckInterrupt } from "../host";
 import { ESP, FLAG_IF, FLAG_RF, FLAG_TF, reg32, setEip, setReg32, csIs32 } from "./state";
 import {
@@ -207,6 +208,8 @@ function serviceEvents(): u32 {
     if (shutdown) return RUN_SHUTDOWN;
   } else if (serviceVirtualInterrupts(load<u32>(S_INTR) != 0)) {
     if (shutdown) return RUN_SHUTDOWN;
+  } else if (load<u32>(S_INTR) != 0 && trapMode() && trapExternalInterrupt()) {
+    if (shutdown) return RUN_SHUTDOWN;
   } else if (load<u32>(S_INTR) != 0 && (load<u32>(S_EFLAGS) & FLAG_IF) != 0) {
     store<u32>(S_HALTED, 0);
     const vector = hostAckInterrupt() & 0xff;
@@ -259,6 +262,7 @@ function handleFault(): bool {
   store<u32>(S_EXC_EIP, insnEip);
   if (load<u32>(S_STOP_ON_EXCEPTION) != 0) return false;
   if (!software || vector == 3 || vector == 4) exceptionExits(vector, error);
+  if (trapMode() && trapIntercept(vector, error, software, eip)) return !shutdown;
   deliver(vector, error, software, false, eip);
   return !shutdown;
 }

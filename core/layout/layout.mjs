@@ -13,7 +13,7 @@ export const regions = [
   // per-frame bookkeeping, then the big pools for EPT, shadow page tables and translations.
   ["HV_IO_BITMAP", 0x0086_0000, 0x0000_2000, "VMX I/O bitmaps A (ports 0-7FFFh) and B (8000h-FFFFh): a set bit makes the port exit"],
   ["HV_MSR_BITMAP", 0x0086_2000, 0x0000_1000, "VMX MSR bitmaps: read-low 000h, read-high 400h, write-low 800h, write-high C00h"],
-  ["HV_EVENTS", 0x0086_3000, 0x0000_3000, "crossing counters: u32 [kind][reason 0-127][where core, host]"],
+  ["HV_EVENTS", 0x0086_3000, 0x0000_3000, "crossing counters: u32 [kind 0-10][reason 0-127][where core, host]"],
   ["HV_TRACE", 0x0086_6000, 0x0000_2000, "trace ring: 256 entries of 8 u32 (kind|where<<8|reason<<16, qualification, EIP, GPA, vtime lo, vtime hi)"],
   ["HV_FRAME", 0x0086_8000, 0x0008_0000, "one u32 per guest frame (RAM up to 512 MiB): write-tracking owners and counts"],
   ["HV_SHADOW_META", 0x008e_8000, 0x0010_0000, "shadow MMU bookkeeping: root cache, shadow-page owners, pool free list"],
@@ -187,7 +187,7 @@ export const constants = [
   ["VMX_ACTION_RESUME", 0, "host exit handler: the guest resumes (the handler moved EIP if needed)"],
   ["VMX_ACTION_EMULATE", 1, "host exit handler: the core emulates the instruction with exits suppressed"],
   ["VMX_ACTION_STOP", 2, "host exit handler: end run() with RUN_VMEXIT"],
-  ["EVENT_KINDS", 10, "kinds in HV_EVENTS (vmm/stats/events.ts Kind)"],
+  ["EVENT_KINDS", 11, "kinds in HV_EVENTS (vmm/stats/events.ts Kind)"],
   ["EVENT_REASONS", 128, "reasons per kind in HV_EVENTS"],
   ["MODE_REAL", 0, ""],
   ["MODE_PROTECTED", 1, ""],

@@ -21,6 +21,9 @@ export const KIND_EPT_VIOLATION: u32 = 4;
 export const KIND_WALK_REF: u32 = 5;
 export const KIND_TRANSLATION: u32 = 6;
 export const KIND_GUEST_INSTR: u32 = 7;
+export const KIND_IO: u32 = 8;
+export const KIND_MMIO: u32 = 9;
+export const KIND_TRAP: u32 = 10;
 
 export const WHERE_CORE: u32 = 0;
 export const WHERE_HOST: u32 = 1;

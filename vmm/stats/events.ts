@@ -30,6 +30,8 @@ export type WhereName = (typeof WHERE_NAMES)[number];
  * - guestInstr: guest instructions executed; reason = ExecKind (direct or from the translation cache).
  * - io: a port access; reason = the port number.
  * - mmio: a memory-mapped I/O access; reason = a caller-chosen region number (e.g. base GPA >>> 12).
+ * - trap: an exception the trap-and-emulate VMM took from the deprivileged guest; reason = the
+ *   vector (13: a privileged instruction to emulate, 14: a page fault for the shadow MMU, ...).
  */
 export const Kind = {
   exit: 0,
@@ -42,6 +44,7 @@ export const Kind = {
   guestInstr: 7,
   io: 8,
   mmio: 9,
+  trap: 10,
 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 export const KIND_NAMES = [
@@ -55,6 +58,7 @@ export const KIND_NAMES = [
   "guestInstr",
   "io",
   "mmio",
+  "trap",
 ] as const;
 export type KindName = (typeof KIND_NAMES)[number];
 export const KIND_COUNT = KIND_NAMES.length;
@@ -293,6 +297,18 @@ export const TRANSLATION_NAMES = ["IDENT (copied)", "non-IDENT (rewritten)"] as 
 export const ExecKind = { direct: 0, translated: 1, interpreted: 2 } as const;
 export const EXEC_NAMES = ["direct", "from the translation cache", "interpreted"] as const;
 
+/** Exception vectors as trap reasons. */
+export const TRAP_NAMES: Readonly<Record<number, string>> = {
+  0: "#DE divide error",
+  1: "#DB debug",
+  3: "#BP breakpoint",
+  6: "#UD invalid opcode",
+  13: "#GP general protection (privileged instruction)",
+  14: "#PF page fault",
+  32: "external interrupt",
+  128: "software interrupt",
+};
+
 function hex(n: number, width: number): string {
   return "0x" + n.toString(16).padStart(width, "0");
 }
@@ -320,6 +336,8 @@ export function reasonName(kind: Kind, reason: number): string {
       return "port " + hex(reason, 4);
     case Kind.mmio:
       return "MMIO region " + hex(reason, 5);
+    case Kind.trap:
+      return TRAP_NAMES[reason] ?? `vector ${reason}`;
     default:
       return String(reason);
   }
