@@ -94,12 +94,8 @@ export function handleVmExit(): bool {
     case 14: // INVLPG
     case 15: // RDPMC
     case 16: // RDTSC
-    case 29: // MOV DR
     case 31: // RDMSR
     case 32: // WRMSR
-    case 46: // LGDT/LIDT/SGDT/SIDT
-    case 47: // LLDT/LTR/SLDT/STR
-    case 54: // WBINVD
       traceEvent(KIND_EXIT, reason, WHERE_CORE, qual, gpa);
       return emulateOnce();
     default: {

@@ -2,7 +2,8 @@
 // terminal (raw mode).
 // Ctrl-A X quits; Ctrl-A C toggles a small monitor (info registers, info stats, quit).
 // Flags follow QEMU's: -m MiB, -kernel, -initrd, -append, -nographic (the default),
-// --clock icount|realtime. With no -kernel, the project's tiny Linux boots.
+// --clock icount|realtime, --mode native|trap|bt|hvm|pv, --mmu shadow|ept, --stats (print the
+// crossing counts and modeled cycles on exit). With no -kernel, the project's tiny Linux boots.
 
 import { openSync, writeSync } from "node:fs";
 import { CowDisk, DiskImageError } from "../../devices/storage/block.js";
@@ -11,6 +12,8 @@ import { loadKernel } from "../boot/kernel.js";
 import { BootImageError } from "../boot/linux.js";
 import { REG, SEG } from "../cpu.js";
 import { FirmwareError, installFirmware } from "../firmware.js";
+import { formatReport, PROFILES, readCoreStats, readWalkStats } from "../stats/index.js";
+import { checkModes, defaultMmu, MMU_MODES, type MmuMode, VIRT_MODES, type VirtMode } from "../virt/vmcs.js";
 import { type ClockMode, Vm, type VmStop } from "../vm.js";
 import { projectFile, readGuestFile, UserInputError } from "./files.js";
 import { fileSource } from "./image-file.js";
@@ -31,10 +34,15 @@ interface Args {
   clock: ClockMode;
   maxInstructions: number;
   firmwareBoot?: boolean;
+  mode: VirtMode;
+  mmu?: MmuMode;
+  /** Print the crossing stats and modeled cycles when the VM stops. */
+  stats: boolean;
 }
 
 const USAGE =
-  "usage: npm start -- [-m MiB] [-kernel bzImage] [-initrd file] [-append cmdline] [--clock icount|realtime]";
+  "usage: npm start -- [-m MiB] [-kernel bzImage] [-initrd file] [-append cmdline] [--clock icount|realtime]\n" +
+  "                    [--mode native|trap|bt|hvm|pv] [--mmu shadow|ept] [--stats]";
 
 export function parseArgs(argv: string[]): Args {
   const args: Args = {
@@ -45,6 +53,8 @@ export function parseArgs(argv: string[]): Args {
     clock: "icount",
     maxInstructions: Number.POSITIVE_INFINITY,
     serial: "stdio",
+    mode: "native",
+    stats: false,
   };
   let kernelGiven = false;
   let biosGiven = false;
@@ -104,6 +114,25 @@ export function parseArgs(argv: string[]): Args {
         args.clock = v;
         break;
       }
+      case "--mode": {
+        const v = value();
+        if (!(VIRT_MODES as readonly string[]).includes(v)) {
+          throw new UserInputError(`--mode ${v}: use ${VIRT_MODES.join(", ")}`);
+        }
+        args.mode = v as VirtMode;
+        break;
+      }
+      case "--mmu": {
+        const v = value();
+        if (v === "direct" || !(MMU_MODES as readonly string[]).includes(v)) {
+          throw new UserInputError(`--mmu ${v}: use shadow or ept`);
+        }
+        args.mmu = v as MmuMode;
+        break;
+      }
+      case "--stats":
+        args.stats = true;
+        break;
       case "--max-instructions":
         args.maxInstructions = Number(value());
         break;
@@ -117,6 +146,8 @@ export function parseArgs(argv: string[]): Args {
     }
   }
   if (kernelGiven && !initrdGiven) args.initrd = undefined;
+  const modeError = checkModes(args.mode, args.mmu ?? defaultMmu(args.mode));
+  if (modeError) throw new UserInputError(modeError);
   // With a disk or a CD and no -kernel, the firmware boots from its devices (SeaBIOS unless
   // -bios names another image).
   const fromDevices = (biosGiven || args.hda !== undefined || args.cdrom !== undefined) && !kernelGiven;
@@ -159,19 +190,31 @@ function monitorCommand(vm: Vm, line: string): string {
       `CR0=${c.cr(0).toString(16)} CR2=${c.cr(2).toString(16)} CR3=${c.cr(3).toString(16)} CR4=${c.cr(4).toString(16)}\n`
     );
   }
-  if (cmd === "info stats") {
-    const exc = vm.cpu
-      .exceptionCounts()
-      .map((n, v) => (n ? `#${v}: ${n}` : ""))
-      .filter(Boolean)
-      .join(", ");
-    return (
-      `instructions retired: ${vm.cpu.instructions}\nvirtual time: ${(vm.nowNs() / 1e9).toFixed(3)} s (${vm.clockMode})\n` +
-      `exceptions: ${exc || "none"}\n`
-    );
-  }
+  if (cmd === "info stats") return basicStats(vm) + crossingReport(vm, 0);
   if (cmd === "") return "";
   return `unknown command '${cmd}' (info registers, info stats, quit)\n`;
+}
+
+/** The VM's crossings (counted by kind and reason), modeled cycles per profile, and measured time. */
+function crossingReport(vm: Vm, hostMs: number): string {
+  const walk = readWalkStats(vm.cpu);
+  return (
+    `mode: ${vm.mode} (memory: ${vm.mmu})\n` +
+    `page walks: ${walk.tlbMisses} TLB misses, ${walk.refsPerMiss.toFixed(2)} memory references per miss\n` +
+    `${formatReport(readCoreStats(vm.cpu), PROFILES, hostMs)}\n`
+  );
+}
+
+function basicStats(vm: Vm): string {
+  const exc = vm.cpu
+    .exceptionCounts()
+    .map((n, v) => (n ? `#${v}: ${n}` : ""))
+    .filter(Boolean)
+    .join(", ");
+  return (
+    `instructions retired: ${vm.cpu.instructions}\nvirtual time: ${(vm.nowNs() / 1e9).toFixed(3)} s (${vm.clockMode})\n` +
+    `exceptions: ${exc || "none"}\n`
+  );
 }
 
 async function main(): Promise<number> {
@@ -185,6 +228,8 @@ async function main(): Promise<number> {
     module: loadCoreModule(),
     ramBytes: args.memMiB * 1024 * 1024,
     clock: args.clock,
+    mode: args.mode,
+    mmu: args.mmu,
     onSerial: (com, byte) => {
       if (com === 1) serialOut(byte);
     },
@@ -261,6 +306,7 @@ async function main(): Promise<number> {
 
   let stop: VmStop = { kind: "stopped" };
   let executed = 0;
+  const startMs = performance.now();
   try {
     while (!quit && executed < args.maxInstructions) {
       if (monitor) {
@@ -279,6 +325,7 @@ async function main(): Promise<number> {
     if (interactive) stdin.setRawMode(false);
     stdin.pause();
   }
+  if (args.stats) out.write(`\r\n${crossingReport(vm, performance.now() - startMs).replace(/\n/g, "\r\n")}`);
   if (quit) {
     out.write("\r\n[x86lab: quit]\r\n");
     return 0;
@@ -295,6 +342,11 @@ async function main(): Promise<number> {
       return 0;
     case "debug-exit":
       return stop.status;
+    case "vmexit":
+      out.write(
+        `\r\nunhandled VM exit (reason ${stop.reason}, qualification 0x${stop.qualification.toString(16)}) at EIP 0x${stop.eip.toString(16)}\r\n`,
+      );
+      return 1;
     default:
       return 0;
   }

@@ -1,0 +1,83 @@
+// The core's crossing counters and trace ring (HV_EVENTS and HV_TRACE in core.wasm's memory,
+// written by core/virt/events.ts) as a StatsSnapshot: the one stats view that the monitor's
+// `info stats`, `--stats`, the benchmarks and the page share.
+
+import * as L from "../generated/layout.js";
+import { KIND_NAMES, type Kind, type KindName, reasonName, WHERE_NAMES } from "./events.js";
+import type { CounterRow, StatsSnapshot, TraceRow } from "./stats.js";
+
+/** Reads memory as the core lays it out (a Cpu, or anything with its memory). */
+export interface CoreMemory {
+  readonly memory: WebAssembly.Memory;
+}
+
+const TRACE_ENTRIES = 256;
+const ENTRY_WORDS = 8;
+
+/** Page-walk figures (the 2-D walk of EPT shows here): TLB misses and references per miss. */
+export interface WalkStats {
+  tlbMisses: number;
+  guestRefs: number;
+  nestedRefs: number;
+  refsPerMiss: number;
+}
+
+export function readCoreStats(core: CoreMemory): StatsSnapshot {
+  const words = new Uint32Array(core.memory.buffer);
+  const counters: CounterRow[] = [];
+  const totals = {} as Record<KindName, number>;
+  for (const name of KIND_NAMES) totals[name] = 0;
+  const kinds = Math.min(L.EVENT_KINDS, KIND_NAMES.length);
+  for (let k = 0; k < kinds; k++) {
+    for (let r = 0; r < L.EVENT_REASONS; r++) {
+      const at = (L.HV_EVENTS_BASE >>> 2) + ((k * L.EVENT_REASONS + r) << 1);
+      const coreCount = words[at]!;
+      const hostCount = words[at + 1]!;
+      if (coreCount === 0 && hostCount === 0) continue;
+      const kind = KIND_NAMES[k]!;
+      counters.push({ kind, reason: r, name: reasonName(k as Kind, r), core: coreCount, host: hostCount });
+      totals[kind] += coreCount + hostCount;
+    }
+  }
+  const recorded = words[L.S_TRACE_RECORDED >>> 2]!;
+  const kept = Math.min(recorded, TRACE_ENTRIES);
+  const entries: TraceRow[] = [];
+  for (let n = recorded - kept; n < recorded; n++) {
+    const at = (L.HV_TRACE_BASE >>> 2) + (n % TRACE_ENTRIES) * ENTRY_WORDS;
+    const head = words[at]!;
+    const kindIndex = head & 0xff;
+    const reason = head >>> 16;
+    entries.push({
+      seq: n + 1,
+      kind: KIND_NAMES[kindIndex] ?? KIND_NAMES[0]!,
+      reason,
+      name: reasonName(kindIndex as Kind, reason),
+      where: WHERE_NAMES[(head >>> 8) & 1]!,
+      qualification: words[at + 1]!,
+      eip: words[at + 2]!,
+      gpa: words[at + 3]!,
+      vtime: words[at + 4]! + words[at + 5]! * 2 ** 32,
+    });
+  }
+  return { version: 1, counters, totals, trace: { capacity: TRACE_ENTRIES, recorded, entries } };
+}
+
+export function readWalkStats(core: CoreMemory): WalkStats {
+  const dv = new DataView(core.memory.buffer);
+  const u64 = (addr: number) => Number(dv.getBigUint64(addr, true));
+  const tlbMisses = u64(L.S_WALK_TLB_MISSES);
+  const guestRefs = u64(L.S_WALK_GUEST_REFS);
+  const nestedRefs = u64(L.S_WALK_NESTED_REFS);
+  return { tlbMisses, guestRefs, nestedRefs, refsPerMiss: tlbMisses ? (guestRefs + nestedRefs) / tlbMisses : 0 };
+}
+
+/** Zeroes the counters, the trace ring and the walk figures (between benchmark phases). */
+export function resetCoreStats(core: CoreMemory): void {
+  new Uint8Array(core.memory.buffer, L.HV_EVENTS_BASE, L.HV_EVENTS_BYTES).fill(0);
+  new Uint8Array(core.memory.buffer, L.HV_TRACE_BASE, L.HV_TRACE_BYTES).fill(0);
+  const dv = new DataView(core.memory.buffer);
+  dv.setUint32(L.S_TRACE_RECORDED, 0, true);
+  for (const a of [L.S_WALK_TLB_MISSES, L.S_WALK_GUEST_REFS, L.S_WALK_NESTED_REFS, L.S_VMX_EXITS]) {
+    dv.setBigUint64(a, 0n, true);
+  }
+}
