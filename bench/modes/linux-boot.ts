@@ -5,6 +5,8 @@
 import { readFileSync } from "node:fs";
 import { loadLinux } from "../../vmm/boot/linux.js";
 import { loadCoreModule } from "../../vmm/node/load-core.js";
+import { readCoreStats, readWalkStats, type WalkStats } from "../../vmm/stats/core-stats.js";
+import type { StatsSnapshot } from "../../vmm/stats/stats.js";
 import type { MmuMode, VirtMode } from "../../vmm/virt/vmcs.js";
 import { Vm } from "../../vmm/vm.js";
 
@@ -22,6 +24,10 @@ export interface LinuxBootResult {
   hostMsToPrompt: number;
   /** The clocksource the kernel reports in sysfs after boot. */
   clocksource: string;
+  /** Crossings from power-on to the prompt. */
+  crossings: StatsSnapshot;
+  /** Page walks from power-on to the prompt. */
+  walk: WalkStats;
   vm: Vm;
 }
 
@@ -47,11 +53,15 @@ export async function bootLinux(mode: VirtMode, mmu?: MmuMode, limit = 2_000_000
   let promptAt = -1;
   let hostMs = 0;
   let insns = 0;
+  let crossings: StatsSnapshot | undefined;
+  let walk: WalkStats | undefined;
   const stop = vm.run(limit, () => {
     if (promptAt < 0 && out.includes("~ # ")) {
       promptAt = out.length;
       hostMs = performance.now() - t0;
       insns = Number(vm.cpu.instructions);
+      crossings = readCoreStats(vm.cpu);
+      walk = readWalkStats(vm.cpu);
       vm.devices.com1.receive("cat /sys/devices/system/clocksource/clocksource0/current_clocksource\r");
     }
     if (promptAt >= 0 && CLOCKSOURCE.test(out.slice(promptAt))) vm.requestStop({ kind: "stopped" });
@@ -60,5 +70,13 @@ export async function bootLinux(mode: VirtMode, mmu?: MmuMode, limit = 2_000_000
     throw new Error(`tiny Linux under ${mode}/${mmu ?? "default"}: ${JSON.stringify(stop)}\n${out.slice(-800)}`);
   }
   const m = CLOCKSOURCE.exec(out.slice(promptAt));
-  return { output: out, instructionsToPrompt: insns, hostMsToPrompt: hostMs, clocksource: m ? m[1] : "", vm };
+  return {
+    output: out,
+    instructionsToPrompt: insns,
+    hostMsToPrompt: hostMs,
+    clocksource: m ? m[1]! : "",
+    crossings: crossings!,
+    walk: walk!,
+    vm,
+  };
 }

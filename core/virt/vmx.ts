@@ -10,12 +10,11 @@ import { insnEip, nextEip } from "../cpu/decode";
 import {
   HV_IO_BITMAP_BASE,
   HV_MSR_BITMAP_BASE,
+  S_CR,
   S_VMCS_CR0_MASK,
-  S_VMCS_CR0_SHADOW,
   S_VMCS_CR3_TARGET,
   S_VMCS_CR3_TARGET_COUNT,
   S_VMCS_CR4_MASK,
-  S_VMCS_CR4_SHADOW,
   S_VMCS_EXIT_INSN_LEN,
   S_VMCS_EXIT_QUALIFICATION,
   S_VMCS_EXIT_REASON,
@@ -156,18 +155,19 @@ export function msrExits(msr: u32, write: bool): bool {
 
 /**
  * MOV to CR0 (or CLTS/LMSW, which pass the CR0 they would produce) exits when it would change
- * an owned bit (one set in the guest/host mask) to a value other than the read shadow's.
+ * an owned bit (one set in the guest/host mask) to a value other than the read shadow's. This
+ * VMM runs the guest with the CR0 it asked for and keeps the read shadow equal to it (the exit
+ * handler updates VMCS_CR0_SHADOW), so the guest's current CR0 is the shadow; comparing with it
+ * also stays right when the host itself loads CR0 (boot loaders).
  */
 export function cr0WriteExits(value: u32): bool {
   if (!nonRoot()) return false;
-  const mask = load<u32>(S_VMCS_CR0_MASK);
-  return ((value ^ load<u32>(S_VMCS_CR0_SHADOW)) & mask) != 0;
+  return ((value ^ load<u32>(S_CR)) & load<u32>(S_VMCS_CR0_MASK)) != 0;
 }
 
 export function cr4WriteExits(value: u32): bool {
   if (!nonRoot()) return false;
-  const mask = load<u32>(S_VMCS_CR4_MASK);
-  return ((value ^ load<u32>(S_VMCS_CR4_SHADOW)) & mask) != 0;
+  return ((value ^ load<u32>(S_CR + 16)) & load<u32>(S_VMCS_CR4_MASK)) != 0;
 }
 
 /** MOV to CR3 exits with CR3-load exiting unless the value is one of the CR3-target values. */
@@ -184,18 +184,4 @@ export function cr3LoadExits(value: u32): bool {
  */
 export function crQualification(cr: u32, access: u32, gpr: u32, lmswMemory: bool, lmswData: u32): u32 {
   return cr | (access << 4) | (lmswMemory ? 64 : 0) | (gpr << 8) | (lmswData << 16);
-}
-
-/** What MOV from CR0/CR4 returns in non-root operation: owned bits come from the read shadow. */
-export function guestCrRead(n: u32, value: u32): u32 {
-  if (load<u32>(S_VMX_NONROOT) == 0) return value;
-  if (n == 0) {
-    const m = load<u32>(S_VMCS_CR0_MASK);
-    return (value & ~m) | (load<u32>(S_VMCS_CR0_SHADOW) & m);
-  }
-  if (n == 4) {
-    const m = load<u32>(S_VMCS_CR4_MASK);
-    return (value & ~m) | (load<u32>(S_VMCS_CR4_SHADOW) & m);
-  }
-  return value;
 }

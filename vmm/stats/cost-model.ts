@@ -57,13 +57,27 @@ export function price(snapshot: StatsSnapshot, profile: Profile): Pricing {
       continue;
     }
     const figure = profile.costs[kind];
+    // Callouts with their own published figure are priced apart from the kind's figure.
+    let special = 0;
+    if (kind === "callout" && profile.calloutByReason) {
+      for (const row of snapshot.counters) {
+        const f = row.kind === "callout" ? profile.calloutByReason[row.reason] : undefined;
+        if (!f || f.cycles === null) continue;
+        const n = row.core + row.host;
+        special += n;
+        modeledCycles += n * f.cycles;
+        breakdown.push({ kind, count: n, cyclesPerEvent: f.cycles, cycles: n * f.cycles, source: f.source });
+      }
+    }
+    const rest = count - special;
+    if (rest === 0) continue;
     if (figure.cycles === null) {
-      unpriced.push({ kind, count, why: figure.source });
+      unpriced.push({ kind, count: rest, why: figure.source });
       continue;
     }
-    const cycles = count * figure.cycles;
+    const cycles = rest * figure.cycles;
     modeledCycles += cycles;
-    breakdown.push({ kind, count, cyclesPerEvent: figure.cycles, cycles, source: figure.source });
+    breakdown.push({ kind, count: rest, cyclesPerEvent: figure.cycles, cycles, source: figure.source });
   }
   return { profile: profile.id, modeledCycles, breakdown, unpriced };
 }

@@ -30,6 +30,7 @@ export const PRICED_KINDS = [
   "walkRef",
   "translation",
   "guestInstr",
+  "trap",
 ] as const;
 export type PricedKind = (typeof PRICED_KINDS)[number];
 
@@ -46,6 +47,12 @@ export interface Profile {
   name: string;
   cpu: Figure & { description: string };
   costs: Record<PricedKind, Figure>;
+  /**
+   * Callouts whose published cost differs from the kind's figure, by callout reason (index in
+   * CALLOUT_NAMES): e.g. an indirect-branch lookup in the translation cache, which Adams & Agesen
+   * measure separately from a callout to the VMM.
+   */
+  calloutByReason?: Readonly<Record<number, Figure>>;
   reference?: ReferenceRow[];
 }
 
@@ -112,6 +119,23 @@ export const PENTIUM4_2006: Profile = {
     guestInstr: none(
       "No figure: the reference's native numbers are whole nanobenchmark operations, not a cost per instruction.",
     ),
+    trap: {
+      cycles: 889,
+      provenance: "derived",
+      source:
+        `${AA}: \`divzero\` native, 889 cycles: one exception delivered to a ring-0 handler and its IRET, ` +
+        `the hardware part of a trap into a trap-and-emulate VMM; ${REF_12}`,
+      note: "The VMM's decode and emulation work after the trap is not included (no published figure).",
+    },
+  },
+  calloutByReason: {
+    29: {
+      cycles: 40,
+      provenance: "derived",
+      source:
+        `${AA}: \`call/ret\` 51 cycles under the software VMM vs 11 native, 'average penalty 40' per indirect ` +
+        `branch (the RET's lookup in the translation cache); ${REF_12} and section 10`,
+    },
   },
   reference: [
     {
@@ -215,6 +239,7 @@ export const INTEL_HASWELL_PLUS: Profile = {
     ),
     translation: none("No figure: the reference has no translation cost for a recent core."),
     guestInstr: none("No figure: the reference has no cost per guest instruction for a recent core."),
+    trap: none("No figure: the reference has no exception-delivery cost for a recent core."),
   },
 };
 
@@ -244,6 +269,7 @@ export const AMD_SVM_2020: Profile = {
     walkRef: none("No figure: the reference gives no cycles per 2-D walk reference."),
     translation: none("No figure: the reference has no translation cost for a recent core."),
     guestInstr: none("No figure: the reference has no cost per guest instruction for a recent core."),
+    trap: none("No figure: the reference has no exception-delivery cost for a recent core."),
   },
 };
 

@@ -11,7 +11,6 @@ import {
   EXIT_CR_ACCESS,
   EXIT_INVLPG,
   exitIf,
-  guestCrRead,
   PROC_CR3_STORE_EXITING,
   PROC_INVLPG_EXITING,
   procControl,
@@ -104,7 +103,7 @@ export function MOV_RdCd(): void {
   }
   if (!requireCpl0()) return;
   if (exitIf(n == 3 && procControl(PROC_CR3_STORE_EXITING), EXIT_CR_ACCESS, crQualification(3, 1, modrm & 7, false, 0))) return;
-  setReg32(modrm & 7, guestCrRead(n, crValue(n)));
+  setReg32(modrm & 7, crValue(n));
 }
 
 /**
@@ -179,7 +178,7 @@ export function LMSW_Ew(): void {
  * word. Not privileged (no UMIP on this processor).
  */
 export function SMSW_Ew(): void {
-  const v = guestCrRead(0, crValue(0));
+  const v = crValue(0);
   if (modrm >= 0xc0) {
     if (opsize32) setReg32(modrm & 7, v);
     else setReg16(modrm & 7, v);
@@ -430,8 +429,12 @@ export function PUSHF_32(): void {
   pushFlags(true);
 }
 
-/** Flags any POPF may write: OSZAPC, TF, DF, NT (16-bit image), plus AC and ID (32-bit image). */
-const POPF_BASE: u32 = FLAGS_ARITH | FLAG_TF | FLAG_DF | FLAG_NT | FLAG_AC | FLAG_ID;
+/**
+ * Flags any POPF may write: OSZAPC, TF, DF, NT (16-bit image), plus AC and ID (32-bit image):
+ * FLAGS_ARITH | FLAG_TF | FLAG_DF | FLAG_NT | FLAG_AC | FLAG_ID, as a literal because module
+ * initialization order through the MMU's imports can reach this file before state.ts.
+ */
+const POPF_BASE: u32 = 0x244dd5;
 
 /**
  * POPF/POPFD (9D). SDM vol. 2B "POPF" operation: IOPL changes only at CPL 0; IF only when
