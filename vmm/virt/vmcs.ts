@@ -85,12 +85,8 @@ export function configureVirtualization(cpu: Cpu, mode: VirtMode, mmu: MmuMode =
   if (vmx) {
     pin = PIN.externalInterruptExiting;
     // Every port access exits (the I/O bitmaps could let some through; hvm's point is that none do).
-    proc =
-      PROC.hltExiting |
-      PROC.unconditionalIoExiting |
-      PROC.useMsrBitmaps |
-      PROC.activateSecondary |
-      PROC.useTscOffsetting;
+    // RDTSC does not exit and there is no TSC offset: the guest reads the icount TSC directly.
+    proc = PROC.hltExiting | PROC.unconditionalIoExiting | PROC.useMsrBitmaps | PROC.activateSecondary;
     if (shadow) proc |= PROC.cr3LoadExiting | PROC.cr3StoreExiting | PROC.invlpgExiting;
     if (mmu === "ept") proc2 |= PROC2.enableEpt;
     // CR0/CR4 bits the VMM owns: caching and paging-mode bits (shadow paging must follow WP, PSE,
