@@ -210,7 +210,8 @@ describe("VMX exits (hvm mode)", () => {
     expect(exits(s, ExitReason.interruptWindow)).toBe(1);
     expect(cpu.reg(REG.EBX)).toBe(1);
     // Injected after the instruction that follows STI (the STI shadow), before the second NOP.
-    const t = s.trace.entries.filter((e) => e.kind === "exit");
+    // EPT violations (48) of the guest's first touches are left out: they are not the point here.
+    const t = s.trace.entries.filter((e) => e.kind === "exit" && e.reason !== ExitReason.eptViolation);
     expect(t.map((e) => e.reason)).toEqual([ExitReason.externalInterrupt, ExitReason.interruptWindow, ExitReason.hlt]);
   });
 
