@@ -160,3 +160,4 @@ export function wake(): void {
 
 export { materializeFlags };
 export { setVirtualization } from "./virt/setup";
+export { eptCollectDirty, eptDirtyLog } from "./mmu/ept-dirty";

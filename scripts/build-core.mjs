@@ -1,11 +1,13 @@
-// Builds core.wasm: generates the layout and the dispatch from their tables, then compiles the
-// AssemblyScript core (raw bindings: the host instantiates it with its own imports and memory).
+// Builds core.wasm: generates the layout, the dispatch and the binary translator's forms from
+// their tables, then compiles the AssemblyScript core (raw bindings: the host instantiates it
+// with its own imports and memory).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 
 execFileSync(process.execPath, ["scripts/gen-layout.mjs"], { stdio: "inherit" });
 execFileSync(process.execPath, ["scripts/gen-dispatch.mjs"], { stdio: "inherit" });
+execFileSync(process.execPath, ["scripts/gen-bt.mjs"], { stdio: "inherit" });
 // CORE_OUT lets parallel builds (several developers in one tree) write their own core.wasm.
 const out = process.env.CORE_OUT ?? "build/core.wasm";
 const outDir = dirname(out);

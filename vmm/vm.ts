@@ -8,6 +8,7 @@ import { Vga } from "../devices/vga/vga.js";
 import { Cpu, type RunReason } from "./cpu.js";
 import { PHYS_MMIO } from "./generated/layout.js";
 import { handleHostExit } from "./virt/exit-handler.js";
+import { PvHost, pulseSharedIrq } from "./virt/pv-host.js";
 import { configureVirtualization, defaultMmu, type MmuMode, type VirtMode } from "./virt/vmcs.js";
 
 export type ClockMode = "icount" | "realtime";
@@ -100,13 +101,31 @@ export class Vm {
     cpu.setKvmWallClock(opts.wallClockSeconds ?? Math.floor(Date.now() / 1000));
     const v = new Vm(cpu, devices, mode, nsPerInsn, { mode: virtMode, mmu });
     vm = v;
-    const hypercall = opts.onHypercall;
+    // The pv mode's own hypercalls (console, timer) unless the caller handles hypercalls itself.
+    const pvHost =
+      virtMode === "pv"
+        ? new PvHost({
+            cpu,
+            console: (b) => opts.onSerial?.(1, b),
+            pulseIrq0: () => pulseSharedIrq(devices.pic, 0),
+            nowNs: () => v.nowNs(),
+          })
+        : undefined;
+    if (pvHost) devices.timed.push(pvHost.timer);
+    const hypercall: VmOptions["onHypercall"] = opts.onHypercall ?? (pvHost ? (nr) => pvHost.hypercall(nr) : undefined);
+    const onHypercall = hypercall
+      ? (nr: number) => {
+          const r = hypercall(nr, v);
+          if (r === "stop" && !v.stopRequest) v.requestStop({ kind: "vmexit", ...cpu.lastExit });
+          return r;
+        }
+      : undefined;
     cpu.setHost({
       vmExit: () =>
         handleHostExit({
           cpu,
           ports: { read: (p, n) => devices.ioRead(p, n), write: (p, n, x) => devices.ioWrite(p, n, x) },
-          hypercall: hypercall ? (nr) => hypercall(nr, v) : undefined,
+          hypercall: onHypercall,
         }),
     });
     cpu.setA20(devices.a20Enabled);
@@ -141,7 +160,9 @@ export class Vm {
    * retired (then returns "limit"). `onSlice` runs between slices (for host input and output).
    */
   run(maxInstructions = Number.POSITIVE_INFINITY, onSlice?: () => void): VmStop {
-    const start = this.cpu.retired;
+    // Idle time counts toward the limit as the instructions it stands for (icount), so that a
+    // guest halted with interrupts on cannot keep run() going without end.
+    const start = this.cpu.retired + this.idleNs / this.nsPerInsn;
     this.idleSinceLastRun = false;
     for (;;) {
       if (this.stopRequest) {
@@ -149,14 +170,14 @@ export class Vm {
         this.stopRequest = null;
         return why;
       }
-      const done = this.cpu.retired - start;
+      const done = this.cpu.retired + this.idleNs / this.nsPerInsn - start;
       if (done >= maxInstructions) return { kind: "limit" };
       const now = this.nowNs();
       const deadline = this.nextDeadlineNs();
       let budget = MAX_SLICE;
       if (Number.isFinite(deadline))
         budget = Math.min(budget, Math.max(1, Math.ceil((deadline - now) / this.nsPerInsn)));
-      budget = Math.min(budget, Math.max(1, maxInstructions - done));
+      budget = Math.min(budget, Math.max(1, Math.ceil(maxInstructions - done)));
       const reason: RunReason = this.cpu.run(budget);
       this.advanceDevices();
       onSlice?.();

@@ -2,6 +2,7 @@
 // effects: the TLB fast-path masks, the cached code page, alignment checking, segment windows.
 
 import { cr3Hook, pagingModeHook } from "../mmu/mmu-hooks";
+import { trapCr0Written, trapMode } from "../virt/trap";
 import { S_CPL, S_CR, S_EFLAGS, S_FLAGS_LAZY, S_MODE } from "../generated/layout";
 import { setAlignmentCheck } from "../mmu/access";
 import { tlbFlush, updateTlbMasks } from "../mmu/tlb";
@@ -68,6 +69,7 @@ export function setCr0(v: u32): void {
     pagingModeHook();
   }
   updateMode();
+  if (trapMode()) trapCr0Written();
 }
 
 export function setCr3(v: u32): void {

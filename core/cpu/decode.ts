@@ -90,6 +90,19 @@ export function invalidateFetch(): void {
   fetchEnd = 0;
 }
 
+/**
+ * Fetches EIPs in [start, end) from a copy of their bytes at host address bias + EIP instead of
+ * guest memory (the binary translator's cache: EIP stays the guest's). The window lasts until
+ * the next invalidateFetch or TLB flush; bytes outside it are fetched from guest memory.
+ */
+@inline export function fetchFromCopy(start: u32, end: u32, bias: u32): void {
+  fetchPage = NO_PAGE;
+  winStart = start;
+  winEnd = end;
+  fetchBias = bias;
+  fetchGen = tlbGeneration;
+}
+
 /** Fetches the next instruction byte; 0 after a fault (limit, #PF, length over 15). */
 @inline export function fetch8(): u32 {
   const eip = nextEip;

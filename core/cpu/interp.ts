@@ -9,6 +9,7 @@ import {
   RUN_SHUTDOWN,
   RUN_STOP,
   RUN_VMEXIT,
+  S_BT_ACTIVE,
   S_DR,
   S_EFLAGS,
   S_EXC_EIP,
@@ -28,8 +29,9 @@ import {
 } from "../generated/layout";
 import { clearExitStop, exceptionExits, exitStop, handleVmExit, serviceVirtualInterrupts } from "../virt/exits";
 import { setExitsSuppressed, VEC_VMEXIT } from "../virt/vmx";
-import { trapExternalInterrupt, trapIntercept, trapMode } from "../virt/trap";
+import { trapBeforeRun, trapExternalInterrupt, trapIntercept, trapMode } from "../virt/trap";
 import { hostAckInterrupt } from "../host";
+import { btStep } from "../bt/execute";
 import { ESP, FLAG_IF, FLAG_RF, FLAG_TF, reg32, setEip, setReg32, csIs32 } from "./state";
 import {
   beginInstruction,
@@ -69,7 +71,7 @@ const PREFIX_TABLE: usize = memory.data<u8>([
 ]);
 
 /** Executes one instruction: prefixes, then the table-generated dispatch. */
-@inline function step(): void {
+@inline export function step(): void {
   beginInstruction(getEip(), csIs32());
   let b = fetch8();
   if (faulted) return;
@@ -131,6 +133,9 @@ export function run(budget: i32): u32 {
   executed = 0;
   clearExitStop();
   let reason: u32 = RUN_BUDGET;
+  if (trapMode()) trapBeforeRun();
+  // The bt mode runs guest-kernel code from the translation cache (core/bt/execute.ts).
+  const bt = load<u32>(S_BT_ACTIVE) != 0;
   while (executed < budget) {
     // INTR, NMI, HALTED and INT_SHADOW are adjacent words: one test covers the common case.
     if ((load<u64>(S_INTR) | load<u64>(S_HALTED) | <u64>load<u32>(S_VMX_PENDING_VECTOR)) != 0) {
@@ -139,7 +144,8 @@ export function run(budget: i32): u32 {
     }
     const flags = load<u32>(S_EFLAGS);
     savedEsp = reg32(ESP);
-    step();
+    if (bt) btStep();
+    else step();
     executed++;
     if (shutdown) {
       // A triple fault inside the instruction itself (a task switch delivers faults of the

@@ -14,6 +14,15 @@ export interface TableEntry {
   /** A register form with one exact ModRM byte inside a group slot, or -1. */
   modrmExact: number;
   handler: string;
+  /** How the binary translator treats the instruction in guest-kernel code (see table.mjs). */
+  bt: BtClass;
+}
+/** Control flow the translator sees: where a translated block ends and what it chains to. */
+export type BtFlow = "none" | "jump" | "jcc" | "call" | "indirect" | "far";
+export interface BtClass {
+  flow: BtFlow;
+  /** null: copied as it is (IDENT); a callout name; or one per ModRM.reg value. */
+  callout: string | readonly string[] | null;
 }
 export const entries: TableEntry[];
 export const FLAG_BITS: Record<string, number>;

@@ -18,11 +18,25 @@
 //           inside the slot of SGDT): dispatched before the slot's own entry
 //   handler the interpreter routine; a "v"/"z" operand makes a 16- and a 32-bit routine
 //           (Ev -> Ew / Ed), named like Bochs' forms.
+//   bt      how the binary translator (core/bt/, the `bt` mode) treats it in guest-kernel code:
+//           { flow, callout }. flow: "none"; "jump" (JMP rel), "jcc" (conditional: taken and
+//           fall-through), "call" (CALL rel): direct successors the translator chains to;
+//           "indirect" (RET, JMP/CALL r/m, IRET): the target needs a lookup; "far": control
+//           leaves through the VMM (far transfers, INT, SYSENTER). callout: null when the bytes
+//           are copied as they are (IDENT), else the VMM routine it becomes (a name from
+//           vmm/stats/events.ts CALLOUT_NAMES; an array of 8 picks by ModRM.reg).
 
 const ARITH = { mod: "OSZAPC", undef: "" };
 const LOGIC = { mod: "OSZAPC", undef: "A" };
 const INCDEC = { mod: "OSZAP", undef: "" };
 const NONE = { mod: "", undef: "" };
+
+const IDENT = { flow: "none", callout: null };
+/** A sensitive instruction: a callout to the VMM routine `name`; `flow` when it also transfers control. */
+const co = (callout, flow = "none") => ({ flow, callout });
+const flow = (f) => ({ flow: f, callout: null });
+const SEGLOAD = co("segment load");
+const FAR = co("far call/jmp/ret", "far");
 
 export const entries = [];
 
@@ -41,6 +55,7 @@ function add(map, op, reg, mnem, operands, opts = {}) {
     x87: opts.x87 ?? false,
     modrmExact: opts.modrmExact ?? -1,
     handler: opts.handler ?? handlerName(mnem, operands),
+    bt: opts.bt ?? IDENT,
   });
 }
 const one = (op, mnem, operands, opts) => add(0, op, -1, mnem, operands, opts);
@@ -65,12 +80,12 @@ ALU.forEach((m, i) => {
   one(i * 8 + 5, m, "eAX,Iz", { flags: f });
 });
 one(0x06, "PUSH", "ES", { user: true });
-one(0x07, "POP", "ES", { user: false });
+one(0x07, "POP", "ES", { user: false, bt: SEGLOAD });
 one(0x0e, "PUSH", "CS");
 one(0x16, "PUSH", "SS");
-one(0x17, "POP", "SS", { user: false });
+one(0x17, "POP", "SS", { user: false, bt: SEGLOAD });
 one(0x1e, "PUSH", "DS");
-one(0x1f, "POP", "DS", { user: false });
+one(0x1f, "POP", "DS", { user: false, bt: SEGLOAD });
 one(0x27, "DAA", "", { flags: { mod: "OSZAPC", undef: "O" } });
 one(0x2f, "DAS", "", { flags: { mod: "OSZAPC", undef: "O" } });
 one(0x37, "AAA", "", { flags: { mod: "OSZAPC", undef: "OSZP" } });
@@ -89,12 +104,12 @@ one(0x68, "PUSH", "Iz");
 one(0x69, "IMUL", "Gv,Ev,Iz", { flags: { mod: "OSZAPC", undef: "SZAP" } });
 one(0x6a, "PUSH", "Ibs");
 one(0x6b, "IMUL", "Gv,Ev,Ibs", { flags: { mod: "OSZAPC", undef: "SZAP" } });
-one(0x6c, "INSB", "", { user: false });
-one(0x6d, "INS", "Zv", { user: false, handler: undefined });
-one(0x6e, "OUTSB", "", { user: false });
-one(0x6f, "OUTS", "Zv", { user: false });
+one(0x6c, "INSB", "", { user: false, bt: co("in") });
+one(0x6d, "INS", "Zv", { user: false, handler: undefined, bt: co("in") });
+one(0x6e, "OUTSB", "", { user: false, bt: co("out") });
+one(0x6f, "OUTS", "Zv", { user: false, bt: co("out") });
 const CC = ["O", "NO", "B", "NB", "Z", "NZ", "BE", "NBE", "S", "NS", "P", "NP", "L", "NL", "LE", "NLE"];
-CC.forEach((c, i) => one(0x70 + i, `J${c}`, "Jb", { handler: "JCC_Jb" }));
+CC.forEach((c, i) => one(0x70 + i, `J${c}`, "Jb", { handler: "JCC_Jb", bt: flow("jcc") }));
 ALU.forEach((m, i) => {
   const f = m === "OR" || m === "AND" || m === "XOR" ? LOGIC : ARITH;
   const lock = m !== "CMP";
@@ -113,16 +128,16 @@ one(0x8a, "MOV", "Gb,Eb");
 one(0x8b, "MOV", "Gv,Ev");
 one(0x8c, "MOV", "Ev,Sw");
 one(0x8d, "LEA", "Gv,M", { memOnly: true });
-one(0x8e, "MOV", "Sw,Ew", { user: false });
+one(0x8e, "MOV", "Sw,Ew", { user: false, bt: SEGLOAD });
 grp(0, 0x8f, 0, "POP", "Ev");
 one(0x90, "NOP", "");
 for (let r = 1; r < 8; r++) one(0x90 + r, "XCHG", "Zv,eAX", { handler: "XCHG_Zv_eAX" });
 one(0x98, "CBW", "", { handler: "CBW" });
 one(0x99, "CWD", "", { handler: "CWD" });
-one(0x9a, "CALLF", "Ap", { user: false });
+one(0x9a, "CALLF", "Ap", { user: false, bt: FAR });
 one(0x9b, "FWAIT", "");
-one(0x9c, "PUSHF", "");
-one(0x9d, "POPF", "", { flags: { mod: "OSZAPC", undef: "" } });
+one(0x9c, "PUSHF", "", { bt: co("pushf") });
+one(0x9d, "POPF", "", { flags: { mod: "OSZAPC", undef: "" }, bt: co("popf") });
 one(0x9e, "SAHF", "", { flags: { mod: "SZAPC", undef: "" } });
 one(0x9f, "LAHF", "");
 one(0xa0, "MOV", "AL,Ob");
@@ -158,43 +173,43 @@ SHIFT.forEach((m, i) => {
   grp(0, 0xd2, i, m, "Eb,CL", { flags: f, handler: handlerName(h, "Eb,CL") });
   grp(0, 0xd3, i, m, "Ev,CL", { flags: f, handler: handlerName(h, "Ev,CL") });
 });
-one(0xc2, "RETN", "Iw");
-one(0xc3, "RETN", "");
-one(0xc4, "LES", "Gv,Mp", { memOnly: true, user: false });
-one(0xc5, "LDS", "Gv,Mp", { memOnly: true, user: false });
+one(0xc2, "RETN", "Iw", { bt: flow("indirect") });
+one(0xc3, "RETN", "", { bt: flow("indirect") });
+one(0xc4, "LES", "Gv,Mp", { memOnly: true, user: false, bt: SEGLOAD });
+one(0xc5, "LDS", "Gv,Mp", { memOnly: true, user: false, bt: SEGLOAD });
 grp(0, 0xc6, 0, "MOV", "Eb,Ib");
 grp(0, 0xc7, 0, "MOV", "Ev,Iz");
 one(0xc8, "ENTER", "Iw,Ib");
 one(0xc9, "LEAVE", "");
-one(0xca, "RETF", "Iw", { user: false });
-one(0xcb, "RETF", "", { user: false });
-one(0xcc, "INT3", "", { user: false });
-one(0xcd, "INT", "Ib", { user: false });
-one(0xce, "INTO", "", { user: false });
-one(0xcf, "IRET", "", { user: false, flags: { mod: "OSZAPC", undef: "" } });
+one(0xca, "RETF", "Iw", { user: false, bt: FAR });
+one(0xcb, "RETF", "", { user: false, bt: FAR });
+one(0xcc, "INT3", "", { user: false, bt: co("int", "far") });
+one(0xcd, "INT", "Ib", { user: false, bt: co("int", "far") });
+one(0xce, "INTO", "", { user: false, bt: co("int", "far") });
+one(0xcf, "IRET", "", { user: false, flags: { mod: "OSZAPC", undef: "" }, bt: co("iret", "indirect") });
 one(0xd4, "AAM", "Ib", { flags: { mod: "OSZAPC", undef: "OAC" } });
 one(0xd5, "AAD", "Ib", { flags: { mod: "OSZAPC", undef: "OAC" } });
 one(0xd6, "SALC", "");
 one(0xd7, "XLAT", "");
 for (let e = 0; e < 8; e++) one(0xd8 + e, `ESC${e}`, "x87", { modrm: true, x87: true, handler: `FPU_ESC${e}` });
-one(0xe0, "LOOPNZ", "Jb");
-one(0xe1, "LOOPZ", "Jb");
-one(0xe2, "LOOP", "Jb");
-one(0xe3, "JCXZ", "Jb");
-one(0xe4, "IN", "AL,Ib", { user: false });
-one(0xe5, "IN", "eAX,Ib", { user: false });
-one(0xe6, "OUT", "Ib,AL", { user: false });
-one(0xe7, "OUT", "Ib,eAX", { user: false });
-one(0xe8, "CALL", "Jz");
-one(0xe9, "JMP", "Jz");
-one(0xea, "JMPF", "Ap", { user: false });
-one(0xeb, "JMP", "Jb");
-one(0xec, "IN", "AL,DX", { user: false });
-one(0xed, "IN", "eAX,DX", { user: false });
-one(0xee, "OUT", "DX,AL", { user: false });
-one(0xef, "OUT", "DX,eAX", { user: false });
-one(0xf1, "INT1", "", { user: false });
-one(0xf4, "HLT", "", { user: false });
+one(0xe0, "LOOPNZ", "Jb", { bt: flow("jcc") });
+one(0xe1, "LOOPZ", "Jb", { bt: flow("jcc") });
+one(0xe2, "LOOP", "Jb", { bt: flow("jcc") });
+one(0xe3, "JCXZ", "Jb", { bt: flow("jcc") });
+one(0xe4, "IN", "AL,Ib", { user: false, bt: co("in") });
+one(0xe5, "IN", "eAX,Ib", { user: false, bt: co("in") });
+one(0xe6, "OUT", "Ib,AL", { user: false, bt: co("out") });
+one(0xe7, "OUT", "Ib,eAX", { user: false, bt: co("out") });
+one(0xe8, "CALL", "Jz", { bt: flow("call") });
+one(0xe9, "JMP", "Jz", { bt: flow("jump") });
+one(0xea, "JMPF", "Ap", { user: false, bt: FAR });
+one(0xeb, "JMP", "Jb", { bt: flow("jump") });
+one(0xec, "IN", "AL,DX", { user: false, bt: co("in") });
+one(0xed, "IN", "eAX,DX", { user: false, bt: co("in") });
+one(0xee, "OUT", "DX,AL", { user: false, bt: co("out") });
+one(0xef, "OUT", "DX,eAX", { user: false, bt: co("out") });
+one(0xf1, "INT1", "", { user: false, bt: co("int", "far") });
+one(0xf4, "HLT", "", { user: false, bt: co("hlt") });
 one(0xf5, "CMC", "", { flags: { mod: "C", undef: "" } });
 const G3 = [
   ["TEST", "Eb,Ib", LOGIC],
@@ -213,76 +228,78 @@ G3.forEach(([m, o, f], i) => {
 });
 one(0xf8, "CLC", "", { flags: { mod: "C", undef: "" } });
 one(0xf9, "STC", "", { flags: { mod: "C", undef: "" } });
-one(0xfa, "CLI", "", { user: false });
-one(0xfb, "STI", "", { user: false });
+one(0xfa, "CLI", "", { user: false, bt: co("cli") });
+one(0xfb, "STI", "", { user: false, bt: co("sti") });
 one(0xfc, "CLD", "");
 one(0xfd, "STD", "");
 grp(0, 0xfe, 0, "INC", "Eb", { flags: INCDEC, lock: true });
 grp(0, 0xfe, 1, "DEC", "Eb", { flags: INCDEC, lock: true });
 grp(0, 0xff, 0, "INC", "Ev", { flags: INCDEC, lock: true });
 grp(0, 0xff, 1, "DEC", "Ev", { flags: INCDEC, lock: true });
-grp(0, 0xff, 2, "CALL", "Ev");
-grp(0, 0xff, 3, "CALLF", "Mp", { memOnly: true, user: false });
-grp(0, 0xff, 4, "JMP", "Ev");
-grp(0, 0xff, 5, "JMPF", "Mp", { memOnly: true, user: false });
+grp(0, 0xff, 2, "CALL", "Ev", { bt: flow("indirect") });
+grp(0, 0xff, 3, "CALLF", "Mp", { memOnly: true, user: false, bt: FAR });
+grp(0, 0xff, 4, "JMP", "Ev", { bt: flow("indirect") });
+grp(0, 0xff, 5, "JMPF", "Mp", { memOnly: true, user: false, bt: FAR });
 grp(0, 0xff, 6, "PUSH", "Ev");
 
 // ---- two-byte map (0F xx) ----------------------------------------------------------------
-grp(1, 0x00, 0, "SLDT", "Ew", { user: false });
-grp(1, 0x00, 1, "STR", "Ew", { user: false });
-grp(1, 0x00, 2, "LLDT", "Ew", { user: false });
-grp(1, 0x00, 3, "LTR", "Ew", { user: false });
+grp(1, 0x00, 0, "SLDT", "Ew", { user: false, bt: co("sldt") });
+grp(1, 0x00, 1, "STR", "Ew", { user: false, bt: co("str") });
+grp(1, 0x00, 2, "LLDT", "Ew", { user: false, bt: co("lldt") });
+grp(1, 0x00, 3, "LTR", "Ew", { user: false, bt: co("ltr") });
 grp(1, 0x00, 4, "VERR", "Ew", { flags: { mod: "Z", undef: "" }, user: false });
 grp(1, 0x00, 5, "VERW", "Ew", { flags: { mod: "Z", undef: "" }, user: false });
-grp(1, 0x01, 0, "SGDT", "Ms", { memOnly: true, user: false });
-grp(1, 0x01, 1, "SIDT", "Ms", { memOnly: true, user: false });
-grp(1, 0x01, 2, "LGDT", "Ms", { memOnly: true, user: false });
-grp(1, 0x01, 3, "LIDT", "Ms", { memOnly: true, user: false });
-grp(1, 0x01, 4, "SMSW", "Ew", { user: false });
-grp(1, 0x01, 6, "LMSW", "Ew", { user: false });
-grp(1, 0x01, 7, "INVLPG", "M", { memOnly: true, user: false });
+grp(1, 0x01, 0, "SGDT", "Ms", { memOnly: true, user: false, bt: co("sgdt") });
+grp(1, 0x01, 1, "SIDT", "Ms", { memOnly: true, user: false, bt: co("sidt") });
+grp(1, 0x01, 2, "LGDT", "Ms", { memOnly: true, user: false, bt: co("lgdt") });
+grp(1, 0x01, 3, "LIDT", "Ms", { memOnly: true, user: false, bt: co("lidt") });
+grp(1, 0x01, 4, "SMSW", "Ew", { user: false, bt: co("smsw/lmsw") });
+grp(1, 0x01, 6, "LMSW", "Ew", { user: false, bt: co("smsw/lmsw") });
+grp(1, 0x01, 7, "INVLPG", "M", { memOnly: true, user: false, bt: co("invlpg") });
 // VMCALL: #UD on a bare P6; a hypercall when the CPU presents a hypervisor interface.
-grp(1, 0x01, 0, "VMCALL", "", { modrmExact: 0xc1, user: false, handler: "VMCALL" });
+grp(1, 0x01, 0, "VMCALL", "", { modrmExact: 0xc1, user: false, handler: "VMCALL", bt: co("other") });
 two(0x02, "LAR", "Gv,Ew", { flags: { mod: "Z", undef: "" }, user: false });
 two(0x03, "LSL", "Gv,Ew", { flags: { mod: "Z", undef: "" }, user: false });
-two(0x06, "CLTS", "", { user: false });
-two(0x08, "INVD", "", { user: false });
-two(0x09, "WBINVD", "", { user: false });
+two(0x06, "CLTS", "", { user: false, bt: co("other") });
+two(0x08, "INVD", "", { user: false, bt: co("other") });
+two(0x09, "WBINVD", "", { user: false, bt: co("other") });
 two(0x0b, "UD2", "", { user: false });
 for (let op = 0x18; op <= 0x1f; op++) two(op, "NOP", "Ev", { handler: "NOP_Ev" });
-two(0x20, "MOV", "Rd,Cd", { modrm: true, user: false });
-two(0x21, "MOV", "Rd,Dd", { modrm: true, user: false });
-two(0x22, "MOV", "Cd,Rd", { modrm: true, user: false });
-two(0x23, "MOV", "Dd,Rd", { modrm: true, user: false });
-two(0x30, "WRMSR", "", { user: false });
-two(0x31, "RDTSC", "", { user: false });
-two(0x32, "RDMSR", "", { user: false });
+// MOV to CRn: the callout depends on n (ModRM.reg); CR2 and the debug registers share "other".
+const MOV_TO_CR = ["mov to CR0", "other", "other", "mov to CR3", "mov to CR4", "other", "other", "other"];
+two(0x20, "MOV", "Rd,Cd", { modrm: true, user: false, bt: co("mov from CR") });
+two(0x21, "MOV", "Rd,Dd", { modrm: true, user: false, bt: co("other") });
+two(0x22, "MOV", "Cd,Rd", { modrm: true, user: false, bt: co(MOV_TO_CR) });
+two(0x23, "MOV", "Dd,Rd", { modrm: true, user: false, bt: co("other") });
+two(0x30, "WRMSR", "", { user: false, bt: co("wrmsr") });
+two(0x31, "RDTSC", "", { user: false, bt: co("rdtsc") });
+two(0x32, "RDMSR", "", { user: false, bt: co("rdmsr") });
 two(0x33, "RDPMC", "", { user: false });
-two(0x34, "SYSENTER", "", { user: false });
-two(0x35, "SYSEXIT", "", { user: false });
+two(0x34, "SYSENTER", "", { user: false, bt: co("other", "far") });
+two(0x35, "SYSEXIT", "", { user: false, bt: co("other", "far") });
 CC.forEach((c, i) => {
   two(0x40 + i, `CMOV${c}`, "Gv,Ev", { handler: "CMOVCC_GvEv" });
-  two(0x80 + i, `J${c}`, "Jz", { handler: "JCC_Jz" });
+  two(0x80 + i, `J${c}`, "Jz", { handler: "JCC_Jz", bt: flow("jcc") });
   two(0x90 + i, `SET${c}`, "Eb", { handler: "SETCC_Eb" });
 });
 two(0xa0, "PUSH", "FS");
-two(0xa1, "POP", "FS", { user: false });
-two(0xa2, "CPUID", "", { user: false });
+two(0xa1, "POP", "FS", { user: false, bt: SEGLOAD });
+two(0xa2, "CPUID", "", { user: false, bt: co("cpuid") });
 two(0xa3, "BT", "Ev,Gv", { flags: { mod: "OSZAPC", undef: "OSAP" } });
 two(0xa4, "SHLD", "Ev,Gv,Ib", { flags: SHF });
 two(0xa5, "SHLD", "Ev,Gv,CL", { flags: SHF });
 two(0xa8, "PUSH", "GS");
-two(0xa9, "POP", "GS", { user: false });
+two(0xa9, "POP", "GS", { user: false, bt: SEGLOAD });
 two(0xab, "BTS", "Ev,Gv", { flags: { mod: "OSZAPC", undef: "OSAP" }, lock: true });
 two(0xac, "SHRD", "Ev,Gv,Ib", { flags: SHF });
 two(0xad, "SHRD", "Ev,Gv,CL", { flags: SHF });
 two(0xaf, "IMUL", "Gv,Ev", { flags: { mod: "OSZAPC", undef: "SZAP" } });
 two(0xb0, "CMPXCHG", "Eb,Gb", { flags: ARITH, lock: true });
 two(0xb1, "CMPXCHG", "Ev,Gv", { flags: ARITH, lock: true });
-two(0xb2, "LSS", "Gv,Mp", { memOnly: true, user: false });
+two(0xb2, "LSS", "Gv,Mp", { memOnly: true, user: false, bt: SEGLOAD });
 two(0xb3, "BTR", "Ev,Gv", { flags: { mod: "OSZAPC", undef: "OSAP" }, lock: true });
-two(0xb4, "LFS", "Gv,Mp", { memOnly: true, user: false });
-two(0xb5, "LGS", "Gv,Mp", { memOnly: true, user: false });
+two(0xb4, "LFS", "Gv,Mp", { memOnly: true, user: false, bt: SEGLOAD });
+two(0xb5, "LGS", "Gv,Mp", { memOnly: true, user: false, bt: SEGLOAD });
 two(0xb6, "MOVZX", "Gv,Eb");
 two(0xb7, "MOVZX", "Gv,Ew");
 grp(1, 0xba, 4, "BT", "Ev,Ib", { flags: { mod: "OSZAPC", undef: "OSAP" } });

@@ -148,12 +148,32 @@ export const stateFields = [
   ["SHADOW_CR3", "u32", 1, "host address of the shadow page directory the MMU walks (shadow mode)"],
   ["PV_SHARED_PAGE", "u32", 1, "guest-physical address of the pv shared page (virtual IF and pending events), 0 if none"],
   ["BT_ACTIVE", "u32", 1, "1: guest kernel code (CPL 0) runs from the binary translator's cache"],
-  ["TRAP_VIRTUAL", "u32", 16, "trap mode's virtual CPU: virtual IF, CPL, CR0, GDTR/IDTR base and limit, LDTR, TR (core/virt/trap.ts)"],
+  ["TRAP_VIRTUAL", "u32", 16, "trap mode's virtual CPU: the guest's own IF, IOPL, descriptor-table registers and more (core/virt/trap-state.ts)"],
   // ---- EPT (core/mmu/ept.ts)
+  ["EPT_POOL_FLUSHES", "u32", 1, "times the EPT pool ran out and the whole EPT was rebuilt (TLB flushed, dirty bits kept)"],
+  ["EPT_REMAPS", "u32", 1, "EPT leaves rebuilt because the VMM's memory map (PHYSMAP) changed under them"],
   // ---- shadow page tables (core/mmu/shadow.ts)
+  ["SHADOW_ROOT_HITS", "u32", 1, "CR3 loads whose guest page directory already had a shadow root in the cache"],
+  ["SHADOW_ROOT_MISSES", "u32", 1, "CR3 loads (or first walks) that had to build a new shadow root"],
+  ["SHADOW_POOL_FLUSHES", "u32", 1, "times the shadow pool ran out and every shadow table was dropped"],
+  ["SHADOW_UNSHADOWED", "u32", 1, "shadow tables dropped because the guest kept writing their frame (write flooding)"],
+  ["SHADOW_PAGES", "u32", 1, "shadow pool pages in use (roots and page tables)"],
   // ---- binary translator (core/bt/)
+  ["BT_BLOCKS", "u32", 1, "blocks translated into the translation cache"],
+  ["BT_LOOKUPS", "u32", 1, "hash lookups of a block by linear EIP (the transitions chaining did not cover)"],
+  ["BT_CHAINED", "u32", 1, "block-to-block transitions that followed a chain link (no lookup)"],
+  ["BT_CODE_WRITES", "u32", 1, "guest writes that reached a frame holding translations"],
+  ["BT_INVALIDATED", "u32", 1, "blocks invalidated by guest writes to their code"],
+  ["BT_FLUSHES", "u32", 1, "times the full translation cache was emptied to make room"],
+  ["BT_CACHE_USED", "u32", 1, "bytes of BT_CACHE in use (headers and copied code)"],
   // ---- pv hypercalls (core/virt/hypercall.ts)
+  ["PV_MMU_UPDATES", "u64", 1, "page-table entries written by the batched page-table hypercall (core/virt/pv-mmu.ts)"],
+  ["PV_MMU_BATCHES", "u64", 1, "batched page-table hypercalls that applied their entries (one TLB flush each)"],
   // ---- trap and emulate (core/virt/trap.ts)
+  ["TRAP_EMULATED", "u32", 1, "privileged instructions the trap VMM emulated (run once in the guest's virtual state)"],
+  ["TRAP_REFLECTED", "u32", 1, "exceptions and interrupts the trap VMM reflected through the guest's IDT"],
+  ["TRAP_GDT_COPIED", "u32", 1, "descriptors of the guest's GDT the shadow GDT holds (cleared on the next copy)"],
+  ["TRAP_LDT_COPIED", "u32", 1, "descriptors of the guest's LDT the shadow LDT holds"],
 ];
 
 /** Named constants shared by both sides. */

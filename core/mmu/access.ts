@@ -6,7 +6,6 @@
 import { faulted, gp, raise, ssFault, VEC_AC } from "../cpu/fault";
 import { SS } from "../cpu/state";
 import {
-  RAM_BASE,
   S_CPL,
   S_SEG_BASE,
   S_SEG_RHI,
@@ -22,7 +21,7 @@ import {
   TLB_SLOW,
   TLB_VALID,
 } from "../generated/layout";
-import { physRead16, physRead32, physRead8, physWrite16, physWrite32, physWrite8 } from "./physical";
+import { hostToPhysical, physRead16, physRead32, physRead8, physWrite16, physWrite32, physWrite8 } from "./physical";
 import { tlbFill } from "./tlb";
 
 /** Alignment checking is on (CR0.AM, EFLAGS.AC, CPL 3): every access takes the slow path. */
@@ -165,9 +164,24 @@ function entryRead8(e: u32, lin: u32): u32 {
   return load<u8>((e & ~0xfff) + (lin & 0xfff));
 }
 
+/**
+ * An entry filled for a write that still refuses supervisor writes is ROM or write-tracked RAM
+ * (a permitted write's fill sets the dirty bit, so nothing else is left): such writes go to
+ * physical.ts, which drops them (ROM) or lets the tracker see them.
+ */
+@inline function writeNeedsPhysical(e: u32): bool {
+  return (e & (TLB_SLOW | TLB_NO_SUPER_WRITE)) != 0;
+}
+
+/** The guest-physical address of `lin` in a slow or write-refusing entry. */
+@inline function entryPhysical(e: u32, lin: u32): u32 {
+  const page = e & ~0xfff;
+  return ((e & TLB_SLOW) != 0 ? page : hostToPhysical(page)) | (lin & 0xfff);
+}
+
 function entryWrite8(e: u32, lin: u32, v: u32): void {
-  if ((e & TLB_SLOW) != 0) physWrite8((e & ~0xfff) | (lin & 0xfff), v);
-  else if ((e & ~0xfff) >= RAM_BASE) store<u8>((e & ~0xfff) + (lin & 0xfff), <u8>v); // ROM: dropped
+  if (writeNeedsPhysical(e)) physWrite8(entryPhysical(e, lin), v);
+  else store<u8>((e & ~0xfff) + (lin & 0xfff), <u8>v);
 }
 
 /**
@@ -224,15 +238,13 @@ export function writeSlow(lin: u32, size: u32, v: u32, user: bool): void {
   if (faulted) return;
   const off = lin & 0xfff;
   if (off + size <= 0x1000) {
-    if ((e & TLB_SLOW) != 0) {
-      const phys = (e & ~0xfff) | off;
+    if (writeNeedsPhysical(e)) {
+      const phys = entryPhysical(e, lin);
       if (size == 1) physWrite8(phys, v);
       else hostWriteSized(phys, size, v);
       return;
     }
-    const page = e & ~0xfff;
-    if (page < RAM_BASE) return; // ROM ignores writes
-    const host = page + off;
+    const host = (e & ~0xfff) + off;
     if (size == 1) store<u8>(host, <u8>v);
     else if (size == 2) store<u16>(host, <u16>v);
     else store<u32>(host, v);
@@ -283,8 +295,8 @@ export function rmwBeginLinear(lin: u32, size: u32): bool {
   rmwE2 = entryFor((lin + size - 1) & ~0xfff, true, user);
   if (faulted) return false;
   rmwHost = 0;
-  if ((rmwE1 & TLB_SLOW) == 0 && (rmwE1 & ~0xfff) >= RAM_BASE && (lin & 0xfff) <= 0x1000 - size) {
-    // Plain RAM that is write-tracked or had its dirty bit just set: direct access is fine.
+  if (!writeNeedsPhysical(rmwE1) && (lin & 0xfff) <= 0x1000 - size) {
+    // Plain RAM whose dirty bit was just set: direct access is fine.
     rmwHost = (rmwE1 & ~0xfff) + (lin & 0xfff);
   }
   return true;

@@ -4,6 +4,7 @@
 
 import { hostMmioRead, hostMmioWrite } from "../host";
 import { trackedWrite } from "./write-tracking";
+import { eptMisconfigExit } from "./ept-exits";
 import {
   PHYS_MMIO,
   PHYS_NONE,
@@ -13,6 +14,8 @@ import {
   PHYSMAP_BASE,
   RAM_BASE,
   ROM_BASE,
+  MMU_EPT,
+  S_MMU_MODE,
   S_A20_MASK,
   S_ROM_PHYS,
   S_RAM_SIZE,
@@ -44,6 +47,14 @@ export function resetPhysicalMap(): void {
   }
 }
 
+/**
+ * Under EPT, device memory and open bus sit behind misconfigured EPT leaves: every access that
+ * reaches them here is one EPT-misconfiguration exit that the host's device model emulates.
+ */
+@inline function deviceAccessExit(addr: u32): void {
+  if (load<u32>(S_MMU_MODE) == MMU_EPT) eptMisconfigExit(addr);
+}
+
 @inline export function a20(addr: u32): u32 {
   return addr & load<u32>(S_A20_MASK);
 }
@@ -52,7 +63,11 @@ export function physRead8(addr: u32): u32 {
   const e = physEntry(addr);
   const kind = e & 0xf;
   if (kind == PHYS_RAM || kind == PHYS_ROM || kind == PHYS_TRACKED) return load<u8>((e & ~0xfff) + (addr & 0xfff));
-  if (kind == PHYS_MMIO) return hostMmioRead(addr, 1) & 0xff;
+  if (kind == PHYS_MMIO) {
+    deviceAccessExit(addr);
+    return hostMmioRead(addr, 1) & 0xff;
+  }
+  if (kind == PHYS_NONE) deviceAccessExit(addr);
   return 0xff;
 }
 
@@ -63,7 +78,10 @@ export function physWrite8(addr: u32, v: u32): void {
   else if (kind == PHYS_TRACKED) {
     store<u8>((e & ~0xfff) + (addr & 0xfff), <u8>v);
     trackedWrite(addr, 1);
-  } else if (kind == PHYS_MMIO) hostMmioWrite(addr, 1, v & 0xff);
+  } else if (kind == PHYS_MMIO) {
+    deviceAccessExit(addr);
+    hostMmioWrite(addr, 1, v & 0xff);
+  } else if (kind == PHYS_NONE) deviceAccessExit(addr);
 }
 
 export function physRead16(addr: u32): u32 {
@@ -71,7 +89,14 @@ export function physRead16(addr: u32): u32 {
     const e = physEntry(addr);
     const kind = e & 0xf;
     if (kind == PHYS_RAM || kind == PHYS_ROM || kind == PHYS_TRACKED) return load<u16>((e & ~0xfff) + (addr & 0xfff));
-    if (kind == PHYS_MMIO) return hostMmioRead(addr, 2) & 0xffff;
+    if (kind == PHYS_MMIO) {
+      deviceAccessExit(addr);
+      return hostMmioRead(addr, 2) & 0xffff;
+    }
+    if (kind == PHYS_NONE) {
+      deviceAccessExit(addr);
+      return 0xffff;
+    }
   }
   return physRead8(addr) | (physRead8(addr + 1) << 8);
 }
@@ -86,7 +111,12 @@ export function physWrite16(addr: u32, v: u32): void {
       return;
     }
     if (kind == PHYS_MMIO) {
+      deviceAccessExit(addr);
       hostMmioWrite(addr, 2, v & 0xffff);
+      return;
+    }
+    if (kind == PHYS_NONE) {
+      deviceAccessExit(addr);
       return;
     }
   }
@@ -99,7 +129,14 @@ export function physRead32(addr: u32): u32 {
     const e = physEntry(addr);
     const kind = e & 0xf;
     if (kind == PHYS_RAM || kind == PHYS_ROM || kind == PHYS_TRACKED) return load<u32>((e & ~0xfff) + (addr & 0xfff));
-    if (kind == PHYS_MMIO) return hostMmioRead(addr, 4);
+    if (kind == PHYS_MMIO) {
+      deviceAccessExit(addr);
+      return hostMmioRead(addr, 4);
+    }
+    if (kind == PHYS_NONE) {
+      deviceAccessExit(addr);
+      return 0xffffffff;
+    }
   }
   return physRead16(addr) | (physRead16(addr + 2) << 16);
 }
@@ -114,7 +151,12 @@ export function physWrite32(addr: u32, v: u32): void {
       return;
     }
     if (kind == PHYS_MMIO) {
+      deviceAccessExit(addr);
       hostMmioWrite(addr, 4, v);
+      return;
+    }
+    if (kind == PHYS_NONE) {
+      deviceAccessExit(addr);
       return;
     }
   }

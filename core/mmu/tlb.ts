@@ -26,8 +26,9 @@ import {
   TLB_VALID,
 } from "../generated/layout";
 import { hostToPhysical, physEntry } from "./physical";
-import { eptFinal, eptWalkRead, eptWalkWrite } from "./ept";
+import { EPT_HOST_DEVICE, EPT_HOST_DIRTY, EPT_HOST_NO_FAST_WRITE, eptBeginWalk, eptFinal, eptWalkRead, eptWalkWrite } from "./ept";
 import { shadowFill } from "./shadow";
+import { trapAreaEntry, trapMode, trapOwnsLinear } from "../virt/trap";
 import {
   MMU_EPT,
   MMU_SHADOW,
@@ -91,7 +92,7 @@ export function tlbInvalidatePage(lin: u32): void {
   tlbGeneration++;
 }
 
-function tlbInsert(lin: u32, entry: u32): void {
+export function tlbInsert(lin: u32, entry: u32): void {
   const slot = tlbSlot(lin);
   if (load<u32>(slot) == 0) {
     let n = load<u32>(S_TLB_COUNT);
@@ -106,12 +107,23 @@ function tlbInsert(lin: u32, entry: u32): void {
 }
 
 /** Builds the TLB entry for a guest-physical page with the given permission bits. */
-function makeEntry(phys: u32, bits: u32): u32 {
+export function makeEntry(phys: u32, bits: u32): u32 {
   const pe = physEntry(phys);
   const kind = pe & 0xf;
   if (kind == PHYS_MMIO || kind == PHYS_NONE) return (phys & ~0xfff) | bits | TLB_VALID | TLB_SLOW;
-  if (kind != PHYS_RAM) bits |= TLB_NO_USER_WRITE | TLB_NO_SUPER_WRITE; // ROM or write-tracked RAM
+  // ROM and write-tracked RAM: reads and fetches stay fast; every write takes access.ts's slow
+  // path, which sends it to physical.ts (ROM drops it, tracking sees it).
+  if (kind != PHYS_RAM) bits |= TLB_NO_USER_WRITE | TLB_NO_SUPER_WRITE;
   return (pe & ~0xfff) | bits | TLB_VALID;
+}
+
+/** makeEntry under EPT: the host page is the EPT leaf's (ept.ts); device pages stay slow. */
+function eptEntry(gpa: u32, bits: u32, write: bool): u32 {
+  const r = eptFinal(gpa, write);
+  if ((r & EPT_HOST_DEVICE) != 0) return (gpa & ~0xfff) | bits | TLB_VALID | TLB_SLOW;
+  // Until the EPT leaf's dirty flag is set, writes take the slow path so that the refill sets it.
+  if ((r & (EPT_HOST_DIRTY | EPT_HOST_NO_FAST_WRITE)) != EPT_HOST_DIRTY) bits |= TLB_NO_USER_WRITE | TLB_NO_SUPER_WRITE;
+  return (r & ~0xfff) | bits | TLB_VALID;
 }
 
 /**
@@ -121,16 +133,18 @@ function makeEntry(phys: u32, bits: u32): u32 {
  * pages): callers then use the physical slow path.
  */
 export function tlbFill(lin: u32, write: bool, user: bool): u32 {
+  if (trapMode() && trapOwnsLinear(lin)) return trapAreaEntry(lin, write, user); // the trap VMM's tables
   const cr0 = load<u32>(S_CR);
   const mmu = load<u32>(S_MMU_MODE);
   if ((cr0 & 0x80000000) == 0) {
-    let phys = lin & load<u32>(S_A20_MASK);
-    if (mmu == MMU_EPT) phys = eptFinal(phys, write);
-    const e = makeEntry(phys, 0);
+    const phys = lin & load<u32>(S_A20_MASK);
+    if (mmu == MMU_EPT) eptBeginWalk(lin);
+    const e = mmu == MMU_EPT ? eptEntry(phys, 0, write) : makeEntry(phys, 0);
     tlbInsert(lin, e);
     return e;
   }
   if (mmu == MMU_SHADOW) return shadowFill(lin, write, user);
+  if (mmu == MMU_EPT) eptBeginWalk(lin);
   store<u64>(S_WALK_TLB_MISSES, load<u64>(S_WALK_TLB_MISSES) + 1);
   const cr3 = load<u32>(S_CR + 12);
   const cr4 = load<u32>(S_CR + 16);
@@ -188,9 +202,8 @@ export function tlbFill(lin: u32, write: bool, user: bool): u32 {
   // Until the dirty bit is set, writes take the slow path so that it gets set.
   if ((flags & PTE_D) == 0) bits |= TLB_NO_USER_WRITE | TLB_NO_SUPER_WRITE;
   if (global) bits |= TLB_GLOBAL;
-  let gpa = phys & load<u32>(S_A20_MASK);
-  if (mmu == MMU_EPT) gpa = eptFinal(gpa, write);
-  const e = makeEntry(gpa, bits);
+  const gpa = phys & load<u32>(S_A20_MASK);
+  const e = mmu == MMU_EPT ? eptEntry(gpa, bits, write) : makeEntry(gpa, bits);
   tlbInsert(lin, e);
   return e;
 }
@@ -206,7 +219,7 @@ export function tlbFill(lin: u32, write: bool, user: bool): u32 {
   else physWrite32(gpa, v);
 }
 
-@inline function permitted(flags: u32, write: bool, user: bool, cr0: u32): bool {
+@inline export function permitted(flags: u32, write: bool, user: bool, cr0: u32): bool {
   if (user) {
     if ((flags & PTE_US) == 0) return false;
     if (write && (flags & PTE_RW) == 0) return false;
@@ -216,7 +229,7 @@ export function tlbFill(lin: u32, write: bool, user: bool): u32 {
   return true;
 }
 
-function pageFault(lin: u32, err: u32): void {
+export function pageFault(lin: u32, err: u32): void {
   store<u32>(S_CR + 8, lin); // CR2
   raise(VEC_PF, <i32>err);
 }

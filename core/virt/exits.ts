@@ -42,6 +42,7 @@ import {
 } from "../generated/layout";
 import { KIND_EXIT, traceEvent, WHERE_CORE, WHERE_HOST } from "./events";
 import { hypercallExit } from "./hypercall";
+import { pvEventsAdmitted } from "./pv-events";
 import {
   EXIT_CPUID,
   EXIT_CR_ACCESS,
@@ -154,7 +155,8 @@ export function serviceVirtualInterrupts(intr: bool): bool {
   }
   const pending = load<u32>(S_VMX_PENDING_VECTOR);
   if (pending == 0) return true;
-  const canTake = (load<u32>(S_EFLAGS) & FLAG_IF) != 0 && load<u32>(S_INT_SHADOW) == 0;
+  // Last, so that the pv shared page is only consulted for an interrupt IF would let in.
+  const canTake = (load<u32>(S_EFLAGS) & FLAG_IF) != 0 && load<u32>(S_INT_SHADOW) == 0 && pvEventsAdmitted();
   if (!canTake) {
     store<u32>(S_VMCS_PROC_CONTROLS, load<u32>(S_VMCS_PROC_CONTROLS) | PROC_INTERRUPT_WINDOW_EXITING);
     return true;

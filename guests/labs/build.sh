@@ -23,21 +23,25 @@ LDFLAGS=(-m elf_i386 -T common/kernel.ld --build-id=none -nostdlib -z noexecstac
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-build() { # name, sources...
-  local name=$1 objs=() src obj
-  shift
+# dir/elf: the output; defines: "" or preprocessor flags for gcc and nasm alike (-DPV).
+build() { # dir/elf, defines, sources...
+  local elf=$1 defs=() objs=() src obj
+  read -r -a defs <<<"$2"
+  shift 2
   for src in common/start.asm common/lab.c "$@"; do
-    obj="$out/$name-$(echo "$src" | tr '/.' '__').o"
+    obj="$out/$(basename "$elf" .elf)-$(echo "$src" | tr '/.' '__').o"
     case "$src" in
-      *.asm) nasm -f elf32 -w+all -o "$obj" "$src" ;;
-      *.c) gcc "${CFLAGS[@]}" -c -o "$obj" "$src" ;;
+      *.asm) nasm -f elf32 -w+all "${defs[@]}" -o "$obj" "$src" ;;
+      *.c) gcc "${CFLAGS[@]}" "${defs[@]}" -c -o "$obj" "$src" ;;
     esac
     objs+=("$obj")
   done
-  ld "${LDFLAGS[@]}" -o "$name/$name.elf" "${objs[@]}"
-  strip --strip-all -R .comment "$name/$name.elf"
-  echo "guests/labs/$name/$name.elf: $(wc -c <"$name/$name.elf") bytes"
+  ld "${LDFLAGS[@]}" -o "$elf" "${objs[@]}"
+  strip --strip-all -R .comment "$elf"
+  echo "guests/labs/$elf: $(wc -c <"$elf") bytes"
 }
 
-build nanobench nanobench/nanobench.c nanobench/bench.asm
-build sensitive sensitive/sensitive.c sensitive/probes.asm
+build nanobench/nanobench.elf "" nanobench/nanobench.c nanobench/bench.asm
+# The pv build: hypercalls instead of privileged instructions (README.md, docs/hypercalls.md).
+build nanobench/nanobench-pv.elf "-DPV" nanobench/nanobench.c nanobench/bench.asm
+build sensitive/sensitive.elf "" sensitive/sensitive.c sensitive/probes.asm

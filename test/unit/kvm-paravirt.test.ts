@@ -52,9 +52,12 @@ describe("KVM paravirtual interface", () => {
     cpu = await run(CPUID, { [REG.EAX]: 0x40000001 }, true);
     cpu.run(10);
     expect(cpu.reg(REG.EAX) & (1 << 3)).not.toBe(0); // KVM_FEATURE_CLOCKSOURCE2
-    cpu = await run(VMCALL, { [REG.EAX]: 9 }, true);
+    cpu = await run(VMCALL, { [REG.EAX]: 99 }, true); // a number no hypervisor defines
     expect(cpu.run(10)).toBe("halt");
     expect(cpu.reg(REG.EAX) | 0).toBe(-1000);
+    cpu = await run(VMCALL, { [REG.EAX]: 9 }, true); // KVM_HC_CLOCK_PAIRING without a TSC clocksource
+    expect(cpu.run(10)).toBe("halt");
+    expect(cpu.reg(REG.EAX) | 0).toBe(-95);
   });
 
   it("fills a pvclock structure when MSR_KVM_SYSTEM_TIME_NEW is written", async () => {

@@ -31,7 +31,8 @@ export type WhereName = (typeof WHERE_NAMES)[number];
  * - io: a port access; reason = the port number.
  * - mmio: a memory-mapped I/O access; reason = a caller-chosen region number (e.g. base GPA >>> 12).
  * - trap: an exception the trap-and-emulate VMM took from the deprivileged guest; reason = the
- *   vector (13: a privileged instruction to emulate, 14: a page fault for the shadow MMU, ...).
+ *   vector (13: a privileged instruction to emulate, 14: a page fault for the shadow MMU, ...),
+ *   32 for an external interrupt, 33 for a software interrupt (INT n) the VMM reflected.
  */
 export const Kind = {
   exit: 0,
@@ -260,7 +261,7 @@ export const Callout = Object.fromEntries(CALLOUT_NAMES.map((name, i) => [name, 
   readonly [K in (typeof CALLOUT_NAMES)[number]]: number;
 };
 
-/** Hypercall numbers with names: KVM's (reference section 6.3). The project range is named by the VMM. */
+/** Hypercall numbers with names: KVM's (reference section 6.3) and the project's pv range 64-79 (docs/hypercalls.md). */
 export const HYPERCALL_NAMES: Readonly<Record<number, string>> = {
   1: "KVM_HC_VAPIC_POLL_IRQ",
   2: "KVM_HC_MMU_OP",
@@ -271,6 +272,13 @@ export const HYPERCALL_NAMES: Readonly<Record<number, string>> = {
   10: "KVM_HC_SEND_IPI",
   11: "KVM_HC_SCHED_YIELD",
   12: "KVM_HC_MAP_GPA_RANGE",
+  64: "PV_HC_CONSOLE_WRITE",
+  65: "PV_HC_MMU_UPDATE",
+  66: "PV_HC_SET_SHARED_PAGE",
+  67: "PV_HC_YIELD",
+  68: "PV_HC_BLOCK",
+  69: "PV_HC_SET_TIMER",
+  70: "PV_HC_FPU_TASKSWITCH",
 };
 
 /** Shadow page-table faults. */
@@ -306,7 +314,7 @@ export const TRAP_NAMES: Readonly<Record<number, string>> = {
   13: "#GP general protection (privileged instruction)",
   14: "#PF page fault",
   32: "external interrupt",
-  128: "software interrupt",
+  33: "software interrupt (INT n)",
 };
 
 function hex(n: number, width: number): string {

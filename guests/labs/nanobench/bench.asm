@@ -179,6 +179,25 @@ k_in80:
 
 ; The privileged register write: CLTS (clears CR0.TS). See the README: it stands in for the
 ; 64-bit CR8 (TPR) write of Adams & Agesen's cr8wr.
+%ifdef PV
+; pv: the FPU task-switch hypercall with EBX = 0 (Xen's fpu_taskswitch(0)) clears CR0.TS instead.
+; EAX carries the result back, so the number is loaded again for every operation.
+PV_HC_FPU_TASKSWITCH equ 70
+global k_clts
+k_clts:
+  SAVE
+  mov esi, [esp+20]
+  xor ebx, ebx
+  T0
+.l:
+  mov eax, PV_HC_FPU_TASKSWITCH
+  vmcall
+  dec esi
+  jnz .l
+  T1
+  RESTORE
+  ret
+%else
 global k_clts
 k_clts:
   SAVE
@@ -191,6 +210,7 @@ k_clts:
   T1
   RESTORE
   ret
+%endif
 
 global k_callret
 k_callret:
@@ -207,6 +227,65 @@ k_callret:
 .f:
   ret
 
+%ifdef PV
+; pv: void k_ptwrite(u32 iters, u32 *pte, void *page): the same toggles of the page's R/W bit,
+; queued as {pte_gpa, value} pairs (the kernel is identity-mapped, so the PTE's address is its
+; GPA) and applied PT_BATCH at a time by the batched page-table hypercall, which also flushes the
+; TLB in place of the INVLPGs; a partial batch is applied after the last operation, inside the
+; timed region. A refused batch leaves its EAX in pt_error.
+PV_HC_MMU_UPDATE equ 65
+PT_BATCH equ 32
+
+section .bss
+pt_queue: resd 2 * PT_BATCH
+global pt_error
+pt_error: resd 1
+
+section .text
+global k_ptwrite
+k_ptwrite:
+  SAVE
+  mov esi, [esp+20]
+  mov ebx, [esp+24]
+  mov ecx, [ebx]
+  xor edi, edi                  ; entries queued
+  T0
+.l:
+  xor ecx, 2
+  mov [pt_queue + edi*8], ebx
+  mov [pt_queue + edi*8 + 4], ecx
+  inc edi
+  cmp edi, PT_BATCH
+  jne .next
+  call pt_flush
+.next:
+  dec esi
+  jnz .l
+  test edi, edi
+  jz .done
+  call pt_flush
+.done:
+  T1
+  RESTORE
+  ret
+
+; Applies the EDI queued entries; EBX, ECX and ESI survive, EDI becomes 0.
+pt_flush:
+  push ebx
+  push ecx
+  mov eax, PV_HC_MMU_UPDATE
+  mov ebx, pt_queue
+  mov ecx, edi
+  vmcall
+  cmp eax, edi
+  je .ok
+  mov [pt_error], eax
+.ok:
+  pop ecx
+  pop ebx
+  xor edi, edi
+  ret
+%else
 ; void k_ptwrite(u32 iters, u32 *pte, void *page): toggles the page's R/W bit in its PTE
 ; and invalidates the page's TLB entry, once per operation.
 global k_ptwrite
@@ -226,3 +305,4 @@ k_ptwrite:
   T1
   RESTORE
   ret
+%endif

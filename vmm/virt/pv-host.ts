@@ -1,0 +1,179 @@
+// The host's half of the pv hypercall ABI (docs/hypercalls.md): the hypercalls the core forwards
+// because they need the host's devices or its clock. The console writes a guest buffer to the
+// serial console's output; the one-shot timer raises IRQ 0 through the PIC when virtual time
+// passes a kvmclock deadline. Every guest-supplied address and length is checked here: a bad one
+// is an error in EAX, never a host exception.
+
+import type { TimedDevice } from "../../devices/clock.js";
+import type { Cpu } from "../cpu.js";
+import * as L from "../generated/layout.js";
+
+/** The project's hypercall numbers (core/virt/pv-abi.ts has the same). */
+export const PV_HC = {
+  consoleWrite: 64,
+  mmuUpdate: 65,
+  setSharedPage: 66,
+  yield: 67,
+  block: 68,
+  setTimer: 69,
+  fpuTaskSwitch: 70,
+} as const;
+
+/** Bytes one console write may carry. */
+export const PV_CONSOLE_MAX = 4096;
+/** Entries one batched page-table update may carry. */
+export const PV_MMU_BATCH_MAX = 512;
+
+export const EFAULT = 14;
+export const EINVAL = 22;
+export const KVM_ENOSYS = 1000;
+
+/** The PIC inputs pulseSharedIrq drives. */
+export interface IrqInputs {
+  setIrq(irq: number, level: boolean): void;
+  line(irq: number): { readonly level: boolean };
+}
+
+/**
+ * An edge on an ISA IRQ input that its own device (the PIT on IRQ 0) also drives: low, high,
+ * then back to that device's level, so the device's next edge is not lost or doubled.
+ */
+export function pulseSharedIrq(pic: IrqInputs, irq: number): void {
+  pic.setIrq(irq, false);
+  pic.setIrq(irq, true);
+  pic.setIrq(irq, pic.line(irq).level);
+}
+
+/** What the pv host needs from the machine. */
+export interface PvHostOptions {
+  cpu: Cpu;
+  /** The serial console's output (the Vm's onSerial for COM1). */
+  console?: (byte: number) => void;
+  /** Raises an edge on IRQ 0 (the timer's interrupt). */
+  pulseIrq0: () => void;
+  /** Virtual time in nanoseconds (the Vm's clock). */
+  nowNs: () => number;
+}
+
+/** The one-shot timer of PV_HC_SET_TIMER: a device on the Vm's clock. */
+export class PvTimer implements TimedDevice {
+  /** Virtual time (the Vm's clock, ns) at which IRQ 0 fires; Infinity when disarmed. */
+  private deadlineNs = Number.POSITIVE_INFINITY;
+  /** Interrupts raised so far. */
+  fired = 0;
+
+  constructor(private readonly pulse: () => void) {}
+
+  arm(atNs: number): void {
+    this.deadlineNs = atNs;
+  }
+
+  cancel(): void {
+    this.deadlineNs = Number.POSITIVE_INFINITY;
+  }
+
+  advance(nowNs: number): void {
+    if (nowNs >= this.deadlineNs) this.fire();
+  }
+
+  /** Disarms and raises the interrupt. */
+  fire(): void {
+    this.deadlineNs = Number.POSITIVE_INFINITY;
+    this.fired++;
+    this.pulse();
+  }
+
+  nextDeadlineNs(): number {
+    return this.deadlineNs;
+  }
+}
+
+export class PvHost {
+  readonly timer: PvTimer;
+  private readonly cpu: Cpu;
+  private readonly console: ((byte: number) => void) | undefined;
+  private readonly nowNs: () => number;
+
+  constructor(opts: PvHostOptions) {
+    this.cpu = opts.cpu;
+    this.console = opts.console;
+    this.nowNs = opts.nowNs;
+    this.timer = new PvTimer(opts.pulseIrq0);
+  }
+
+  /** A forwarded hypercall (EAX = nr, arguments in EBX, ECX); returns the new EAX. */
+  hypercall(nr: number): number {
+    const ebx = this.cpu.reg(3);
+    const ecx = this.cpu.reg(1);
+    switch (nr) {
+      case PV_HC.consoleWrite:
+        return this.consoleWrite(ebx, ecx);
+      case PV_HC.setTimer:
+        return this.setTimer(ecx * 2 ** 32 + ebx);
+      default:
+        return -KVM_ENOSYS;
+    }
+  }
+
+  private consoleWrite(gpa: number, length: number): number {
+    if (length > PV_CONSOLE_MAX) return -EINVAL;
+    if (length === 0) return 0;
+    const bytes = this.readGuest(gpa, length);
+    if (!bytes) return -EFAULT;
+    if (this.console) for (const b of bytes) this.console(b);
+    return length;
+  }
+
+  /**
+   * Copies guest-physical memory that is RAM or ROM, page by page through the core's PHYSMAP (the
+   * VGA window inside RAM is device memory, not bytes to copy); null if any page is not.
+   */
+  private readGuest(gpa: number, length: number): Uint8Array | null {
+    if (gpa + length > 2 ** 32) return null;
+    const out = new Uint8Array(length);
+    const mem = new Uint8Array(this.cpu.memory.buffer);
+    let done = 0;
+    while (done < length) {
+      const addr = gpa + done;
+      const entry = this.cpu.u32(L.PHYSMAP_BASE + Math.floor(addr / 4096) * 4);
+      const kind = entry & 0xf;
+      if (kind !== L.PHYS_RAM && kind !== L.PHYS_TRACKED && kind !== L.PHYS_ROM) return null;
+      const offset = addr & 0xfff;
+      const n = Math.min(4096 - offset, length - done);
+      const host = (entry & ~0xfff) >>> 0;
+      out.set(mem.subarray(host + offset, host + offset + n), done);
+      done += n;
+    }
+    return out;
+  }
+
+  /**
+   * kvmclock time is the guest's TSC (one tick per nanosecond: see core/virt/kvm-paravirt.ts), so
+   * the deadline is that many nanoseconds from now on the Vm's clock. A deadline already passed
+   * fires at once, as Xen's set_timer_op does; 0 cancels.
+   */
+  private setTimer(deadline: number): number {
+    if (deadline === 0) {
+      this.timer.cancel();
+      return 0;
+    }
+    const delta = deadline - this.guestTsc();
+    if (delta <= 0) {
+      this.timer.fire();
+      return 0;
+    }
+    this.timer.arm(this.nowNs() + delta);
+    // The run loop sized the current slice before this deadline existed: end it, so the next
+    // slice stops at the deadline instead of up to a slice late.
+    this.cpu.requestStop();
+    return 0;
+  }
+
+  /** The TSC as RDTSC reads it now, in the middle of a run() (core currentTsc()). */
+  private guestTsc(): number {
+    const dv = new DataView(this.cpu.memory.buffer);
+    const tsc = Number(dv.getBigUint64(L.S_TSC, true));
+    const atRunStart = Number(dv.getBigUint64(L.S_INSN_COUNT, true));
+    return tsc + (this.cpu.retired - atRunStart) * this.cpu.u32(L.S_TSC_PER_INSN);
+  }
+}
