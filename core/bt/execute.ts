@@ -23,6 +23,7 @@ import {
   S_BT_CHAINED,
   S_BT_LOOKUPS,
   S_CPL,
+  S_IRQ_COUNT,
   S_MODE,
   S_SEG_BASE,
   S_SEG_LIMIT,
@@ -72,6 +73,8 @@ let left: u32 = 0;
 let expectLin: u32 = 0;
 /** The block that just completed, whose successor comes next (0 after anything else). */
 let prev: u32 = 0;
+/** External interrupts delivered when it completed (one arriving before its successor is no branch). */
+let prevIrqs: u32 = 0;
 /** The fetch window over the current block's copy, in EIP space, and the TLB generation it is for. */
 let winStart: u32 = 0;
 let winEnd: u32 = 0;
@@ -87,7 +90,7 @@ let ptWritesSeen: u32 = 0;
  * A block's instructions are counted as executed from the cache when it is entered; leaving it
  * early (a fault, an interrupt, an invalidation) takes back the ones that did not run.
  */
-export function btStep(): void {
+@inline export function btStep(): void {
   if (load<u64>(S_CPL) != KERNEL) {
     outsideKernel();
     return;
@@ -127,6 +130,7 @@ function lastInstruction(): void {
   }
   left = 0;
   prev = cur;
+  prevIrqs = load<u32>(S_IRQ_COUNT);
 }
 
 /** The block ends early: the run loop delivers a fault, or the block's code was overwritten. */
@@ -151,7 +155,11 @@ function settle(): void {
   inCache = false;
 }
 
-/** Writes the block's instructions made to shadow-tracked page tables: "page-table write" callouts. */
+/**
+ * Writes to shadow-tracked page tables since the block was entered, as "page-table write"
+ * callouts (VMware's adaptive BT turns such stores into callouts). The shadow MMU's counter
+ * also sees the page walker's accessed/dirty updates made while the block ran.
+ */
 @inline function notePageTableWrites(): void {
   const n = load<u32>(PT_WRITES);
   if (n != ptWritesSeen) {
@@ -201,7 +209,8 @@ function enterBlock(lin: u32, eip: u32): bool {
   }
   if (b == 0) {
     store<u32>(S_BT_LOOKUPS, load<u32>(S_BT_LOOKUPS) + 1);
-    if (from != 0 && ((load<u32>(from + B_FLAGS) >> 4) & 7) == FLOW_INDIRECT) {
+    const indirect = from != 0 && ((load<u32>(from + B_FLAGS) >> 4) & 7) == FLOW_INDIRECT;
+    if (indirect && load<u32>(S_IRQ_COUNT) == prevIrqs) {
       countEvent(KIND_CALLOUT, CALLOUT_INDIRECT_BRANCH_LOOKUP, WHERE_CORE);
     }
     b = cacheLookup(lin, host, cs32);

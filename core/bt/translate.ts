@@ -9,6 +9,8 @@ import { clearFault, faulted } from "../cpu/fault";
 import { CS } from "../cpu/state";
 import { FLOW_CALL, FLOW_JCC, FLOW_JUMP, FLOW_NONE, FORM_IMM_OPSIZE } from "../generated/bt-forms";
 import {
+  EVENT_REASONS,
+  HV_EVENTS_BASE,
   PHYS_RAM,
   PHYS_ROM,
   PHYS_TRACKED,
@@ -25,7 +27,7 @@ import {
 } from "../generated/layout";
 import { physEntry } from "../mmu/physical";
 import { tlbFill } from "../mmu/tlb";
-import { countEvent, KIND_TRANSLATION, WHERE_CORE } from "../virt/events";
+import { countEvent, KIND_SHADOW_FAULT, KIND_TRANSLATION, WHERE_CORE } from "../virt/events";
 import {
   B_BYTES,
   B_CODE,
@@ -61,6 +63,8 @@ const TRANSLATED_IDENT: u32 = 0;
 const TRANSLATED_REWRITTEN: u32 = 1;
 const BAD_FRAME: u32 = 0xfffffffe;
 const PF_COUNT: u32 = S_EXC_COUNT + (14 << 2);
+/** KIND_SHADOW_FAULT reason 1 (vmm/stats/events.ts ShadowFault.true): a fault the shadow MMU reflects. */
+const SHADOW_TRUE_FAULTS: u32 = HV_EVENTS_BASE + (((KIND_SHADOW_FAULT * EVENT_REASONS + 1) << 1) << 2);
 
 // Up to 15 bytes of the instruction being measured, gathered across a page boundary.
 const scratch: u32 = <u32>memory.data(16);
@@ -68,7 +72,7 @@ const scratch: u32 = <u32>memory.data(16);
 /**
  * The host page holding the code at `lin` for a supervisor instruction fetch, filling the TLB if
  * needed, or 0 if the fetch would fault or the page is not memory the cache can copy (MMIO, open
- * bus). A fault the fill raises is withdrawn: CR2 and the exception counter are as before.
+ * bus). A fault the fill raises is withdrawn: CR2 and the fault counters are as before.
  */
 export function probeFetch(lin: u32): u32 {
   let e = load<u32>(TLB_BASE + ((lin >>> 12) << 2));
@@ -76,11 +80,13 @@ export function probeFetch(lin: u32): u32 {
   if ((e & TLB_VALID) == 0) {
     const cr2 = load<u32>(S_CR + 8);
     const pfCount = load<u32>(PF_COUNT);
+    const trueFaults = load<u32>(SHADOW_TRUE_FAULTS);
     e = tlbFill(lin, false, false);
     if (faulted) {
       clearFault();
       store<u32>(S_CR + 8, cr2);
       store<u32>(PF_COUNT, pfCount);
+      store<u32>(SHADOW_TRUE_FAULTS, trueFaults);
       return 0;
     }
     if ((e & TLB_SLOW) == 0) return e & ~0xfff;
