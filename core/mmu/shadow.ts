@@ -24,8 +24,9 @@ import {
   TLB_NO_USER_READ,
   TLB_NO_USER_WRITE,
 } from "../generated/layout";
-import { countEvent, KIND_EXIT, KIND_SHADOW_FAULT, traceEvent, WHERE_CORE } from "../virt/events";
+import { countEvent, KIND_EXIT, KIND_SHADOW_FAULT, KIND_TRAP, traceEvent, WHERE_CORE } from "../virt/events";
 import { nonRoot } from "../virt/vmx";
+import { trapMode } from "../virt/trap";
 import {
   dropAllShadows,
   floodCount,
@@ -289,10 +290,14 @@ export function shadowTrackedWrite(gpa: u32): void {
   if (zapped) tlbFlush(false);
   if (!fresh) return;
   countEvent(KIND_SHADOW_FAULT, SF_PT_WRITE, WHERE_CORE);
+  // How the write reached the VMM is the crossing that is priced: KVM and a classic trap VMM
+  // write-protect shadowed page tables, so the write was a #PF exit or a #PF trap, then
+  // emulated; under bt the translated store is a callout (counted by the translator).
   if (nonRoot()) {
-    // KVM write-protects shadowed page tables: the write was a #PF exit and emulated.
     store<u64>(S_VMX_EXITS, load<u64>(S_VMX_EXITS) + 1);
     traceEvent(KIND_EXIT, 0, WHERE_CORE, PT_WRITE_ERROR, gpa);
+  } else if (trapMode()) {
+    traceEvent(KIND_TRAP, 14, WHERE_CORE, PT_WRITE_ERROR, gpa);
   }
 }
 

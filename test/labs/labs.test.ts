@@ -233,7 +233,9 @@ describe("lab kernels, trap and emulate", () => {
       callret: { gp: 0, de: 0, pf: 0, soft: 0 },
       pgfault: { gp: 0, de: 0, pf: 1000, soft: 1 }, // the guest's own #PF, reflected
       divzero: { gp: 0, de: 1000, pf: 0, soft: 1 },
-      ptwrite: { gp: 1001, de: 0, pf: 0, soft: 0 }, // INVLPG per write, one more after the loop
+      // INVLPG per write and one after the loop; each write to the shadowed page table is the
+      // #PF a write-protected page table gives a trap-and-emulate VMM (the restore included).
+      ptwrite: { gp: 1001, de: 0, pf: 1001, soft: 0 },
     });
     expect(traps.size).toBe(4);
   });

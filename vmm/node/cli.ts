@@ -12,7 +12,7 @@ import { loadKernel } from "../boot/kernel.js";
 import { BootImageError } from "../boot/linux.js";
 import { REG, SEG } from "../cpu.js";
 import { FirmwareError, installFirmware } from "../firmware.js";
-import { formatReport, PROFILES, readCoreStats, readWalkStats } from "../stats/index.js";
+import { formatReport, PROFILES, readCoreStats, readStructureStats, readWalkStats } from "../stats/index.js";
 import { checkModes, defaultMmu, MMU_MODES, type MmuMode, VIRT_MODES, type VirtMode } from "../virt/vmcs.js";
 import { type ClockMode, Vm, type VmStop } from "../vm.js";
 import { projectFile, readGuestFile, UserInputError } from "./files.js";
@@ -198,9 +198,24 @@ function monitorCommand(vm: Vm, line: string): string {
 /** The VM's crossings (counted by kind and reason), modeled cycles per profile, and measured time. */
 function crossingReport(vm: Vm, hostMs: number): string {
   const walk = readWalkStats(vm.cpu);
+  const st = readStructureStats(vm.cpu);
+  let structures = "";
+  if (vm.mmu === "shadow") {
+    const s = st.shadow;
+    structures += `shadow MMU: root cache ${s.rootHits} hits / ${s.rootMisses} misses, ${s.pagesInUse} pool pages in use, ${s.poolFlushes} pool flushes, ${s.unshadowed} tables unshadowed\n`;
+  }
+  if (vm.mmu === "ept") structures += `EPT: ${st.ept.poolFlushes} pool flushes, ${st.ept.remaps} leaves remapped\n`;
+  if (vm.mode === "bt") {
+    const b = st.bt;
+    structures += `translator: ${b.blocks} blocks, ${b.cacheBytes} cache bytes, ${b.chained} chained transitions, ${b.lookups} lookups, ${b.codeWrites} code writes, ${b.invalidated} blocks invalidated, ${b.flushes} cache flushes\n`;
+  }
+  if (vm.mode === "pv") structures += `pv: ${st.pv.mmuUpdates} page-table entries in ${st.pv.mmuBatches} batches\n`;
+  if (vm.mode === "trap")
+    structures += `trap VMM: ${st.trap.emulated} instructions emulated, ${st.trap.reflected} events reflected\n`;
   return (
     `mode: ${vm.mode} (memory: ${vm.mmu})\n` +
     `page walks: ${walk.tlbMisses} TLB misses, ${walk.refsPerMiss.toFixed(2)} memory references per miss\n` +
+    structures +
     `${formatReport(readCoreStats(vm.cpu), PROFILES, hostMs)}\n`
   );
 }

@@ -81,3 +81,49 @@ export function resetCoreStats(core: CoreMemory): void {
     dv.setBigUint64(a, 0n, true);
   }
 }
+
+/** The hypervisor's own structures, read from the state block: what each mode built and kept. */
+export interface StructureStats {
+  vmExits: number;
+  ept: { poolFlushes: number; remaps: number };
+  shadow: { rootHits: number; rootMisses: number; poolFlushes: number; unshadowed: number; pagesInUse: number };
+  bt: {
+    blocks: number;
+    lookups: number;
+    chained: number;
+    codeWrites: number;
+    invalidated: number;
+    flushes: number;
+    cacheBytes: number;
+  };
+  pv: { mmuUpdates: number; mmuBatches: number };
+  trap: { emulated: number; reflected: number };
+}
+
+export function readStructureStats(core: CoreMemory): StructureStats {
+  const dv = new DataView(core.memory.buffer);
+  const u32 = (a: number) => dv.getUint32(a, true);
+  const u64 = (a: number) => Number(dv.getBigUint64(a, true));
+  return {
+    vmExits: u64(L.S_VMX_EXITS),
+    ept: { poolFlushes: u32(L.S_EPT_POOL_FLUSHES), remaps: u32(L.S_EPT_REMAPS) },
+    shadow: {
+      rootHits: u32(L.S_SHADOW_ROOT_HITS),
+      rootMisses: u32(L.S_SHADOW_ROOT_MISSES),
+      poolFlushes: u32(L.S_SHADOW_POOL_FLUSHES),
+      unshadowed: u32(L.S_SHADOW_UNSHADOWED),
+      pagesInUse: u32(L.S_SHADOW_PAGES),
+    },
+    bt: {
+      blocks: u32(L.S_BT_BLOCKS),
+      lookups: u32(L.S_BT_LOOKUPS),
+      chained: u32(L.S_BT_CHAINED),
+      codeWrites: u32(L.S_BT_CODE_WRITES),
+      invalidated: u32(L.S_BT_INVALIDATED),
+      flushes: u32(L.S_BT_FLUSHES),
+      cacheBytes: u32(L.S_BT_CACHE_USED),
+    },
+    pv: { mmuUpdates: u64(L.S_PV_MMU_UPDATES), mmuBatches: u64(L.S_PV_MMU_BATCHES) },
+    trap: { emulated: u32(L.S_TRAP_EMULATED), reflected: u32(L.S_TRAP_REFLECTED) },
+  };
+}

@@ -18,6 +18,15 @@ export const COUNTED_ONLY: Readonly<Partial<Record<KindName, string>>> = {
   mmio: "priced through the exit or callout that delivered it",
 };
 
+/**
+ * Reasons of priced kinds that are counted but priced through another crossing: a write to a
+ * shadowed page table reaches the VMM as a #PF exit (hvm), a #PF trap (trap) or a translator
+ * callout (bt), each counted and priced under its own kind.
+ */
+export const COUNTED_ONLY_REASONS: Readonly<Partial<Record<KindName, Readonly<Record<number, string>>>>> = {
+  shadowFault: { 2: "priced through the exit, trap or callout that delivered the page-table write" },
+};
+
 export interface PricedLine {
   kind: PricedKind;
   count: number;
@@ -50,7 +59,13 @@ export function price(snapshot: StatsSnapshot, profile: Profile): Pricing {
   const unpriced: UnpricedLine[] = [];
   let modeledCycles = 0;
   for (const kind of KIND_NAMES) {
-    const count = snapshot.totals[kind] ?? 0;
+    let count = snapshot.totals[kind] ?? 0;
+    const excluded = COUNTED_ONLY_REASONS[kind];
+    if (excluded) {
+      for (const row of snapshot.counters) {
+        if (row.kind === kind && row.reason in excluded) count -= row.core + row.host;
+      }
+    }
     if (count === 0) continue;
     if (!isPriced(kind)) {
       unpriced.push({ kind, count, why: COUNTED_ONLY[kind] ?? "not priced" });
