@@ -6,13 +6,7 @@
 import { PHYS_RAM, PHYS_TRACKED, S_CR } from "../generated/layout";
 import { physEntry, physRead32, physWrite32 } from "./physical";
 import { permitted } from "./tlb";
-
-const PTE_P: u32 = 0x1;
-const PTE_RW: u32 = 0x2;
-const PTE_US: u32 = 0x4;
-const PTE_A: u32 = 0x20;
-const PTE_D: u32 = 0x40;
-const PDE_PS: u32 = 0x80;
+import { PDE_PS, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_US } from "./pte";
 
 // Results of the last guestWalk.
 /** #PF error code when it failed. */

@@ -37,14 +37,7 @@ import {
   S_WALK_TLB_MISSES,
 } from "../generated/layout";
 import { physRead32, physWrite32 } from "./physical";
-
-const PTE_P: u32 = 0x1;
-const PTE_RW: u32 = 0x2;
-const PTE_US: u32 = 0x4;
-const PTE_A: u32 = 0x20;
-const PTE_D: u32 = 0x40;
-const PDE_PS: u32 = 0x80;
-const PTE_G: u32 = 0x100;
+import { PDE_PS, PTE_A, PTE_D, PTE_G, PTE_P, PTE_RW, PTE_US } from "./pte";
 
 const TLB_LIST_MAX: u32 = TLB_LIST_BYTES >>> 2;
 
