@@ -35,7 +35,7 @@ interface RunRow {
 
 function fmt(n: number | undefined): string {
   if (n === undefined) return "-";
-  if (n !== 0 && Math.abs(n) < 10) return n.toFixed(2);
+  if (!Number.isInteger(n) && Math.abs(n) < 10) return n.toFixed(2);
   return Math.round(n).toLocaleString("en-US");
 }
 
@@ -160,9 +160,9 @@ function report(rows: RunRow[], nano: NanoTable, claims: ClaimLine[]): string {
     }
   }
   out.push("");
-  out.push("Tiny Linux boot to the shell prompt (and whole nanobench runs)");
+  out.push("Tiny Linux boot, from power-on to the shell prompt: guest instructions, host time, crossings by kind");
   const head = ["workload", "mode", "guest insns", "host ms", ...KIND_NAMES.filter((k) => k !== "io" && k !== "mmio")];
-  out.push(`  ${head.map((h, i) => (i < 2 ? h.padEnd(11) : h.padStart(12))).join("")}`);
+  out.push(`  ${head.map((h, i) => (i < 2 ? h.padEnd(11) : h.padStart(14))).join("")}`);
   for (const r of rows) {
     if (!r.ok) {
       out.push(`  ${r.workload.padEnd(11)}${r.mode.padEnd(11)} FAILED: ${r.error?.split("\n")[0]}`);
@@ -171,7 +171,7 @@ function report(rows: RunRow[], nano: NanoTable, claims: ClaimLine[]): string {
     if (r.workload !== "linux-boot") continue;
     const cells = [fmt(r.guestInstructions), fmt(r.hostMs)];
     for (const k of head.slice(4)) cells.push(fmt(r.crossings?.[k] ?? 0));
-    out.push(`  ${r.workload.padEnd(11)}${r.mode.padEnd(11)}${cells.map((c) => c.padStart(12)).join("")}`);
+    out.push(`  ${r.workload.padEnd(11)}${r.mode.padEnd(11)}${cells.map((c) => c.padStart(14)).join("")}`);
   }
   out.push("");
   out.push("  modeled crossing cycles of the boot, per profile (unpriced kinds listed):");

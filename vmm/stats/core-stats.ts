@@ -3,7 +3,7 @@
 // `info stats`, `--stats`, the benchmarks and the page share.
 
 import * as L from "../generated/layout.js";
-import { KIND_NAMES, type Kind, type KindName, reasonName, WHERE_NAMES } from "./events.js";
+import { KIND_NAMES, Kind, type KindName, reasonName, WHERE_NAMES } from "./events.js";
 import type { CounterRow, StatsSnapshot, TraceRow } from "./stats.js";
 
 /** Reads memory as the core lays it out (a Cpu, or anything with its memory). */
@@ -39,6 +39,19 @@ export function readCoreStats(core: CoreMemory): StatsSnapshot {
       totals[kind] += coreCount + hostCount;
     }
   }
+  // Page-walk references are counted by the MMU in the state block (one add per reference, no
+  // table lookup on the fill path); they appear here as the walkRef kind.
+  const walk = readWalkStats(core);
+  const refs: [number, number][] = [
+    [0, walk.guestRefs],
+    [1, walk.nestedRefs],
+  ];
+  for (const [reason, n] of refs) {
+    if (n === 0) continue;
+    counters.push({ kind: "walkRef", reason, name: reasonName(Kind.walkRef, reason), core: n, host: 0 });
+    totals.walkRef += n;
+  }
+  counters.sort((a, b) => KIND_NAMES.indexOf(a.kind) - KIND_NAMES.indexOf(b.kind) || a.reason - b.reason);
   const recorded = words[L.S_TRACE_RECORDED >>> 2]!;
   const kept = Math.min(recorded, TRACE_ENTRIES);
   const entries: TraceRow[] = [];
