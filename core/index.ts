@@ -26,12 +26,14 @@ import {
   S_VIRT_MODE,
   S_VMCS_ENTRY_INTR_INFO,
   S_BT_ACTIVE,
-  S_PV_SHARED_PAGE,
+  S_MMU_MODE,
   STATE_BASE,
   STATE_USED,
 } from "./generated/layout";
 import { mapPhysical as mapPhys, resetPhysicalMap } from "./mmu/physical";
 import { linearToPhysical, tlbFlush } from "./mmu/tlb";
+import { hostWrote } from "./mmu/write-tracking";
+import { setVirtualization } from "./virt/setup";
 
 /** The P6 signature reported in EDX at reset and by CPUID leaf 1: family 6, model 3 (Pentium II). */
 export const CPU_SIGNATURE: u32 = 0x0633;
@@ -61,7 +63,7 @@ export function reset(): void {
     // virtualized (mode, MMU mode and the VMCS controls the VMM programmed).
     if (a == S_RAM_SIZE || a == S_TSC_PER_INSN || a == S_KVM_PARAVIRT) continue;
     if (a >= S_VIRT_MODE && a < S_VMCS_ENTRY_INTR_INFO) continue;
-    if (a == S_BT_ACTIVE || a == S_PV_SHARED_PAGE) continue;
+    if (a == S_BT_ACTIVE) continue;
     store<u32>(a, 0);
   }
   clearFault();
@@ -85,6 +87,8 @@ export function reset(): void {
   fpuReset();
   setCpl(0);
   updateMode();
+  // The hypervisor's caches (shadow roots, EPT tables, translations) do not survive a reset.
+  setVirtualization(load<u32>(S_VIRT_MODE), load<u32>(S_MMU_MODE));
   tlbFlush(false);
   invalidateFetch();
 }
@@ -160,4 +164,9 @@ export function wake(): void {
 
 export { materializeFlags };
 export { setVirtualization } from "./virt/setup";
+
+/** The host wrote guest RAM directly (loaders, DMA): write-tracked frames in the range are told. */
+export function hostWroteGuest(gpa: u32, len: u32): void {
+  hostWrote(gpa, len);
+}
 export { eptCollectDirty, eptDirtyLog } from "./mmu/ept-dirty";

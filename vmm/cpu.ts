@@ -51,6 +51,7 @@ interface CoreExports {
   staticDataEnd(): number;
   retired(): number;
   setVirtualization(mode: number, mmu: number): void;
+  hostWroteGuest(gpa: number, len: number): void;
 }
 
 const defaultHost: CpuHost = {
@@ -312,6 +313,8 @@ export class Cpu {
       throw new RangeError(`guest-physical range 0x${addr.toString(16)}+${bytes.length} is outside RAM`);
     }
     this.ram.set(bytes, addr);
+    // Shadow page tables and translations made from these frames must not go stale.
+    if (bytes.length > 0) this.exports.hostWroteGuest(addr, bytes.length);
   }
   readPhysical(addr: number, length: number): Uint8Array {
     if (addr < 0 || addr + length > this.ramBytes) {

@@ -51,7 +51,7 @@ export function installFirmware(vm: Vm, opts: FirmwareOptions): Firmware {
   const vga = vm.attachVga();
 
   const fwCfg = new FwCfg({
-    memory: { read: (a, l) => cpu.readPhysical(a, l), write: (a, b) => cpu.writePhysical(a, b) },
+    memory: { size: cpu.ramBytes, read: (a, l) => cpu.readPhysical(a, l), write: (a, b) => cpu.writePhysical(a, b) },
   });
   configurePc(fwCfg, { ramBytes: cpu.ramBytes, bootOrder: opts.bootOrder ?? [] });
   if (opts.vgaBios) fwCfg.addFile("vgaroms/vgabios-isavga.bin", opts.vgaBios);

@@ -105,6 +105,7 @@ let ptWritesSeen: u32 = 0;
   } else if (winGen != tlbGeneration) {
     // A TLB flush inside the block dropped the window.
     fetchFromCopy(winStart, winEnd, winBias);
+    winGen = tlbGeneration;
   }
   if (left == 1) {
     lastInstruction();

@@ -6,6 +6,7 @@
 import { faulted, gp, raise, ssFault, VEC_AC } from "../cpu/fault";
 import { SS } from "../cpu/state";
 import {
+  RAM_BASE,
   S_CPL,
   S_SEG_BASE,
   S_SEG_RHI,
@@ -173,13 +174,22 @@ function entryRead8(e: u32, lin: u32): u32 {
   return (e & (TLB_SLOW | TLB_NO_SUPER_WRITE)) != 0;
 }
 
-/** The guest-physical address of `lin` in a slow or write-refusing entry. */
+/** The guest-physical address of `lin` in a slow or write-refusing RAM entry. */
 @inline function entryPhysical(e: u32, lin: u32): u32 {
   const page = e & ~0xfff;
   return ((e & TLB_SLOW) != 0 ? page : hostToPhysical(page)) | (lin & 0xfff);
 }
 
+/**
+ * A write-refusing entry whose host page is not guest RAM: ROM, or memory the trap VMM maps
+ * read-only. The write is dropped (it has no guest-physical page to go to).
+ */
+@inline function writeDropped(e: u32): bool {
+  return (e & TLB_SLOW) == 0 && (e & ~0xfff) < RAM_BASE;
+}
+
 function entryWrite8(e: u32, lin: u32, v: u32): void {
+  if (writeDropped(e)) return;
   if (writeNeedsPhysical(e)) physWrite8(entryPhysical(e, lin), v);
   else store<u8>((e & ~0xfff) + (lin & 0xfff), <u8>v);
 }
@@ -238,6 +248,7 @@ export function writeSlow(lin: u32, size: u32, v: u32, user: bool): void {
   if (faulted) return;
   const off = lin & 0xfff;
   if (off + size <= 0x1000) {
+    if (writeDropped(e)) return;
     if (writeNeedsPhysical(e)) {
       const phys = entryPhysical(e, lin);
       if (size == 1) physWrite8(phys, v);

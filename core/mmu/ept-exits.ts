@@ -34,8 +34,15 @@ function recordExit(reason: u32, qualification: u32, gpa: u32, linear: u32): voi
 
 /** An EPT violation (exit 48) on `access` (EPT_ACCESS_*) to `gpa`, made for linear `linear`. */
 export function eptViolationExit(gpa: u32, access: u32, pagingStructure: bool, linear: u32, permissions: u32): u32 {
+  // A guest paging-structure access that A/D flags make a write sets both the read and the
+  // write bit (SDM, exit qualification for EPT violations, footnote to bit 1).
+  const both = pagingStructure && (1 << access) == 2;
   const qual: u32 =
-    (1 << access) | ((permissions & 7) << 3) | QUAL_LINEAR_VALID | (pagingStructure ? 0 : QUAL_FINAL_TRANSLATION);
+    (1 << access) |
+    (both ? 1 : 0) |
+    ((permissions & 7) << 3) |
+    QUAL_LINEAR_VALID |
+    (pagingStructure ? 0 : QUAL_FINAL_TRANSLATION);
   recordExit(EXIT_EPT_VIOLATION, qual, gpa, linear);
   traceEvent(KIND_EXIT, EXIT_EPT_VIOLATION, WHERE_CORE, qual, gpa);
   countEvent(KIND_EPT_VIOLATION, access, WHERE_CORE);

@@ -49,6 +49,26 @@ export function untrackFrame(gfn: u32, owner: u32): void {
   }
 }
 
+/**
+ * The host wrote [gpa, gpa + len) of guest RAM directly (a loader, DMA): tracked frames in the
+ * range are told as if the guest had written them, so no shadow entry or translation stays stale.
+ */
+export function hostWrote(gpa: u32, len: u32): void {
+  let a = gpa;
+  const end = gpa + len;
+  while (a < end && a >= gpa) {
+    const pageEnd = (a | 0xfff) + 1;
+    const n = (pageEnd == 0 || pageEnd > end ? end : pageEnd) - a;
+    const owners = frameOwners(a >>> 12);
+    if ((owners & TRACK_BT) != 0) btTrackedWrite(a, n);
+    if ((owners & (TRACK_SHADOW_PT | TRACK_SHADOW_PD)) != 0) {
+      for (let e = a & ~3; e < a + n; e += 4) shadowTrackedWrite(e);
+    }
+    if (pageEnd == 0) break;
+    a = pageEnd;
+  }
+}
+
 /** A guest write of `size` bytes at `gpa` reached a tracked frame (after it was stored). */
 export function trackedWrite(gpa: u32, size: u32): void {
   const owners = frameOwners(gpa >>> 12);

@@ -113,45 +113,50 @@ export function handleVmExit(): bool {
 }
 
 /**
- * Exception bitmap (SDM 25.2): an exception whose bit is set exits instead of being delivered;
- * for #PF the error code must also satisfy the mask/match test. This VMM reflects it: the exit is
- * counted and the exception is injected on the next entry. Returns true when it exited.
+ * Exception bitmap (SDM 25.2): an exception whose bit is set exits instead of being delivered.
+ * For #PF the error code decides with the mask/match fields: with bit 14 set it exits when
+ * (error & mask) == match, with bit 14 clear when they differ. This VMM reflects the exception:
+ * the exit is counted and the entry that resumes the guest injects it, which the caller does
+ * by delivering it at once. Returns true when it exited.
  */
 export function exceptionExits(vector: u32, error: i32): bool {
   if (!nonRoot() || vector >= 32) return false;
-  if (((load<u32>(S_VMCS_EXCEPTION_BITMAP) >>> vector) & 1) == 0) return false;
+  const bit = ((load<u32>(S_VMCS_EXCEPTION_BITMAP) >>> vector) & 1) != 0;
   if (vector == 14) {
     const matches = (<u32>error & load<u32>(S_VMCS_PF_ERROR_MASK)) == load<u32>(S_VMCS_PF_ERROR_MATCH);
-    if (!matches) return false;
-  }
+    if (bit != matches) return false;
+  } else if (!bit) return false;
   countExit();
-  // Exit interruption information: vector, type 3 (hardware exception), error-code valid, valid.
-  const info: u32 = vector | (3 << 8) | (error != NO_ERROR ? 1 << 11 : 0) | (1 << 31);
+  // Exit interruption information: vector, type (3 hardware exception, 6 software exception
+  // for INT3 and INTO), error-code valid, valid.
+  const type: u32 = vector == 3 || vector == 4 ? 6 : 3;
+  const info: u32 = vector | (type << 8) | (error != NO_ERROR ? 1 << 11 : 0) | (1 << 31);
   store<u32>(S_VMCS_EXIT_REASON, EXIT_EXCEPTION_NMI);
   store<u32>(S_VMCS_EXIT_INTR_INFO, info);
   store<u32>(S_VMCS_EXIT_INTR_ERROR, <u32>error);
   store<u32>(S_VMCS_EXIT_QUALIFICATION, vector == 14 ? load<u32>(S_CR + 8) : 0);
   traceEvent(KIND_EXIT, EXIT_EXCEPTION_NMI, WHERE_CORE, info, 0);
-  store<u32>(S_VMCS_ENTRY_INTR_INFO, info);
   return true;
 }
 
+/** VMX_PENDING_VECTOR: an external-interrupt exit was taken and its injection waits. */
+const PENDING_INTERRUPT: u32 = 0x200;
+
 /**
  * Between instructions in non-root operation with external-interrupt exiting: an interrupt the
- * PIC raises exits (reason 1) and is acknowledged on exit; the VMM injects it on the next entry
- * if the guest can take it, else asks for an interrupt-window exit (reason 7) and injects then.
+ * PIC raises exits (reason 1). The VMM acknowledges the (virtual) PIC only when it injects, as
+ * KVM does for its emulated PIC, so the guest's masking and priorities keep their meaning: if
+ * the guest can take the interrupt it is injected on this entry, else the VMM asks for an
+ * interrupt-window exit (reason 7) and injects then, if the PIC still asks for it.
  * Returns true when this path owns interrupt delivery.
  */
 export function serviceVirtualInterrupts(intr: bool): bool {
   if (!nonRoot() || !pinControl(PIN_EXTERNAL_INTERRUPT_EXITING)) return false;
   if (intr && load<u32>(S_VMX_PENDING_VECTOR) == 0) {
     countExit();
-    const vector = hostAckInterrupt() & 0xff;
-    store<u32>(S_IRQ_COUNT, load<u32>(S_IRQ_COUNT) + 1);
     store<u32>(S_VMCS_EXIT_REASON, EXIT_EXTERNAL_INTERRUPT);
-    store<u32>(S_VMCS_EXIT_INTR_INFO, vector | (1 << 31));
-    traceEvent(KIND_EXIT, EXIT_EXTERNAL_INTERRUPT, WHERE_CORE, vector, 0);
-    store<u32>(S_VMX_PENDING_VECTOR, vector | 0x100);
+    traceEvent(KIND_EXIT, EXIT_EXTERNAL_INTERRUPT, WHERE_CORE, 0, 0);
+    store<u32>(S_VMX_PENDING_VECTOR, PENDING_INTERRUPT);
   }
   const pending = load<u32>(S_VMX_PENDING_VECTOR);
   if (pending == 0) return true;
@@ -167,12 +172,18 @@ export function serviceVirtualInterrupts(intr: bool): bool {
     traceEvent(KIND_EXIT, EXIT_INTERRUPT_WINDOW, WHERE_CORE, 0, 0);
     store<u32>(S_VMCS_PROC_CONTROLS, load<u32>(S_VMCS_PROC_CONTROLS) & ~PROC_INTERRUPT_WINDOW_EXITING);
   }
-  // VM entry with event injection: type 0 (external interrupt), valid.
-  store<u32>(S_VMCS_ENTRY_INTR_INFO, (pending & 0xff) | (1 << 31));
   store<u32>(S_VMX_PENDING_VECTOR, 0);
+  // The PIC withdrew the request while the guest could not take it (masked, or handled by
+  // polling): nothing to inject.
+  if (!intr) return true;
+  const vector = hostAckInterrupt() & 0xff;
+  store<u32>(S_IRQ_COUNT, load<u32>(S_IRQ_COUNT) + 1);
+  store<u32>(S_VMCS_EXIT_INTR_INFO, vector | (1 << 31));
+  // VM entry with event injection: type 0 (external interrupt), valid.
+  store<u32>(S_VMCS_ENTRY_INTR_INFO, vector | (1 << 31));
   store<u32>(S_HALTED, 0);
   store<u32>(S_VMCS_GUEST_ACTIVITY, 0);
-  deliver(pending & 0xff, NO_ERROR, false, true, getEip());
+  deliver(vector, NO_ERROR, false, true, getEip());
   store<u32>(S_VMCS_ENTRY_INTR_INFO, 0);
   return true;
 }

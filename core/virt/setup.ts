@@ -6,6 +6,7 @@ import {
   S_BT_ACTIVE,
   S_KVM_PARAVIRT,
   S_MMU_MODE,
+  S_PV_SHARED_PAGE,
   S_SHADOW_CR3,
   S_VIRT_MODE,
   S_VMX_NONROOT,
@@ -28,6 +29,7 @@ export function setVirtualization(mode: u32, mmu: u32): void {
   store<u32>(S_BT_ACTIVE, mode == VIRT_BT ? 1 : 0);
   store<u32>(S_VMX_PENDING_VECTOR, 0);
   store<u32>(S_SHADOW_CR3, 0);
+  store<u32>(S_PV_SHARED_PAGE, 0);
   eptReset(mmu == MMU_EPT);
   shadowReset();
   btReset();

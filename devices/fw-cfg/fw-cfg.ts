@@ -26,6 +26,8 @@ import type { PortBus } from "../bus/port-bus.js";
 
 /** Guest physical memory as the DMA interface sees it (the Vm provides it). */
 export interface GuestMemory {
+  /** Bytes of guest RAM from guest-physical 0: DMA outside it fails (the ERROR bit), as in QEMU. */
+  readonly size: number;
   read(addr: number, length: number): Uint8Array;
   write(addr: number, bytes: Uint8Array): void;
 }
@@ -307,6 +309,9 @@ export class FwCfg {
     this.dmaAddress = 0;
     const mem = this.memory;
     if (!mem) return;
+    // A descriptor outside RAM cannot even be answered: the request is dropped.
+    const inRam = (addr: number, len: number) => addr >= 0 && addr + len <= mem.size;
+    if (!inRam(descriptor, 16)) return;
     const d = mem.read(descriptor, 16);
     const dv = new DataView(d.buffer, d.byteOffset, 16);
     let control = dv.getUint32(0);
@@ -319,6 +324,10 @@ export class FwCfg {
     control = 0;
     const item = this.current;
     while (length > 0 && !(control & FW_CFG_DMA.ERROR)) {
+      if ((read || write) && !inRam(address, Math.min(length, 0x1_0000_0000))) {
+        control |= FW_CFG_DMA.ERROR;
+        break;
+      }
       let len: number;
       if (!item || this.offset >= item.data.length) {
         len = length;

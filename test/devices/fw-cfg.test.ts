@@ -20,6 +20,7 @@ function fakeMemory(size = 0x10000): GuestMemory & { bytes: Uint8Array } {
   const bytes = new Uint8Array(size);
   return {
     bytes,
+    size,
     read: (addr, len) => bytes.slice(addr, addr + len),
     write: (addr, data) => bytes.set(data, addr),
   };
@@ -198,6 +199,19 @@ describe("fw_cfg DMA", () => {
     expect(dma(bus, mem, 0x100, (rw << 16) | FW_CFG_DMA.SELECT | FW_CFG_DMA.WRITE, 4, 0x500)).toBe(0);
     expect(Array.from(cfg.file("etc/rw")!)).toEqual([1, 2, 3, 4]);
     expect(writes).toEqual([[0, 4]]);
+  });
+
+  it("fails a transfer that reaches past guest RAM (ERROR) and ignores a descriptor outside it", () => {
+    const { bus, mem } = setup();
+    const size = mem.bytes.length;
+    mem.bytes.fill(0xee, size - 8, size);
+    const control = dma(bus, mem, 0x100, (FW_CFG.SIGNATURE << 16) | FW_CFG_DMA.SELECT | FW_CFG_DMA.READ, 16, size - 8);
+    expect(control).toBe(FW_CFG_DMA.ERROR);
+    expect(Array.from(mem.bytes.slice(size - 8))).toEqual(new Array(8).fill(0xee)); // nothing written
+    const outside = size + 0x1000;
+    const swapped =
+      ((outside & 0xff) << 24) | ((outside & 0xff00) << 8) | ((outside >>> 8) & 0xff00) | (outside >>> 24);
+    expect(() => bus.write(0x518, 4, swapped >>> 0)).not.toThrow();
   });
 
   it("ignores a descriptor with no operation", () => {

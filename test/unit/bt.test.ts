@@ -242,6 +242,20 @@ describe("bt: translated kernel code", () => {
     expect(events(bt.cpu, Kind.guestInstr, 1)).toBe(Number(bt.cpu.instructions));
   });
 
+  it("drops translations of code the host overwrites (a loader or DMA writing guest RAM)", async () => {
+    // mov eax, 1; hlt: translated and run, then the host rewrites the immediate to 2.
+    const code = [0xb8, ...d32(1), 0xf4];
+    const bt = await flatMachine(true, code);
+    expect(bt.cpu.run(100)).toBe("halt");
+    expect(bt.cpu.reg(0)).toBe(1);
+    bt.cpu.writePhysical(CODE + 1, Uint8Array.from(d32(2)));
+    expect(bt.cpu.u32(L.S_BT_INVALIDATED)).toBeGreaterThanOrEqual(1);
+    bt.cpu.setU32(L.S_HALTED, 0);
+    bt.cpu.eip = CODE;
+    expect(bt.cpu.run(100)).toBe("halt");
+    expect(bt.cpu.reg(0)).toBe(2);
+  });
+
   it("empties a full translation cache and goes on", async () => {
     // 100,000 two-byte jumps to the next instruction: one block each, more than the cache holds.
     const jumps = 100_000;

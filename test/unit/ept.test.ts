@@ -128,8 +128,9 @@ describe("EPT", () => {
     // Before it: the code fetch's walk. With EPT A/D flags on, reads of guest paging-structure
     // entries count as writes (SDM 28.2.3.2), and bit 8 is clear for them.
     expect(exits).toEqual([
-      { qualification: Q_WRITE | Q_LINEAR_VALID, gpa: PD },
-      { qualification: Q_WRITE | Q_LINEAR_VALID, gpa: PT + (CODE >>> 12) * 4 },
+      // Guest paging-structure accesses are writes with EPT A/D on: both bits 0 and 1.
+      { qualification: Q_READ | Q_WRITE | Q_LINEAR_VALID, gpa: PD },
+      { qualification: Q_READ | Q_WRITE | Q_LINEAR_VALID, gpa: PT + (CODE >>> 12) * 4 },
       { qualification: Q_FETCH | Q_LINEAR_VALID | Q_FINAL, gpa: CODE },
       { qualification: Q_READ | Q_LINEAR_VALID | Q_FINAL, gpa: 0x123000 },
     ]);

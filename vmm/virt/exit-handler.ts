@@ -55,7 +55,7 @@ export function handleHostExit(ctx: ExitHandlerContext): number {
       const v = ctx.ports.read(io.port, io.size) & mask;
       cpu.setReg(0, ((eax & ~mask) | v) >>> 0);
     } else {
-      ctx.ports.write(io.port, io.size, eax & mask);
+      ctx.ports.write(io.port, io.size, (eax & mask) >>> 0);
     }
     cpu.setU32(L.S_EIP, cpu.u32(L.S_VMCS_GUEST_RIP) + cpu.u32(L.S_VMCS_EXIT_INSN_LEN));
     return L.VMX_ACTION_RESUME;
