@@ -169,5 +169,30 @@ describe("the page (web/) in Chromium", () => {
       `browser: shell prompt ${(bootMs / 1000).toFixed(1)} s after load, uname answered in ${typedMs} ms, ` +
         `VGA panel showed the marker ${vgaMs} ms after typing; ${status}`,
     );
+    // Under the native mode nothing crosses into a hypervisor: the panel counts only the page
+    // walks' references to the guest's own tables.
+    const nativeStats = await page.evaluate(() => window.__x86lab.statsText());
+    expect(nativeStats).toContain("walkRef0 guest page-table reference");
+    expect(nativeStats).not.toMatch(/exit\d|callout\d|hypercall\d/);
+  }, 120_000);
+
+  it("boots under hvm with shadow paging and shows the VM exits it took", async () => {
+    const { port } = server!.address() as AddressInfo;
+    await page.goto(`http://127.0.0.1:${port}/?mode=hvm&mmu=shadow`);
+    await waitForScreen("the shell prompt", (s) => /(^|\n)~ #/.test(s), 60_000);
+    // The panel refreshes with the status line; wait for a refresh after the prompt.
+    const deadline = Date.now() + 10_000;
+    let stats = "";
+    while (Date.now() < deadline) {
+      stats = await page.evaluate(() => window.__x86lab.statsText());
+      if (stats.includes("I/O instruction") && stats.includes("Exception or NMI")) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(stats).toContain("exit30 I/O instruction"); // port I/O exits (the serial console)
+    expect(stats).toContain("exit0 Exception or NMI"); // #PF exits of the shadow MMU
+    expect(stats).toContain("mode hvm, memory shadow");
+    expect(stats).toMatch(/pentium4-2006 [\d,]+/);
+    expect(await page.evaluate(() => document.querySelector("#modes a.current")?.textContent)).toBe("hvm, shadow");
+    expect(problems).toEqual([]);
   }, 120_000);
 });

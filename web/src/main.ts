@@ -4,13 +4,50 @@
 import "@xterm/xterm/css/xterm.css";
 import "./style.css";
 import { Terminal } from "@xterm/xterm";
-import type { FromWorker, ToWorker, VgaMessage } from "./protocol.js";
+import { checkModes, defaultMmu, MMU_MODES, type MmuMode, VIRT_MODES, type VirtMode } from "../../vmm/virt/vmcs.js";
+import type { FromWorker, StatsMessage, ToWorker, VgaMessage } from "./protocol.js";
 
 const term = new Terminal({ cols: 100, rows: 32, convertEol: false, scrollback: 5000 });
 term.open(document.getElementById("terminal")!);
 term.focus();
 const statusEl = document.getElementById("status")!;
 const vgaEl = document.getElementById("vga")!;
+const statsEl = document.getElementById("stats")!;
+
+/** The mode from the address (?mode=hvm&mmu=shadow); null with a reason when it cannot boot Linux. */
+function requestedMode(): { mode: VirtMode; mmu: MmuMode } | { error: string } {
+  const q = new URLSearchParams(location.search);
+  const mode = (q.get("mode") ?? "native") as VirtMode;
+  if (!VIRT_MODES.includes(mode)) return { error: `unknown mode '${mode}' (${VIRT_MODES.join(", ")})` };
+  if (mode === "trap") return { error: "the trap mode runs the lab kernels only (npm start -- -kernel ...)" };
+  const mmu = (q.get("mmu") ?? defaultMmu(mode)) as MmuMode;
+  if (!MMU_MODES.includes(mmu)) return { error: `unknown mmu '${mmu}' (shadow, ept)` };
+  const err = checkModes(mode, mmu);
+  return err ? { error: err } : { mode, mmu };
+}
+
+/** The crossings panel: counters by kind and reason, walk figures, modeled cycles per profile. */
+function drawStats(s: StatsMessage): void {
+  const table = document.createElement("table");
+  const head = table.insertRow();
+  for (const h of ["kind", "reason", "core", "host"]) {
+    const th = document.createElement("th");
+    th.textContent = h;
+    head.append(th);
+  }
+  for (const r of s.rows) {
+    const tr = table.insertRow();
+    for (const v of [r.kind, `${r.reason} ${r.name}`, nf.format(r.core), nf.format(r.host)])
+      tr.insertCell().textContent = v;
+  }
+  const notes = document.createElement("p");
+  notes.textContent =
+    `mode ${s.mode}, memory ${s.mmu}; ${nf.format(s.tlbMisses)} TLB misses, ` +
+    `${s.refsPerMiss.toFixed(2)} references per miss. Modeled cycles (cost model, not measured): ` +
+    s.modeled.map((m) => `${m.profile} ${nf.format(Math.round(m.cycles))}`).join(", ");
+  if (s.rows.length === 0) statsEl.replaceChildren("no crossings yet", notes);
+  else statsEl.replaceChildren(table, notes);
+}
 
 /**
  * Draws a VGA text snapshot into the <pre>: one span per run of cells with the same colours,
@@ -72,6 +109,9 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
     case "vga":
       drawVga(msg);
       break;
+    case "stats":
+      drawStats(msg);
+      break;
     case "status":
       statusEl.textContent =
         msg.state === "loading"
@@ -94,14 +134,25 @@ term.onData((data) => {
 });
 
 const asset = (name: string) => new URL(name, document.baseURI).href;
-send({
-  type: "start",
-  coreUrl: asset("core.wasm"),
-  kernelUrl: asset("guest/bzImage"),
-  initrdUrl: asset("guest/initramfs.cpio.gz"),
-  cmdline: "console=ttyS0 panic=-1",
-  memMiB: 64,
-});
+const chosen = requestedMode();
+if ("error" in chosen) {
+  statusEl.textContent = `error: ${chosen.error}`;
+} else {
+  // The link of the mode in use is shown as current.
+  document.querySelectorAll<HTMLAnchorElement>("#modes a").forEach((a) => {
+    if (a.search === location.search) a.className = "current";
+  });
+  send({
+    type: "start",
+    coreUrl: asset("core.wasm"),
+    kernelUrl: asset("guest/bzImage"),
+    initrdUrl: asset("guest/initramfs.cpio.gz"),
+    cmdline: "console=ttyS0 panic=-1",
+    memMiB: 64,
+    mode: chosen.mode,
+    mmu: chosen.mmu,
+  });
+}
 
 /**
  * A hook for tests and the console: the terminal's text, the status line, and the VGA panel's
@@ -109,7 +160,7 @@ send({
  */
 declare global {
   interface Window {
-    __x86lab: { screenText(): string; status(): string; vgaText(): string };
+    __x86lab: { screenText(): string; status(): string; vgaText(): string; statsText(): string };
   }
 }
 window.__x86lab = {
@@ -120,6 +171,7 @@ window.__x86lab = {
     return lines.join("\n").replace(/\n+$/, "");
   },
   status: () => statusEl.textContent ?? "",
+  statsText: () => statsEl.textContent ?? "",
   vgaText: () =>
     (vgaEl.textContent ?? "")
       .split("\n")

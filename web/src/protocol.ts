@@ -1,5 +1,7 @@
 // Messages between the page (main.ts) and the Worker that hosts the VM (worker.ts).
 
+import type { MmuMode, VirtMode } from "../../vmm/virt/vmcs.js";
+
 export interface StartMessage {
   type: "start";
   /** Absolute URLs (the page resolves them against its own address). */
@@ -8,6 +10,9 @@ export interface StartMessage {
   initrdUrl: string;
   cmdline: string;
   memMiB: number;
+  /** How the guest is virtualized (the page's ?mode= and ?mmu=). */
+  mode: VirtMode;
+  mmu?: MmuMode;
 }
 
 /** Bytes typed into the terminal, for the guest's COM1. */
@@ -37,8 +42,22 @@ export interface VgaMessage {
   graphics: boolean;
 }
 
+/** The hypervisor's crossings so far: the same snapshot `npm start -- --stats` prints. */
+export interface StatsMessage {
+  type: "stats";
+  mode: VirtMode;
+  mmu: MmuMode;
+  /** The most frequent (kind, reason) counters, most frequent first. */
+  rows: { kind: string; reason: number; name: string; core: number; host: number }[];
+  tlbMisses: number;
+  refsPerMiss: number;
+  /** Modeled cycles of the crossings per cost profile (not measured). */
+  modeled: { profile: string; cycles: number }[];
+}
+
 export type FromWorker =
   | { type: "serial"; bytes: Uint8Array }
   | VgaMessage
+  | StatsMessage
   | { type: "status"; state: "loading" | "running" | "stopped"; instructions: number; mips: number; note?: string }
   | { type: "error"; message: string };

@@ -4,12 +4,17 @@
 // screen is posted to the page whenever it changes (at most every VGA_EVERY_MS).
 
 import { loadLinux } from "../../vmm/boot/linux.js";
+import { readCoreStats, readWalkStats } from "../../vmm/stats/core-stats.js";
+import { price } from "../../vmm/stats/cost-model.js";
+import { PROFILES } from "../../vmm/stats/profiles.js";
 import { Vm } from "../../vmm/vm.js";
 import type { FromWorker, StartMessage, ToWorker } from "./protocol.js";
 
 /** Instructions per slice: about 30-50 ms of guest time at the interpreter's speed. */
 const SLICE = 3_000_000;
 const STATUS_EVERY_MS = 250;
+/** Rows of the crossings panel. */
+const STATS_ROWS = 14;
 /** Minimum time between two VGA snapshots (the last change is always sent, just later). */
 const VGA_EVERY_MS = 100;
 
@@ -63,6 +68,8 @@ async function boot(msg: StartMessage): Promise<void> {
     ramBytes: msg.memMiB * 1024 * 1024,
     clock: "icount",
     vga: true,
+    mode: msg.mode,
+    mmu: msg.mmu,
     onSerial: (com, byte) => {
       if (com === 1) out.push(byte);
     },
@@ -84,6 +91,21 @@ async function boot(msg: StartMessage): Promise<void> {
     lastMs = now;
     lastInsns = insns;
     post({ type: "status", state, instructions: insns, mips, note });
+    postStats();
+  };
+  const postStats = () => {
+    const snap = readCoreStats(machine.cpu);
+    const walk = readWalkStats(machine.cpu);
+    const rows = [...snap.counters].sort((a, b) => b.core + b.host - (a.core + a.host)).slice(0, STATS_ROWS);
+    post({
+      type: "stats",
+      mode: machine.mode,
+      mmu: machine.mmu,
+      rows,
+      tlbMisses: walk.tlbMisses,
+      refsPerMiss: walk.refsPerMiss,
+      modeled: PROFILES.map((p) => ({ profile: p.id, cycles: price(snap, p).modeledCycles })),
+    });
   };
   const flush = () => {
     if (out.length === 0) return;
