@@ -2,9 +2,10 @@
 // bit is set by the first write through it; TLB entries built while it is clear refuse fast
 // writes (tlb.ts), so that write takes the slow path and refills with write = true.
 //
-// What this log cannot see: writes the host makes straight into guest RAM (loaders, device DMA
-// from the TypeScript side, the kvmclock page the core updates through physical.ts) do not go
-// through EPT. A migration must copy those pages by other means (KVM marks them dirty itself).
+// Writes that do not go through EPT are marked here directly, as KVM marks its own writes and
+// the host's (kvm_vcpu_mark_page_dirty): the core's physical writes (kvmclock, the pv page-table
+// batches and shared page) through physical.ts, and the host's writes through hostWroteGuest.
+// Only host code that writes Cpu.ram directly, bypassing Cpu.writePhysical, is not seen.
 //
 // HV_EPT_META: the pool word at +0 (ept-pool.ts), then two bitmaps with one bit per 4 KiB
 // frame of the whole 4 GiB guest-physical space: PENDING collects dirty bits saved when the
@@ -26,6 +27,11 @@ export function eptDirtyLog(): u32 {
 @inline function setBit(bitmap: u32, gfn: u32): void {
   const p = bitmap + (gfn >>> 3);
   store<u8>(p, load<u8>(p) | (<u8>1 << <u8>(gfn & 7)));
+}
+
+/** A write to guest-physical `gpa` that did not go through an EPT leaf. */
+export function eptMarkDirty(gpa: u32): void {
+  setBit(PENDING, gpa >>> 12);
 }
 
 /** Moves every leaf's dirty flag into the PENDING bitmap. The caller flushes the TLB. */

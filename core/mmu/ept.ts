@@ -18,7 +18,7 @@ import {
   S_WALK_NESTED_REFS,
 } from "../generated/layout";
 import { eptViolationExit } from "./ept-exits";
-import { eptDirtyClear } from "./ept-dirty";
+import { eptMarkDirty, eptDirtyClear } from "./ept-dirty";
 import { eptFaultIn, eptNewRoot } from "./ept-fault-in";
 import {
   EPT_ACCESS_FETCH,
@@ -99,6 +99,8 @@ function walk(gpa: u32, access: u32, count: bool): u32 {
     const kind = pe & 0xf;
     const device = kind == PHYS_MMIO || kind == PHYS_NONE;
     if (device != eptMisconfigured(e) || (!device && (pe & ~0xfff) != (e & ~0xfff))) {
+      // The leaf goes; a write it recorded must stay in the dirty log.
+      if (!eptMisconfigured(e) && (e & EPT_DIRTY) != 0) eptMarkDirty(gpa);
       store<u64>(p, 0);
       store<u32>(S_EPT_REMAPS, load<u32>(S_EPT_REMAPS) + 1);
       result = WALK_VIOLATION;

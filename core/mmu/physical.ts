@@ -3,7 +3,8 @@
 // in at this one place.
 
 import { hostMmioRead, hostMmioWrite } from "../host";
-import { trackedWrite } from "./write-tracking";
+import { eptMarkDirty } from "./ept-dirty";
+import { frameOwners, trackedWrite } from "./write-tracking";
 import { eptMisconfigExit } from "./ept-exits";
 import {
   PHYS_MMIO,
@@ -19,6 +20,8 @@ import {
   S_A20_MASK,
   S_ROM_PHYS,
   S_RAM_SIZE,
+  MMU_EPT,
+  S_MMU_MODE,
 } from "../generated/layout";
 
 @inline export function physEntry(addr: u32): u32 {
@@ -31,7 +34,9 @@ export function mapPhysical(start: u32, len: u32, kind: u32, host: u32): void {
   const count = (len + 0xfff) >>> 12;
   for (let i: u32 = 0; i < count; i++) {
     const hostPage: u32 = kind == PHYS_MMIO || kind == PHYS_NONE ? 0 : host + (i << 12);
-    store<u32>(PHYSMAP_BASE + ((first + i) << 2), hostPage | kind);
+    // RAM mapped again over a frame the hypervisor tracks stays tracked.
+    const k = kind == PHYS_RAM && frameOwners(first + i) != 0 ? PHYS_TRACKED : kind;
+    store<u32>(PHYSMAP_BASE + ((first + i) << 2), hostPage | k);
     if (kind == PHYS_ROM && hostPage >= ROM_BASE && hostPage < RAM_BASE) {
       store<u32>(S_ROM_PHYS + (((hostPage - ROM_BASE) >>> 12) << 2), (first + i) << 12);
     }
@@ -71,13 +76,21 @@ export function physRead8(addr: u32): u32 {
   return 0xff;
 }
 
+/**
+ * After a store to RAM through this path: tracked frames are told, and under EPT the frame is
+ * marked in the dirty log (these writes, the core's own among them, do not go through a leaf).
+ */
+@inline function ramWritten(addr: u32, size: u32, kind: u32): void {
+  if (kind == PHYS_TRACKED) trackedWrite(addr, size);
+  if (load<u32>(S_MMU_MODE) == MMU_EPT) eptMarkDirty(addr);
+}
+
 export function physWrite8(addr: u32, v: u32): void {
   const e = physEntry(addr);
   const kind = e & 0xf;
-  if (kind == PHYS_RAM) store<u8>((e & ~0xfff) + (addr & 0xfff), <u8>v);
-  else if (kind == PHYS_TRACKED) {
+  if (kind == PHYS_RAM || kind == PHYS_TRACKED) {
     store<u8>((e & ~0xfff) + (addr & 0xfff), <u8>v);
-    trackedWrite(addr, 1);
+    ramWritten(addr, 1, kind);
   } else if (kind == PHYS_MMIO) {
     deviceAccessExit(addr);
     hostMmioWrite(addr, 1, v & 0xff);
@@ -107,7 +120,7 @@ export function physWrite16(addr: u32, v: u32): void {
     const kind = e & 0xf;
     if (kind == PHYS_RAM || kind == PHYS_TRACKED) {
       store<u16>((e & ~0xfff) + (addr & 0xfff), <u16>v);
-      if (kind == PHYS_TRACKED) trackedWrite(addr, 2);
+      ramWritten(addr, 2, kind);
       return;
     }
     if (kind == PHYS_MMIO) {
@@ -147,7 +160,7 @@ export function physWrite32(addr: u32, v: u32): void {
     const kind = e & 0xf;
     if (kind == PHYS_RAM || kind == PHYS_TRACKED) {
       store<u32>((e & ~0xfff) + (addr & 0xfff), v);
-      if (kind == PHYS_TRACKED) trackedWrite(addr, 4);
+      ramWritten(addr, 4, kind);
       return;
     }
     if (kind == PHYS_MMIO) {

@@ -3,7 +3,16 @@
 // PHYSMAP, so TLB entries never allow fast writes to it and every write reaches physical.ts,
 // which calls trackedWrite after storing. HV_FRAME holds one word of owner bits per frame.
 
-import { HV_FRAME_BASE, HV_FRAME_BYTES, PHYS_RAM, PHYS_TRACKED, PHYSMAP_BASE } from "../generated/layout";
+import {
+  HV_FRAME_BASE,
+  HV_FRAME_BYTES,
+  MMU_EPT,
+  PHYS_RAM,
+  PHYS_TRACKED,
+  PHYSMAP_BASE,
+  S_MMU_MODE,
+} from "../generated/layout";
+import { eptMarkDirty } from "./ept-dirty";
 import { btTrackedWrite } from "../bt/invalidate";
 import { shadowTrackedWrite } from "./shadow";
 import { tlbFlush } from "./tlb";
@@ -55,10 +64,12 @@ export function untrackFrame(gfn: u32, owner: u32): void {
  */
 export function hostWrote(gpa: u32, len: u32): void {
   let a = gpa;
+  const ept = load<u32>(S_MMU_MODE) == MMU_EPT;
   const end = gpa + len;
   while (a < end && a >= gpa) {
     const pageEnd = (a | 0xfff) + 1;
     const n = (pageEnd == 0 || pageEnd > end ? end : pageEnd) - a;
+    if (ept) eptMarkDirty(a);
     const owners = frameOwners(a >>> 12);
     if ((owners & TRACK_BT) != 0) btTrackedWrite(a, n);
     if ((owners & (TRACK_SHADOW_PT | TRACK_SHADOW_PD)) != 0) {

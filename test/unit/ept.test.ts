@@ -196,9 +196,10 @@ describe("EPT", () => {
       ...storeEax(0x405000), // in the 4 MiB page
       ...loadEax(0x102000), // read only: not dirty
     ]);
-    // Guest paging structures are dirty too: with EPT A/D on, the walk's accesses are writes.
+    // Guest paging structures are dirty too: with EPT A/D on, the walk's accesses are writes
+    // (and the host wrote them); so is the code page the host wrote.
     const first = collectDirtyFrames(cpu);
-    expect(first.frames).toEqual([PD >>> 12, PT >>> 12, 0x100, 0x101, 0x405]);
+    expect(first.frames).toEqual([PD >>> 12, PT >>> 12, CODE >>> 12, 0x100, 0x101, 0x405].sort((a, b) => a - b));
     expect(first.count).toBe(first.frames.length);
     expect(collectDirtyFrames(cpu)).toEqual({ frames: [], count: 0 });
     runCode(cpu, storeEax(0x101000));
@@ -206,6 +207,20 @@ describe("EPT", () => {
     expect(again).toContain(0x101);
     expect(again).not.toContain(0x100);
     expect(again).not.toContain(0x405);
+  });
+
+  it("logs the writes that do not go through a leaf: the core's own (kvmclock) and the host's", async () => {
+    const cpu = await pagedGuest();
+    runCode(cpu, []);
+    collectDirtyFrames(cpu);
+    // wrmsr(MSR_KVM_SYSTEM_TIME_NEW, 0x200001): the VMM writes the pvclock structure at 0x200000.
+    cpu.setReg(REG.ECX, 0x4b564d01);
+    cpu.setReg(REG.EAX, 0x200001);
+    cpu.setReg(REG.EDX, 0);
+    runCode(cpu, [0x0f, 0x30]);
+    expect(collectDirtyFrames(cpu).frames).toContain(0x200);
+    cpu.writePhysical(0x300ffe, Uint8Array.of(1, 2, 3, 4)); // a host write across two frames
+    expect(collectDirtyFrames(cpu).frames).toEqual([0x300, 0x301]);
   });
 
   it("reads open bus above RAM through a misconfigured leaf, one exit 49 per access", async () => {
