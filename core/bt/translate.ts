@@ -152,6 +152,9 @@ export function translateBlock(lin: u32, eip: u32, host: u32, cs32: bool): u32 {
   }
   if (n == 0) return 0;
   const gfn2 = twoPages ? frameOf(host2) : NO_FRAME;
+  // An instruction straddling two linear pages that map the same frame: invalidation compares
+  // write offsets with one range per frame, which cannot describe it, so it is interpreted.
+  if (gfn2 == gfn) return 0;
   if (gfn2 == BAD_FRAME || !cacheTrackFrames(gfn, gfn2)) return 0;
 
   const flow = flowOf(form);
