@@ -120,14 +120,16 @@ export class Vm {
           return r;
         }
       : undefined;
-    cpu.setHost({
-      vmExit: () =>
-        handleHostExit({
-          cpu,
-          ports: { read: (p, n) => devices.ioRead(p, n), write: (p, n, x) => devices.ioWrite(p, n, x) },
-          hypercall: onHypercall,
-        }),
-    });
+    // One context for every host exit: nothing is allocated per exit.
+    const exitContext = {
+      cpu,
+      ports: {
+        read: (p: number, n: number) => devices.ioRead(p, n),
+        write: (p: number, n: number, x: number) => devices.ioWrite(p, n, x),
+      },
+      hypercall: onHypercall,
+    };
+    cpu.setHost({ vmExit: () => handleHostExit(exitContext) });
     cpu.setA20(devices.a20Enabled);
     if (opts.vga) vm.attachVga();
     return vm;
