@@ -137,7 +137,8 @@ export function run(budget: i32): u32 {
   // The bt mode runs guest-kernel code from the translation cache (core/bt/execute.ts).
   const bt = load<u32>(S_BT_ACTIVE) != 0;
   while (executed < budget) {
-    // INTR, NMI, HALTED and INT_SHADOW are adjacent words: one test covers the common case.
+    // INTR, NMI, HALTED and INT_SHADOW are adjacent words: two loads and one test cover the
+    // common case, with the VMM's pending interrupt injection (hvm and pv).
     if ((load<u64>(S_INTR) | load<u64>(S_HALTED) | <u64>load<u32>(S_VMX_PENDING_VECTOR)) != 0) {
       reason = serviceEvents();
       if (reason != RUN_BUDGET) break;
