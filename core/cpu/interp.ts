@@ -123,6 +123,8 @@ const PREFIX_TABLE: usize = memory.data<u8>([
 }
 
 let savedEsp: u32 = 0;
+/** The VMM's emulation of an exiting instruction raised a fault (the instruction did not complete). */
+let emulatedFault: bool = false;
 /** Instructions retired by the current run() so far (the TSC and counters catch up at its end). */
 let executed: i32 = 0;
 export function retiredThisRun(): u32 {
@@ -155,7 +157,14 @@ export function run(budget: i32): u32 {
       break;
     }
     if (faulted) {
+      const exiting = faultVector == VEC_VMEXIT;
+      emulatedFault = false;
       if (!handleFault()) {
+        reason = stopReason();
+        break;
+      }
+      // An exiting instruction the VMM completed is single-stepped like any other.
+      if (exiting && !emulatedFault && (flags & (FLAG_TF | FLAG_RF)) != 0 && !afterTracedInstruction(flags)) {
         reason = stopReason();
         break;
       }
@@ -196,7 +205,10 @@ export function emulateOnce(): bool {
   step();
   setExitsSuppressed(false);
   if (shutdown) return false;
-  if (faulted) return handleFault();
+  if (faulted) {
+    emulatedFault = true;
+    return handleFault();
+  }
   setEip(nextEip);
   return true;
 }

@@ -215,6 +215,20 @@ describe("VMX exits (hvm mode)", () => {
     expect(t.map((e) => e.reason)).toEqual([ExitReason.externalInterrupt, ExitReason.interruptWindow, ExitReason.hlt]);
   });
 
+  it("single-steps an instruction that exited: #DB after the VMM completed it", async () => {
+    // IVT[1] -> 0:7D00 (inc si; iret). pushf; or word [esp], 0x100 (TF); popf; cpuid; nop
+    const g = await guest([
+      0x9c, 0x89, 0xe5, 0x81, 0x4e, 0x00, 0x00, 0x01, 0x9d, 0x0f, 0xa2, 0x90, 0x9c, 0x83, 0x66, 0x00, 0x00, 0x9d,
+    ]);
+    g.vm.cpu.writePhysical(4, Uint8Array.from([0x00, 0x7d, 0x00, 0x00]));
+    g.vm.cpu.writePhysical(0x7d00, Uint8Array.from([0x46, 0xcf]));
+    g.vm.cpu.setReg(REG.ESI, 0);
+    const s = runToHalt(g);
+    expect(exits(s, ExitReason.cpuid)).toBe(1);
+    // Traps after POPF's successor instructions: CPUID, NOP, PUSHF, AND, POPF (TF cleared by it).
+    expect(g.vm.cpu.reg(REG.ESI)).toBe(5);
+  });
+
   it("counts every exit in the trace ring with its guest EIP", async () => {
     const g = await guest([0x0f, 0xa2, 0x0f, 0xa2]);
     const s = runToHalt(g);
