@@ -184,6 +184,8 @@ export const constants = [
   ["TLB_NO_SUPER_WRITE", 0x008, "page not writable at CPL 0-2 (or dirty bit not yet set)"],
   ["TLB_SLOW", 0x010, "not plain RAM: MMIO, open bus, or write-tracked; take the slow path"],
   ["TLB_GLOBAL", 0x020, "global page: survives CR3 loads"],
+  ["TLB_WRITE_PHYS_USER", 0x040, "write-tracked RAM: a CPL 3 write is permitted and goes through physical.ts"],
+  ["TLB_WRITE_PHYS_SUPER", 0x080, "write-tracked RAM: a CPL 0-2 write is permitted and goes through physical.ts"],
   ["PHYS_RAM", 0, "guest RAM (writable)"],
   ["PHYS_ROM", 1, "read-only memory inside the instance (firmware)"],
   ["PHYS_MMIO", 2, "device memory: every access is a host call"],

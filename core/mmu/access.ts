@@ -21,6 +21,8 @@ import {
   TLB_NO_USER_WRITE,
   TLB_SLOW,
   TLB_VALID,
+  TLB_WRITE_PHYS_SUPER,
+  TLB_WRITE_PHYS_USER,
 } from "../generated/layout";
 import { hostToPhysical, physRead16, physRead32, physRead8, physWrite16, physWrite32, physWrite8 } from "./physical";
 import { tlbFill } from "./tlb";
@@ -153,7 +155,9 @@ export function sysWrite32(lin: u32, v: u32): void {
 function entryFor(lin: u32, write: bool, user: bool): u32 {
   let e = load<u32>(TLB_BASE + ((lin >>> 12) << 2));
   const deny: u32 = write ? (user ? TLB_NO_USER_WRITE : TLB_NO_SUPER_WRITE) : user ? TLB_NO_USER_READ : 0;
-  if ((e & TLB_VALID) == 0 || (e & deny) != 0) {
+  // A permitted write to write-tracked RAM is refused on the fast path only to reach physical.ts.
+  const viaPhysical: u32 = write ? (user ? TLB_WRITE_PHYS_USER : TLB_WRITE_PHYS_SUPER) : 0;
+  if ((e & TLB_VALID) == 0 || ((e & deny) != 0 && (e & viaPhysical) == 0)) {
     e = tlbFill(lin, write, user);
     if (faulted) return 0;
   }

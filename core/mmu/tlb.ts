@@ -24,6 +24,9 @@ import {
   TLB_NO_USER_WRITE,
   TLB_SLOW,
   TLB_VALID,
+  PHYS_TRACKED,
+  TLB_WRITE_PHYS_SUPER,
+  TLB_WRITE_PHYS_USER,
 } from "../generated/layout";
 import { hostToPhysical, physEntry } from "./physical";
 import { EPT_HOST_DEVICE, EPT_HOST_DIRTY, EPT_HOST_NO_FAST_WRITE, eptBeginWalk, eptFinal, eptWalkRead, eptWalkWrite } from "./ept";
@@ -105,7 +108,12 @@ export function makeEntry(phys: u32, bits: u32): u32 {
   const kind = pe & 0xf;
   if (kind == PHYS_MMIO || kind == PHYS_NONE) return (phys & ~0xfff) | bits | TLB_VALID | TLB_SLOW;
   // ROM and write-tracked RAM: reads and fetches stay fast; every write takes access.ts's slow
-  // path, which sends it to physical.ts (ROM drops it, tracking sees it).
+  // path, which sends it to physical.ts (ROM drops it, tracking sees it). For tracked RAM the
+  // entry also says which writes the page tables allow, so those need no refill.
+  if (kind == PHYS_TRACKED) {
+    if ((bits & TLB_NO_USER_WRITE) == 0) bits |= TLB_WRITE_PHYS_USER;
+    if ((bits & TLB_NO_SUPER_WRITE) == 0) bits |= TLB_WRITE_PHYS_SUPER;
+  }
   if (kind != PHYS_RAM) bits |= TLB_NO_USER_WRITE | TLB_NO_SUPER_WRITE;
   return (pe & ~0xfff) | bits | TLB_VALID;
 }
