@@ -160,6 +160,11 @@ export function serviceVirtualInterrupts(intr: bool): bool {
   }
   const pending = load<u32>(S_VMX_PENDING_VECTOR);
   if (pending == 0) return true;
+  if (!intr) {
+    // The PIC withdrew the request (masked, or served by polling): nothing to inject.
+    store<u32>(S_VMX_PENDING_VECTOR, 0);
+    return true;
+  }
   // Last, so that the pv shared page is only consulted for an interrupt IF would let in.
   const canTake = (load<u32>(S_EFLAGS) & FLAG_IF) != 0 && load<u32>(S_INT_SHADOW) == 0 && pvEventsAdmitted();
   if (!canTake) {
@@ -173,9 +178,6 @@ export function serviceVirtualInterrupts(intr: bool): bool {
     store<u32>(S_VMCS_PROC_CONTROLS, load<u32>(S_VMCS_PROC_CONTROLS) & ~PROC_INTERRUPT_WINDOW_EXITING);
   }
   store<u32>(S_VMX_PENDING_VECTOR, 0);
-  // The PIC withdrew the request while the guest could not take it (masked, or handled by
-  // polling): nothing to inject.
-  if (!intr) return true;
   const vector = hostAckInterrupt() & 0xff;
   store<u32>(S_IRQ_COUNT, load<u32>(S_IRQ_COUNT) + 1);
   store<u32>(S_VMCS_EXIT_INTR_INFO, vector | (1 << 31));
