@@ -59,28 +59,27 @@ export function STR_Ew(): void {
   storeSelector(segSel(TR));
 }
 
-/** LLDT Ew (0F 00 /2): #GP(0) at CPL > 0; the descriptor checks are in loadLdtr. */
-export function LLDT_Ew(): void {
-  if (!requireProtected()) return;
+/** The selector operand of LLDT/LTR after their checks (protected mode, CPL 0); -1 after a fault. */
+function privilegedSelector(): i32 {
+  if (!requireProtected()) return -1;
   if (cpl() != 0) {
     gp(0);
-    return;
+    return -1;
   }
   const sel = readEw();
-  if (faulted) return;
-  loadLdtr(sel);
+  return faulted ? -1 : <i32>sel;
+}
+
+/** LLDT Ew (0F 00 /2): #GP(0) at CPL > 0; the descriptor checks are in loadLdtr. */
+export function LLDT_Ew(): void {
+  const sel = privilegedSelector();
+  if (sel >= 0) loadLdtr(<u32>sel);
 }
 
 /** LTR Ew (0F 00 /3): #GP(0) at CPL > 0; the descriptor checks are in loadTaskRegister. */
 export function LTR_Ew(): void {
-  if (!requireProtected()) return;
-  if (cpl() != 0) {
-    gp(0);
-    return;
-  }
-  const sel = readEw();
-  if (faulted) return;
-  loadTaskRegister(sel);
+  const sel = privilegedSelector();
+  if (sel >= 0) loadTaskRegister(<u32>sel);
 }
 
 // ---- VERR / VERW / LAR / LSL: descriptor inspection without faults ------------------------

@@ -2,7 +2,7 @@
 
 import { S_GDTR_BASE, S_GDTR_LIMIT, S_SEG_BASE, S_SEG_LIMIT, S_SEG_VALID } from "../../generated/layout";
 import { sysRead32, sysWrite8 } from "../../mmu/access";
-import { faulted } from "../fault";
+import { faulted, npFault } from "../fault";
 import { LDTR } from "../state";
 
 /** The descriptor read by the last successful fetchDescriptor. */
@@ -59,6 +59,13 @@ export function fetchDescriptor(sel: u32): bool {
 
 @inline export function descriptorPresent(hi: u32): bool {
   return (hi & 0x8000) != 0;
+}
+
+/** The descriptor is present, or #NP with the selector's index as the error code. */
+export function presentOrNp(hi: u32, sel: u32): bool {
+  if (descriptorPresent(hi)) return true;
+  npFault(sel & 0xfffc);
+  return false;
 }
 
 /** Sets the accessed bit of the descriptor last fetched (a locked write on real hardware). */

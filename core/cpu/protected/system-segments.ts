@@ -2,7 +2,7 @@
 // instruction routines check the mode (#UD in real and virtual-8086 mode) and CPL 0 (#GP(0))
 // and read the operand; these helpers do the descriptor part.
 
-import { faulted, gp, npFault } from "../fault";
+import { faulted, gp } from "../fault";
 import { LDTR, setSegmentCache, TR } from "../state";
 import {
   descAddr,
@@ -12,9 +12,9 @@ import {
   descriptorAttr,
   descriptorBase,
   descriptorLimit,
-  descriptorPresent,
   descSystemType,
   fetchDescriptor,
+  presentOrNp,
   SYS_LDT,
   SYS_TSS16_AVAIL,
   SYS_TSS32_AVAIL,
@@ -41,10 +41,7 @@ export function loadLdtr(sel: u32): void {
     gp(sel & 0xfffc);
     return;
   }
-  if (!descriptorPresent(hi)) {
-    npFault(sel & 0xfffc);
-    return;
-  }
+  if (!presentOrNp(hi, sel)) return;
   setSegmentCache(LDTR, sel, descriptorBase(lo, hi), descriptorLimit(lo, hi), descriptorAttr(hi), true);
 }
 
@@ -71,10 +68,7 @@ export function loadTaskRegister(sel: u32): void {
     gp(sel & 0xfffc);
     return;
   }
-  if (!descriptorPresent(hi)) {
-    npFault(sel & 0xfffc);
-    return;
-  }
+  if (!presentOrNp(hi, sel)) return;
   hi |= 0x200; // busy
   writeDescriptorTypeByte(addr, hi);
   if (faulted) return;

@@ -7,7 +7,7 @@ import { S_CR, S_EFLAGS, S_MODE } from "../../generated/layout";
 import { read16, read32 } from "../../mmu/access";
 import { writeEflags } from "../control";
 import { invalidateFetch, nextEip, setNextEip } from "../decode";
-import { faulted, gp, npFault, raise, ssFault, VEC_NP, VEC_TS } from "../fault";
+import { faulted, gp, raise, ssFault, VEC_NP, VEC_TS } from "../fault";
 import { getEflags } from "../flags";
 import { pop16, pop32, push16, push32, setStackPointer, stackOffset, stackPointer } from "../stack";
 import {
@@ -50,6 +50,7 @@ import {
   gateParamCount,
   gateSelector,
   markAccessed,
+  presentOrNp,
   SYS_CALL_GATE16,
   SYS_CALL_GATE32,
   SYS_TASK_GATE,
@@ -229,10 +230,7 @@ function checkDirectCode(sel: u32): bool {
     gp(sel & 0xfffc);
     return false;
   }
-  if (!descriptorPresent(tHi)) {
-    npFault(sel & 0xfffc);
-    return false;
-  }
+  if (!presentOrNp(tHi, sel)) return false;
   return true;
 }
 
@@ -243,10 +241,7 @@ function checkGateAccess(sel: u32, hi: u32): bool {
     gp(sel & 0xfffc);
     return false;
   }
-  if (!descriptorPresent(hi)) {
-    npFault(sel & 0xfffc);
-    return false;
-  }
+  if (!presentOrNp(hi, sel)) return false;
   return true;
 }
 
@@ -267,10 +262,7 @@ function switchToTss(tssSel: u32, source: u32): void {
     gp(tssSel & 0xfffc);
     return;
   }
-  if (!descriptorPresent(hi)) {
-    npFault(tssSel & 0xfffc);
-    return;
-  }
+  if (!presentOrNp(hi, tssSel)) return;
   taskSwitch(tssSel, lo, hi, addr, source, nextEip);
 }
 
@@ -325,10 +317,7 @@ function checkDirectCodeVia(tsel: u32): bool {
     gp(tsel & 0xfffc);
     return false;
   }
-  if (!descriptorPresent(tHi)) {
-    npFault(tsel & 0xfffc);
-    return false;
-  }
+  if (!presentOrNp(tHi, tsel)) return false;
   return true;
 }
 
@@ -374,10 +363,7 @@ function callGate(sel: u32, lo: u32, hi: u32, gate32: bool, retEip: u32): void {
     gp(tsel & 0xfffc);
     return;
   }
-  if (!descriptorPresent(tHi)) {
-    npFault(tsel & 0xfffc);
-    return;
-  }
+  if (!presentOrNp(tHi, tsel)) return;
   const size: u32 = gate32 ? 4 : 2;
   if (!descIsConforming(tHi) && dpl < c) {
     // More privilege: new SS:ESP for the target DPL from the TSS.
@@ -461,10 +447,7 @@ function checkReturnCode(csel: u32): bool {
     gp(csel & 0xfffc);
     return false;
   }
-  if (!descriptorPresent(tHi)) {
-    npFault(csel & 0xfffc);
-    return false;
-  }
+  if (!presentOrNp(tHi, csel)) return false;
   return true;
 }
 
