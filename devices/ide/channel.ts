@@ -268,68 +268,6 @@ export class IdeChannel {
     return this.files[(this.select >> 4) & 1];
   }
 
-  // The selected device's registers by name (commands run on the selected device).
-  get feature(): number {
-    return this.tf.feature;
-  }
-  set feature(v: number) {
-    this.tf.feature = v;
-  }
-  get nsector(): number {
-    return this.tf.nsector;
-  }
-  set nsector(v: number) {
-    this.tf.nsector = v;
-  }
-  get sector(): number {
-    return this.tf.sector;
-  }
-  set sector(v: number) {
-    this.tf.sector = v;
-  }
-  get lcyl(): number {
-    return this.tf.lcyl;
-  }
-  set lcyl(v: number) {
-    this.tf.lcyl = v;
-  }
-  get hcyl(): number {
-    return this.tf.hcyl;
-  }
-  set hcyl(v: number) {
-    this.tf.hcyl = v;
-  }
-  get hobFeature(): number {
-    return this.tf.hobFeature;
-  }
-  set hobFeature(v: number) {
-    this.tf.hobFeature = v;
-  }
-  get hobNsector(): number {
-    return this.tf.hobNsector;
-  }
-  set hobNsector(v: number) {
-    this.tf.hobNsector = v;
-  }
-  get hobSector(): number {
-    return this.tf.hobSector;
-  }
-  set hobSector(v: number) {
-    this.tf.hobSector = v;
-  }
-  get hobLcyl(): number {
-    return this.tf.hobLcyl;
-  }
-  set hobLcyl(v: number) {
-    this.tf.hobLcyl = v;
-  }
-  get hobHcyl(): number {
-    return this.tf.hobHcyl;
-  }
-  set hobHcyl(v: number) {
-    this.tf.hobHcyl = v;
-  }
-
   /** The device the DEV bit selects (possibly absent). */
   get current(): IdeDevice | undefined {
     return this.devices[(this.select >> 4) & 1];
@@ -397,15 +335,15 @@ export class IdeChannel {
     if (this.empty || !dev) return 0;
     switch (reg) {
       case 1:
-        return hob ? this.hobFeature : dev.error;
+        return hob ? this.tf.hobFeature : dev.error;
       case 2:
-        return hob ? this.hobNsector : this.nsector;
+        return hob ? this.tf.hobNsector : this.tf.nsector;
       case 3:
-        return hob ? this.hobSector : this.sector;
+        return hob ? this.tf.hobSector : this.tf.sector;
       case 4:
-        return hob ? this.hobLcyl : this.lcyl;
+        return hob ? this.tf.hobLcyl : this.tf.lcyl;
       default:
-        return hob ? this.hobHcyl : this.hcyl;
+        return hob ? this.tf.hobHcyl : this.tf.hcyl;
     }
   }
 
@@ -648,7 +586,7 @@ export class IdeChannel {
       }
       case 0xc6: {
         // SET MULTIPLE MODE
-        const n = this.nsector;
+        const n = this.tf.nsector;
         if (n > MAX_MULTIPLE || (n & (n - 1)) !== 0) {
           this.abort();
           return;
@@ -660,12 +598,12 @@ export class IdeChannel {
       case 0x91: {
         // INITIALIZE DEVICE PARAMETERS
         const heads = (this.select & 0x0f) + 1;
-        if (this.nsector === 0) {
+        if (this.tf.nsector === 0) {
           this.abort();
           return;
         }
         dev.curHeads = heads;
-        dev.curSpt = this.nsector;
+        dev.curSpt = this.tf.nsector;
         this.ok();
         return;
       }
@@ -683,7 +621,7 @@ export class IdeChannel {
         this.ok();
         return;
       case 0xe5: // CHECK POWER MODE: active or idle
-        this.nsector = 0xff;
+        this.tf.nsector = 0xff;
         this.ok();
         return;
       default:
@@ -708,20 +646,20 @@ export class IdeChannel {
     let count: number;
     if (mode === "lba48") {
       lba =
-        this.hobHcyl * 2 ** 40 +
-        this.hobLcyl * 2 ** 32 +
-        this.hobSector * 2 ** 24 +
-        ((this.hcyl << 16) | (this.lcyl << 8) | this.sector);
-      count = (this.hobNsector << 8) | this.nsector || 65536;
+        this.tf.hobHcyl * 2 ** 40 +
+        this.tf.hobLcyl * 2 ** 32 +
+        this.tf.hobSector * 2 ** 24 +
+        ((this.tf.hcyl << 16) | (this.tf.lcyl << 8) | this.tf.sector);
+      count = (this.tf.hobNsector << 8) | this.tf.nsector || 65536;
     } else {
-      count = this.nsector || 256;
+      count = this.tf.nsector || 256;
       if (this.select & 0x40) {
-        lba = ((this.select & 0x0f) << 24) | (this.hcyl << 16) | (this.lcyl << 8) | this.sector;
+        lba = ((this.select & 0x0f) << 24) | (this.tf.hcyl << 16) | (this.tf.lcyl << 8) | this.tf.sector;
       } else {
         mode = "chs";
-        const cyl = (this.hcyl << 8) | this.lcyl;
+        const cyl = (this.tf.hcyl << 8) | this.tf.lcyl;
         const head = this.select & 0x0f;
-        const sec = this.sector;
+        const sec = this.tf.sector;
         if (sec === 0 || sec > dev.curSpt || head >= dev.curHeads) return undefined;
         lba = (cyl * dev.curHeads + head) * dev.curSpt + sec - 1;
       }
@@ -733,26 +671,26 @@ export class IdeChannel {
   /** Puts `lba` back into the address registers in the command's addressing mode. */
   private setTaskAddress(dev: IdeDevice, lba: number, mode: Addressing): void {
     if (mode === "lba48") {
-      this.sector = lba & 0xff;
-      this.lcyl = (lba >>> 8) & 0xff;
-      this.hcyl = (lba >>> 16) & 0xff;
+      this.tf.sector = lba & 0xff;
+      this.tf.lcyl = (lba >>> 8) & 0xff;
+      this.tf.hcyl = (lba >>> 16) & 0xff;
       const high = Math.floor(lba / 2 ** 24);
-      this.hobSector = high & 0xff;
-      this.hobLcyl = (high >>> 8) & 0xff;
-      this.hobHcyl = (high >>> 16) & 0xff;
+      this.tf.hobSector = high & 0xff;
+      this.tf.hobLcyl = (high >>> 8) & 0xff;
+      this.tf.hobHcyl = (high >>> 16) & 0xff;
     } else if (mode === "lba28") {
-      this.sector = lba & 0xff;
-      this.lcyl = (lba >>> 8) & 0xff;
-      this.hcyl = (lba >>> 16) & 0xff;
+      this.tf.sector = lba & 0xff;
+      this.tf.lcyl = (lba >>> 8) & 0xff;
+      this.tf.hcyl = (lba >>> 16) & 0xff;
       this.select = (this.select & 0xf0) | ((lba >>> 24) & 0x0f);
     } else {
       const spt = dev.curSpt;
       const heads = dev.curHeads;
       const cyl = Math.floor(lba / (spt * heads));
       const rem = lba % (spt * heads);
-      this.sector = (rem % spt) + 1;
-      this.lcyl = cyl & 0xff;
-      this.hcyl = (cyl >> 8) & 0xff;
+      this.tf.sector = (rem % spt) + 1;
+      this.tf.lcyl = cyl & 0xff;
+      this.tf.hcyl = (cyl >> 8) & 0xff;
       this.select = (this.select & 0xf0) | Math.floor(rem / spt);
     }
   }
@@ -834,7 +772,7 @@ export class IdeChannel {
         this.raiseIrq();
         return;
       case 0xa0: // PACKET
-        if (this.feature & 0x01) {
+        if (this.tf.feature & 0x01) {
           // DMA: not offered
           this.atapiAbort();
           return;
@@ -849,7 +787,7 @@ export class IdeChannel {
         this.ok();
         return;
       case 0xe5: // CHECK POWER MODE
-        this.nsector = 0xff;
+        this.tf.nsector = 0xff;
         this.ok();
         return;
       default:
@@ -866,10 +804,10 @@ export class IdeChannel {
   }
 
   private startPacket(dev: IdeDevice): void {
-    let limit = (this.hcyl << 8) | this.lcyl;
+    let limit = (this.tf.hcyl << 8) | this.tf.lcyl;
     if (limit === 0 || limit === 0xffff) limit = 0xfffe;
     this.atapiLimit = Math.max(2, limit & ~1);
-    this.nsector = (this.nsector & ~0x07) | 0x01; // CoD: the device wants the command packet
+    this.tf.nsector = (this.tf.nsector & ~0x07) | 0x01; // CoD: the device wants the command packet
     this.startBlock(new Uint8Array(12), () => this.runPacket(dev, this.buf.slice(0, 12)));
   }
 
@@ -911,9 +849,9 @@ export class IdeChannel {
       return;
     }
     this.atapiDone += n;
-    this.lcyl = n & 0xff;
-    this.hcyl = (n >> 8) & 0xff;
-    this.nsector = (this.nsector & ~0x07) | 0x02; // I/O: data to the host
+    this.tf.lcyl = n & 0xff;
+    this.tf.hcyl = (n >> 8) & 0xff;
+    this.tf.nsector = (this.tf.nsector & ~0x07) | 0x02; // I/O: data to the host
     this.startBlock(piece, () => {
       if (this.atapiDone < data.total) this.atapiSendBlock(dev);
       else this.atapiComplete(dev);
@@ -923,7 +861,7 @@ export class IdeChannel {
 
   private atapiComplete(dev: IdeDevice): void {
     this.atapiData = undefined;
-    this.nsector = (this.nsector & ~0x07) | 0x03; // I/O and CoD: status
+    this.tf.nsector = (this.tf.nsector & ~0x07) | 0x03; // I/O and CoD: status
     dev.status = ST.DRDY | ST.DSC;
     dev.error = 0;
     this.raiseIrq();
@@ -931,7 +869,7 @@ export class IdeChannel {
 
   private atapiError(dev: IdeDevice): void {
     this.stopTransfer();
-    this.nsector = (this.nsector & ~0x07) | 0x03;
+    this.tf.nsector = (this.tf.nsector & ~0x07) | 0x03;
     dev.status = ST.DRDY | ST.ERR;
     dev.error = dev.cdrom!.senseKey << 4; // sense key in the high nibble
     this.raiseIrq();
