@@ -60,7 +60,12 @@ export class Vm {
   private stopRequest: VmStop | null = null;
   /** The last run() spent time halted (the host may sleep instead of spinning). */
   idleSinceLastRun = false;
-  /** Virtual time spent halted (icount mode), which no instruction accounts for. */
+  /**
+   * The last run() returned because the CPU is halted with interrupts on and nothing scheduled
+   * can wake it (or the clock is realtime): only the host (input, `waitedIdle`) moves it on.
+   */
+  waiting = false;
+  /** Virtual time spent halted, which no instruction accounts for (part of nowNs under icount). */
   private idleNs = 0;
 
   private constructor(
@@ -151,6 +156,26 @@ export class Vm {
     return (performance.now() - this.startMs) * 1e6;
   }
 
+  /**
+   * Instructions retired plus idle time counted as the instructions it stands for (nanoseconds /
+   * nsPerInstruction): what run()'s `maxInstructions` limits, for callers keeping their own total.
+   */
+  get progress(): number {
+    return this.cpu.retired + this.idleNs / this.nsPerInsn;
+  }
+
+  /**
+   * The host waited `ns` of wall time while the guest was `waiting`. Under icount the virtual
+   * clock advances by as much (as QEMU's icount sleep does), so a guest waiting for input with no
+   * timer still sees time pass and still uses up `maxInstructions`; devices catch up.
+   */
+  waitedIdle(ns: number): void {
+    if (!(ns > 0)) return;
+    this.idleNs += ns;
+    if (this.clockMode === "icount") this.cpu.addTscTicks(ns / this.nsPerInsn);
+    this.advanceDevices();
+  }
+
   /** Ends run() after the current instruction (callable from device callbacks). */
   requestStop(why: VmStop): void {
     this.stopRequest = why;
@@ -164,15 +189,16 @@ export class Vm {
   run(maxInstructions = Number.POSITIVE_INFINITY, onSlice?: () => void): VmStop {
     // Idle time counts toward the limit as the instructions it stands for (icount), so that a
     // guest halted with interrupts on cannot keep run() going without end.
-    const start = this.cpu.retired + this.idleNs / this.nsPerInsn;
+    const start = this.progress;
     this.idleSinceLastRun = false;
+    this.waiting = false;
     for (;;) {
       if (this.stopRequest) {
         const why = this.stopRequest;
         this.stopRequest = null;
         return why;
       }
-      const done = this.cpu.retired + this.idleNs / this.nsPerInsn - start;
+      const done = this.progress - start;
       if (done >= maxInstructions) return { kind: "limit" };
       const now = this.nowNs();
       const deadline = this.nextDeadlineNs();
@@ -188,7 +214,10 @@ export class Vm {
           this.idleSinceLastRun = true;
           const idle = this.idle();
           if (idle === "halted") return { kind: "halted" };
-          if (idle === "wait") return { kind: "limit" };
+          if (idle === "wait") {
+            this.waiting = true;
+            return { kind: "limit" };
+          }
           break;
         }
         case "shutdown":

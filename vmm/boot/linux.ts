@@ -14,6 +14,8 @@ export const LINUX_LAYOUT = {
   kernel: 0x100000,
 } as const;
 
+/** Room for the command line: from LINUX_LAYOUT.cmdline up to the EBDA at 0x9FC00. */
+const CMDLINE_AREA_BYTES = 0x9fc00 - LINUX_LAYOUT.cmdline;
 const HDR_MAGIC = 0x53726448; // "HdrS"
 const MIN_PROTOCOL = 0x0202;
 const LOADED_HIGH = 0x01;
@@ -63,6 +65,13 @@ export function parseSetupHeader(image: Uint8Array): SetupHeader {
   if (setupSects === 0) setupSects = 4;
   if ((setupSects + 1) * 512 >= image.length)
     throw new BootImageError("kernel image is truncated (no protected-mode part)");
+  // The 32-bit entry cannot reach past 4 GiB (read as a BigInt, so the message shows the value).
+  const prefAddress = version >= 0x020a ? dv.getBigUint64(0x258, true) : 0x100000n;
+  if (prefAddress >= 1n << 32n) {
+    throw new BootImageError(
+      `bzImage header: pref_address 0x${prefAddress.toString(16)} is above 4 GiB, out of reach of the 32-bit boot protocol`,
+    );
+  }
   return {
     setupSects,
     version,
@@ -71,7 +80,7 @@ export function parseSetupHeader(image: Uint8Array): SetupHeader {
     initrdAddrMax: version >= 0x0203 ? dv.getUint32(0x22c, true) : 0x37ffffff,
     cmdlineSize: version >= 0x0206 ? dv.getUint32(0x238, true) : 255,
     initSize: version >= 0x020a ? dv.getUint32(0x260, true) : 0,
-    prefAddress: version >= 0x020a ? Number(dv.getBigUint64(0x258, true)) : 0x100000,
+    prefAddress: Number(prefAddress),
   };
 }
 
@@ -80,10 +89,25 @@ export function loadLinux(cpu: Cpu, opts: LinuxBootOptions): SetupHeader {
   const hdr = parseSetupHeader(opts.kernel);
   const ram = cpu.ramBytes;
   const pm = opts.kernel.subarray((hdr.setupSects + 1) * 512);
-  const needed = Math.max(hdr.prefAddress, LINUX_LAYOUT.kernel) + Math.max(hdr.initSize, pm.length);
-  if (needed + (opts.initrd?.length ?? 0) > ram) {
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+  // The kernel is copied to 1 MiB; a kernel that cannot relocate itself then moves to
+  // pref_address and needs init_size bytes there.
+  const base = Math.max(hdr.prefAddress, LINUX_LAYOUT.kernel);
+  const needed = base + Math.max(hdr.initSize, pm.length);
+  if (needed > ram) {
     throw new BootImageError(
-      `the kernel needs about ${Math.ceil((needed + (opts.initrd?.length ?? 0)) / 2 ** 20)} MiB of RAM; the VM has ${ram / 2 ** 20} MiB`,
+      `the kernel runs at 0x${base.toString(16)} (pref_address) and needs ${mib(Math.max(hdr.initSize, pm.length))} there (init_size), ${mib(needed)} of RAM in all; the VM has ${mib(ram)}`,
+    );
+  }
+  const initrdBytes = opts.initrd?.length ?? 0;
+  if (needed + initrdBytes > ram) {
+    throw new BootImageError(
+      `the kernel (${mib(needed)} of RAM) and the initrd (${mib(initrdBytes)}) need ${mib(needed + initrdBytes)}; the VM has ${mib(ram)}`,
+    );
+  }
+  if (hdr.code32Start < LINUX_LAYOUT.kernel || hdr.code32Start >= LINUX_LAYOUT.kernel + pm.length) {
+    throw new BootImageError(
+      `bzImage header: code32_start 0x${hdr.code32Start.toString(16)} is outside the protected-mode kernel (0x100000-0x${(LINUX_LAYOUT.kernel + pm.length).toString(16)})`,
     );
   }
   cpu.writePhysical(LINUX_LAYOUT.kernel, pm);
@@ -97,10 +121,15 @@ export function loadLinux(cpu: Cpu, opts: LinuxBootOptions): SetupHeader {
   dv.setUint8(0x211, hdr.loadflags | CAN_USE_HEAP);
   dv.setUint16(0x224, 0xde00, true); // heap_end_ptr (setup code heap; unused by the 32-bit entry)
 
+  // cmdline_size is the longest command line the kernel copies, without its terminating zero
+  // (boot.rst); the loader's own area ends below the EBDA.
   const cmdline = new TextEncoder().encode(opts.cmdline ?? "");
-  if (cmdline.length >= hdr.cmdlineSize) {
+  const maxCmdline = Math.min(hdr.cmdlineSize, CMDLINE_AREA_BYTES - 1);
+  if (cmdline.length > maxCmdline) {
     throw new BootImageError(
-      `command line is ${cmdline.length} bytes; this kernel takes at most ${hdr.cmdlineSize - 1}`,
+      maxCmdline === 0
+        ? `command line is ${cmdline.length} bytes; this kernel takes none (cmdline_size is 0)`
+        : `command line is ${cmdline.length} bytes; this kernel takes at most ${maxCmdline}`,
     );
   }
   const cl = new Uint8Array(cmdline.length + 1);

@@ -81,9 +81,16 @@ function loadAout(image: Uint8Array, headerOffset: number, flags: number): Loade
   };
 }
 
+const ELF_HEADER_BYTES = 52;
+/** Elf32_Phdr: the smallest program header entry an ELF32 file can declare. */
+const PHDR_BYTES = 32;
+/** e_phnum's escape value (PN_XNUM): the real count is in section header 0, which we do not read. */
+const PN_XNUM = 0xffff;
+const PT_LOAD = 1;
+
 function loadElf(image: Uint8Array, flags: number): LoadedImage {
   const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
-  if (image.length < 52 || dv.getUint32(0, false) !== 0x7f454c46) {
+  if (image.length < ELF_HEADER_BYTES || dv.getUint32(0, false) !== 0x7f454c46) {
     throw new BootImageError("Multiboot kernel is not ELF and does not set the a.out-kludge flag (bit 16)");
   }
   if (image[4] !== 1 || image[5] !== 1) throw new BootImageError("Multiboot ELF kernel must be 32-bit little-endian");
@@ -91,20 +98,43 @@ function loadElf(image: Uint8Array, flags: number): LoadedImage {
   const phoff = dv.getUint32(28, true);
   const phentsize = dv.getUint16(42, true);
   const phnum = dv.getUint16(44, true);
+  // Every entry must be a whole Elf32_Phdr of its own and the table must lie in the file: a zero
+  // or short e_phentsize would read the same bytes again and again as new segments.
+  if (phnum === 0) throw new BootImageError("Multiboot ELF kernel has no program headers (e_phnum is 0)");
+  if (phnum === PN_XNUM) throw new BootImageError("Multiboot ELF kernel uses extended program header numbering");
+  if (phentsize < PHDR_BYTES) {
+    throw new BootImageError(`Multiboot ELF kernel: e_phentsize ${phentsize} is smaller than a program header (32)`);
+  }
+  if (phoff + phnum * phentsize > image.length) {
+    throw new BootImageError(
+      `Multiboot ELF kernel: program header table (${phnum} x ${phentsize} bytes at ${phoff}) ends beyond the file (${image.length} bytes)`,
+    );
+  }
   const segments: Segment[] = [];
   for (let i = 0; i < phnum; i++) {
     const p = phoff + i * phentsize;
-    if (p + 32 > image.length) throw new BootImageError("Multiboot ELF kernel: program header outside the file");
-    if (dv.getUint32(p, true) !== 1) continue; // PT_LOAD
+    if (dv.getUint32(p, true) !== PT_LOAD) continue;
     const offset = dv.getUint32(p + 4, true);
     const paddr = dv.getUint32(p + 12, true);
     const filesz = dv.getUint32(p + 16, true);
     const memsz = dv.getUint32(p + 20, true);
-    if (offset + filesz > image.length) throw new BootImageError("Multiboot ELF kernel: segment outside the file");
+    if (offset + filesz > image.length) {
+      throw new BootImageError(
+        `Multiboot ELF kernel: segment ${i} (${filesz} bytes at file offset ${offset}) ends beyond the file (${image.length} bytes)`,
+      );
+    }
     segments.push({ addr: paddr, bytes: image.subarray(offset, offset + filesz), memSize: Math.max(memsz, filesz) });
   }
   if (segments.length === 0) throw new BootImageError("Multiboot ELF kernel has no loadable segment");
   return { entry: dv.getUint32(24, true), flags, segments };
+}
+
+/** Zeroes guest RAM in bounded chunks (a segment's bss can be as large as the VM). */
+function zeroPhysical(cpu: Cpu, addr: number, length: number): void {
+  const chunk = new Uint8Array(Math.min(length, 1 << 20));
+  for (let done = 0; done < length; done += chunk.length) {
+    cpu.writePhysical(addr + done, chunk.subarray(0, Math.min(chunk.length, length - done)));
+  }
 }
 
 /** Loads a Multiboot kernel and modules into the VM and sets the CPU at the entry point. */
@@ -113,6 +143,14 @@ export function loadMultiboot(cpu: Cpu, opts: MultibootOptions): { entry: number
   const img = flags & FLAG_AOUT_KLUDGE ? loadAout(opts.kernel, offset, flags) : loadElf(opts.kernel, flags);
   const ram = cpu.ramBytes;
   let top = 0;
+  // Segments may overlap, but together they can never need more than the VM has: this bounds
+  // the loader's work by the RAM size whatever the headers say.
+  const total = img.segments.reduce((sum, s) => sum + s.memSize, 0);
+  if (total > ram) {
+    throw new BootImageError(
+      `Multiboot kernel's ${img.segments.length} segments add up to ${total} bytes, more than the VM's ${ram / 2 ** 20} MiB`,
+    );
+  }
   for (const s of img.segments) {
     if (s.addr < 0x100000 && s.addr + s.memSize > 0x8000) {
       throw new BootImageError(`Multiboot segment at 0x${s.addr.toString(16)} overlaps the loader's area below 1 MiB`);
@@ -123,8 +161,7 @@ export function loadMultiboot(cpu: Cpu, opts: MultibootOptions): { entry: number
       );
     }
     cpu.writePhysical(s.addr, s.bytes);
-    if (s.memSize > s.bytes.length)
-      cpu.writePhysical(s.addr + s.bytes.length, new Uint8Array(s.memSize - s.bytes.length));
+    zeroPhysical(cpu, s.addr + s.bytes.length, s.memSize - s.bytes.length);
     top = Math.max(top, s.addr + s.memSize);
   }
 

@@ -1,11 +1,9 @@
 // `npm start`: boots a guest (Linux bzImage or Multiboot kernel) with its serial console on this
 // terminal (raw mode).
 // Ctrl-A X quits; Ctrl-A C toggles a small monitor (info registers, info stats, quit).
-// Flags follow QEMU's: -m MiB, -kernel, -initrd, -append, -nographic (the default),
-// --clock icount|realtime, --mode native|trap|bt|hvm|pv, --mmu shadow|ept, --stats (print the
-// crossing counts and modeled cycles on exit). With no -kernel, the project's tiny Linux boots.
+// Flags follow QEMU's (see args.ts and --help). With no -kernel, the project's tiny Linux boots.
 
-import { openSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, writeSync } from "node:fs";
 import { CowDisk, DiskImageError } from "../../devices/storage/block.js";
 import { toAnsi } from "../../devices/vga/render.js";
 import { loadKernel } from "../boot/kernel.js";
@@ -13,152 +11,21 @@ import { BootImageError } from "../boot/linux.js";
 import { REG, SEG } from "../cpu.js";
 import { FirmwareError, installFirmware } from "../firmware.js";
 import { formatReport, PROFILES, readCoreStats, readStructureStats, readWalkStats } from "../stats/index.js";
-import { checkModes, defaultMmu, MMU_MODES, type MmuMode, VIRT_MODES, type VirtMode } from "../virt/vmcs.js";
-import { type ClockMode, Vm, type VmStop } from "../vm.js";
-import { projectFile, readGuestFile, UserInputError } from "./files.js";
-import { fileSource } from "./image-file.js";
+import { Vm, type VmStop } from "../vm.js";
+import { type Args, HelpRequest, parseArgs } from "./args.js";
+import { projectFile, readGuestFile, type SizeLimit, UserInputError } from "./files.js";
+import { ATA_DISK_LIMIT, ATAPI_CD_LIMIT, fileSource } from "./image-file.js";
 import { loadCoreModule } from "./load-core.js";
 
-interface Args {
-  memMiB: number;
-  /** Firmware image: boot through the BIOS instead of loading the kernel directly. */
-  bios?: string;
-  bootLetters?: string;
-  hda?: string;
-  cdrom?: string;
-  /** COM1: the terminal (stdio), nowhere (none), or a file (file:PATH). */
-  serial: "stdio" | "none" | { file: string };
-  kernel: string;
-  initrd?: string;
-  append: string;
-  clock: ClockMode;
-  maxInstructions: number;
-  firmwareBoot?: boolean;
-  mode: VirtMode;
-  mmu?: MmuMode;
-  /** Print the crossing stats and modeled cycles when the VM stops. */
-  stats: boolean;
-}
-
-const USAGE =
-  "usage: npm start -- [-m MiB] [-kernel bzImage] [-initrd file] [-append cmdline] [--clock icount|realtime]\n" +
-  "                    [--mode native|trap|bt|hvm|pv] [--mmu shadow|ept] [--stats]";
-
-export function parseArgs(argv: string[]): Args {
-  const args: Args = {
-    memMiB: 64,
-    kernel: projectFile("guests/linux/bzImage"),
-    initrd: projectFile("guests/linux/initramfs.cpio.gz"),
-    append: "console=ttyS0 panic=-1",
-    clock: "icount",
-    maxInstructions: Number.POSITIVE_INFINITY,
-    serial: "stdio",
-    mode: "native",
-    stats: false,
-  };
-  let kernelGiven = false;
-  let biosGiven = false;
-  let initrdGiven = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new UserInputError(`${a} needs a value\n${USAGE}`);
-      return v;
-    };
-    switch (a) {
-      case "-m": {
-        const v = value();
-        const n = Number.parseInt(v.replace(/[Mm]$/, ""), 10);
-        if (!Number.isFinite(n) || n < 16 || n > 3072) throw new UserInputError(`-m ${v}: give 16 to 3072 MiB`);
-        args.memMiB = n;
-        break;
-      }
-      case "-bios":
-        args.bios = value();
-        biosGiven = true;
-        break;
-      case "-serial": {
-        const v = value();
-        if (v === "stdio" || v === "none") args.serial = v;
-        else if (v.startsWith("file:") && v.length > 5) args.serial = { file: v.slice(5) };
-        else throw new UserInputError(`-serial ${v}: use stdio, none or file:PATH`);
-        break;
-      }
-      case "-hda":
-        args.hda = value();
-        break;
-      case "-cdrom":
-        args.cdrom = value();
-        break;
-      case "-boot": {
-        const v = value().replace(/^order=/, "");
-        if (!/^[acdn]+$/.test(v)) throw new UserInputError(`-boot ${v}: use drive letters a, c, d, n`);
-        args.bootLetters = v;
-        break;
-      }
-      case "-kernel":
-        args.kernel = value();
-        kernelGiven = true;
-        break;
-      case "-initrd":
-        args.initrd = value();
-        initrdGiven = true;
-        break;
-      case "-append":
-        args.append = value();
-        break;
-      case "--clock": {
-        const v = value();
-        if (v !== "icount" && v !== "realtime") throw new UserInputError(`--clock ${v}: use icount or realtime`);
-        args.clock = v;
-        break;
-      }
-      case "--mode": {
-        const v = value();
-        if (!(VIRT_MODES as readonly string[]).includes(v)) {
-          throw new UserInputError(`--mode ${v}: use ${VIRT_MODES.join(", ")}`);
-        }
-        args.mode = v as VirtMode;
-        break;
-      }
-      case "--mmu": {
-        const v = value();
-        if (v === "direct" || !(MMU_MODES as readonly string[]).includes(v)) {
-          throw new UserInputError(`--mmu ${v}: use shadow or ept`);
-        }
-        args.mmu = v as MmuMode;
-        break;
-      }
-      case "--stats":
-        args.stats = true;
-        break;
-      case "--max-instructions":
-        args.maxInstructions = Number(value());
-        break;
-      case "-nographic":
-        break;
-      case "-h":
-      case "--help":
-        throw new UserInputError(USAGE);
-      default:
-        throw new UserInputError(`unknown option '${a}'\n${USAGE}`);
-    }
-  }
-  if (kernelGiven && !initrdGiven) args.initrd = undefined;
-  const modeError = checkModes(args.mode, args.mmu ?? defaultMmu(args.mode));
-  if (modeError) throw new UserInputError(modeError);
-  // With a disk or a CD and no -kernel, the firmware boots from its devices (SeaBIOS unless
-  // -bios names another image).
-  const fromDevices = (biosGiven || args.hda !== undefined || args.cdrom !== undefined) && !kernelGiven;
-  if (fromDevices) {
-    args.initrd = undefined;
-    args.bios ??= projectFile("guests/seabios/bios.bin");
-    if (!args.bootLetters) args.bootLetters = args.cdrom && !args.hda ? "d" : "c";
-  }
-  args.firmwareBoot = fromDevices;
-  return args;
-}
+/** A BIOS image sits below 4 GiB in at most 1 MiB (installFirmware's own limit). */
+const BIOS_LIMIT: SizeLimit = { bytes: 1 << 20, why: "the BIOS area below 4 GiB" };
+/** The VGA BIOS is an option ROM: at most the 128 KiB window from 0xC0000 to 0xDFFFF. */
+const OPTION_ROM_LIMIT: SizeLimit = { bytes: 128 << 10, why: "the option ROM window (0xC0000-0xDFFFF)" };
+/**
+ * Instructions per run() between two turns of the event loop: host input (Ctrl-A X) waits at
+ * most one slice, a few milliseconds at the core's speed.
+ */
+const SLICE_INSTRUCTIONS = 1_000_000;
 
 /** Where COM1's bytes go. A file is opened (truncated) before the guest starts. */
 function serialSink(serial: Args["serial"], out: NodeJS.WriteStream): (byte: number) => void {
@@ -169,11 +36,20 @@ function serialSink(serial: Args["serial"], out: NodeJS.WriteStream): (byte: num
 }
 
 function openSerialFile(path: string): number {
+  let fd: number;
   try {
-    return openSync(path, "w");
+    // O_NONBLOCK: opening a FIFO nobody reads would otherwise block before the guest starts.
+    const { O_WRONLY, O_CREAT, O_TRUNC, O_NONBLOCK } = constants;
+    fd = openSync(path, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK);
   } catch (err) {
     throw new UserInputError(`-serial file:${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+  const stat = fstatSync(fd);
+  if (!stat.isFile() && !stat.isCharacterDevice()) {
+    closeSync(fd);
+    throw new UserInputError(`-serial file:${path}: not a regular file or a character device`);
+  }
+  return fd;
 }
 
 function monitorCommand(vm: Vm, line: string): string {
@@ -234,9 +110,11 @@ function basicStats(vm: Vm): string {
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
-  const kernel = args.firmwareBoot ? undefined : readGuestFile(args.kernel, "kernel");
-  const initrd = args.initrd ? readGuestFile(args.initrd, "initrd") : undefined;
-  const bios = args.bios ? readGuestFile(args.bios, "BIOS image") : undefined;
+  // Every image is loaded into guest RAM (the BIOS into its 1 MiB at the top of 4 GiB).
+  const ram: SizeLimit = { bytes: args.memMiB * 2 ** 20, why: `the guest's RAM (-m ${args.memMiB})` };
+  const kernel = args.firmwareBoot ? undefined : readGuestFile(args.kernel, "kernel", ram);
+  const initrd = args.initrd ? readGuestFile(args.initrd, "initrd", ram) : undefined;
+  const bios = args.bios ? readGuestFile(args.bios, "BIOS image", BIOS_LIMIT) : undefined;
   const out = process.stdout;
   const serialOut = serialSink(args.serial, out);
   const vm = await Vm.create({
@@ -254,11 +132,17 @@ async function main(): Promise<number> {
     // The VGA text screen is drawn on the terminal whenever it changes (SeaBIOS prints there).
     const { vga } = installFirmware(vm, {
       bios,
-      vgaBios: readGuestFile(projectFile("guests/seabios/vgabios.bin"), "VGA BIOS"),
+      vgaBios: readGuestFile(projectFile("guests/seabios/vgabios.bin"), "VGA BIOS", OPTION_ROM_LIMIT),
       bootLetters: args.bootLetters,
-      hda: args.hda ? new CowDisk(fileSource(args.hda, "disk image"), { name: args.hda }) : undefined,
+      hda: args.hda
+        ? new CowDisk(fileSource(args.hda, "disk image", false, ATA_DISK_LIMIT), { name: args.hda })
+        : undefined,
       cdrom: args.cdrom
-        ? new CowDisk(fileSource(args.cdrom, "CD image"), { name: args.cdrom, granularity: 2048, readOnly: true })
+        ? new CowDisk(fileSource(args.cdrom, "CD image", false, ATAPI_CD_LIMIT), {
+            name: args.cdrom,
+            granularity: 2048,
+            readOnly: true,
+          })
         : undefined,
       onReset: () => vm.requestStop({ kind: "reset", source: "PIIX3 0xCF9" }),
     });
@@ -320,21 +204,27 @@ async function main(): Promise<number> {
   stdin.resume();
 
   let stop: VmStop = { kind: "stopped" };
-  let executed = 0;
+  // Instructions and idle time (vm.progress), so that an idle guest also reaches the limit.
+  const startProgress = vm.progress;
+  const executed = () => vm.progress - startProgress;
   const startMs = performance.now();
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   try {
-    while (!quit && executed < args.maxInstructions) {
+    while (!quit && executed() < args.maxInstructions) {
       if (monitor) {
-        await new Promise((r) => setTimeout(r, 20));
+        await sleep(20);
         continue;
       }
-      const before = vm.cpu.instructions;
-      stop = vm.run(Math.min(5_000_000, args.maxInstructions - executed));
+      stop = vm.run(Math.min(SLICE_INSTRUCTIONS, args.maxInstructions - executed()));
       screen?.();
-      executed += Number(vm.cpu.instructions - before);
       if (stop.kind !== "limit") break;
-      // Let host input in; when the guest is idle, do not spin.
-      await new Promise((r) => (vm.idleSinceLastRun ? setTimeout(r, 5) : setImmediate(r)));
+      // Let host input in; when the guest is idle, do not spin. A guest waiting with nothing
+      // scheduled sees the wall-clock time the host waited pass (and counted) as virtual time.
+      if (vm.waiting) {
+        const t0 = performance.now();
+        await sleep(5);
+        vm.waitedIdle((performance.now() - t0) * 1e6);
+      } else await new Promise((r) => (vm.idleSinceLastRun ? setTimeout(r, 5) : setImmediate(r)));
     }
   } finally {
     if (interactive) stdin.setRawMode(false);
@@ -343,6 +233,12 @@ async function main(): Promise<number> {
   if (args.stats) out.write(`\r\n${crossingReport(vm, performance.now() - startMs).replace(/\n/g, "\r\n")}`);
   if (quit) {
     out.write("\r\n[x86lab: quit]\r\n");
+    return 0;
+  }
+  if (stop.kind === "limit") {
+    out.write(
+      `\r\n[x86lab: stopped after ${args.maxInstructions} instructions and idle time (--max-instructions)]\r\n`,
+    );
     return 0;
   }
   switch (stop.kind) {
@@ -370,6 +266,10 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
+    if (err instanceof HelpRequest) {
+      console.log(err.message);
+      process.exit(0);
+    }
     if (
       err instanceof UserInputError ||
       err instanceof BootImageError ||

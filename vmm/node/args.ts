@@ -1,0 +1,189 @@
+// The command line of `npm start`: QEMU-style flags, each value checked here so that bad input is
+// a one-line UserInputError (exit status 2) before anything is read or run.
+
+import { HV_FRAME_BYTES } from "../generated/layout.js";
+import { checkModes, defaultMmu, MMU_MODES, type MmuMode, VIRT_MODES, type VirtMode } from "../virt/vmcs.js";
+import type { ClockMode } from "../vm.js";
+import { projectFile, UserInputError } from "./files.js";
+
+export interface Args {
+  memMiB: number;
+  /** Firmware image: boot through the BIOS instead of loading the kernel directly. */
+  bios?: string;
+  bootLetters?: string;
+  hda?: string;
+  cdrom?: string;
+  /** COM1: the terminal (stdio), nowhere (none), or a file (file:PATH). */
+  serial: "stdio" | "none" | { file: string };
+  kernel: string;
+  initrd?: string;
+  append: string;
+  clock: ClockMode;
+  maxInstructions: number;
+  firmwareBoot?: boolean;
+  mode: VirtMode;
+  mmu?: MmuMode;
+  /** Print the crossing stats and modeled cycles when the VM stops. */
+  stats: boolean;
+}
+
+const USAGE = `usage: npm start -- [options]
+  -m SIZE               guest RAM: MiB, or a number with an M or G suffix (default 64)
+  -kernel FILE          a Linux bzImage or a Multiboot kernel (default: the project's tiny Linux)
+  -initrd FILE          the initrd (Linux) or the module (Multiboot)
+  -append CMDLINE       the kernel command line
+  -hda FILE, -cdrom FILE, -bios FILE, -boot [order=]LETTERS
+                        firmware boot (SeaBIOS) from an IDE disk or CD image
+  -serial stdio|none|file:PATH
+  --clock icount|realtime, --mode native|trap|bt|hvm|pv, --mmu shadow|ept, --stats
+  --max-instructions N  stop after N instructions (a positive integer); idle time counts as the
+                        instructions it stands for (1 ns each), and a guest waiting for input with
+                        no timer lets wall-clock time pass as virtual time
+  Ctrl-A X quits; Ctrl-A C toggles the monitor.`;
+
+/** Asked for --help: the usage goes to stdout and the exit status is 0. */
+export class HelpRequest extends Error {}
+
+/** The RAM a VM can have: the PCI hole starts at 3 GiB. */
+const MAX_RAM_MIB = 3072;
+/**
+ * The hypervisor modes track every guest frame in the core's frame table (one 32-bit word per
+ * 4 KiB frame, HV_FRAME_BYTES long), so their guests can have no more RAM than it covers.
+ */
+const HV_MAX_RAM_MIB = ((HV_FRAME_BYTES / 4) * 4096) / 2 ** 20;
+const MIN_RAM_MIB = 16;
+
+/** QEMU's -m: `[size=]N[M|G]` with M the default unit; the result must be whole MiB. */
+export function parseMemSize(v: string): number {
+  const m = /^(?:size=)?(\d+(?:\.\d+)?)([MmGg]?)$/.exec(v);
+  const mib = m ? Number(m[1]) * (m[2].toUpperCase() === "G" ? 1024 : 1) : Number.NaN;
+  if (!Number.isInteger(mib)) throw new UserInputError(`-m ${v}: give a size in MiB, or with an M or G suffix`);
+  if (mib < MIN_RAM_MIB || mib > MAX_RAM_MIB) {
+    throw new UserInputError(`-m ${v}: give ${MIN_RAM_MIB} to ${MAX_RAM_MIB} MiB (the PCI hole starts at 3 GiB)`);
+  }
+  return mib;
+}
+
+/** A positive whole number of instructions. */
+export function parseInstructionCount(flag: string, v: string): number {
+  const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw new UserInputError(`${flag} ${v}: give a positive whole number`);
+  return n;
+}
+
+export function parseArgs(argv: string[]): Args {
+  const args: Args = {
+    memMiB: 64,
+    kernel: projectFile("guests/linux/bzImage"),
+    initrd: projectFile("guests/linux/initramfs.cpio.gz"),
+    append: "console=ttyS0 panic=-1",
+    clock: "icount",
+    maxInstructions: Number.POSITIVE_INFINITY,
+    serial: "stdio",
+    mode: "native",
+    stats: false,
+  };
+  let kernelGiven = false;
+  let biosGiven = false;
+  let initrdGiven = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new UserInputError(`${a} needs a value (npm start -- --help lists them)`);
+      return v;
+    };
+    switch (a) {
+      case "-m":
+        args.memMiB = parseMemSize(value());
+        break;
+      case "-bios":
+        args.bios = value();
+        biosGiven = true;
+        break;
+      case "-serial": {
+        const v = value();
+        if (v === "stdio" || v === "none") args.serial = v;
+        else if (v.startsWith("file:") && v.length > 5) args.serial = { file: v.slice(5) };
+        else throw new UserInputError(`-serial ${v}: use stdio, none or file:PATH`);
+        break;
+      }
+      case "-hda":
+        args.hda = value();
+        break;
+      case "-cdrom":
+        args.cdrom = value();
+        break;
+      case "-boot": {
+        const v = value().replace(/^order=/, "");
+        if (!/^[acdn]+$/.test(v)) throw new UserInputError(`-boot ${v}: use drive letters a, c, d, n`);
+        args.bootLetters = v;
+        break;
+      }
+      case "-kernel":
+        args.kernel = value();
+        kernelGiven = true;
+        break;
+      case "-initrd":
+        args.initrd = value();
+        initrdGiven = true;
+        break;
+      case "-append":
+        args.append = value();
+        break;
+      case "--clock": {
+        const v = value();
+        if (v !== "icount" && v !== "realtime") throw new UserInputError(`--clock ${v}: use icount or realtime`);
+        args.clock = v;
+        break;
+      }
+      case "--mode": {
+        const v = value();
+        if (!(VIRT_MODES as readonly string[]).includes(v)) {
+          throw new UserInputError(`--mode ${v}: use ${VIRT_MODES.join(", ")}`);
+        }
+        args.mode = v as VirtMode;
+        break;
+      }
+      case "--mmu": {
+        const v = value();
+        if (v === "direct" || !(MMU_MODES as readonly string[]).includes(v)) {
+          throw new UserInputError(`--mmu ${v}: use shadow or ept`);
+        }
+        args.mmu = v as MmuMode;
+        break;
+      }
+      case "--stats":
+        args.stats = true;
+        break;
+      case "--max-instructions":
+        args.maxInstructions = parseInstructionCount(a, value());
+        break;
+      case "-nographic":
+        break;
+      case "-h":
+      case "--help":
+        throw new HelpRequest(USAGE);
+      default:
+        throw new UserInputError(`unknown option '${a}' (npm start -- --help lists them)`);
+    }
+  }
+  if (kernelGiven && !initrdGiven) args.initrd = undefined;
+  const modeError = checkModes(args.mode, args.mmu ?? defaultMmu(args.mode));
+  if (modeError) throw new UserInputError(modeError);
+  if (args.mode !== "native" && args.memMiB > HV_MAX_RAM_MIB) {
+    throw new UserInputError(
+      `-m ${args.memMiB}: --mode ${args.mode} supports at most ${HV_MAX_RAM_MIB} MiB (the size the hypervisor's frame table covers)`,
+    );
+  }
+  // With a disk or a CD and no -kernel, the firmware boots from its devices (SeaBIOS unless
+  // -bios names another image).
+  const fromDevices = (biosGiven || args.hda !== undefined || args.cdrom !== undefined) && !kernelGiven;
+  if (fromDevices) {
+    args.initrd = undefined;
+    args.bios ??= projectFile("guests/seabios/bios.bin");
+    if (!args.bootLetters) args.bootLetters = args.cdrom && !args.hda ? "d" : "c";
+  }
+  args.firmwareBoot = fromDevices;
+  return args;
+}
