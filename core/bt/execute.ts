@@ -117,6 +117,12 @@ let ptWritesSeen: u32 = 0;
     return;
   }
   left--;
+  if (nextEip == eip) {
+    // A REP string instruction that stopped between iterations (core/cpu/rep.ts): it goes on
+    // from a block that starts at it, so this one is left here.
+    leaveBlock();
+    return;
+  }
   expectLin = lin + (nextEip - eip);
 }
 

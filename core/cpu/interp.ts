@@ -48,6 +48,7 @@ import {
 import { clearFault, faulted, faultError, faultIsSoftware, faultIsTrap, faultVector, NO_ERROR, raise, VEC_DB } from "./fault";
 import { deliver, shutdown } from "./interrupts";
 import { getEip } from "./state";
+import { repProgress, setRepAllowance, takeRepExtra } from "./rep";
 
 // 1 for the bytes step() must look at before dispatch: the prefixes and 0F.
 const PREFIX_TABLE: usize = memory.data<u8>([
@@ -127,7 +128,7 @@ let emulatedFault: bool = false;
 /** Instructions retired by the current run() so far (the TSC and counters catch up at its end). */
 let executed: i32 = 0;
 export function retiredThisRun(): u32 {
-  return <u32>executed;
+  return <u32>executed + repProgress();
 }
 
 export function run(budget: i32): u32 {
@@ -146,6 +147,9 @@ export function run(budget: i32): u32 {
     }
     const flags = load<u32>(S_EFLAGS);
     savedEsp = reg32(ESP);
+    // A REP string instruction runs at most the rest of the budget (one iteration when
+    // single-stepping: the trap comes after each iteration).
+    setRepAllowance((flags & FLAG_TF) != 0 ? 1 : <u32>(budget - executed));
     if (bt) btStep();
     else step();
     executed++;
@@ -176,12 +180,15 @@ export function run(budget: i32): u32 {
         }
       }
     }
+    // Iterations of a REP string instruction beyond the first (also those the VMM's emulator ran).
+    executed += <i32>takeRepExtra();
     if (load<u32>(S_STOP_REQUEST) != 0) {
       store<u32>(S_STOP_REQUEST, 0);
       reason = RUN_STOP;
       break;
     }
   }
+  executed += <i32>takeRepExtra();
   store<u64>(S_INSN_COUNT, load<u64>(S_INSN_COUNT) + <u64>executed);
   store<u64>(S_TSC, load<u64>(S_TSC) + <u64>executed * <u64>load<u32>(S_TSC_PER_INSN));
   executed = 0;

@@ -1,14 +1,17 @@
 // String instructions with REP/REPE/REPNE: MOVS, CMPS, STOS, LODS, SCAS, INS, OUTS.
-// Each iteration commits its register updates, so a fault in iteration k restarts at k.
+// Each iteration commits its register updates, so a fault in iteration k restarts at k, and a
+// REP instruction runs in chunks bounded by the run's budget (core/cpu/rep.ts).
 
 import { EXIT_IO, ioExits, ioQualification, vmExit } from "../../virt/vmx";
 import {
   S_EFLAGS,
+  S_INTR,
   S_SEG_BASE,
   S_SEG_RHI,
   S_SEG_RLO,
   S_SEG_WHI,
   S_SEG_WLO,
+  S_STOP_REQUEST,
   S_TLB_READ_MASK,
   S_TLB_WRITE_MASK,
   TLB_BASE,
@@ -16,10 +19,11 @@ import {
 } from "../../generated/layout";
 import { hostIoRead, hostIoWrite } from "../../host";
 import { read16, read32, read8, write16, write32, write8 } from "../../mmu/access";
-import { addrsize32, dataSeg, repPrefix } from "../decode";
+import { addrsize32, dataSeg, insnEip, repPrefix, setNextEip } from "../decode";
 import { faulted, gp } from "../fault";
 import { getZF, OP_SUB, setFlagsArith } from "../flags";
 import { ioPermitted } from "../protected/io-permission";
+import { countRepIterations, repAllowance, setRepProgress } from "../rep";
 import { EAX, ECX, EDI, EDX, ES, ESI, FLAG_DF, reg16, reg32, reg8, setReg16, setReg32, setReg8 } from "../state";
 
 @inline function index(r: u32): u32 {
@@ -76,17 +80,17 @@ import { EAX, ECX, EDI, EDX, ES, ESI, FLAG_DF, reg16, reg32, reg8, setReg16, set
 }
 
 /**
- * REP MOVS/STOS forward over plain RAM: copies whole runs inside a page pair at once. Returns the
- * number of elements done (0: take the element-by-element path). Overlapping forward copies
- * with the destination above the source are left to the element loop, whose byte-replicating
- * semantics memory.copy would not reproduce.
+ * REP MOVS/STOS forward over plain RAM: copies a whole run inside a page pair at once, at most
+ * `limit` elements. Returns the number of elements done (0: take the element-by-element path).
+ * Overlapping forward copies with the destination above the source are left to the element
+ * loop, whose byte-replicating semantics memory.copy would not reproduce.
  */
-function bulkRun(srcSeg: u32, size: u32, c: u32, isStore: bool): u32 {
-  if (c < 4 || (load<u32>(S_EFLAGS) & FLAG_DF) != 0) return 0;
+function bulkRun(srcSeg: u32, size: u32, limit: u32, isStore: bool): u32 {
+  if (limit < 4 || (load<u32>(S_EFLAGS) & FLAG_DF) != 0) return 0;
   const di = index(EDI);
   const si = isStore ? 0 : index(ESI);
-  // Elements until the end of the current pages (linear), at most c.
-  let n = c;
+  // Elements until the end of the current pages (linear), at most the limit.
+  let n = limit;
   const dLin = segBaseOf(ES) + di;
   const roomD: u32 = (0x1000 - (dLin & 0xfff)) / size;
   if (roomD < n) n = roomD;
@@ -120,71 +124,126 @@ function bulkRun(srcSeg: u32, size: u32, c: u32, isStore: bool): u32 {
     advance(ESI, bytes);
   }
   advance(EDI, bytes);
-  setCount(c - n);
+  setCount(count() - n);
   return n;
 }
 
-// Each routine runs its element once, or ECX/CX times under a REP prefix (committing the count
-// after every element, so a fault restarts where it stopped).
+// Each routine runs its element once, or under a REP prefix up to ECX/CX times in chunks
+// (core/cpu/rep.ts): the count is committed after every element, so a fault restarts where it
+// stopped, and a chunk ends early when a device raised an interrupt or asked run() to stop, so
+// the event is taken between iterations as on hardware.
+
+/** Iterations a REP instruction with count `c` may run in this step. */
+@inline function chunkOf(c: u32): u32 {
+  const a = repAllowance();
+  return c < a ? c : a;
+}
+
+/** Interrupt lines (INTR and NMI, adjacent words) as they were when the chunk began. */
+@inline function pendingEvents(): u64 {
+  return load<u64>(S_INTR);
+}
+
+/** A device raised an interrupt line or the host asked run() to stop during the chunk. */
+@inline function eventArrived(before: u64): bool {
+  return load<u64>(S_INTR) != before || load<u32>(S_STOP_REQUEST) != 0;
+}
+
+/** Ends a chunk of `done` iterations; the instruction stays at its EIP while `more` remain. */
+@inline function endChunk(done: u32, more: bool): void {
+  countRepIterations(done);
+  if (more) setNextEip(insnEip);
+}
 
 @inline function movs(size: u32): void {
   const src = dataSeg();
   const d = step(size);
-  const rep = repPrefix != 0;
-  if (rep) {
-    for (;;) {
-      const c = count();
-      if (c == 0) return;
-      if (bulkRun(src, size, c, false) == 0) break;
-    }
-  }
-  let c: u32 = rep ? count() : 1;
-  while (c != 0) {
+  if (repPrefix == 0) {
     const v = readSized(src, index(ESI), size);
     if (faulted) return;
     writeSized(ES, index(EDI), size, v);
     if (faulted) return;
     advance(ESI, d);
     advance(EDI, d);
-    c--;
-    if (rep) setCount(c);
+    return;
   }
+  const c = count();
+  if (c == 0) return;
+  const limit = chunkOf(c);
+  const events = pendingEvents();
+  let done: u32 = 0;
+  while (done < limit) {
+    const n = bulkRun(src, size, limit - done, false);
+    if (n != 0) {
+      done += n;
+      continue;
+    }
+    setRepProgress(done);
+    const v = readSized(src, index(ESI), size);
+    if (faulted) break;
+    writeSized(ES, index(EDI), size, v);
+    if (faulted) break;
+    advance(ESI, d);
+    advance(EDI, d);
+    setCount(count() - 1);
+    done++;
+    if (eventArrived(events)) break;
+  }
+  endChunk(done, !faulted && count() != 0);
 }
 
 @inline function stos(size: u32): void {
   const d = step(size);
   const v = accumulator(size);
-  const rep = repPrefix != 0;
-  if (rep) {
-    for (;;) {
-      const c = count();
-      if (c == 0) return;
-      if (bulkRun(ES, size, c, true) == 0) break;
-    }
-  }
-  let c: u32 = rep ? count() : 1;
-  while (c != 0) {
+  if (repPrefix == 0) {
     writeSized(ES, index(EDI), size, v);
     if (faulted) return;
     advance(EDI, d);
-    c--;
-    if (rep) setCount(c);
+    return;
   }
+  const c = count();
+  if (c == 0) return;
+  const limit = chunkOf(c);
+  const events = pendingEvents();
+  let done: u32 = 0;
+  while (done < limit) {
+    const n = bulkRun(ES, size, limit - done, true);
+    if (n != 0) {
+      done += n;
+      continue;
+    }
+    setRepProgress(done);
+    writeSized(ES, index(EDI), size, v);
+    if (faulted) break;
+    advance(EDI, d);
+    setCount(count() - 1);
+    done++;
+    if (eventArrived(events)) break;
+  }
+  endChunk(done, !faulted && count() != 0);
 }
 
 @inline function lods(size: u32): void {
   const src = dataSeg();
   const d = step(size);
   const rep = repPrefix != 0;
-  let c: u32 = rep ? count() : 1;
-  while (c != 0) {
+  const c: u32 = rep ? count() : 1;
+  if (c == 0) return;
+  const limit = rep ? chunkOf(c) : 1;
+  const events = pendingEvents();
+  let done: u32 = 0;
+  while (done < limit) {
+    setRepProgress(done);
     const v = readSized(src, index(ESI), size);
-    if (faulted) return;
+    if (faulted) break;
     setAccumulator(size, v);
     advance(ESI, d);
-    c--;
-    if (rep) setCount(c);
+    done++;
+    if (!rep) return;
+    setCount(c - done);
+    if (eventArrived(events)) break;
   }
+  endChunk(done, !faulted && c != done);
 }
 
 /** CMPS: [ESI] - [EDI]; REPE stops when ZF = 0, REPNE when ZF = 1. */
@@ -193,20 +252,30 @@ function bulkRun(srcSeg: u32, size: u32, c: u32, isStore: bool): u32 {
   const d = step(size);
   const m: u32 = size == 4 ? 0xffffffff : (<u32>1 << (size << 3)) - 1;
   const rep = repPrefix != 0;
-  let c: u32 = rep ? count() : 1;
-  while (c != 0) {
+  const c: u32 = rep ? count() : 1;
+  if (c == 0) return;
+  const limit = rep ? chunkOf(c) : 1;
+  const events = pendingEvents();
+  let done: u32 = 0;
+  while (done < limit) {
+    setRepProgress(done);
     const a = readSized(src, index(ESI), size);
-    if (faulted) return;
+    if (faulted) break;
     const b = readSized(ES, index(EDI), size);
-    if (faulted) return;
+    if (faulted) break;
     setFlagsArith(OP_SUB, a, b, (a - b) & m, size << 3);
     advance(ESI, d);
     advance(EDI, d);
-    c--;
+    done++;
     if (!rep) return;
-    setCount(c);
-    if ((repPrefix == 0xf3) != getZF()) return;
+    setCount(c - done);
+    if ((repPrefix == 0xf3) != getZF()) {
+      countRepIterations(done);
+      return;
+    }
+    if (eventArrived(events)) break;
   }
+  endChunk(done, !faulted && c != done);
 }
 
 /** SCAS: accumulator - [EDI], with the same REPE/REPNE rule. */
@@ -215,17 +284,27 @@ function bulkRun(srcSeg: u32, size: u32, c: u32, isStore: bool): u32 {
   const m: u32 = size == 4 ? 0xffffffff : (<u32>1 << (size << 3)) - 1;
   const a = accumulator(size);
   const rep = repPrefix != 0;
-  let c: u32 = rep ? count() : 1;
-  while (c != 0) {
+  const c: u32 = rep ? count() : 1;
+  if (c == 0) return;
+  const limit = rep ? chunkOf(c) : 1;
+  const events = pendingEvents();
+  let done: u32 = 0;
+  while (done < limit) {
+    setRepProgress(done);
     const b = readSized(ES, index(EDI), size);
-    if (faulted) return;
+    if (faulted) break;
     setFlagsArith(OP_SUB, a, b, (a - b) & m, size << 3);
     advance(EDI, d);
-    c--;
+    done++;
     if (!rep) return;
-    setCount(c);
-    if ((repPrefix == 0xf3) != getZF()) return;
+    setCount(c - done);
+    if ((repPrefix == 0xf3) != getZF()) {
+      countRepIterations(done);
+      return;
+    }
+    if (eventArrived(events)) break;
   }
+  endChunk(done, !faulted && c != done);
 }
 
 /** INS: port DX to ES:[EDI]. The destination is checked before the port is read. */
@@ -240,16 +319,25 @@ function bulkRun(srcSeg: u32, size: u32, c: u32, isStore: bool): u32 {
     return;
   }
   const d = step(size);
-  let c: u32 = repPrefix == 0 ? 1 : count();
-  while (c != 0) {
+  const rep = repPrefix != 0;
+  const c: u32 = rep ? count() : 1;
+  if (c == 0) return;
+  const limit = rep ? chunkOf(c) : 1;
+  const events = pendingEvents();
+  let done: u32 = 0;
+  while (done < limit) {
+    setRepProgress(done);
     // Probe the destination so a fault does not consume device data.
     writeSized(ES, index(EDI), size, 0);
-    if (faulted) return;
+    if (faulted) break;
     writeSized(ES, index(EDI), size, hostIoRead(port, size));
     advance(EDI, d);
-    c--;
-    if (repPrefix != 0) setCount(c);
+    done++;
+    if (!rep) return;
+    setCount(c - done);
+    if (eventArrived(events)) break;
   }
+  endChunk(done, !faulted && c != done);
 }
 
 @inline function outs(size: u32): void {
@@ -264,15 +352,24 @@ function bulkRun(srcSeg: u32, size: u32, c: u32, isStore: bool): u32 {
   }
   const src = dataSeg();
   const d = step(size);
-  let c: u32 = repPrefix == 0 ? 1 : count();
-  while (c != 0) {
+  const rep = repPrefix != 0;
+  const c: u32 = rep ? count() : 1;
+  if (c == 0) return;
+  const limit = rep ? chunkOf(c) : 1;
+  const events = pendingEvents();
+  let done: u32 = 0;
+  while (done < limit) {
+    setRepProgress(done);
     const v = readSized(src, index(ESI), size);
-    if (faulted) return;
+    if (faulted) break;
     hostIoWrite(port, size, v);
     advance(ESI, d);
-    c--;
-    if (repPrefix != 0) setCount(c);
+    done++;
+    if (!rep) return;
+    setCount(c - done);
+    if (eventArrived(events)) break;
   }
+  endChunk(done, !faulted && c != done);
 }
 
 export function MOVSB(): void {
