@@ -29,6 +29,8 @@ export const FORM_CALLOUT_MASK: u32 = 0x3f << FORM_CALLOUT_SHIFT;
 export let scanForm: u32 = 0;
 /** Its operand size was 32 bits (after a 66 prefix, if any). */
 export let scanOpsize32: bool = false;
+/** The last scan returned 0 because the instruction goes on past the `avail` bytes it was given. */
+export let scanShort: bool = false;
 
 const MAX_LENGTH: u32 = 15;
 
@@ -39,6 +41,9 @@ const MAX_LENGTH: u32 = 15;
  */
 export function scanInstruction(p: usize, avail: u32, cs32: bool): u32 {
   const limit = avail < MAX_LENGTH ? avail : MAX_LENGTH;
+  // Running out of bytes below 15 means the instruction continues past them (more bytes could
+  // make it whole); at 15 it is too long, which no further byte changes.
+  scanShort = avail < MAX_LENGTH;
   let i: u32 = 0;
   let op32 = cs32;
   let ad32 = cs32;
@@ -59,7 +64,7 @@ export function scanInstruction(p: usize, avail: u32, cs32: bool): u32 {
     map = 1;
   }
   let f = load<u32>(BT_OPCODE_FORMS + (((map << 8) | b) << 2));
-  if ((f & FORM_VALID) == 0) return 0;
+  if ((f & FORM_VALID) == 0) return notShort();
   if ((f & FORM_MODRM) != 0) {
     if (i >= limit) return 0;
     const m = load<u8>(p + i);
@@ -68,7 +73,7 @@ export function scanInstruction(p: usize, avail: u32, cs32: bool): u32 {
     if (exact != 0) f = exact;
     else if ((f & FORM_GROUP) != 0) {
       f = load<u32>(BT_GROUP_FORMS + ((((f >>> 16) << 3) + ((m >> 3) & 7)) << 2));
-      if ((f & FORM_VALID) == 0) return 0;
+      if ((f & FORM_VALID) == 0) return notShort();
     }
     if ((f & FORM_REG_ONLY) == 0) {
       const mod = m >> 6;
@@ -95,9 +100,16 @@ export function scanInstruction(p: usize, avail: u32, cs32: bool): u32 {
   if ((f & FORM_IMM_OPSIZE) != 0) i += op32 ? 4 : 2;
   if ((f & FORM_IMM_ADDRSIZE) != 0) i += ad32 ? 4 : 2;
   if (i > limit) return 0;
+  scanShort = false;
   scanForm = f;
   scanOpsize32 = op32;
   return i;
+}
+
+/** An invalid form: 0, and no byte beyond the ones scanned would make it valid. */
+function notShort(): u32 {
+  scanShort = false;
+  return 0;
 }
 
 /** Segment overrides, LOCK, REP/REPNE (66 and 67 change the sizes and are handled apart). */

@@ -54,7 +54,7 @@ import {
   cacheTrackFrames,
   NO_FRAME,
 } from "./cache";
-import { FORM_CALLOUT_MASK, flowOf, scanForm, scanInstruction, scanOpsize32 } from "./scan";
+import { FORM_CALLOUT_MASK, flowOf, scanForm, scanInstruction, scanOpsize32, scanShort } from "./scan";
 
 /** Instructions per block at most: VMware's translation unit (reference/virtualization.md 2.6). */
 const MAX_INSTRUCTIONS: u32 = 12;
@@ -127,15 +127,17 @@ export function translateBlock(lin: u32, eip: u32, host: u32, cs32: bool): u32 {
     const inPage: u32 = 0x1000 - at;
     let avail = inPage < 15 ? inPage : 15;
     memory.copy(scratch, host + at, avail);
-    if (avail < 15 && n == 0) {
-      // The first instruction may straddle the page end: it may use the next page too.
+    let len = scanInstruction(scratch, avail, cs32);
+    if (len == 0 && scanShort && n == 0) {
+      // The first instruction straddles the page end: its bytes go on in the next page. Only
+      // then is that page fetched (its walk sets the PTE's Accessed bit, as the CPU's would).
       host2 = probeFetch((lin & ~0xfff) + 0x1000);
       if (host2 != 0) {
         memory.copy(scratch + avail, host2, 15 - avail);
         avail = 15;
+        len = scanInstruction(scratch, avail, cs32);
       }
     }
-    const len = scanInstruction(scratch, avail, cs32);
     if (len == 0) break;
     if (len > inPage && n > 0) break; // a straddling instruction starts a block of its own
     const last = eip + off + len - 1;
