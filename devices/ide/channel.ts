@@ -85,8 +85,11 @@ export class IdeDevice {
   readonly model: string;
   readonly serial: string;
   readonly firmware: string;
+  /** 0 for the master, 1 for the slave: which copy of the task file is this device's. */
+  readonly position: 0 | 1;
 
-  constructor(spec: IdeDeviceSpec, index: number) {
+  constructor(spec: IdeDeviceSpec, index: 0 | 1) {
+    this.position = index;
     this.kind = spec.kind;
     this.serial = spec.serial ?? `QM0000${index + 1}`;
     this.firmware = spec.firmware ?? "2.5+";
@@ -435,9 +438,12 @@ export class IdeChannel {
     }
   }
 
+  // The data register belongs to the selected device: with the other position selected, the
+  // transfer waits (as each of QEMU's IDEState keeps its own data pointer) and an absent device
+  // reads as 0.
   readData(size: AccessSize): number {
     const dev = this.xferDevice;
-    if (!dev || !(dev.status & ST.DRQ) || this.pos >= this.end) return 0;
+    if (!dev || dev !== this.current || !(dev.status & ST.DRQ) || this.pos >= this.end) return 0;
     let v = 0;
     for (let i = 0; i < size; i++) v |= (this.pos + i < this.end ? this.buf[this.pos + i]! : 0) << (i * 8);
     this.pos += size;
@@ -447,7 +453,7 @@ export class IdeChannel {
 
   writeData(size: AccessSize, value: number): void {
     const dev = this.xferDevice;
-    if (!dev || !(dev.status & ST.DRQ) || this.pos >= this.end) return;
+    if (!dev || dev !== this.current || !(dev.status & ST.DRQ) || this.pos >= this.end) return;
     for (let i = 0; i < size && this.pos + i < this.end; i++) this.buf[this.pos + i] = (value >>> (i * 8)) & 0xff;
     this.pos += size;
     if (this.pos >= this.end) this.bufferDone();
@@ -467,14 +473,23 @@ export class IdeChannel {
     this.atapiData = undefined;
   }
 
-  /** Starts a DRQ block: `buf` to be read by the host, or filled by it. */
-  private startBlock(buf: Uint8Array, done: () => void): void {
+  /**
+   * Starts a DRQ block of `dev`: `buf` to be read by the host, or filled by it. The transfer
+   * belongs to `dev` whatever the guest selects meanwhile (selecting the other position, even an
+   * absent one, mid-transfer changes which registers it reads, not whose transfer this is).
+   */
+  private startBlock(dev: IdeDevice, buf: Uint8Array, done: () => void): void {
     this.buf = buf;
     this.pos = 0;
     this.end = buf.length;
     this.onBufferDone = done;
-    this.xferDevice = this.current;
-    this.current!.status = ST.DRDY | ST.DSC | ST.DRQ;
+    this.xferDevice = dev;
+    dev.status = ST.DRDY | ST.DSC | ST.DRQ;
+  }
+
+  /** The copy of the command block registers that belongs to `dev`. */
+  private fileOf(dev: IdeDevice): TaskFile {
+    return this.files[dev.position];
   }
 
   // Interrupts ------------------------------------------------------------------------------
@@ -500,14 +515,13 @@ export class IdeChannel {
 
   // Commands --------------------------------------------------------------------------------
 
-  private ok(): void {
-    this.current!.status = ST.DRDY | ST.DSC;
-    this.current!.error = 0;
+  private ok(dev: IdeDevice): void {
+    dev.status = ST.DRDY | ST.DSC;
+    dev.error = 0;
     this.raiseIrq();
   }
 
-  private abort(error: number = ER.ABRT): void {
-    const dev = this.current!;
+  private abort(dev: IdeDevice, error: number = ER.ABRT): void {
     this.stopTransfer();
     dev.status = ST.DRDY | ST.DSC | ST.ERR;
     dev.error = error;
@@ -539,7 +553,7 @@ export class IdeChannel {
   private ataCommand(dev: IdeDevice, cmd: number): void {
     switch (cmd) {
       case 0xec: // IDENTIFY DEVICE
-        this.startBlock(dev.identify(), () => this.ok0());
+        this.startBlock(dev, dev.identify(), () => this.ok0(dev));
         this.raiseIrq();
         return;
       case 0x20: // READ SECTORS
@@ -552,7 +566,7 @@ export class IdeChannel {
       case 0xc4: // READ MULTIPLE
       case 0x29: // READ MULTIPLE EXT
         if (!dev.multiple) {
-          this.abort();
+          this.abort(dev);
           return;
         }
         this.startRead(dev, cmd === 0x29 ? "lba48" : "lba28", dev.multiple);
@@ -567,7 +581,7 @@ export class IdeChannel {
       case 0xc5: // WRITE MULTIPLE
       case 0x39: // WRITE MULTIPLE EXT
         if (!dev.multiple) {
-          this.abort();
+          this.abort(dev);
           return;
         }
         this.startWrite(dev, cmd === 0x39 ? "lba48" : "lba28", dev.multiple);
@@ -578,39 +592,39 @@ export class IdeChannel {
         // READ VERIFY SECTORS (EXT)
         const r = this.taskRange(dev, cmd === 0x42 ? "lba48" : "lba28");
         if (!r) {
-          this.abort(ER.IDNF);
+          this.abort(dev, ER.IDNF);
           return;
         }
-        this.ok();
+        this.ok(dev);
         return;
       }
       case 0xc6: {
         // SET MULTIPLE MODE
         const n = this.tf.nsector;
         if (n > MAX_MULTIPLE || (n & (n - 1)) !== 0) {
-          this.abort();
+          this.abort(dev);
           return;
         }
         dev.multiple = n;
-        this.ok();
+        this.ok(dev);
         return;
       }
       case 0x91: {
         // INITIALIZE DEVICE PARAMETERS
         const heads = (this.select & 0x0f) + 1;
         if (this.tf.nsector === 0) {
-          this.abort();
+          this.abort(dev);
           return;
         }
         dev.curHeads = heads;
         dev.curSpt = this.tf.nsector;
-        this.ok();
+        this.ok(dev);
         return;
       }
       case 0xe7: // FLUSH CACHE
       case 0xea: // FLUSH CACHE EXT
         dev.disk!.flush();
-        this.ok();
+        this.ok(dev);
         return;
       case 0xef: // SET FEATURES: write cache, transfer mode, look-ahead... all accepted
       case 0xe0: // STANDBY IMMEDIATE
@@ -618,26 +632,26 @@ export class IdeChannel {
       case 0xe2: // STANDBY
       case 0xe3: // IDLE
       case 0xe6: // SLEEP
-        this.ok();
+        this.ok(dev);
         return;
       case 0xe5: // CHECK POWER MODE: active or idle
         this.tf.nsector = 0xff;
-        this.ok();
+        this.ok(dev);
         return;
       default:
         if ((cmd & 0xf0) === 0x10 || (cmd & 0xf0) === 0x70) {
           // RECALIBRATE, SEEK
-          this.ok();
+          this.ok(dev);
           return;
         }
-        this.abort();
+        this.abort(dev);
         return;
     }
   }
 
   /** The end of IDENTIFY's data: no interrupt (PIO data-in raises one per block, before it). */
-  private ok0(): void {
-    this.current!.status = ST.DRDY | ST.DSC;
+  private ok0(dev: IdeDevice): void {
+    dev.status = ST.DRDY | ST.DSC;
   }
 
   /** The start LBA and sector count of a read/write command, or undefined if out of range. */
@@ -670,27 +684,28 @@ export class IdeChannel {
 
   /** Puts `lba` back into the address registers in the command's addressing mode. */
   private setTaskAddress(dev: IdeDevice, lba: number, mode: Addressing): void {
+    const tf = this.fileOf(dev);
     if (mode === "lba48") {
-      this.tf.sector = lba & 0xff;
-      this.tf.lcyl = (lba >>> 8) & 0xff;
-      this.tf.hcyl = (lba >>> 16) & 0xff;
+      tf.sector = lba & 0xff;
+      tf.lcyl = (lba >>> 8) & 0xff;
+      tf.hcyl = (lba >>> 16) & 0xff;
       const high = Math.floor(lba / 2 ** 24);
-      this.tf.hobSector = high & 0xff;
-      this.tf.hobLcyl = (high >>> 8) & 0xff;
-      this.tf.hobHcyl = (high >>> 16) & 0xff;
+      tf.hobSector = high & 0xff;
+      tf.hobLcyl = (high >>> 8) & 0xff;
+      tf.hobHcyl = (high >>> 16) & 0xff;
     } else if (mode === "lba28") {
-      this.tf.sector = lba & 0xff;
-      this.tf.lcyl = (lba >>> 8) & 0xff;
-      this.tf.hcyl = (lba >>> 16) & 0xff;
+      tf.sector = lba & 0xff;
+      tf.lcyl = (lba >>> 8) & 0xff;
+      tf.hcyl = (lba >>> 16) & 0xff;
       this.select = (this.select & 0xf0) | ((lba >>> 24) & 0x0f);
     } else {
       const spt = dev.curSpt;
       const heads = dev.curHeads;
       const cyl = Math.floor(lba / (spt * heads));
       const rem = lba % (spt * heads);
-      this.tf.sector = (rem % spt) + 1;
-      this.tf.lcyl = cyl & 0xff;
-      this.tf.hcyl = (cyl >> 8) & 0xff;
+      tf.sector = (rem % spt) + 1;
+      tf.lcyl = cyl & 0xff;
+      tf.hcyl = (cyl >> 8) & 0xff;
       this.select = (this.select & 0xf0) | Math.floor(rem / spt);
     }
   }
@@ -698,7 +713,7 @@ export class IdeChannel {
   private startRead(dev: IdeDevice, mode: Addressing, block: number): void {
     const r = this.taskRange(dev, mode);
     if (!r) {
-      this.abort(ER.IDNF);
+      this.abort(dev, ER.IDNF);
       return;
     }
     this.xferLba = r.lba;
@@ -715,10 +730,10 @@ export class IdeChannel {
       data = dev.disk!.read(this.xferLba, n);
     } catch {
       this.setTaskAddress(dev, this.xferLba, this.xferMode);
-      this.abort(ER.IDNF);
+      this.abort(dev, ER.IDNF);
       return;
     }
-    this.startBlock(data, () => {
+    this.startBlock(dev, data, () => {
       this.setTaskAddress(dev, this.xferLba + n - 1, this.xferMode);
       this.xferLba += n;
       this.xferLeft -= n;
@@ -731,7 +746,7 @@ export class IdeChannel {
   private startWrite(dev: IdeDevice, mode: Addressing, block: number): void {
     const r = this.taskRange(dev, mode);
     if (!r) {
-      this.abort(ER.IDNF);
+      this.abort(dev, ER.IDNF);
       return;
     }
     this.xferLba = r.lba;
@@ -743,12 +758,12 @@ export class IdeChannel {
 
   private writeBlock(dev: IdeDevice): void {
     const n = Math.min(this.xferLeft, this.xferBlock);
-    this.startBlock(new Uint8Array(n * SECTOR_SIZE), () => {
+    this.startBlock(dev, new Uint8Array(n * SECTOR_SIZE), () => {
       try {
         dev.disk!.write(this.xferLba, this.buf.subarray(0, n * SECTOR_SIZE));
       } catch {
         this.setTaskAddress(dev, this.xferLba, this.xferMode);
-        this.abort(dev.disk!.readOnly ? ER.ABRT : ER.IDNF);
+        this.abort(dev, dev.disk!.readOnly ? ER.ABRT : ER.IDNF);
         return;
       }
       this.setTaskAddress(dev, this.xferLba + n - 1, this.xferMode);
@@ -758,7 +773,7 @@ export class IdeChannel {
         this.writeBlock(dev);
         this.raiseIrq();
       } else {
-        this.ok();
+        this.ok(dev);
       }
     });
   }
@@ -768,13 +783,13 @@ export class IdeChannel {
   private atapiCommand(dev: IdeDevice, cmd: number): void {
     switch (cmd) {
       case 0xa1: // IDENTIFY PACKET DEVICE
-        this.startBlock(dev.identify(), () => this.ok0());
+        this.startBlock(dev, dev.identify(), () => this.ok0(dev));
         this.raiseIrq();
         return;
       case 0xa0: // PACKET
         if (this.tf.feature & 0x01) {
           // DMA: not offered
-          this.atapiAbort();
+          this.atapiAbort(dev);
           return;
         }
         this.startPacket(dev);
@@ -784,23 +799,23 @@ export class IdeChannel {
         this.setSignatures(dev);
         return;
       case 0xef: // SET FEATURES
-        this.ok();
+        this.ok(dev);
         return;
       case 0xe5: // CHECK POWER MODE
         this.tf.nsector = 0xff;
-        this.ok();
+        this.ok(dev);
         return;
       default:
         // IDENTIFY DEVICE and other ATA commands: aborted, with the ATAPI signature in place so
         // the host knows to use IDENTIFY PACKET DEVICE (ATA-6, 8.15).
-        this.atapiAbort();
+        this.atapiAbort(dev);
         return;
     }
   }
 
-  private atapiAbort(): void {
-    this.setSignatures(this.current);
-    this.abort();
+  private atapiAbort(dev: IdeDevice): void {
+    this.setSignatures(dev);
+    this.abort(dev);
   }
 
   private startPacket(dev: IdeDevice): void {
@@ -808,7 +823,7 @@ export class IdeChannel {
     if (limit === 0 || limit === 0xffff) limit = 0xfffe;
     this.atapiLimit = Math.max(2, limit & ~1);
     this.tf.nsector = (this.tf.nsector & ~0x07) | 0x01; // CoD: the device wants the command packet
-    this.startBlock(new Uint8Array(12), () => this.runPacket(dev, this.buf.slice(0, 12)));
+    this.startBlock(dev, new Uint8Array(12), () => this.runPacket(dev, this.buf.slice(0, 12)));
   }
 
   private runPacket(dev: IdeDevice, packet: Uint8Array): void {
@@ -835,6 +850,7 @@ export class IdeChannel {
   }
 
   private atapiSendBlock(dev: IdeDevice): void {
+    const tf = this.fileOf(dev);
     const data = this.atapiData!;
     const left = data.total - this.atapiDone;
     let n = Math.min(left, this.atapiLimit);
@@ -849,10 +865,10 @@ export class IdeChannel {
       return;
     }
     this.atapiDone += n;
-    this.tf.lcyl = n & 0xff;
-    this.tf.hcyl = (n >> 8) & 0xff;
-    this.tf.nsector = (this.tf.nsector & ~0x07) | 0x02; // I/O: data to the host
-    this.startBlock(piece, () => {
+    tf.lcyl = n & 0xff;
+    tf.hcyl = (n >> 8) & 0xff;
+    tf.nsector = (tf.nsector & ~0x07) | 0x02; // I/O: data to the host
+    this.startBlock(dev, piece, () => {
       if (this.atapiDone < data.total) this.atapiSendBlock(dev);
       else this.atapiComplete(dev);
     });
@@ -860,16 +876,18 @@ export class IdeChannel {
   }
 
   private atapiComplete(dev: IdeDevice): void {
+    const tf = this.fileOf(dev);
     this.atapiData = undefined;
-    this.tf.nsector = (this.tf.nsector & ~0x07) | 0x03; // I/O and CoD: status
+    tf.nsector = (tf.nsector & ~0x07) | 0x03; // I/O and CoD: status
     dev.status = ST.DRDY | ST.DSC;
     dev.error = 0;
     this.raiseIrq();
   }
 
   private atapiError(dev: IdeDevice): void {
+    const tf = this.fileOf(dev);
     this.stopTransfer();
-    this.tf.nsector = (this.tf.nsector & ~0x07) | 0x03;
+    tf.nsector = (tf.nsector & ~0x07) | 0x03;
     dev.status = ST.DRDY | ST.ERR;
     dev.error = dev.cdrom!.senseKey << 4; // sense key in the high nibble
     this.raiseIrq();
