@@ -160,8 +160,8 @@ describe("loaders (property)", () => {
       length: fc.integer({ min: 0x1000, max: 0x4000 }),
       setupSects: fc.integer({ min: 0, max: 40 }),
       version: fc.constantFrom(0x0100, 0x0201, 0x0202, 0x0203, 0x0206, 0x020a, 0x020f, 0xffff),
-      loadflags: fc.integer({ min: 0, max: 255 }),
-      code32Start: word,
+      loadflags: fc.oneof(fc.constant(1), fc.integer({ min: 0, max: 255 })),
+      code32Start: fc.oneof(fc.constant(0x100000), word), // where the protected-mode part lands
       initrdAddrMax: word,
       cmdlineSize: word,
       prefAddress: fc.oneof(word.map(BigInt), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })),
