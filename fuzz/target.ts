@@ -33,6 +33,11 @@ export interface FuzzTarget {
   run(seed: number, opts: CaseOptions): Promise<CaseResult>;
   /** Replays a saved reproducer (the regression tests call this). */
   replay(reproducer: unknown, opts: CaseOptions): Promise<CaseResult>;
+  /**
+   * The case numbered `seed`, generated but not run (JSON-serialisable): what the runner saves
+   * when a case hung, since a hung worker cannot report its own case.
+   */
+  generate(seed: number, opts: CaseOptions): unknown;
 }
 
 export interface CaseOptions {

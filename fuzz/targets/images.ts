@@ -470,6 +470,9 @@ export const imagesTarget: FuzzTarget = {
   replay(reproducer, opts) {
     return runImageCase(reproducer as ImageCase, opts);
   },
+  generate(seed, opts) {
+    return generateImageCase(seed, opts.modes.length > 0 ? opts.modes : ["native"]);
+  },
 };
 
 export default imagesTarget;
