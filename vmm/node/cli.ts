@@ -22,10 +22,14 @@ const BIOS_LIMIT: SizeLimit = { bytes: 1 << 20, why: "the BIOS area below 4 GiB"
 /** The VGA BIOS is an option ROM: at most the 128 KiB window from 0xC0000 to 0xDFFFF. */
 const OPTION_ROM_LIMIT: SizeLimit = { bytes: 128 << 10, why: "the option ROM window (0xC0000-0xDFFFF)" };
 /**
- * Instructions per run() between two turns of the event loop: host input (Ctrl-A X) waits at
- * most one slice, a few milliseconds at the core's speed.
+ * Host input (Ctrl-A X, the monitor) is looked at between slices, so a slice is bounded by wall
+ * time as well as by instructions: run() calls of STEP_INSTRUCTIONS until SLICE_INSTRUCTIONS
+ * (idle time included) have run or SLICE_MS have passed. A step is small because an instruction
+ * can cost microseconds (each iteration of `rep insb` is a port read in the host).
  */
+const STEP_INSTRUCTIONS = 20_000;
 const SLICE_INSTRUCTIONS = 1_000_000;
+const SLICE_MS = 25;
 
 /** Where COM1's bytes go. A file is opened (truncated) before the guest starts. */
 function serialSink(serial: Args["serial"], out: NodeJS.WriteStream): (byte: number) => void {
@@ -215,7 +219,13 @@ async function main(): Promise<number> {
         await sleep(20);
         continue;
       }
-      stop = vm.run(Math.min(SLICE_INSTRUCTIONS, args.maxInstructions - executed()));
+      const sliceEnd = performance.now() + SLICE_MS;
+      const sliceLimit = Math.min(executed() + SLICE_INSTRUCTIONS, args.maxInstructions);
+      let idled = false;
+      do {
+        stop = vm.run(Math.min(STEP_INSTRUCTIONS, sliceLimit - executed()));
+        idled ||= vm.idleSinceLastRun;
+      } while (stop.kind === "limit" && !vm.waiting && executed() < sliceLimit && performance.now() < sliceEnd);
       screen?.();
       if (stop.kind !== "limit") break;
       // Let host input in; when the guest is idle, do not spin. A guest waiting with nothing
@@ -224,7 +234,7 @@ async function main(): Promise<number> {
         const t0 = performance.now();
         await sleep(5);
         vm.waitedIdle((performance.now() - t0) * 1e6);
-      } else await new Promise((r) => (vm.idleSinceLastRun ? setTimeout(r, 5) : setImmediate(r)));
+      } else await new Promise((r) => (idled ? setTimeout(r, 5) : setImmediate(r)));
     }
   } finally {
     if (interactive) stdin.setRawMode(false);
