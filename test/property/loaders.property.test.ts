@@ -124,6 +124,42 @@ describe("loaders (property)", () => {
     expect(loaded).toBeGreaterThan(0);
   });
 
+  it("Multiboot ELF program header counts and sizes never multiply the work", () => {
+    // One PT_LOAD right after the ELF header; e_phentsize below 32 made every entry read it again.
+    const table = fc.record({
+      phentsize: fc.integer({ min: 0, max: 64 }),
+      phnum: fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.constantFrom(0xfffe, 0xffff)),
+      memsz: fc.integer({ min: 0, max: RAM - 0x100000 }),
+    });
+    fc.assert(
+      fc.property(table, (t) => {
+        const img = new Uint8Array(0x1100);
+        const dv = new DataView(img.buffer);
+        img.set([0x7f, 0x45, 0x4c, 0x46, 1, 1, 1]);
+        dv.setUint16(18, 3, true);
+        dv.setUint32(24, 0x100000, true);
+        dv.setUint32(28, 52, true);
+        dv.setUint16(42, t.phentsize, true);
+        dv.setUint16(44, t.phnum, true);
+        for (const [at, v] of [
+          [52, 1],
+          [56, 0x1000],
+          [64, 0x100000],
+          [68, 16],
+          [72, t.memsz],
+        ]) {
+          dv.setUint32(at, v, true);
+        }
+        put32(dv, 0x1000, MB_MAGIC);
+        put32(dv, 0x1008, -MB_MAGIC);
+        written = 0;
+        loadOrRefuse(() => loadKernel(cpu, img, undefined, ""), BootImageError);
+        expect(written).toBeLessThanOrEqual(WORK_BOUND);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it("Multiboot a.out-kludge headers with any addresses", () => {
     const aout = fc.record({
       at: fc.integer({ min: 0, max: 64 }).map((n) => n * 4),
