@@ -15,7 +15,7 @@ export const regions = [
   ["HV_MSR_BITMAP", 0x0086_2000, 0x0000_1000, "VMX MSR bitmaps: read-low 000h, read-high 400h, write-low 800h, write-high C00h"],
   ["HV_EVENTS", 0x0086_3000, 0x0000_3000, "crossing counters: u32 [kind 0-10][reason 0-127][where core, host]"],
   ["HV_TRACE", 0x0086_6000, 0x0000_2000, "trace ring: 256 entries of 8 u32 (kind|where<<8|reason<<16, qualification, EIP, GPA, vtime lo, vtime hi)"],
-  ["HV_FRAME", 0x0086_8000, 0x0008_0000, "one u32 per guest frame (RAM up to 512 MiB): write-tracking owners and counts"],
+  // 0x0086_8000-0x008e_7fff: free (HV_FRAME lived here while it covered only 512 MiB of RAM).
   ["HV_SHADOW_META", 0x008e_8000, 0x0010_0000, "shadow MMU bookkeeping: root cache, shadow-page owners, pool free list"],
   ["HV_BT_META", 0x009e_8000, 0x0010_0000, "binary translator bookkeeping: hash table of blocks, per-page block lists"],
   ["HV_TRAP", 0x00ae_8000, 0x0008_0000, "trap mode: the VMM's own descriptor tables and virtual-CPU bookkeeping"],
@@ -25,7 +25,8 @@ export const regions = [
   ["EPT", 0x0100_0000, 0x0020_0000, "EPT paging structures (4 KiB each), allocated by the VMM on EPT violations"],
   ["SHADOW", 0x0120_0000, 0x0080_0000, "shadow page tables (4 KiB each), allocated by the VMM on hidden faults"],
   ["BT_CACHE", 0x01a0_0000, 0x0060_0000, "binary translator: translated blocks (headers, instruction records, copied code)"],
-  ["RAM", 0x0200_0000, 0, "guest RAM (size chosen per VM; the memory grows to fit)"],
+  ["HV_FRAME", 0x0200_0000, 0x0040_0000, "one u32 per guest frame (all 4 GiB of guest-physical space): write-tracking owners and counts"],
+  ["RAM", 0x0240_0000, 0, "guest RAM (size chosen per VM; the memory grows to fit)"],
 ];
 
 /**

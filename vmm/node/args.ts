@@ -1,7 +1,6 @@
 // The command line of `npm start`: QEMU-style flags, each value checked here so that bad input is
 // a one-line UserInputError (exit status 2) before anything is read or run.
 
-import { HV_FRAME_BYTES } from "../generated/layout.js";
 import { checkModes, defaultMmu, MMU_MODES, type MmuMode, VIRT_MODES, type VirtMode } from "../virt/vmcs.js";
 import type { ClockMode } from "../vm.js";
 import { projectFile, UserInputError } from "./files.js";
@@ -46,11 +45,6 @@ export class HelpRequest extends Error {}
 
 /** The RAM a VM can have: the PCI hole starts at 3 GiB. */
 const MAX_RAM_MIB = 3072;
-/**
- * The hypervisor modes track every guest frame in the core's frame table (one 32-bit word per
- * 4 KiB frame, HV_FRAME_BYTES long), so their guests can have no more RAM than it covers.
- */
-const HV_MAX_RAM_MIB = ((HV_FRAME_BYTES / 4) * 4096) / 2 ** 20;
 const MIN_RAM_MIB = 16;
 
 /** QEMU's -m: `[size=]N[M|G]` with M the default unit; the result must be whole MiB. */
@@ -171,11 +165,6 @@ export function parseArgs(argv: string[]): Args {
   if (kernelGiven && !initrdGiven) args.initrd = undefined;
   const modeError = checkModes(args.mode, args.mmu ?? defaultMmu(args.mode));
   if (modeError) throw new UserInputError(modeError);
-  if (args.mode !== "native" && args.memMiB > HV_MAX_RAM_MIB) {
-    throw new UserInputError(
-      `-m ${args.memMiB}: --mode ${args.mode} supports at most ${HV_MAX_RAM_MIB} MiB (the size the hypervisor's frame table covers)`,
-    );
-  }
   // With a disk or a CD and no -kernel, the firmware boots from its devices (SeaBIOS unless
   // -bios names another image).
   const fromDevices = (biosGiven || args.hda !== undefined || args.cdrom !== undefined) && !kernelGiven;
