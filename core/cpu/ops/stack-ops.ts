@@ -1,7 +1,7 @@
 // PUSH/POP of registers, immediates, memory and segment registers; PUSHA/POPA; ENTER/LEAVE.
 
 import { S_INT_SHADOW } from "../../generated/layout";
-import { read16, read32, write16, write32 } from "../../mmu/access";
+import { read16, read32, rmwBegin, write16, write32 } from "../../mmu/access";
 import { dispatchOpcodeLow, eaSeg, effectiveAddress, fetch16, fetch32, fetch8, modrm } from "../decode";
 import { clearFault, faulted, faultVector, gp, VEC_SS } from "../fault";
 import { loadSegment } from "../protected/segments";
@@ -101,13 +101,21 @@ export function POP_Ev_32(): void {
   if (faulted) return;
   setStackPointer(sp);
 }
+/**
+ * POP Sreg. The stack pointer steps by the size of the stack the value was popped from: POP SS
+ * that loads a segment of the other size still increments ESP or SP as the old SS says (SDM
+ * "POP": the increment belongs to the pop, which happens before the load).
+ */
 @inline function popSeg(s: u32, is32: bool): void {
   const sp = stackPointer();
   const v = read16(SS, sp);
   if (faulted) return;
+  const oldStack32 = ssIs32();
+  const next = stackOffset(sp, is32 ? 4 : 2);
   loadSegment(s, v);
   if (faulted) return;
-  setStackPointer(stackOffset(sp, is32 ? 4 : 2));
+  if (oldStack32) setReg32(ESP, next);
+  else setReg32(ESP, (reg32(ESP) & 0xffff0000) | (next & 0xffff));
   if (s == SS) store<u32>(S_INT_SHADOW, 1);
 }
 export function PUSH_ES_16(): void {
@@ -238,12 +246,15 @@ export function POPA_32(): void {
   // The saved frame pointers are addressed through EBP or BP by the stack size, whatever the
   // operand size (SDM "ENTER": IF StackSize = 32 THEN EBP <- EBP - 4 or 2 ...).
   const bp = ssIs32() ? reg32(EBP) : reg16(EBP);
-  // Push EBP
+  // Push EBP (all of it with a 32-bit operand, on either stack) or BP.
   sp = stackOffset(sp, <u32>-<i32>w);
-  if (is32) write32(SS, sp, bp);
+  if (is32) write32(SS, sp, reg32(EBP));
   else write16(SS, sp, bp);
   if (faulted) return;
-  const frame = sp;
+  // The frame pointer is the stack pointer after that push. With a 32-bit operand on a 16-bit
+  // stack it is the whole ESP, its high half as it stands (measured on the host CPU: ESP
+  // 0x12340100, o32 ENTER 8,0 leaves EBP 0x123400FC and ESP 0x123400F4).
+  const frame = is32 && !ssIs32() ? (reg32(ESP) & 0xffff0000) | sp : sp;
   if (level > 0) {
     let ebp = bp;
     for (let i: u32 = 1; i < level; i++) {
@@ -261,7 +272,10 @@ export function POPA_32(): void {
     if (faulted) return;
   }
   sp = stackOffset(sp, <u32>-<i32>size);
-  // The final stack pointer must be valid: probe it (a write of size 1 is what P6 checks).
+  // ENTER ends with a write check at the final stack pointer, without writing (SDM "ENTER":
+  // #SS(0) if the new stack pointer is outside the stack segment, #PF if a write through it
+  // would fault): a frame the procedure could not use faults here, not at its first store.
+  if (!rmwBegin(SS, sp, w)) return;
   if (is32) setReg32(EBP, frame);
   else setReg16(EBP, frame);
   setStackPointer(sp);
