@@ -1,4 +1,5 @@
-// The browser page: `npm run web:dev` serves it, `npm run web:build` writes build/web.
+// The browser lab: `npm run web:dev` serves it, `npm run web:build` writes build/web and
+// `npm run web:preview` serves that production build.
 // The guest files are not imported by the code: this plugin serves them in dev and copies them
 // into the build, under fixed names the page hands to the Worker.
 import { readFileSync } from "node:fs";
@@ -12,6 +13,9 @@ const ASSETS: Record<string, () => string> = {
   "core.wasm": () => process.env.CORE_WASM ?? project("build/core.wasm"),
   "guest/bzImage": () => project("guests/linux/bzImage"),
   "guest/initramfs.cpio.gz": () => project("guests/linux/initramfs.cpio.gz"),
+  "guest/labs/sensitive.elf": () => project("guests/labs/sensitive/sensitive.elf"),
+  "guest/labs/nanobench.elf": () => project("guests/labs/nanobench/nanobench.elf"),
+  "guest/labs/nanobench-pv.elf": () => project("guests/labs/nanobench/nanobench-pv.elf"),
 };
 
 function readAsset(name: string): Uint8Array {
@@ -50,6 +54,8 @@ export default defineConfig({
   root: fileURLToPath(new URL(".", import.meta.url)),
   base: "./",
   plugins: [guestAssets()],
+  // Preact's JSX runtime for the .tsx views (tsconfig.json says the same to the type checker).
+  oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
   worker: { format: "es" },
   build: { outDir: project("build/web"), emptyOutDir: true, target: "es2022" },
 });

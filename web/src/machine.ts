@@ -1,0 +1,190 @@
+// The page's handle on the Worker: it sends the controls and keeps what the Worker reports (the
+// status, the latest counters, a history of rates for the chart, the newest trace entries, the
+// COM1 text) for the views, which subscribe to changes. Serial bytes go straight to a sink (the
+// terminal) instead of through a re-render.
+
+import { KIND_NAMES, type KindName } from "../../vmm/stats/events.js";
+import type { TraceRow } from "../../vmm/stats/stats.js";
+import type {
+  FromWorker,
+  MachineConfig,
+  MeasuredMessage,
+  StatsMessage,
+  StatusMessage,
+  ToWorker,
+  VgaMessage,
+} from "./protocol.js";
+
+/** Points of history kept for the chart (at 4 stats messages a second: 5 minutes). */
+const HISTORY = 1200;
+/** Trace entries kept for the table. */
+const TRACE_KEEP = 2000;
+/** COM1 text kept for the labs' output checks. */
+const SERIAL_KEEP = 256 * 1024;
+
+export interface History {
+  /** Seconds since boot (this page's clock). */
+  t: number[];
+  /** Per kind: crossings per second of host time over the interval ending at t[i]. */
+  rate: Record<KindName, (number | null)[]>;
+}
+
+function emptyHistory(): History {
+  const rate = {} as History["rate"];
+  for (const k of KIND_NAMES) rate[k] = [];
+  return { t: [], rate };
+}
+
+export function totalsByKind(stats: Pick<StatsMessage, "counters"> | undefined): Record<KindName, number> {
+  const totals = {} as Record<KindName, number>;
+  for (const k of KIND_NAMES) totals[k] = 0;
+  for (const r of stats?.counters ?? []) totals[r.kind] += r.core + r.host;
+  return totals;
+}
+
+export class Machine {
+  private readonly worker: Worker;
+  private readonly listeners = new Set<() => void>();
+  serialSink: (bytes: Uint8Array) => void = () => {};
+  status: StatusMessage = { type: "status", state: "off", instructions: 0, mips: 0 };
+  stats: StatsMessage | undefined;
+  vga: VgaMessage | undefined;
+  measured: MeasuredMessage | undefined;
+  measuring = false;
+  error: string | undefined;
+  history: History = emptyHistory();
+  trace: TraceRow[] = [];
+  serialText = "";
+  /** Bumped on every boot: views compare it to drop what belonged to the previous guest. */
+  bootCount = 0;
+  private bootMs = 0;
+  private lastTotals: Record<KindName, number> | undefined;
+  private lastMs = 0;
+  private readonly decoder = new TextDecoder();
+
+  constructor(worker: Worker) {
+    this.worker = worker;
+    worker.onmessage = (ev: MessageEvent<FromWorker>) => this.receive(ev.data);
+    worker.onerror = (ev) => {
+      this.error = `worker: ${ev.message}`;
+      this.changed();
+    };
+  }
+
+  subscribe(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private changed(): void {
+    for (const fn of this.listeners) fn();
+  }
+
+  private send(msg: ToWorker, transfer: Transferable[] = []): void {
+    this.worker.postMessage(msg, transfer);
+  }
+
+  boot(config: MachineConfig): void {
+    this.clear();
+    this.send({ type: "start", config });
+    this.changed();
+  }
+
+  reset(): void {
+    this.clear();
+    this.send({ type: "reset" });
+    this.changed();
+  }
+
+  pause(): void {
+    this.send({ type: "pause" });
+  }
+
+  resume(): void {
+    this.send({ type: "resume" });
+  }
+
+  powerOff(): void {
+    this.measuring = false;
+    this.send({ type: "power-off" });
+  }
+
+  input(bytes: Uint8Array): void {
+    this.send({ type: "input", bytes });
+  }
+
+  measure(action: "start" | "stop"): void {
+    this.measuring = action === "start";
+    if (action === "start") this.measured = undefined;
+    this.send({ type: "measure", action });
+    this.changed();
+  }
+
+  private clear(): void {
+    this.bootCount++;
+    this.status = { type: "status", state: "loading", instructions: 0, mips: 0 };
+    this.stats = undefined;
+    this.vga = undefined;
+    this.measured = undefined;
+    this.measuring = false;
+    this.error = undefined;
+    this.history = emptyHistory();
+    this.trace = [];
+    this.serialText = "";
+    this.lastTotals = undefined;
+    this.bootMs = performance.now();
+    this.lastMs = this.bootMs;
+  }
+
+  private receive(msg: FromWorker): void {
+    switch (msg.type) {
+      case "serial":
+        this.serialText = (this.serialText + this.decoder.decode(msg.bytes, { stream: true })).slice(-SERIAL_KEEP);
+        this.serialSink(msg.bytes);
+        return; // no re-render for console output
+      case "vga":
+        this.vga = msg;
+        break;
+      case "stats":
+        this.addStats(msg);
+        break;
+      case "measured":
+        this.measured = msg;
+        this.measuring = false;
+        break;
+      case "status":
+        this.status = msg;
+        break;
+      case "error":
+        this.error = msg.message;
+        break;
+    }
+    this.changed();
+  }
+
+  private addStats(msg: StatsMessage): void {
+    this.stats = msg;
+    const now = performance.now();
+    const totals = totalsByKind(msg);
+    const dt = (now - this.lastMs) / 1000;
+    if (this.lastTotals && dt > 0) {
+      const h = this.history;
+      h.t.push((now - this.bootMs) / 1000);
+      for (const k of KIND_NAMES) {
+        const r = (totals[k] - this.lastTotals[k]) / dt;
+        // The chart's axis is logarithmic: a zero rate is a gap, not a point.
+        h.rate[k].push(r > 0 ? r : null);
+      }
+      if (h.t.length > HISTORY) {
+        h.t.splice(0, h.t.length - HISTORY);
+        for (const k of KIND_NAMES) h.rate[k].splice(0, h.rate[k].length - HISTORY);
+      }
+    }
+    this.lastTotals = totals;
+    this.lastMs = now;
+    if (msg.trace.length > 0) {
+      this.trace = this.trace.concat(msg.trace);
+      if (this.trace.length > TRACE_KEEP) this.trace = this.trace.slice(-TRACE_KEEP);
+    }
+  }
+}

@@ -1,0 +1,201 @@
+// Seeing the hypervisor: crossings per second by kind (a uPlot chart, kinds selectable), the
+// totals by kind, every (kind, reason) counter in plain words with its glossary entry one click
+// away, and "measure this", which shows only what happened between start and stop.
+
+import { useState } from "preact/hooks";
+import { KIND_NAMES, type KindName } from "../../../vmm/stats/events.js";
+import type { CounterRow } from "../../../vmm/stats/stats.js";
+import { kindTerm, type Term, termFor } from "../glossary/glossary.js";
+import { type Machine, totalsByKind } from "../machine.js";
+import { Chart } from "./Chart.js";
+import { useUi } from "./context.js";
+
+export const KIND_COLORS: Record<KindName, string> = {
+  exit: "#e6a23c",
+  callout: "#67c23a",
+  hypercall: "#b37feb",
+  shadowFault: "#f56c6c",
+  eptViolation: "#36cfc9",
+  walkRef: "#909399",
+  translation: "#95de64",
+  guestInstr: "#597ef7",
+  io: "#ffd666",
+  mmio: "#ff9c6e",
+  trap: "#ff85c0",
+};
+
+/** Kinds that make sense on the chart (guest instructions dwarf everything and are in the status line). */
+const CHART_KINDS = KIND_NAMES.filter((k) => k !== "guestInstr");
+
+function TermButton({ term, onExplain }: { term: Term; onExplain(t: Term): void }) {
+  const { lang, t } = useUi();
+  return (
+    <button
+      type="button"
+      class="term"
+      title={t("crossings.explain", { name: term.name[lang] })}
+      onClick={() => onExplain(term)}
+    >
+      {term.name[lang]}
+    </button>
+  );
+}
+
+export function Explanation({ term }: { term: Term | undefined }) {
+  const { lang, t } = useUi();
+  if (!term) return null;
+  return (
+    <aside class="explain" aria-live="polite">
+      <strong>{term.name[lang]}</strong> <span class="muted">({term.id})</span>
+      <p>{term.text[lang]}</p>
+      <p class="source">{t("glossary.source", { source: term.source })}</p>
+    </aside>
+  );
+}
+
+function CounterTable({ rows, onExplain, caption }: { rows: CounterRow[]; onExplain(t: Term): void; caption: string }) {
+  const { t, nf } = useUi();
+  return (
+    <table class="counters">
+      <caption>{caption}</caption>
+      <thead>
+        <tr>
+          <th scope="col">{t("crossings.kind")}</th>
+          <th scope="col">{t("crossings.reason")}</th>
+          <th scope="col" class="num">
+            {t("crossings.total")}
+          </th>
+          <th scope="col" class="num">
+            {t("crossings.core")}
+          </th>
+          <th scope="col" class="num">
+            {t("crossings.host")}
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr key={`${r.kind}:${r.reason}`} data-counter={`${r.kind}:${r.reason}`}>
+            <td>
+              <TermButton term={kindTerm(r.kind)} onExplain={onExplain} />
+            </td>
+            <td>
+              <TermButton term={termFor(r.kind, r.reason)} onExplain={onExplain} />
+            </td>
+            <td class="num">{nf.format(r.core + r.host)}</td>
+            <td class="num">{nf.format(r.core)}</td>
+            <td class="num">{nf.format(r.host)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Measure({ machine, onExplain }: { machine: Machine; onExplain(t: Term): void }) {
+  const { t, nf } = useUi();
+  const m = machine.measured;
+  const live = machine.status.state === "running" || machine.status.state === "paused";
+  return (
+    <section class="measure" aria-labelledby="measure-title">
+      <h3 id="measure-title">{t("measure.title")}</h3>
+      <p class="muted">{t("measure.hint")}</p>
+      <button
+        type="button"
+        id="measure"
+        aria-pressed={machine.measuring}
+        disabled={!live && !machine.measuring}
+        onClick={() => machine.measure(machine.measuring ? "stop" : "start")}
+      >
+        {machine.measuring ? t("measure.stop") : t("measure.start")}
+      </button>
+      {machine.measuring && <p role="status">{t("measure.running")}</p>}
+      {m && (
+        <div id="measured">
+          <p>{t("measure.result", { insns: nf.format(m.instructions), ms: m.hostMs.toFixed(1) })}</p>
+          {m.counters.length === 0 ? (
+            <p>{t("measure.nothing")}</p>
+          ) : (
+            <CounterTable rows={m.counters} onExplain={onExplain} caption={t("measure.title")} />
+          )}
+        </div>
+      )}
+    </section>
+  );
+}
+
+export function Crossings(p: { machine: Machine; kinds: string[]; onKinds(k: string[]): void }) {
+  const { t, lang, nf } = useUi();
+  const [term, setTerm] = useState<Term>();
+  const { machine } = p;
+  const stats = machine.stats;
+  const h = machine.history;
+  const shown = CHART_KINDS.filter((k) => p.kinds.includes(k));
+  const totals = totalsByKind(stats);
+  const last = (k: KindName) => h.rate[k].at(-1) ?? 0;
+  return (
+    <div class="crossings">
+      <Chart
+        title={t("crossings.chart")}
+        series={shown.map((k) => ({ label: kindTerm(k).name[lang], color: KIND_COLORS[k] }))}
+        data={[h.t, ...shown.map((k) => h.rate[k])]}
+      />
+      <fieldset class="kinds">
+        <legend>{t("crossings.kinds")}</legend>
+        {CHART_KINDS.map((k) => (
+          <label key={k} style={{ borderColor: KIND_COLORS[k] }}>
+            <input
+              type="checkbox"
+              checked={p.kinds.includes(k)}
+              onChange={(e) => p.onKinds(e.currentTarget.checked ? [...p.kinds, k] : p.kinds.filter((x) => x !== k))}
+            />
+            {kindTerm(k).name[lang]}
+          </label>
+        ))}
+      </fieldset>
+      {!stats ? (
+        <p>{t("crossings.none")}</p>
+      ) : (
+        <>
+          <table class="counters" id="by-kind">
+            <caption>{t("crossings.byKind")}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t("crossings.kind")}</th>
+                <th scope="col" class="num">
+                  {t("crossings.rate")}
+                </th>
+                <th scope="col" class="num">
+                  {t("crossings.total")}
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {KIND_NAMES.filter((k) => totals[k] > 0).map((k) => (
+                <tr key={k}>
+                  <td>
+                    <span class="swatch" style={{ background: KIND_COLORS[k] }} />
+                    <TermButton term={kindTerm(k)} onExplain={setTerm} />
+                  </td>
+                  <td class="num">{nf.format(Math.round(last(k)))}</td>
+                  <td class="num">{nf.format(totals[k])}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <p class="muted">
+            {t("crossings.walk", {
+              misses: nf.format(stats.walk.tlbMisses),
+              refs: stats.walk.refsPerMiss.toFixed(2),
+            })}
+          </p>
+          <Explanation term={term} />
+          <Measure machine={machine} onExplain={setTerm} />
+          <div id="stats">
+            <CounterTable rows={stats.counters} onExplain={setTerm} caption={t("crossings.byReason")} />
+          </div>
+        </>
+      )}
+    </div>
+  );
+}
