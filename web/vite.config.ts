@@ -5,18 +5,21 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { defineConfig, type Plugin } from "vite";
+import { GUESTS } from "./src/guests.js";
 
 const project = (p: string) => fileURLToPath(new URL(`../${p}`, import.meta.url));
 
 /** Served name -> file on disk (read at request/build time, so a rebuilt core is picked up). */
 const ASSETS: Record<string, () => string> = {
   "core.wasm": () => process.env.CORE_WASM ?? project("build/core.wasm"),
-  "guest/bzImage": () => project("guests/linux/bzImage"),
-  "guest/initramfs.cpio.gz": () => project("guests/linux/initramfs.cpio.gz"),
-  "guest/labs/sensitive.elf": () => project("guests/labs/sensitive/sensitive.elf"),
-  "guest/labs/nanobench.elf": () => project("guests/labs/nanobench/nanobench.elf"),
-  "guest/labs/nanobench-pv.elf": () => project("guests/labs/nanobench/nanobench-pv.elf"),
 };
+for (const g of GUESTS) {
+  ASSETS[g.kernel] = () => project(g.kernelFile);
+  if (g.initrd && g.initrdFile) {
+    const file = g.initrdFile;
+    ASSETS[g.initrd] = () => project(file);
+  }
+}
 
 function readAsset(name: string): Uint8Array {
   const file = ASSETS[name]!();

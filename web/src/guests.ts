@@ -5,8 +5,11 @@ import type { MmuMode, VirtMode } from "../../vmm/virt/vmcs.js";
 
 export interface Guest {
   id: string;
+  /** The served names (under the page's address) and the files in this repository they come from. */
   kernel: string;
+  kernelFile: string;
   initrd?: string;
+  initrdFile?: string;
   cmdline: string;
   /** Default and smallest memory (MiB). */
   memMiB: number;
@@ -22,7 +25,9 @@ export const GUESTS: readonly Guest[] = [
   {
     id: "linux",
     kernel: "guest/bzImage",
+    kernelFile: "guests/linux/bzImage",
     initrd: "guest/initramfs.cpio.gz",
+    initrdFile: "guests/linux/initramfs.cpio.gz",
     cmdline: "console=ttyS0 panic=-1",
     memMiB: 64,
     modes: ["native", "bt", "hvm", "pv"],
@@ -32,6 +37,7 @@ export const GUESTS: readonly Guest[] = [
   {
     id: "sensitive",
     kernel: "guest/labs/sensitive.elf",
+    kernelFile: "guests/labs/sensitive/sensitive.elf",
     cmdline: "sensitive",
     memMiB: 32,
     modes: ["native", "trap", "bt", "hvm", "pv"],
@@ -41,6 +47,7 @@ export const GUESTS: readonly Guest[] = [
   {
     id: "nanobench",
     kernel: "guest/labs/nanobench.elf",
+    kernelFile: "guests/labs/nanobench/nanobench.elf",
     cmdline: "nanobench",
     memMiB: 32,
     modes: ["native", "trap", "bt", "hvm"],
@@ -50,6 +57,7 @@ export const GUESTS: readonly Guest[] = [
   {
     id: "nanobench-pv",
     kernel: "guest/labs/nanobench-pv.elf",
+    kernelFile: "guests/labs/nanobench/nanobench-pv.elf",
     cmdline: "nanobench-pv",
     memMiB: 32,
     modes: ["pv"],
