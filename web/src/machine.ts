@@ -27,12 +27,14 @@ export interface History {
   t: number[];
   /** Per kind: crossings per second of host time over the interval ending at t[i]. */
   rate: Record<KindName, (number | null)[]>;
+  /** The same per (kind, reason), keyed "kind:reason"; a pair first seen late is null before. */
+  byReason: Map<string, (number | null)[]>;
 }
 
 function emptyHistory(): History {
   const rate = {} as History["rate"];
   for (const k of KIND_NAMES) rate[k] = [];
-  return { t: [], rate };
+  return { t: [], rate, byReason: new Map() };
 }
 
 export function totalsByKind(stats: Pick<StatsMessage, "counters"> | undefined): Record<KindName, number> {
@@ -59,6 +61,7 @@ export class Machine {
   bootCount = 0;
   private bootMs = 0;
   private lastTotals: Record<KindName, number> | undefined;
+  private lastRows = new Map<string, number>();
   private lastMs = 0;
   private readonly decoder = new TextDecoder();
 
@@ -132,6 +135,7 @@ export class Machine {
     this.trace = [];
     this.serialText = "";
     this.lastTotals = undefined;
+    this.lastRows = new Map();
     this.bootMs = performance.now();
     this.lastMs = this.bootMs;
   }
@@ -175,12 +179,27 @@ export class Machine {
         // The chart's axis is logarithmic: a zero rate is a gap, not a point.
         h.rate[k].push(r > 0 ? r : null);
       }
-      if (h.t.length > HISTORY) {
-        h.t.splice(0, h.t.length - HISTORY);
-        for (const k of KIND_NAMES) h.rate[k].splice(0, h.rate[k].length - HISTORY);
+      const n = h.t.length;
+      for (const r of msg.counters) {
+        const key = `${r.kind}:${r.reason}`;
+        let series = h.byReason.get(key);
+        if (!series) {
+          series = new Array<number | null>(n - 1).fill(null);
+          h.byReason.set(key, series);
+        }
+        const rate = (r.core + r.host - (this.lastRows.get(key) ?? 0)) / dt;
+        series.push(rate > 0 ? rate : null);
+      }
+      for (const series of h.byReason.values()) if (series.length < n) series.push(null);
+      if (n > HISTORY) {
+        const drop = n - HISTORY;
+        h.t.splice(0, drop);
+        for (const k of KIND_NAMES) h.rate[k].splice(0, drop);
+        for (const series of h.byReason.values()) series.splice(0, drop);
       }
     }
     this.lastTotals = totals;
+    for (const r of msg.counters) this.lastRows.set(`${r.kind}:${r.reason}`, r.core + r.host);
     this.lastMs = now;
     if (msg.trace.length > 0) {
       this.trace = this.trace.concat(msg.trace);

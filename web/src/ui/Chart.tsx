@@ -4,6 +4,14 @@
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 
+/** 1, 10, 100, 1k, 10k, 1M: short tick labels for a logarithmic axis. */
+function compact(n: number): string {
+  if (n >= 1e9) return `${n / 1e9}G`;
+  if (n >= 1e6) return `${n / 1e6}M`;
+  if (n >= 1e3) return `${n / 1e3}k`;
+  return String(n);
+}
+
 export interface SeriesSpec {
   label: string;
   color: string;
@@ -29,7 +37,13 @@ export function Chart({ title, series, data, height = 220 }: Props) {
       scales: { x: { time: false }, y: { distr: 3 } },
       axes: [
         { stroke: "#aaa", grid: { stroke: "#333" }, ticks: { stroke: "#444" } },
-        { stroke: "#aaa", grid: { stroke: "#333" }, ticks: { stroke: "#444" }, size: 60 },
+        {
+          stroke: "#aaa",
+          grid: { stroke: "#333" },
+          ticks: { stroke: "#444" },
+          size: 50,
+          values: (_u: uPlot, splits: number[]) => splits.map(compact),
+        },
       ],
       legend: { show: false },
       series: [

@@ -124,23 +124,62 @@ function Measure({ machine, onExplain }: { machine: Machine; onExplain(t: Term):
   );
 }
 
+/** Colours for the reasons of one kind (most frequent first). */
+const REASON_COLORS = ["#e6a23c", "#67c23a", "#597ef7", "#f56c6c", "#36cfc9", "#b37feb", "#ffd666", "#ff85c0"];
+
 export function Crossings(p: { machine: Machine; kinds: string[]; onKinds(k: string[]): void }) {
   const { t, lang, nf } = useUi();
   const [term, setTerm] = useState<Term>();
+  const [breakdown, setBreakdown] = useState<"" | KindName>("");
   const { machine } = p;
   const stats = machine.stats;
   const h = machine.history;
   const shown = CHART_KINDS.filter((k) => p.kinds.includes(k));
   const totals = totalsByKind(stats);
   const last = (k: KindName) => h.rate[k].at(-1) ?? 0;
+  // "By reason": the kind's most frequent reasons, one series each.
+  const reasons = breakdown
+    ? (stats?.counters ?? [])
+        .filter((r) => r.kind === breakdown)
+        .sort((a, b) => b.core + b.host - (a.core + a.host))
+        .slice(0, REASON_COLORS.length)
+    : [];
+  const chart = breakdown ? (
+    <Chart
+      title={t("crossings.chartReasons", { kind: kindTerm(breakdown).name[lang] })}
+      series={reasons.map((r, i) => ({ label: termFor(r.kind, r.reason).name[lang], color: REASON_COLORS[i]! }))}
+      data={[h.t, ...reasons.map((r) => h.byReason.get(`${r.kind}:${r.reason}`) ?? [])]}
+    />
+  ) : (
+    <Chart
+      title={t("crossings.chart")}
+      series={shown.map((k) => ({ label: kindTerm(k).name[lang], color: KIND_COLORS[k] }))}
+      data={[h.t, ...shown.map((k) => h.rate[k])]}
+    />
+  );
   return (
     <div class="crossings">
-      <Chart
-        title={t("crossings.chart")}
-        series={shown.map((k) => ({ label: kindTerm(k).name[lang], color: KIND_COLORS[k] }))}
-        data={[h.t, ...shown.map((k) => h.rate[k])]}
-      />
-      <fieldset class="kinds">
+      {chart}
+      {breakdown && (
+        <ul class="legend">
+          {reasons.map((r, i) => (
+            <li key={r.reason}>
+              <span class="swatch" style={{ background: REASON_COLORS[i] }} />
+              {termFor(r.kind, r.reason).name[lang]}
+            </li>
+          ))}
+        </ul>
+      )}
+      <label class="breakdown">
+        {t("crossings.breakdown")}
+        <select id="breakdown" value={breakdown} onChange={(e) => setBreakdown(e.currentTarget.value as KindName | "")}>
+          <option value="">{t("crossings.byKindChart")}</option>
+          {CHART_KINDS.filter((k) => totals[k] > 0).map((k) => (
+            <option value={k}>{t("crossings.reasonsOf", { kind: kindTerm(k).name[lang] })}</option>
+          ))}
+        </select>
+      </label>
+      <fieldset class="kinds" disabled={breakdown !== ""}>
         <legend>{t("crossings.kinds")}</legend>
         {CHART_KINDS.map((k) => (
           <label key={k} style={{ borderColor: KIND_COLORS[k] }}>
