@@ -218,6 +218,43 @@ describe("the lab (web/) in Chromium", () => {
     await page.close();
   }, 120_000);
 
+  it("runs two modes side by side, each in its own Worker, and says where each paid", async () => {
+    const page = await h.newPage();
+    await page.goto(`${h.url}?guest=nanobench&mode=native`);
+    await waitFor(
+      page,
+      "the first run",
+      () => state(page),
+      (s) => s === "stopped",
+      20_000,
+    );
+    await tab(page, "compare");
+    await page.uncheck("#compare-modes input[value='hvm-ept']");
+    await page.click("#compare-run");
+    const rows = page.locator("#compare-summary tbody tr");
+    await waitFor(
+      page,
+      "both modes to end",
+      () => rows.evaluateAll((trs) => trs.map((tr) => tr.children[1]?.textContent ?? "")),
+      (st) => st.length === 2 && st.every((x) => x === "ended"),
+      30_000,
+    );
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-mode")))).toEqual([
+      "native",
+      "hvm-shadow",
+    ]);
+    const paid = await rows.evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute("data-paid"))));
+    expect(paid[0]).toBe(0); // native: nothing crosses into a hypervisor
+    expect(paid[1]).toBeGreaterThan(3000); // hvm with shadow paging: the #PF, INVLPG and I/O exits
+    const hvmRow = await rows.nth(1).textContent();
+    expect(hvmRow).toMatch(/exits [\d,]+/);
+    expect(hvmRow).toMatch(/shadow faults [\d,]+/);
+    expect(hvmRow).toMatch(/\d\.\d\d×/); // host time against native, measured
+    shots.push(await screenshot(page, "compare-en"));
+    expect(h.problems).toEqual([]);
+    await page.close();
+  }, 60_000);
+
   it("boots an uploaded kernel, and shows a bad one as an error", async () => {
     const page = await h.newPage();
     await page.goto(`${h.url}?guest=sensitive&mode=native`);
@@ -278,7 +315,7 @@ describe("the lab (web/) in Chromium", () => {
         return Array.from(document.querySelectorAll(sel)).map((e) => ({ id: e.id || e.tagName, text: own(e) }));
       });
     const seen: Record<string, string[]> = {};
-    for (const name of ["crossings", "trace", "costs", "labs", "glossary"]) {
+    for (const name of ["crossings", "trace", "costs", "compare", "labs", "glossary"]) {
       await tab(page, name);
       const en = await chrome();
       await page.selectOption("#lang", "ko");
@@ -291,7 +328,7 @@ describe("the lab (web/) in Chromium", () => {
       await page.selectOption("#lang", "en");
       await page.waitForFunction(() => document.documentElement.lang === "en");
     }
-    expect(seen).toEqual({ crossings: [], trace: [], costs: [], labs: [], glossary: [] });
+    expect(seen).toEqual({ crossings: [], trace: [], costs: [], compare: [], labs: [], glossary: [] });
 
     // The choice, the guest and the tab survive a reload.
     await page.selectOption("#lang", "ko");
@@ -333,7 +370,7 @@ describe("the lab (web/) in Chromium", () => {
 
     const serious: string[] = [];
     await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
-    for (const name of ["crossings", "trace", "costs", "labs", "glossary"]) {
+    for (const name of ["crossings", "trace", "costs", "compare", "labs", "glossary"]) {
       await tab(page, name);
       const found = await page.evaluate(async () => {
         // biome-ignore lint/suspicious/noExplicitAny: axe-core is injected as a global script

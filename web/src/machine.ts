@@ -44,6 +44,11 @@ export function totalsByKind(stats: Pick<StatsMessage, "counters"> | undefined):
   return totals;
 }
 
+/** A Worker hosting one VM (Vite bundles worker.ts from this pattern). */
+export function newVmWorker(): Worker {
+  return new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+}
+
 export class Machine {
   private readonly worker: Worker;
   private readonly listeners = new Set<() => void>();
@@ -72,6 +77,12 @@ export class Machine {
       this.error = `worker: ${ev.message}`;
       this.changed();
     };
+  }
+
+  /** Ends the Worker (and the VM in it); the Machine is not used after this. */
+  dispose(): void {
+    this.worker.terminate();
+    this.listeners.clear();
   }
 
   subscribe(fn: () => void): () => void {

@@ -5,11 +5,10 @@ import "@xterm/xterm/css/xterm.css";
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
 import { render } from "preact";
-import { Machine } from "./machine.js";
+import { Machine, newVmWorker } from "./machine.js";
 import { App } from "./ui/App.js";
 import { installTestHook } from "./ui/test-hook.js";
 
-const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
-const machine = new Machine(worker);
+const machine = new Machine(newVmWorker());
 installTestHook(machine);
 render(<App machine={machine} />, document.getElementById("app")!);

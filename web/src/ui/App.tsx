@@ -3,11 +3,13 @@
 // profile, language, tab, plotted kinds) survive a reload through localStorage.
 
 import { useEffect, useMemo, useState } from "preact/hooks";
+import { configFor } from "../config.js";
 import { guestById } from "../guests.js";
 import { LANGS, type Lang, type MessageKey, numberFormat, translator } from "../i18n/index.js";
 import type { Machine } from "../machine.js";
-import type { MachineConfig, StatusMessage } from "../protocol.js";
+import type { StatusMessage } from "../protocol.js";
 import { loadSettings, normalize, type Settings, saveSettings, TABS, UPLOAD_GUEST, withQuery } from "../settings.js";
+import { Compare } from "./Compare.js";
 import { Console } from "./Console.js";
 import { Costs } from "./Costs.js";
 import { Crossings } from "./Crossings.js";
@@ -18,33 +20,6 @@ import { Setup, type Upload } from "./Setup.js";
 import { Tabs } from "./Tabs.js";
 import { Trace } from "./Trace.js";
 import { Vga } from "./Vga.js";
-
-const asset = (name: string) => new URL(name, document.baseURI).href;
-
-function configFor(s: Settings, upload: Upload | undefined): MachineConfig {
-  if (s.guest === UPLOAD_GUEST && upload) {
-    return {
-      coreUrl: asset("core.wasm"),
-      kernel: { bytes: upload.bytes, name: upload.name },
-      cmdline: "console=ttyS0",
-      memMiB: s.memMiB,
-      mode: s.mode,
-      mmu: s.mmu,
-      vga: true,
-    };
-  }
-  const g = guestById(s.guest)!;
-  return {
-    coreUrl: asset("core.wasm"),
-    kernel: { url: asset(g.kernel) },
-    initrd: g.initrd ? { url: asset(g.initrd) } : undefined,
-    cmdline: g.cmdline,
-    memMiB: s.memMiB,
-    mode: s.mode,
-    mmu: s.mmu,
-    vga: g.vga,
-  };
-}
 
 const STOP_KINDS = ["shutdown", "reset", "debug-exit", "halted", "vmexit", "stopped"];
 
@@ -150,6 +125,7 @@ export function App({ machine }: { machine: Machine }) {
           )}
           {settings.tab === "trace" && <Trace machine={machine} />}
           {settings.tab === "costs" && <Costs machine={machine} profile={settings.profile} />}
+          {settings.tab === "compare" && <Compare settings={settings} upload={upload} />}
           {settings.tab === "labs" && (
             <Labs
               machine={machine}

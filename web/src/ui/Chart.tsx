@@ -5,7 +5,8 @@ import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 
 /** 1, 10, 100, 1k, 10k, 1M: short tick labels for a logarithmic axis. */
-function compact(n: number): string {
+function compact(n: number | null): string {
+  if (n === null || !Number.isFinite(n)) return "";
   if (n >= 1e9) return `${n / 1e9}G`;
   if (n >= 1e6) return `${n / 1e6}M`;
   if (n >= 1e3) return `${n / 1e3}k`;

@@ -4,16 +4,14 @@
 
 import { PROFILES } from "../../../vmm/stats/profiles.js";
 import type { MmuMode, VirtMode } from "../../../vmm/virt/vmcs.js";
+import type { Upload } from "../config.js";
 import { GUESTS, MEMORY_CHOICES, mmusFor } from "../guests.js";
 import type { MessageKey } from "../i18n/index.js";
 import type { MachineState } from "../protocol.js";
 import { type Settings, UPLOAD_GUEST as UPLOAD_ID } from "../settings.js";
 import { useUi } from "./context.js";
 
-export interface Upload {
-  name: string;
-  bytes: Uint8Array;
-}
+export type { Upload } from "../config.js";
 
 const ALL_MODES: readonly VirtMode[] = ["native", "trap", "bt", "hvm", "pv"];
 
