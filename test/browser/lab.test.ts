@@ -82,6 +82,23 @@ describe("the lab (web/) in Chromium", () => {
     expect(rows.indexOf(marker)).toBeGreaterThanOrEqual(0);
     shots.push(await screenshot(page, "linux-crossings-en"));
 
+    // The VGA screen takes keyboard input: a reader on tty1 (the VT the VGA shows) gets a line
+    // typed on the screen through the PS/2 keyboard and reports it on the serial console.
+    await page.click("#terminal");
+    await page.keyboard.type("(read line < /dev/tty1; echo kbd-got-$line > /dev/ttyS0) &");
+    await page.keyboard.press("Enter");
+    await page.waitForTimeout(300);
+    await page.click(".vga-input");
+    await page.keyboard.type("hello9");
+    await page.keyboard.press("Enter");
+    await waitFor(
+      page,
+      "the keyboard line on COM1",
+      () => serial(page),
+      (s) => s.includes("kbd-got-hello9"),
+      20_000,
+    );
+
     // Measure this: only what happened between start and stop.
     const totalBefore = await page.evaluate(() => window.__x86lab.counters().reduce((a, r) => a + r.core + r.host, 0));
     await page.click("#measure");

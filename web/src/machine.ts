@@ -127,6 +127,11 @@ export class Machine {
     this.send({ type: "input", bytes });
   }
 
+  /** A key pressed or released on the VGA screen, for the guest's PS/2 keyboard. */
+  key(code: string, down: boolean): void {
+    this.send({ type: "key", code, down });
+  }
+
   measure(action: "start" | "stop"): void {
     this.measuring = action === "start";
     if (action === "start") this.measured = undefined;

@@ -23,6 +23,8 @@ export type ToWorker =
   | { type: "start"; config: MachineConfig }
   /** Bytes typed into the terminal, for the guest's COM1. */
   | { type: "input"; bytes: Uint8Array }
+  /** A key on the PS/2 keyboard (the VGA screen's input), by DOM KeyboardEvent.code. */
+  | { type: "key"; code: string; down: boolean }
   | { type: "pause" }
   | { type: "resume" }
   /** Boots the same configuration again from power-on (a hard reset). */

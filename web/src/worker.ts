@@ -58,6 +58,9 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     case "input":
       session?.vm.devices.com1.receive(msg.bytes);
       break;
+    case "key":
+      session?.vm.devices.i8042.keyboard.keyByCode(msg.code, msg.down);
+      break;
     case "pause":
       if (session) session.paused = true;
       break;

@@ -48,6 +48,7 @@ export const en = {
   "console.title": "Serial console (COM1)",
   "console.label": "Guest serial console: what you type goes to the guest. Escape then Tab leaves the console.",
   "vga.title": "VGA text screen",
+  "vga.label": "Guest VGA screen: click or focus it to type on the guest's keyboard. Escape then Tab leaves it.",
   "vga.graphics": "(graphics mode)",
   "tab.crossings": "Crossings",
   "tab.trace": "Trace",

@@ -49,6 +49,8 @@ export const ko: Record<keyof typeof en, string> = {
   "console.title": "직렬 콘솔 (COM1)",
   "console.label": "게스트 직렬 콘솔: 입력한 키는 게스트로 갑니다. Escape 다음 Tab을 누르면 콘솔에서 나옵니다.",
   "vga.title": "VGA 텍스트 화면",
+  "vga.label":
+    "게스트 VGA 화면: 클릭하거나 포커스를 두면 게스트 키보드로 입력합니다. Escape 다음 Tab을 누르면 나옵니다.",
   "vga.graphics": "(그래픽 모드)",
   "tab.crossings": "경계 넘기",
   "tab.trace": "추적",

@@ -111,7 +111,7 @@ export function App({ machine }: { machine: Machine }) {
       <main class="layout">
         <div class="screens">
           <Console machine={machine} />
-          <Vga screen={machine.vga} />
+          <Vga screen={machine.vga} onKey={(code, down) => machine.key(code, down)} />
         </div>
         <Tabs
           tabs={TABS}

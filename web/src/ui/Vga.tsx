@@ -2,6 +2,7 @@
 // only the serial console never gets an empty panel).
 
 import type { JSX } from "preact";
+import { useRef } from "preact/hooks";
 import type { VgaMessage } from "../protocol.js";
 import { useUi } from "./context.js";
 
@@ -45,13 +46,32 @@ function rowsOf(screen: VgaMessage): (JSX.Element | string)[] {
   return out;
 }
 
-export function Vga({ screen }: { screen: VgaMessage | undefined }) {
+export function Vga({ screen, onKey }: { screen: VgaMessage | undefined; onKey(code: string, down: boolean): void }) {
   const { t } = useUi();
+  const escaped = useRef(false);
   if (!screen?.used) return null;
+  // Keys typed while the screen has focus go to the guest's PS/2 keyboard. Tab right after
+  // Escape is left to the browser, so a keyboard user can move on (as in the console).
+  const key = (e: KeyboardEvent, down: boolean) => {
+    if (e.key === "Tab" && escaped.current) return;
+    if (down) escaped.current = e.key === "Escape";
+    e.preventDefault();
+    onKey(e.code, down);
+  };
   return (
     <section class="panel" aria-labelledby="vga-title">
       <h2 id="vga-title">{t("vga.title")}</h2>
-      <pre id="vga">{screen.graphics ? t("vga.graphics") : rowsOf(screen)}</pre>
+      <div
+        class="vga-input"
+        role="application"
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: the screen takes keyboard input, as a terminal does
+        tabIndex={0}
+        aria-label={t("vga.label")}
+        onKeyDown={(e) => key(e, true)}
+        onKeyUp={(e) => key(e, false)}
+      >
+        <pre id="vga">{screen.graphics ? t("vga.graphics") : rowsOf(screen)}</pre>
+      </div>
     </section>
   );
 }
