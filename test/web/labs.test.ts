@@ -141,19 +141,27 @@ describe("lab format", () => {
         { label: lab.title, counter: { kind: "exit" }, op: ">=", value: 7 },
         { label: lab.title, output: "violations (\\d+)" },
         { label: lab.title, counter: { kind: "exit" }, op: ">", step: "other", factor: 3 },
+        { label: lab.title, counter: { kind: "exit" }, op: "<", step: "other", of: { kind: "trap", reason: 13 } },
       ],
     };
     const counters = [
       { kind: "exit" as const, reason: 30, name: "", core: 0, host: 5 },
       { kind: "exit" as const, reason: 0, name: "", core: 2, host: 0 },
     ];
-    const other = { output: "", counters: [{ kind: "exit" as const, reason: 1, name: "", core: 2, host: 0 }] };
+    const other = {
+      output: "",
+      counters: [
+        { kind: "exit" as const, reason: 1, name: "", core: 2, host: 0 },
+        { kind: "trap" as const, reason: 13, name: "", core: 8, host: 0 },
+      ],
+    };
     const r = checkStep(step, { output: "a\r\nviolations 15\r\n", counters }, { other });
     expect(r.map((x) => [x.pass, x.observed])).toEqual([
       [true, "5"],
       [true, "7"],
       [true, "15"],
       [true, "7 / 6"],
+      [true, "7 / 8"],
     ]);
     // Without the other step's run, a comparison cannot pass.
     expect(checkStep(step, { output: "", counters }, {})[3]!.pass).toBe(false);

@@ -51,7 +51,7 @@ export function checkStep(step: Step, run: StepRun, others: Readonly<Record<stri
     if ("value" in check) return { check, pass: compare(n, check.op, check.value), observed: String(n) };
     const other = others[check.step];
     if (!other) return { check, pass: false, observed: String(n) };
-    const m = countOf(other.counters, check.counter) * (check.factor ?? 1);
+    const m = countOf(other.counters, check.of ?? check.counter) * (check.factor ?? 1);
     return { check, pass: compare(n, check.op, m), observed: `${n} / ${m}` };
   });
 }

@@ -20,8 +20,8 @@ export interface CounterRef {
 export type Check =
   | { label: Localized; output: string }
   | { label: Localized; counter: CounterRef; op: CompareOp; value: number }
-  /** Compares this step's count with the same count in another step of the lab. */
-  | { label: Localized; counter: CounterRef; op: CompareOp; step: string; factor?: number };
+  /** Compares this step's count with a count (`of`, default the same) in another step of the lab. */
+  | { label: Localized; counter: CounterRef; op: CompareOp; step: string; of?: CounterRef; factor?: number };
 
 export interface Step {
   id: string;
@@ -150,7 +150,14 @@ function parseCheck(
   if (typeof c.step === "string") {
     if (!stepIds.has(c.step)) bad(`${at}.step`, `no step '${c.step}' in this lab`);
     if (c.factor !== undefined && typeof c.factor !== "number") bad(`${at}.factor`, "must be a number");
-    return { label, counter, op, step: c.step, factor: c.factor as number | undefined };
+    let of: CounterRef | undefined;
+    if (c.of !== undefined) {
+      const o = isObj(c.of) ? c.of : {};
+      if (!KIND_NAMES.includes(o.kind as KindName)) bad(`${at}.of.kind`, `unknown kind '${String(o.kind)}'`);
+      if (o.reason !== undefined && !Number.isInteger(o.reason)) bad(`${at}.of.reason`, "must be an integer");
+      of = { kind: o.kind as KindName, reason: o.reason as number | undefined };
+    }
+    return { label, counter, op, step: c.step, of, factor: c.factor as number | undefined };
   }
   if (typeof c.value !== "number") bad(at, "needs 'output', or 'counter' and 'op' with 'value' or 'step'");
   return { label, counter, op, value: Number(c.value) };
