@@ -230,6 +230,27 @@ describe("the lab (web/) in Chromium", () => {
     expect(modeled.join("\n")).toMatch(/pentium4-2006.*[1-9]/);
     shots.push(await screenshot(page, "costs-en"));
 
+    // The page-walk view of an address nanobench maps: the 2-D walk, 14 references.
+    await tab(page, "walk");
+    await page.fill("#walk-address", "00101234");
+    await page.click("#walk-go");
+    const walk = await waitFor(
+      page,
+      "the page-walk view",
+      () =>
+        page
+          .locator("#walk")
+          .textContent({ timeout: 100 })
+          .catch(() => ""),
+      (x) => (x ?? "").includes("memory references"),
+      10_000,
+    );
+    expect(walk).toContain(
+      "Linear 0x00101234 → guest-physical 0x00101234; a TLB fill of it makes 14 memory references.",
+    );
+    expect(walk).toContain("EPT walk for the PTE at guest-physical");
+    shots.push(await screenshot(page, "walk-en"));
+
     await tab(page, "glossary");
     await page.fill("#glossary-filter", "EPT violation");
     const gl = await page.locator("#glossary").textContent();
@@ -336,7 +357,7 @@ describe("the lab (web/) in Chromium", () => {
         return Array.from(document.querySelectorAll(sel)).map((e) => ({ id: e.id || e.tagName, text: own(e) }));
       });
     const seen: Record<string, string[]> = {};
-    for (const name of ["crossings", "trace", "costs", "compare", "labs", "glossary"]) {
+    for (const name of ["crossings", "trace", "costs", "walk", "compare", "labs", "glossary"]) {
       await tab(page, name);
       const en = await chrome();
       await page.selectOption("#lang", "ko");
@@ -349,7 +370,7 @@ describe("the lab (web/) in Chromium", () => {
       await page.selectOption("#lang", "en");
       await page.waitForFunction(() => document.documentElement.lang === "en");
     }
-    expect(seen).toEqual({ crossings: [], trace: [], costs: [], compare: [], labs: [], glossary: [] });
+    expect(seen).toEqual({ crossings: [], trace: [], costs: [], walk: [], compare: [], labs: [], glossary: [] });
 
     // The choice, the guest and the tab survive a reload.
     await page.selectOption("#lang", "ko");
@@ -391,7 +412,7 @@ describe("the lab (web/) in Chromium", () => {
 
     const serious: string[] = [];
     await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
-    for (const name of ["crossings", "trace", "costs", "compare", "labs", "glossary"]) {
+    for (const name of ["crossings", "trace", "costs", "walk", "compare", "labs", "glossary"]) {
       await tab(page, name);
       const found = await page.evaluate(async () => {
         // biome-ignore lint/suspicious/noExplicitAny: axe-core is injected as a global script

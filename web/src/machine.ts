@@ -13,6 +13,7 @@ import type {
   StatusMessage,
   ToWorker,
   VgaMessage,
+  WalkMessage,
 } from "./protocol.js";
 
 /** Points of history kept for the chart (at 4 stats messages a second: 5 minutes). */
@@ -57,6 +58,7 @@ export class Machine {
   stats: StatsMessage | undefined;
   vga: VgaMessage | undefined;
   measured: MeasuredMessage | undefined;
+  walk: WalkMessage | undefined;
   measuring = false;
   error: string | undefined;
   history: History = emptyHistory();
@@ -127,6 +129,11 @@ export class Machine {
     this.send({ type: "input", bytes });
   }
 
+  /** Asks for the page-walk view of a linear address (null: the guest's EIP). */
+  requestWalk(linear: number | null): void {
+    this.send({ type: "walk", linear });
+  }
+
   /** A key pressed or released on the VGA screen, for the guest's PS/2 keyboard. */
   key(code: string, down: boolean): void {
     this.send({ type: "key", code, down });
@@ -145,6 +152,7 @@ export class Machine {
     this.stats = undefined;
     this.vga = undefined;
     this.measured = undefined;
+    this.walk = undefined;
     this.measuring = false;
     this.error = undefined;
     this.history = emptyHistory();
@@ -167,6 +175,9 @@ export class Machine {
         break;
       case "stats":
         this.addStats(msg);
+        break;
+      case "walk":
+        this.walk = msg;
         break;
       case "measured":
         this.measured = msg;

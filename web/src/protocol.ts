@@ -3,6 +3,7 @@
 import type { StructureStats, WalkStats } from "../../vmm/stats/core-stats.js";
 import type { CounterRow, TraceRow } from "../../vmm/stats/stats.js";
 import type { MmuMode, VirtMode } from "../../vmm/virt/vmcs.js";
+import type { PageWalkView } from "../../vmm/virt/walk-view.js";
 
 /** What to boot: the page resolves a built-in guest or an upload into this. */
 export interface MachineConfig {
@@ -25,6 +26,8 @@ export type ToWorker =
   | { type: "input"; bytes: Uint8Array }
   /** A key on the PS/2 keyboard (the VGA screen's input), by DOM KeyboardEvent.code. */
   | { type: "key"; code: string; down: boolean }
+  /** The page-walk view of one linear address (null: the guest's current EIP). */
+  | { type: "walk"; linear: number | null }
   | { type: "pause" }
   | { type: "resume" }
   /** Boots the same configuration again from power-on (a hard reset). */
@@ -101,7 +104,15 @@ export interface StatusMessage {
   stop?: { kind: string; detail: string };
 }
 
+export interface WalkMessage {
+  type: "walk";
+  view: PageWalkView;
+  /** The guest's EIP when the view was taken (the default address). */
+  eip: number;
+}
+
 export type FromWorker =
+  | WalkMessage
   | { type: "serial"; bytes: Uint8Array }
   | VgaMessage
   | StatsMessage

@@ -11,6 +11,7 @@ import { readCoreStats, readStructureStats, readWalkStats } from "../../vmm/stat
 import { price } from "../../vmm/stats/cost-model.js";
 import { PROFILES } from "../../vmm/stats/profiles.js";
 import { diffSnapshots, type StatsSnapshot } from "../../vmm/stats/stats.js";
+import { pageWalkView } from "../../vmm/virt/walk-view.js";
 import { Vm, type VmStop } from "../../vmm/vm.js";
 import type { FromWorker, MachineConfig, ModeledCost, ToWorker } from "./protocol.js";
 
@@ -60,6 +61,13 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       break;
     case "key":
       session?.vm.devices.i8042.keyboard.keyByCode(msg.code, msg.down);
+      break;
+    case "walk":
+      if (session) {
+        const cpu = session.vm.cpu;
+        const linear = msg.linear ?? cpu.eip;
+        post({ type: "walk", view: pageWalkView(cpu, session.vm.mmu, linear), eip: cpu.eip });
+      }
       break;
     case "pause":
       if (session) session.paused = true;

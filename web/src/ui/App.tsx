@@ -16,6 +16,7 @@ import { Crossings } from "./Crossings.js";
 import { type Ui, UiContext, useMachine } from "./context.js";
 import { Glossary } from "./Glossary.js";
 import { Labs } from "./Labs.js";
+import { PageWalk } from "./PageWalk.js";
 import { Setup, type Upload } from "./Setup.js";
 import { Tabs } from "./Tabs.js";
 import { Trace } from "./Trace.js";
@@ -125,6 +126,7 @@ export function App({ machine }: { machine: Machine }) {
           )}
           {settings.tab === "trace" && <Trace machine={machine} />}
           {settings.tab === "costs" && <Costs machine={machine} profile={settings.profile} />}
+          {settings.tab === "walk" && <PageWalk machine={machine} />}
           {settings.tab === "compare" && <Compare settings={settings} upload={upload} />}
           {settings.tab === "labs" && (
             <Labs
