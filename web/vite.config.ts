@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { defineConfig, type Plugin } from "vite";
-import { GUESTS } from "./src/guests.js";
+import { FIRMWARE, GUESTS } from "./src/guests.js";
 
 const project = (p: string) => fileURLToPath(new URL(`../${p}`, import.meta.url));
 
@@ -13,6 +13,7 @@ const project = (p: string) => fileURLToPath(new URL(`../${p}`, import.meta.url)
 const ASSETS: Record<string, () => string> = {
   "core.wasm": () => process.env.CORE_WASM ?? project("build/core.wasm"),
 };
+for (const f of Object.values(FIRMWARE)) ASSETS[f.served] = () => project(f.file);
 for (const g of GUESTS) {
   ASSETS[g.kernel] = () => project(g.kernelFile);
   if (g.initrd && g.initrdFile) {

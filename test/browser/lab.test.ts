@@ -13,6 +13,26 @@ import { type Harness, ROOT, screenshot, startHarness, waitFor } from "./harness
 
 const require = createRequire(import.meta.url);
 
+/**
+ * A 1 MiB disk image whose MBR boot sector (real mode, at 0x7C00) writes a line to COM1 and then
+ * 0 to isa-debug-exit (port 0xF4). Hand-assembled:
+ *   cli; xor ax,ax; mov ds,ax; mov si,msg; mov dx,0x3f8
+ *   next: lodsb; test al,al; jz done; out dx,al; jmp next
+ *   done: xor al,al; out 0xf4,al; hlt; jmp $-1
+ */
+function bootDisk(): Buffer {
+  const code = [
+    0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0xbe, 0x1a, 0x7c, 0xba, 0xf8, 0x03, 0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8,
+    0x30, 0xc0, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd,
+  ];
+  const img = Buffer.alloc(1 << 20);
+  img.set(code, 0);
+  img.write("x86lab-disk-ok\r\n\0", code.length, "latin1");
+  img[510] = 0x55;
+  img[511] = 0xaa;
+  return img;
+}
+
 describe("the lab (web/) in Chromium", () => {
   let h: Harness;
   const shots: string[] = [];
@@ -297,7 +317,7 @@ describe("the lab (web/) in Chromium", () => {
     await page.close();
   }, 60_000);
 
-  it("boots an uploaded kernel, and shows a bad one as an error", async () => {
+  it("boots an uploaded kernel and a generated disk image, and shows a bad kernel as an error", async () => {
     const page = await h.newPage();
     await page.goto(`${h.url}?guest=sensitive&mode=native`);
     await waitFor(
@@ -321,7 +341,35 @@ describe("the lab (web/) in Chromium", () => {
     expect(await serial(page)).toMatch(/violations 0/);
     const runningColor = await page.locator("#status").evaluate((e) => getComputedStyle(e).color);
 
+    // A generated disk image: SeaBIOS boots its boot sector, which prints on COM1 and ends the run.
+    await page.selectOption("#upload-kind", "hda");
+    await page.setInputFiles("#upload", {
+      name: "generated.img",
+      mimeType: "application/octet-stream",
+      buffer: bootDisk(),
+    });
+    await page.selectOption("#mode", "native");
+    await page.click("#boot");
+    await waitFor(
+      page,
+      "the disk's boot sector",
+      () => serial(page),
+      (s) => s.includes("x86lab-disk-ok"),
+      60_000,
+    );
+    await waitFor(
+      page,
+      "the disk's run to end",
+      () => state(page),
+      (s) => s === "stopped",
+      10_000,
+    );
+    // SeaBIOS drew on the VGA, so the screen is shown.
+    expect(await page.evaluate(() => window.__x86lab.vgaText())).toMatch(/SeaBIOS|Booting from Hard Disk/);
+    shots.push(await screenshot(page, "upload-disk-en"));
+
     // A file that is no kernel: a clear error, in the error style, and the page still works.
+    await page.selectOption("#upload-kind", "kernel");
     const junk = Buffer.from("this is not a kernel\n".repeat(100));
     await page.setInputFiles("#upload", { name: "junk.bin", mimeType: "application/octet-stream", buffer: junk });
     await page.click("#boot");

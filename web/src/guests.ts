@@ -79,3 +79,9 @@ export function mmusFor(mode: VirtMode): MmuMode[] {
 }
 
 export const MEMORY_CHOICES = [16, 32, 64, 128] as const;
+
+/** SeaBIOS and its VGA BIOS, for booting an uploaded disk or CD image (served name, repository file). */
+export const FIRMWARE = {
+  bios: { served: "guest/seabios/bios.bin", file: "guests/seabios/bios.bin" },
+  vgaBios: { served: "guest/seabios/vgabios.bin", file: "guests/seabios/vgabios.bin" },
+} as const;

@@ -9,8 +9,13 @@ import type { PageWalkView } from "../../vmm/virt/walk-view.js";
 export interface MachineConfig {
   /** An absolute URL (the page resolves it against its own address). */
   coreUrl: string;
-  /** The kernel: a URL to fetch, or bytes (an upload). Linux bzImage or Multiboot, told apart by its header. */
-  kernel: { url: string } | { bytes: Uint8Array; name: string };
+  /**
+   * The kernel: a URL to fetch, or bytes (an upload). Linux bzImage or Multiboot, told apart by
+   * its header. Without one, the firmware (SeaBIOS) boots `disk`.
+   */
+  kernel?: { url: string } | { bytes: Uint8Array; name: string };
+  /** A disk (IDE primary master) or CD image (ATAPI, secondary master) for a firmware boot. */
+  disk?: { bytes: Uint8Array; name: string; kind: "hda" | "cdrom"; biosUrl: string; vgaBiosUrl: string };
   initrd?: { url: string } | { bytes: Uint8Array; name: string };
   cmdline: string;
   memMiB: number;

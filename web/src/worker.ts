@@ -4,9 +4,11 @@
 // the page. The page controls it: pause, resume, reset (a new boot of the same configuration),
 // power off, and "measure this" (the counters' difference over an interval).
 
+import { bytesSource, CowDisk } from "../../devices/storage/block.js";
 import { kernelFormat } from "../../vmm/boot/kernel.js";
 import { loadLinux } from "../../vmm/boot/linux.js";
 import { loadMultiboot } from "../../vmm/boot/multiboot.js";
+import { installFirmware } from "../../vmm/firmware.js";
 import { readCoreStats, readStructureStats, readWalkStats } from "../../vmm/stats/core-stats.js";
 import { price } from "../../vmm/stats/cost-model.js";
 import { PROFILES } from "../../vmm/stats/profiles.js";
@@ -119,7 +121,7 @@ function compileCore(url: string): Promise<WebAssembly.Module> {
   return p;
 }
 
-async function fileBytes(f: MachineConfig["kernel"], what: string): Promise<Uint8Array> {
+async function fileBytes(f: NonNullable<MachineConfig["kernel"]>, what: string): Promise<Uint8Array> {
   if ("bytes" in f) return f.bytes;
   return new Uint8Array(await (await fetchBytes(f.url, what)).arrayBuffer());
 }
@@ -176,11 +178,15 @@ function describeStop(stop: VmStop): { kind: string; detail: string } {
 
 async function boot(config: MachineConfig, gen: number): Promise<void> {
   post({ type: "status", state: "loading", instructions: 0, mips: 0 });
-  const [module, kernel, initrd] = await Promise.all([
+  const disk = config.disk;
+  const [module, kernel, initrd, bios, vgaBios] = await Promise.all([
     compileCore(config.coreUrl),
-    fileBytes(config.kernel, "kernel"),
+    config.kernel ? fileBytes(config.kernel, "kernel") : Promise.resolve(undefined),
     config.initrd ? fileBytes(config.initrd, "initrd") : Promise.resolve(undefined),
+    disk && !config.kernel ? fileBytes({ url: disk.biosUrl }, "BIOS") : Promise.resolve(undefined),
+    disk && !config.kernel ? fileBytes({ url: disk.vgaBiosUrl }, "VGA BIOS") : Promise.resolve(undefined),
   ]);
+  if (!kernel && !(disk && bios)) throw new Error("nothing to boot: no kernel and no disk image");
   if (gen !== generation) return;
 
   let out: number[] = [];
@@ -195,7 +201,23 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
       if (com === 1) out.push(byte);
     },
   });
-  if (kernelFormat(kernel) === "linux") {
+  if (!kernel) {
+    // Firmware boot: SeaBIOS boots the uploaded disk (c) or CD (d), copy-on-write over the bytes.
+    const cd = disk!.kind === "cdrom";
+    const medium = new CowDisk(bytesSource(disk!.bytes), {
+      name: disk!.name,
+      granularity: cd ? 2048 : 512,
+      readOnly: cd,
+    });
+    installFirmware(vm, {
+      bios: bios!,
+      vgaBios,
+      bootLetters: cd ? "d" : "c",
+      hda: cd ? undefined : medium,
+      cdrom: cd ? medium : undefined,
+      onReset: () => vm.requestStop({ kind: "reset", source: "PIIX3 0xCF9" }),
+    });
+  } else if (kernelFormat(kernel) === "linux") {
     loadLinux(vm.cpu, { kernel, initrd, cmdline: config.cmdline, vgaText: config.vga });
   } else {
     loadMultiboot(vm.cpu, { kernel, cmdline: config.cmdline, modules: initrd ? [{ data: initrd }] : [] });

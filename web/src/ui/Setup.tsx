@@ -2,6 +2,7 @@
 // mode and memory virtualization, memory size and cost profile; boot, pause, resume, reset and
 // power off. Choices the guest cannot run under are not offered.
 
+import { useState } from "preact/hooks";
 import { PROFILES } from "../../../vmm/stats/profiles.js";
 import type { MmuMode, VirtMode } from "../../../vmm/virt/vmcs.js";
 import type { Upload } from "../config.js";
@@ -30,6 +31,7 @@ interface Props {
 
 export function Setup(p: Props) {
   const { t } = useUi();
+  const [kind, setKind] = useState<Upload["kind"]>("kernel");
   const s = p.settings;
   const guest = GUESTS.find((g) => g.id === s.guest);
   const modes = guest ? guest.modes : ALL_MODES;
@@ -98,18 +100,29 @@ export function Setup(p: Props) {
             ))}
           </select>
         </label>
-        <label class="upload">
-          {t("setup.upload")}
+        <fieldset class="upload">
+          <legend>{t("setup.upload")}</legend>
+          <select
+            id="upload-kind"
+            aria-label={t("setup.uploadKind")}
+            value={kind}
+            onChange={(e) => setKind(e.currentTarget.value as Upload["kind"])}
+          >
+            <option value="kernel">{t("upload.kernel")}</option>
+            <option value="hda">{t("upload.hda")}</option>
+            <option value="cdrom">{t("upload.cdrom")}</option>
+          </select>
           <input
             id="upload"
             type="file"
+            aria-label={t("setup.uploadFile")}
             title={t("setup.uploadHint")}
             onChange={async (e) => {
               const f = e.currentTarget.files?.[0];
-              if (f) p.onUpload({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) });
+              if (f) p.onUpload({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()), kind });
             }}
           />
-        </label>
+        </fieldset>
         <div class="buttons">
           <button type="submit" id="boot" class="primary">
             {t("setup.boot")}
