@@ -31,6 +31,8 @@ export const en = {
   "upload.kernel": "kernel (bzImage or Multiboot)",
   "upload.hda": "hard disk image (SeaBIOS boots it)",
   "upload.cdrom": "CD image, ISO (SeaBIOS boots it)",
+  "setup.chooseFile": "Choose a file…",
+  "setup.noFile": "no file chosen",
   "setup.uploadHint": "A kernel, disk or CD image from your computer (it stays in this tab; writes go to a copy).",
   "setup.uploaded": "uploaded: {name}",
   "control.pause": "Pause",

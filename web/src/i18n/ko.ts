@@ -32,6 +32,8 @@ export const ko: Record<keyof typeof en, string> = {
   "upload.kernel": "커널 (bzImage 또는 Multiboot)",
   "upload.hda": "하드 디스크 이미지 (SeaBIOS가 부팅)",
   "upload.cdrom": "CD 이미지, ISO (SeaBIOS가 부팅)",
+  "setup.chooseFile": "파일 고르기…",
+  "setup.noFile": "고른 파일 없음",
   "setup.uploadHint": "내 컴퓨터의 커널, 디스크, CD 이미지 (이 탭 안에만 머물고, 쓰기는 사본에 합니다).",
   "setup.uploaded": "올린 파일: {name}",
   "control.pause": "일시 정지",

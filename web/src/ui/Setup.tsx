@@ -112,16 +112,22 @@ export function Setup(p: Props) {
             <option value="hda">{t("upload.hda")}</option>
             <option value="cdrom">{t("upload.cdrom")}</option>
           </select>
+          {/* The native file input's own text follows the browser's language, not the page's:
+              it is hidden visually (still focusable) and a label in the page's language shows. */}
           <input
             id="upload"
             type="file"
+            class="visually-hidden"
             aria-label={t("setup.uploadFile")}
-            title={t("setup.uploadHint")}
             onChange={async (e) => {
               const f = e.currentTarget.files?.[0];
               if (f) p.onUpload({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()), kind });
             }}
           />
+          <label for="upload" class="file-button" title={t("setup.uploadHint")}>
+            {t("setup.chooseFile")}
+          </label>
+          <span class="muted">{p.upload ? p.upload.name : t("setup.noFile")}</span>
         </fieldset>
         <div class="buttons">
           <button type="submit" id="boot" class="primary">
