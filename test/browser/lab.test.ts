@@ -154,6 +154,24 @@ describe("the lab (web/) in Chromium", () => {
     expect(refs).toBeLessThan(totalAfter);
     expect(totalAfter).toBeGreaterThan(totalBefore);
 
+    // Measure one command: the lab types it and stops at the prompt, with no click in between.
+    await page.fill("#measure-command", "cat /proc/uptime");
+    await page.click("#measure-run");
+    const byCommand = await waitFor(
+      page,
+      "the command's measurement",
+      () =>
+        page
+          .locator("#measured")
+          .textContent({ timeout: 100 })
+          .catch(() => ""),
+      (s) => !!s && s !== measured,
+      20_000,
+    );
+    expect(byCommand).toMatch(/[\d,]+ guest instructions/);
+    expect(await page.locator("#measure").textContent()).toBe("Start measuring");
+    expect(await terminal(page)).toMatch(/cat \/proc\/uptime\n[\d.]+ [\d.]+/);
+
     // Pause stops the guest's clock; resume goes on.
     await page.click("#pause");
     const frozen = await waitFor(

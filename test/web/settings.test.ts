@@ -1,6 +1,7 @@
 // What the page remembers (settings.ts) and the trace table's qualification decoding.
 
 import { describe, expect, it } from "vitest";
+import { commandDone } from "../../web/src/machine.js";
 import { decodeQualification } from "../../web/src/qualification.js";
 import { defaultSettings, loadSettings, saveSettings, withQuery } from "../../web/src/settings.js";
 
@@ -61,5 +62,16 @@ describe("exit qualifications", () => {
     expect(exit(48, 5)).toBe("read+fetch");
     expect(exit(0, 0xc0001000)).toBe("linear 0xc0001000");
     expect(decodeQualification({ kind: "callout", reason: 3, qualification: 0 })).toBe("");
+  });
+});
+
+describe("measuring one command", () => {
+  it("ends when the prompt is back after the command's own echo line", () => {
+    expect(commandDone("ls /proc")).toBe(false); // still echoing
+    expect(commandDone("ls /proc\r\n~ # ")).toBe(true);
+    expect(commandDone("ls /proc\r\n1\r\n2\r\n")).toBe(false); // output, no prompt yet
+    expect(commandDone("ls /proc\r\n1\r\n2\r\n/tmp $ ")).toBe(true);
+    expect(commandDone("~ # ls")).toBe(false);
+    expect(commandDone("cat /proc/uptime\r\n1.5 0.2\r\n~ # \x1b[6n")).toBe(true); // busybox asks for the cursor
   });
 });

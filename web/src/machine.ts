@@ -50,6 +50,19 @@ export function newVmWorker(): Worker {
   return new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
 }
 
+/** A terminal control sequence (ESC [ ... letter); built from a string to keep ESC out of a regex literal. */
+const CSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, "g");
+
+/**
+ * The command's echo line has ended and the output ends with a shell prompt ("~ # ", "$ "),
+ * escape sequences aside (busybox's line editor asks for the cursor position after the prompt).
+ */
+export function commandDone(sinceTyped: string): boolean {
+  const text = sinceTyped.replace(CSI, "");
+  const firstLine = text.indexOf("\n");
+  return firstLine >= 0 && /(^|\n)[^\n]*[#$] $/.test(text.slice(firstLine));
+}
+
 export class Machine {
   private readonly worker: Worker;
   private readonly listeners = new Set<() => void>();
@@ -67,6 +80,8 @@ export class Machine {
   /** Bumped on every boot: views compare it to drop what belonged to the previous guest. */
   bootCount = 0;
   private bootMs = 0;
+  /** Where in serialText the measured command was typed (-1: no command measurement running). */
+  private commandMark = -1;
   private lastTotals: Record<KindName, number> | undefined;
   private lastRows = new Map<string, number>();
   private lastMs = 0;
@@ -139,7 +154,18 @@ export class Machine {
     this.send({ type: "key", code, down });
   }
 
+  /**
+   * "Measure this" around one shell command: starts a measurement, types the command into COM1,
+   * and stops when the shell's prompt comes back after the command's output.
+   */
+  measureCommand(command: string): void {
+    this.measure("start");
+    this.commandMark = this.serialText.length;
+    this.input(new TextEncoder().encode(`${command}\r`));
+  }
+
   measure(action: "start" | "stop"): void {
+    if (action === "stop") this.commandMark = -1;
     this.measuring = action === "start";
     if (action === "start") this.measured = undefined;
     this.send({ type: "measure", action });
@@ -154,6 +180,7 @@ export class Machine {
     this.measured = undefined;
     this.walk = undefined;
     this.measuring = false;
+    this.commandMark = -1;
     this.error = undefined;
     this.history = emptyHistory();
     this.trace = [];
@@ -169,6 +196,7 @@ export class Machine {
       case "serial":
         this.serialText = (this.serialText + this.decoder.decode(msg.bytes, { stream: true })).slice(-SERIAL_KEEP);
         this.serialSink(msg.bytes);
+        if (this.commandMark >= 0 && commandDone(this.serialText.slice(this.commandMark))) this.measure("stop");
         return; // no re-render for console output
       case "vga":
         this.vga = msg;

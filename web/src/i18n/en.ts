@@ -83,7 +83,10 @@ export const en = {
   "crossings.explain": "Explain {name}",
   "crossings.walk": "{misses} TLB misses, {refs} page-walk references per miss",
   "measure.title": "Measure this",
-  "measure.hint": "Start, run one command in the console, then stop: the table shows only what happened in between.",
+  "measure.hint":
+    "Start, run one command in the console, then stop: the table shows only what happened in between (the counts since boot are kept). Or let the lab type the command and stop when the prompt comes back.",
+  "measure.command": "Or type one shell command",
+  "measure.runCommand": "Run and measure",
   "measure.start": "Start measuring",
   "measure.stop": "Stop measuring",
   "measure.running": "Measuring… run your command now.",

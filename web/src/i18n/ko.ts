@@ -85,7 +85,10 @@ export const ko: Record<keyof typeof en, string> = {
   "crossings.explain": "{name} 설명",
   "crossings.walk": "TLB 미스 {misses}번, 미스당 페이지 워크 참조 {refs}번",
   "measure.title": "이것만 측정",
-  "measure.hint": "시작을 누르고 콘솔에서 명령 하나를 실행한 뒤 멈추세요. 그 사이에 일어난 일만 표에 나옵니다.",
+  "measure.hint":
+    "시작을 누르고 콘솔에서 명령 하나를 실행한 뒤 멈추세요. 그 사이에 일어난 일만 표에 나옵니다 (부팅 이후 누적값은 그대로 둡니다). 또는 실습실이 명령을 입력하고 프롬프트가 돌아오면 멈추게 하세요.",
+  "measure.command": "또는 셸 명령 하나를 입력",
+  "measure.runCommand": "실행하고 측정",
   "measure.start": "측정 시작",
   "measure.stop": "측정 멈춤",
   "measure.running": "측정 중… 지금 명령을 실행하세요.",

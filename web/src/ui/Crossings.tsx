@@ -94,6 +94,7 @@ function CounterTable({ rows, onExplain, caption }: { rows: CounterRow[]; onExpl
 
 function Measure({ machine, onExplain }: { machine: Machine; onExplain(t: Term): void }) {
   const { t, nf } = useUi();
+  const [command, setCommand] = useState("");
   const m = machine.measured;
   const live = machine.status.state === "running" || machine.status.state === "paused";
   return (
@@ -109,6 +110,26 @@ function Measure({ machine, onExplain }: { machine: Machine; onExplain(t: Term):
       >
         {machine.measuring ? t("measure.stop") : t("measure.start")}
       </button>
+      <form
+        class="filters"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (command.trim()) machine.measureCommand(command.trim());
+        }}
+      >
+        <label>
+          {t("measure.command")}
+          <input
+            id="measure-command"
+            value={command}
+            placeholder="ls /proc"
+            onInput={(e) => setCommand(e.currentTarget.value)}
+          />
+        </label>
+        <button type="submit" id="measure-run" disabled={!live || machine.measuring}>
+          {t("measure.runCommand")}
+        </button>
+      </form>
       {machine.measuring && <p role="status">{t("measure.running")}</p>}
       {m && (
         <div id="measured">
