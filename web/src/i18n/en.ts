@@ -70,6 +70,8 @@ export const en = {
   "crossings.breakdown": "Chart",
   "crossings.byKindChart": "all kinds",
   "crossings.reasonsOf": "{kind} by reason",
+  "crossings.chartEmpty":
+    "None of the plotted kinds has happened yet (under native nothing crosses into a hypervisor: tick page-walk references to see the guest's own walks).",
   "crossings.none": "No crossings yet: boot a guest.",
   "crossings.kinds": "Kinds plotted",
   "crossings.byKind": "By kind",

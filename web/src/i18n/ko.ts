@@ -72,6 +72,8 @@ export const ko: Record<keyof typeof en, string> = {
   "crossings.breakdown": "그래프",
   "crossings.byKindChart": "모든 종류",
   "crossings.reasonsOf": "{kind}: 이유별",
+  "crossings.chartEmpty":
+    "그래프에 고른 종류는 아직 한 번도 일어나지 않았습니다 (네이티브에서는 하이퍼바이저로 넘어가는 일이 없습니다. 게스트 자신의 워크를 보려면 페이지 워크 참조를 고르세요).",
   "crossings.none": "아직 경계 넘기가 없습니다. 게스트를 부팅하세요.",
   "crossings.kinds": "그래프에 그릴 종류",
   "crossings.byKind": "종류별",

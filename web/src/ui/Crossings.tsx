@@ -178,9 +178,14 @@ export function Crossings(p: { machine: Machine; kinds: string[]; onKinds(k: str
       data={[h.t, ...shown.map((k) => h.rate[k])]}
     />
   );
+  const plotted = breakdown ? reasons.map((r) => `${r.kind}:${r.reason}`) : shown;
+  const empty = !plotted.some((k) =>
+    (breakdown ? (h.byReason.get(k) ?? []) : h.rate[k as KindName]).some((v) => v !== null),
+  );
   return (
     <div class="crossings">
       {chart}
+      {stats && empty && <p class="muted">{t("crossings.chartEmpty")}</p>}
       {breakdown && (
         <ul class="legend">
           {reasons.map((r, i) => (
