@@ -209,7 +209,11 @@ describe("the lab (web/) in Chromium", () => {
       // Predict the first choice (the test does not know the answer; the page says whether it was right).
       await step.locator("input[type=radio]").first().check();
       await step.locator("button.run-step").click();
+      // Watching another view while the step runs loses neither the prediction nor the result.
+      await tab(page, "crossings");
+      await tab(page, "labs");
       await step.locator(".results").waitFor({ timeout: 20_000 });
+      expect(await step.locator("input[type=radio]").first().isChecked()).toBe(true);
       const items = await step
         .locator(".results li")
         .evaluateAll((lis) => lis.map((li) => `${li.getAttribute("data-pass")} ${li.textContent}`));

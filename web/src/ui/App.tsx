@@ -6,6 +6,7 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { configFor } from "../config.js";
 import { guestById } from "../guests.js";
 import { LANGS, type Lang, type MessageKey, numberFormat, translator } from "../i18n/index.js";
+import { LabSession } from "../labs/session.js";
 import type { Machine } from "../machine.js";
 import type { StatusMessage } from "../protocol.js";
 import { loadSettings, normalize, type Settings, saveSettings, TABS, UPLOAD_GUEST, withQuery } from "../settings.js";
@@ -49,6 +50,7 @@ export function App({ machine }: { machine: Machine }) {
   const [settings, setSettings] = useState<Settings>(() => withQuery(loadSettings(), location.search));
   const [upload, setUpload] = useState<Upload>();
   const [errorSeen, setErrorSeen] = useState<string>();
+  const labs = useMemo(() => new LabSession(machine), [machine]);
   useMachine(machine);
   useEffect(() => saveSettings(settings), [settings]);
   const ui = useMemo<Ui>(
@@ -130,7 +132,7 @@ export function App({ machine }: { machine: Machine }) {
           {settings.tab === "compare" && <Compare settings={settings} upload={upload} />}
           {settings.tab === "labs" && (
             <Labs
-              machine={machine}
+              session={labs}
               onRun={(m) => {
                 const next = normalize({ ...settings, ...m, memMiB: guestById(m.guest)?.memMiB ?? settings.memMiB });
                 setSettings(next);

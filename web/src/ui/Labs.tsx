@@ -1,15 +1,15 @@
 // Guided labs: goals, then steps; each step asks for a prediction, runs the step's machine, and
 // when the guest has ended checks what it actually did (its output and the counters) and explains.
 
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
 import { loadCatalogue } from "../labs/catalogue.js";
 import { type CheckResult, checkStep, type StepRun } from "../labs/check.js";
 import type { Lab, Step } from "../labs/format.js";
-import type { Machine } from "../machine.js";
+import type { LabSession } from "../labs/session.js";
 import { useUi } from "./context.js";
 
 interface Props {
-  machine: Machine;
+  session: LabSession;
   onRun(m: Step["machine"]): void;
 }
 
@@ -17,13 +17,14 @@ function StepView(p: {
   lab: Lab;
   step: Step;
   n: number;
-  machine: Machine;
   runs: Record<string, StepRun>;
   running: boolean;
+  choice: string | undefined;
+  onChoose(choice: string): void;
   onRun(): void;
 }) {
   const { t, lang } = useUi();
-  const [choice, setChoice] = useState<string>();
+  const choice = p.choice;
   const { step } = p;
   const run = p.runs[step.id];
   const results: CheckResult[] | undefined = run ? checkStep(step, run, p.runs) : undefined;
@@ -39,7 +40,7 @@ function StepView(p: {
         </legend>
         {step.predict.choices.map((c) => (
           <label key={c.id}>
-            <input type="radio" name={name} value={c.id} checked={choice === c.id} onChange={() => setChoice(c.id)} />
+            <input type="radio" name={name} value={c.id} checked={choice === c.id} onChange={() => p.onChoose(c.id)} />
             {c.text[lang]}
           </label>
         ))}
@@ -76,22 +77,14 @@ function StepView(p: {
   );
 }
 
-export function Labs({ machine, onRun }: Props) {
+export function Labs({ session, onRun }: Props) {
   const { t, lang } = useUi();
   const catalogue = useMemo(() => loadCatalogue(), []);
-  const [labId, setLabId] = useState(catalogue.labs[0]?.id);
-  const [runs, setRuns] = useState<Record<string, Record<string, StepRun>>>({});
-  const [pending, setPending] = useState<{ lab: string; step: string; boot: number }>();
+  const [, setTick] = useState(0);
+  const refresh = () => setTick((x) => x + 1);
+  const labId = session.labId ?? catalogue.labs[0]?.id;
   const lab = catalogue.labs.find((l) => l.id === labId);
-
-  // The step's run is over when its boot's guest has stopped: record what it did.
-  const state = machine.status.state;
-  useEffect(() => {
-    if (!pending || machine.bootCount !== pending.boot || state !== "stopped") return;
-    const run: StepRun = { output: machine.serialText, counters: machine.stats?.counters ?? [] };
-    setRuns((r) => ({ ...r, [pending.lab]: { ...r[pending.lab], [pending.step]: run } }));
-    setPending(undefined);
-  }, [pending, state, machine]);
+  const pending = session.pending;
 
   return (
     <section aria-labelledby="labs-title" class="labs">
@@ -105,7 +98,14 @@ export function Labs({ machine, onRun }: Props) {
       )}
       <label>
         {t("labs.choose")}
-        <select id="lab" value={labId} onChange={(e) => setLabId(e.currentTarget.value)}>
+        <select
+          id="lab"
+          value={labId}
+          onChange={(e) => {
+            session.labId = e.currentTarget.value;
+            refresh();
+          }}
+        >
           {catalogue.labs.map((l) => (
             <option value={l.id}>{l.title[lang]}</option>
           ))}
@@ -127,12 +127,17 @@ export function Labs({ machine, onRun }: Props) {
               lab={lab}
               step={step}
               n={i + 1}
-              machine={machine}
-              runs={runs[lab.id] ?? {}}
+              runs={session.runs[lab.id] ?? {}}
               running={pending?.lab === lab.id && pending.step === step.id}
+              choice={session.predictions[lab.id]?.[step.id]}
+              onChoose={(c) => {
+                session.predict(lab.id, step.id, c);
+                refresh();
+              }}
               onRun={() => {
                 onRun(step.machine);
-                setPending({ lab: lab.id, step: step.id, boot: machine.bootCount });
+                session.started(lab.id, step.id);
+                refresh();
               }}
             />
           ))}
