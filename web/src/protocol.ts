@@ -87,6 +87,8 @@ export interface StatsMessage {
   instructions: number;
   /** Measured host time spent running the guest since boot (ms of this browser's clock). */
   hostMs: number;
+  /** Wall time since the guest started running (the rest went to posting, yielding and pauses). */
+  wallMs: number;
 }
 
 /** What one "measure this" interval saw: counter differences, modeled cycles, measured host time. */

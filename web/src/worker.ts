@@ -224,6 +224,7 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
   }
   if (gen !== generation) return;
   const s: Session = { vm, config, hostMs: 0, paused: false, traceSent: 0 };
+  const runStart = performance.now();
   session = s;
 
   let lastMs = performance.now();
@@ -254,6 +255,7 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
       modeled: modeledCosts(snap),
       instructions: vm.cpu.retired,
       hostMs: s.hostMs,
+      wallMs: performance.now() - runStart,
     });
   };
   const flush = () => {

@@ -12,6 +12,8 @@ declare global {
       serialText(): string;
       state(): string;
       statsText(): string;
+      /** The Worker's time inside the VM and its wall time since the run began (the latest stats). */
+      timing(): { hostMs: number; wallMs: number; instructions: number } | undefined;
       counters(): { kind: string; reason: number; core: number; host: number }[];
     };
     __x86labTerminalText?: () => string;
@@ -24,6 +26,10 @@ export function installTestHook(machine: Machine): void {
     status: () => document.getElementById("status")?.textContent ?? "",
     serialText: () => machine.serialText,
     state: () => machine.status.state,
+    timing: () => {
+      const st = machine.stats;
+      return st && { hostMs: st.hostMs, wallMs: st.wallMs, instructions: st.instructions };
+    },
     statsText: () => document.getElementById("stats")?.textContent ?? "",
     counters: () => machine.stats?.counters ?? [],
     vgaText: () =>
