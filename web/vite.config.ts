@@ -1,18 +1,26 @@
-// The browser page: `npm run web:dev` serves it, `npm run web:build` writes build/web.
+// The browser lab: `npm run web:dev` serves it, `npm run web:build` writes build/web and
+// `npm run web:preview` serves that production build.
 // The guest files are not imported by the code: this plugin serves them in dev and copies them
 // into the build, under fixed names the page hands to the Worker.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { defineConfig, type Plugin } from "vite";
+import { FIRMWARE, GUESTS } from "./src/guests.js";
 
 const project = (p: string) => fileURLToPath(new URL(`../${p}`, import.meta.url));
 
 /** Served name -> file on disk (read at request/build time, so a rebuilt core is picked up). */
 const ASSETS: Record<string, () => string> = {
   "core.wasm": () => process.env.CORE_WASM ?? project("build/core.wasm"),
-  "guest/bzImage": () => project("guests/linux/bzImage"),
-  "guest/initramfs.cpio.gz": () => project("guests/linux/initramfs.cpio.gz"),
 };
+for (const f of Object.values(FIRMWARE)) ASSETS[f.served] = () => project(f.file);
+for (const g of GUESTS) {
+  ASSETS[g.kernel] = () => project(g.kernelFile);
+  if (g.initrd && g.initrdFile) {
+    const file = g.initrdFile;
+    ASSETS[g.initrd] = () => project(file);
+  }
+}
 
 function readAsset(name: string): Uint8Array {
   const file = ASSETS[name]!();
@@ -50,6 +58,8 @@ export default defineConfig({
   root: fileURLToPath(new URL(".", import.meta.url)),
   base: "./",
   plugins: [guestAssets()],
+  // Preact's JSX runtime for the .tsx views (tsconfig.json says the same to the type checker).
+  oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
   worker: { format: "es" },
   build: { outDir: project("build/web"), emptyOutDir: true, target: "es2022" },
 });

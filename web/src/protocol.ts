@@ -1,27 +1,45 @@
-// Messages between the page (main.ts) and the Worker that hosts the VM (worker.ts).
+// Messages between the page and the Worker that hosts the VM (worker.ts).
 
+import type { StructureStats, WalkStats } from "../../vmm/stats/core-stats.js";
+import type { CounterRow, TraceRow } from "../../vmm/stats/stats.js";
 import type { MmuMode, VirtMode } from "../../vmm/virt/vmcs.js";
+import type { PageWalkView } from "../../vmm/virt/walk-view.js";
 
-export interface StartMessage {
-  type: "start";
-  /** Absolute URLs (the page resolves them against its own address). */
+/** What to boot: the page resolves a built-in guest or an upload into this. */
+export interface MachineConfig {
+  /** An absolute URL (the page resolves it against its own address). */
   coreUrl: string;
-  kernelUrl: string;
-  initrdUrl: string;
+  /**
+   * The kernel: a URL to fetch, or bytes (an upload). Linux bzImage or Multiboot, told apart by
+   * its header. Without one, the firmware (SeaBIOS) boots `disk`.
+   */
+  kernel?: { url: string } | { bytes: Uint8Array; name: string };
+  /** A disk (IDE primary master) or CD image (ATAPI, secondary master) for a firmware boot. */
+  disk?: { bytes: Uint8Array; name: string; kind: "hda" | "cdrom"; biosUrl: string; vgaBiosUrl: string };
+  initrd?: { url: string } | { bytes: Uint8Array; name: string };
   cmdline: string;
   memMiB: number;
-  /** How the guest is virtualized (the page's ?mode= and ?mmu=). */
   mode: VirtMode;
-  mmu?: MmuMode;
+  mmu: MmuMode;
+  /** Attach a VGA (the tiny Linux draws its VGA console there; the lab kernels use none). */
+  vga: boolean;
 }
 
-/** Bytes typed into the terminal, for the guest's COM1. */
-export interface InputMessage {
-  type: "input";
-  bytes: Uint8Array;
-}
-
-export type ToWorker = StartMessage | InputMessage;
+export type ToWorker =
+  | { type: "start"; config: MachineConfig }
+  /** Bytes typed into the terminal, for the guest's COM1. */
+  | { type: "input"; bytes: Uint8Array }
+  /** A key on the PS/2 keyboard (the VGA screen's input), by DOM KeyboardEvent.code. */
+  | { type: "key"; code: string; down: boolean }
+  /** The page-walk view of one linear address (null: the guest's current EIP). */
+  | { type: "walk"; linear: number | null }
+  | { type: "pause" }
+  | { type: "resume" }
+  /** Boots the same configuration again from power-on (a hard reset). */
+  | { type: "reset" }
+  | { type: "power-off" }
+  /** "Measure this": start remembers the counters, stop answers with what happened in between. */
+  | { type: "measure"; action: "start" | "stop" };
 
 /**
  * A snapshot of the guest's VGA text screen, posted when it changed (at most ~10 per second).
@@ -40,24 +58,71 @@ export interface VgaMessage {
   /** False when the screen is blanked; true `graphics` means a graphics mode (no text). */
   enabled: boolean;
   graphics: boolean;
+  /** Something other than blanks has been drawn since boot (the page hides an unused screen). */
+  used: boolean;
 }
 
-/** The hypervisor's crossings so far: the same snapshot `npm start -- --stats` prints. */
+/** Modeled cycles of the counted crossings under one cost profile (never measured). */
+export interface ModeledCost {
+  profile: string;
+  cycles: number;
+  /** Kinds with counts that this profile cannot price. */
+  unpriced: string[];
+}
+
+/** The hypervisor's crossings since boot: the same snapshot `npm start -- --stats` prints. */
 export interface StatsMessage {
   type: "stats";
   mode: VirtMode;
   mmu: MmuMode;
-  /** The most frequent (kind, reason) counters, most frequent first. */
-  rows: { kind: string; reason: number; name: string; core: number; host: number }[];
-  tlbMisses: number;
-  refsPerMiss: number;
-  /** Modeled cycles of the crossings per cost profile (not measured). */
-  modeled: { profile: string; cycles: number }[];
+  /** Every (kind, reason) counter with a non-zero count, cumulative since boot. */
+  counters: CounterRow[];
+  /** Trace entries recorded since the previous stats message (oldest first, at most the ring's size). */
+  trace: TraceRow[];
+  traceRecorded: number;
+  walk: WalkStats;
+  structures: StructureStats;
+  modeled: ModeledCost[];
+  /** Guest instructions retired since boot. */
+  instructions: number;
+  /** Measured host time spent running the guest since boot (ms of this browser's clock). */
+  hostMs: number;
+  /** Wall time since the guest started running (the rest went to posting, yielding and pauses). */
+  wallMs: number;
+}
+
+/** What one "measure this" interval saw: counter differences, modeled cycles, measured host time. */
+export interface MeasuredMessage {
+  type: "measured";
+  counters: CounterRow[];
+  modeled: ModeledCost[];
+  instructions: number;
+  hostMs: number;
+}
+
+export type MachineState = "off" | "loading" | "running" | "paused" | "stopped";
+
+export interface StatusMessage {
+  type: "status";
+  state: MachineState;
+  instructions: number;
+  mips: number;
+  /** Why the guest stopped (state "stopped"), e.g. "debug-exit 1". */
+  stop?: { kind: string; detail: string };
+}
+
+export interface WalkMessage {
+  type: "walk";
+  view: PageWalkView;
+  /** The guest's EIP when the view was taken (the default address). */
+  eip: number;
 }
 
 export type FromWorker =
+  | WalkMessage
   | { type: "serial"; bytes: Uint8Array }
   | VgaMessage
   | StatsMessage
-  | { type: "status"; state: "loading" | "running" | "stopped"; instructions: number; mips: number; note?: string }
+  | MeasuredMessage
+  | StatusMessage
   | { type: "error"; message: string };

@@ -1,37 +1,105 @@
-// The Worker that hosts the VM: the browser twin of vmm/node/cli.ts's main loop. It fetches the core
-// and the guest, boots Linux with the icount clock, runs slices, posts the guest's COM1 output
-// to the page and feeds keystrokes from the page into COM1. A VGA is attached too: its text
-// screen is posted to the page whenever it changes (at most every VGA_EVERY_MS).
+// The Worker that hosts the VM: the browser twin of vmm/node/cli.ts's main loop. It fetches the
+// core and the guest, boots it (a Linux bzImage or a Multiboot kernel) on the icount clock, runs
+// slices, and posts the guest's COM1 output, its VGA text screen and the hypervisor's counters to
+// the page. The page controls it: pause, resume, reset (a new boot of the same configuration),
+// power off, and "measure this" (the counters' difference over an interval).
 
+import { bytesSource, CowDisk } from "../../devices/storage/block.js";
+import { kernelFormat } from "../../vmm/boot/kernel.js";
 import { loadLinux } from "../../vmm/boot/linux.js";
-import { readCoreStats, readWalkStats } from "../../vmm/stats/core-stats.js";
+import { loadMultiboot } from "../../vmm/boot/multiboot.js";
+import { installFirmware } from "../../vmm/firmware.js";
+import { readCoreStats, readStructureStats, readWalkStats } from "../../vmm/stats/core-stats.js";
 import { price } from "../../vmm/stats/cost-model.js";
 import { PROFILES } from "../../vmm/stats/profiles.js";
-import { Vm } from "../../vmm/vm.js";
-import type { FromWorker, StartMessage, ToWorker } from "./protocol.js";
+import { diffSnapshots, type StatsSnapshot } from "../../vmm/stats/stats.js";
+import { pageWalkView } from "../../vmm/virt/walk-view.js";
+import { Vm, type VmStop } from "../../vmm/vm.js";
+import type { FromWorker, MachineConfig, ModeledCost, ToWorker } from "./protocol.js";
 
 /** Instructions per slice: about 30-50 ms of guest time at the interpreter's speed. */
 const SLICE = 3_000_000;
 const STATUS_EVERY_MS = 250;
-/** Rows of the crossings panel. */
-const STATS_ROWS = 14;
 /** Minimum time between two VGA snapshots (the last change is always sent, just later). */
 const VGA_EVERY_MS = 100;
 
 const post = (msg: FromWorker, transfer: Transferable[] = []) => self.postMessage(msg, { transfer });
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-let vm: Vm | undefined;
-let started = false;
+/** The running machine and what the loop needs to know about it. */
+interface Session {
+  vm: Vm;
+  config: MachineConfig;
+  /** Host milliseconds spent inside vm.run() since boot (measured, this browser's clock). */
+  hostMs: number;
+  paused: boolean;
+  wake?: () => void;
+  measure?: { snap: StatsSnapshot; instructions: number; hostMs: number };
+  traceSent: number;
+}
+
+let session: Session | undefined;
+/** Bumped by every start, reset and power-off: a loop whose generation is old ends. */
+let generation = 0;
+const moduleCache = new Map<string, Promise<WebAssembly.Module>>();
+let lastConfig: MachineConfig | undefined;
 
 self.onmessage = (ev: MessageEvent<ToWorker>) => {
   const msg = ev.data;
-  if (msg.type === "start" && !started) {
-    started = true;
-    boot(msg).catch((e: unknown) => post({ type: "error", message: e instanceof Error ? e.message : String(e) }));
-  } else if (msg.type === "input") {
-    vm?.devices.com1.receive(msg.bytes);
+  switch (msg.type) {
+    case "start":
+      lastConfig = msg.config;
+      start(msg.config);
+      break;
+    case "reset":
+      if (lastConfig) start(lastConfig);
+      break;
+    case "power-off":
+      stopSession();
+      post({ type: "status", state: "off", instructions: 0, mips: 0 });
+      break;
+    case "input":
+      session?.vm.devices.com1.receive(msg.bytes);
+      break;
+    case "key":
+      session?.vm.devices.i8042.keyboard.keyByCode(msg.code, msg.down);
+      break;
+    case "walk":
+      if (session) {
+        const cpu = session.vm.cpu;
+        const linear = msg.linear ?? cpu.eip;
+        post({ type: "walk", view: pageWalkView(cpu, session.vm.mmu, linear), eip: cpu.eip });
+      }
+      break;
+    case "pause":
+      if (session) session.paused = true;
+      break;
+    case "resume":
+      if (session?.paused) {
+        session.paused = false;
+        session.wake?.();
+      }
+      break;
+    case "measure":
+      if (session) measure(session, msg.action);
+      break;
   }
 };
+
+function stopSession(): void {
+  generation++;
+  const s = session;
+  session = undefined;
+  s?.wake?.();
+}
+
+function start(config: MachineConfig): void {
+  stopSession();
+  const gen = generation;
+  boot(config, gen).catch((e: unknown) => {
+    if (gen === generation) post({ type: "error", message: errorText(e) });
+  });
+}
 
 async function fetchBytes(url: string, what: string): Promise<Response> {
   const res = await fetch(url);
@@ -39,10 +107,23 @@ async function fetchBytes(url: string, what: string): Promise<Response> {
   return res;
 }
 
-async function compileCore(url: string): Promise<WebAssembly.Module> {
-  const res = await fetchBytes(url, "core.wasm");
-  if (res.headers.get("Content-Type")?.startsWith("application/wasm")) return WebAssembly.compileStreaming(res);
-  return WebAssembly.compile(await res.arrayBuffer());
+function compileCore(url: string): Promise<WebAssembly.Module> {
+  let p = moduleCache.get(url);
+  if (!p) {
+    p = fetchBytes(url, "core.wasm").then((res) =>
+      res.headers.get("Content-Type")?.startsWith("application/wasm")
+        ? WebAssembly.compileStreaming(res)
+        : res.arrayBuffer().then((b) => WebAssembly.compile(b)),
+    );
+    p.catch(() => moduleCache.delete(url));
+    moduleCache.set(url, p);
+  }
+  return p;
+}
+
+async function fileBytes(f: NonNullable<MachineConfig["kernel"]>, what: string): Promise<Uint8Array> {
+  if ("bytes" in f) return f.bytes;
+  return new Uint8Array(await (await fetchBytes(f.url, what)).arrayBuffer());
 }
 
 /** Yields to the event loop (so input messages get in) without setTimeout's 4 ms clamp. */
@@ -54,57 +135,127 @@ function yieldNow(): Promise<void> {
   });
 }
 
-async function boot(msg: StartMessage): Promise<void> {
+function modeledCosts(snap: StatsSnapshot): ModeledCost[] {
+  return PROFILES.map((p) => {
+    const priced = price(snap, p);
+    return { profile: p.id, cycles: priced.modeledCycles, unpriced: priced.unpriced.map((u) => u.kind) };
+  });
+}
+
+function measure(s: Session, action: "start" | "stop"): void {
+  const snap = readCoreStats(s.vm.cpu);
+  if (action === "start") {
+    s.measure = { snap, instructions: s.vm.cpu.retired, hostMs: s.hostMs };
+    return;
+  }
+  const m = s.measure;
+  if (!m) return;
+  s.measure = undefined;
+  const diff = diffSnapshots(m.snap, snap);
+  post({
+    type: "measured",
+    counters: diff.counters,
+    modeled: modeledCosts(diff),
+    instructions: s.vm.cpu.retired - m.instructions,
+    hostMs: s.hostMs - m.hostMs,
+  });
+}
+
+function describeStop(stop: VmStop): { kind: string; detail: string } {
+  switch (stop.kind) {
+    case "shutdown":
+      return { kind: stop.kind, detail: `${stop.message}${stop.detail ? ` (${stop.detail})` : ""}` };
+    case "reset":
+      return { kind: stop.kind, detail: stop.source };
+    case "debug-exit":
+      return { kind: stop.kind, detail: String(stop.status) };
+    case "vmexit":
+      return { kind: stop.kind, detail: `reason ${stop.reason} at EIP 0x${stop.eip.toString(16)}` };
+    default:
+      return { kind: stop.kind, detail: "" };
+  }
+}
+
+async function boot(config: MachineConfig, gen: number): Promise<void> {
   post({ type: "status", state: "loading", instructions: 0, mips: 0 });
-  const [module, kernel, initrd] = await Promise.all([
-    compileCore(msg.coreUrl),
-    fetchBytes(msg.kernelUrl, "kernel").then((r) => r.arrayBuffer()),
-    fetchBytes(msg.initrdUrl, "initrd").then((r) => r.arrayBuffer()),
+  const disk = config.disk;
+  const [module, kernel, initrd, bios, vgaBios] = await Promise.all([
+    compileCore(config.coreUrl),
+    config.kernel ? fileBytes(config.kernel, "kernel") : Promise.resolve(undefined),
+    config.initrd ? fileBytes(config.initrd, "initrd") : Promise.resolve(undefined),
+    disk && !config.kernel ? fileBytes({ url: disk.biosUrl }, "BIOS") : Promise.resolve(undefined),
+    disk && !config.kernel ? fileBytes({ url: disk.vgaBiosUrl }, "VGA BIOS") : Promise.resolve(undefined),
   ]);
+  if (!kernel && !(disk && bios)) throw new Error("nothing to boot: no kernel and no disk image");
+  if (gen !== generation) return;
 
   let out: number[] = [];
-  const machine = await Vm.create({
+  const vm = await Vm.create({
     module,
-    ramBytes: msg.memMiB * 1024 * 1024,
+    ramBytes: config.memMiB * 1024 * 1024,
     clock: "icount",
-    vga: true,
-    mode: msg.mode,
-    mmu: msg.mmu,
+    vga: config.vga,
+    mode: config.mode,
+    mmu: config.mmu,
     onSerial: (com, byte) => {
       if (com === 1) out.push(byte);
     },
   });
-  loadLinux(machine.cpu, {
-    kernel: new Uint8Array(kernel),
-    initrd: new Uint8Array(initrd),
-    cmdline: msg.cmdline,
-    vgaText: true,
-  });
-  vm = machine;
+  if (!kernel) {
+    // Firmware boot: SeaBIOS boots the uploaded disk (c) or CD (d), copy-on-write over the bytes.
+    const cd = disk!.kind === "cdrom";
+    const medium = new CowDisk(bytesSource(disk!.bytes), {
+      name: disk!.name,
+      granularity: cd ? 2048 : 512,
+      readOnly: cd,
+    });
+    installFirmware(vm, {
+      bios: bios!,
+      vgaBios,
+      bootLetters: cd ? "d" : "c",
+      hda: cd ? undefined : medium,
+      cdrom: cd ? medium : undefined,
+      onReset: () => vm.requestStop({ kind: "reset", source: "PIIX3 0xCF9" }),
+    });
+  } else if (kernelFormat(kernel) === "linux") {
+    loadLinux(vm.cpu, { kernel, initrd, cmdline: config.cmdline, vgaText: config.vga });
+  } else {
+    loadMultiboot(vm.cpu, { kernel, cmdline: config.cmdline, modules: initrd ? [{ data: initrd }] : [] });
+  }
+  if (gen !== generation) return;
+  const s: Session = { vm, config, hostMs: 0, paused: false, traceSent: 0 };
+  const runStart = performance.now();
+  session = s;
 
   let lastMs = performance.now();
   let lastInsns = 0;
-  const status = (state: "running" | "stopped", note?: string) => {
+  const status = (state: "running" | "paused" | "stopped", stop?: VmStop) => {
     const now = performance.now();
-    const insns = machine.cpu.retired;
-    const mips = now > lastMs ? (insns - lastInsns) / (now - lastMs) / 1000 : 0;
+    const insns = vm.cpu.retired;
+    const mips = now > lastMs && state === "running" ? (insns - lastInsns) / (now - lastMs) / 1000 : 0;
     lastMs = now;
     lastInsns = insns;
-    post({ type: "status", state, instructions: insns, mips, note });
+    // The counters first: a page that sees "stopped" then already holds the final ones.
     postStats();
+    post({ type: "status", state, instructions: insns, mips, stop: stop ? describeStop(stop) : undefined });
   };
   const postStats = () => {
-    const snap = readCoreStats(machine.cpu);
-    const walk = readWalkStats(machine.cpu);
-    const rows = [...snap.counters].sort((a, b) => b.core + b.host - (a.core + a.host)).slice(0, STATS_ROWS);
+    const snap = readCoreStats(vm.cpu);
+    const trace = snap.trace.entries.filter((e) => e.seq > s.traceSent);
+    s.traceSent = snap.trace.recorded;
     post({
       type: "stats",
-      mode: machine.mode,
-      mmu: machine.mmu,
-      rows,
-      tlbMisses: walk.tlbMisses,
-      refsPerMiss: walk.refsPerMiss,
-      modeled: PROFILES.map((p) => ({ profile: p.id, cycles: price(snap, p).modeledCycles })),
+      mode: vm.mode,
+      mmu: vm.mmu,
+      counters: snap.counters,
+      trace,
+      traceRecorded: snap.trace.recorded,
+      walk: readWalkStats(vm.cpu),
+      structures: readStructureStats(vm.cpu),
+      modeled: modeledCosts(snap),
+      instructions: vm.cpu.retired,
+      hostMs: s.hostMs,
+      wallMs: performance.now() - runStart,
     });
   };
   const flush = () => {
@@ -116,53 +267,62 @@ async function boot(msg: StartMessage): Promise<void> {
 
   let vgaSent = -1;
   let vgaMs = Number.NEGATIVE_INFINITY;
+  let vgaUsed = false;
   /** Posts the VGA text screen if it changed since the last one sent and the rate allows it. */
   const postVga = (force = false) => {
-    const vga = machine.vga;
+    const vga = vm.vga;
     if (!vga || vga.changed === vgaSent) return;
     const now = performance.now();
     if (!force && now - vgaMs < VGA_EVERY_MS) return;
-    const s = vga.textScreen();
-    vgaSent = s.version;
+    const t = vga.textScreen();
+    vgaSent = t.version;
     vgaMs = now;
-    const { row, col, visible } = s.cursor;
+    vgaUsed ||= t.graphics || t.lines.some((l) => l.trim() !== "");
+    const { row, col, visible } = t.cursor;
     post(
       {
         type: "vga",
-        cols: s.cols,
-        rows: s.rows,
-        lines: s.lines,
-        attrs: s.attrs,
+        cols: t.cols,
+        rows: t.rows,
+        lines: t.lines,
+        attrs: t.attrs,
         colors: vga.textColors(),
         cursor: { row, col, visible },
-        blink: s.blink,
-        enabled: s.enabled,
-        graphics: s.graphics,
+        blink: t.blink,
+        enabled: t.enabled,
+        graphics: t.graphics,
+        used: vgaUsed,
       },
-      [s.attrs.buffer],
+      [t.attrs.buffer],
     );
   };
 
   status("running");
   for (;;) {
-    const stop = machine.run(SLICE);
+    if (s.paused) {
+      status("paused");
+      await new Promise<void>((resolve) => {
+        s.wake = resolve;
+      });
+      s.wake = undefined;
+      if (gen !== generation) return;
+      lastMs = performance.now();
+      status("running");
+    }
+    const t0 = performance.now();
+    const stop = vm.run(SLICE);
+    s.hostMs += performance.now() - t0;
     flush();
     postVga(stop.kind !== "limit");
     if (stop.kind !== "limit") {
-      const why =
-        stop.kind === "shutdown"
-          ? `guest shutdown (${stop.message})`
-          : stop.kind === "reset"
-            ? `guest reset (${stop.source})`
-            : stop.kind === "debug-exit"
-              ? `debug exit ${stop.status}`
-              : "stopped";
-      status("stopped", why);
+      // The session stays: its counters can still be read and a measurement ended.
+      status("stopped", stop);
       return;
     }
     if (performance.now() - lastMs >= STATUS_EVERY_MS) status("running");
     // When the guest is idle, do not spin.
-    if (machine.idleSinceLastRun) await new Promise((r) => setTimeout(r, 5));
+    if (vm.idleSinceLastRun) await new Promise((r) => setTimeout(r, 5));
     else await yieldNow();
+    if (gen !== generation) return;
   }
 }

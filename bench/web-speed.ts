@@ -1,0 +1,134 @@
+// npm run bench:web: does the lab slow the VM down? Boots the tiny Linux to its shell prompt
+// (native mode, icount clock: the same guest instructions every run) headless in Node, then in
+// the lab page in Chromium (the production build, playwright-core, 1024x768, the crossings view
+// open and drawing), and compares host wall time from the start of the run to the prompt.
+// Both are V8, but not the same version (Node's and Chromium's), so the ratio compares the page
+// with the CLI, not the lab's own cost; that cost shows in the Worker's split of its wall time
+// between running the VM and everything else (posting counters, screens, yielding), also printed.
+// Results: bench/results/web-speed-latest.json and .txt.
+//
+//   npm run bench:web [-- --runs N]
+
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { parseArgs } from "node:util";
+import type { Page } from "playwright-core";
+import { startHarness } from "../test/browser/harness.js";
+import { loadLinux } from "../vmm/boot/linux.js";
+import { loadCoreModule } from "../vmm/node/load-core.js";
+import { Vm } from "../vmm/vm.js";
+
+const PROMPT = "~ # ";
+const root = new URL("../", import.meta.url);
+const file = (p: string) => new Uint8Array(readFileSync(new URL(p, root)));
+
+async function nodeBoot(): Promise<{ ms: number; instructions: number }> {
+  let out = "";
+  const vm = await Vm.create({
+    module: loadCoreModule(),
+    ramBytes: 64 << 20,
+    clock: "icount",
+    vga: true,
+    onSerial: (com, b) => {
+      if (com === 1) out += String.fromCharCode(b);
+    },
+  });
+  loadLinux(vm.cpu, {
+    kernel: file("guests/linux/bzImage"),
+    initrd: file("guests/linux/initramfs.cpio.gz"),
+    cmdline: "console=ttyS0 panic=-1",
+    vgaText: true,
+  });
+  const t0 = performance.now();
+  // The same slice size as the page's Worker.
+  while (!out.includes(PROMPT)) {
+    const stop = vm.run(3_000_000);
+    if (stop.kind !== "limit") throw new Error(`guest stopped: ${JSON.stringify(stop)}`);
+  }
+  return { ms: performance.now() - t0, instructions: vm.cpu.retired };
+}
+
+async function pageBoot(page: Page, url: string): Promise<{ ms: number; inVm: number }> {
+  await page.goto(`${url}?guest=linux&mode=native`);
+  // Wall time from the first "running" status to the prompt, polled every 10 ms inside the page.
+  // (A string, so that no helper of the TypeScript loader leaks into the page.)
+  const script = `new Promise((resolve, reject) => {
+    let t0 = -1;
+    const deadline = performance.now() + 300000;
+    const tick = () => {
+      const now = performance.now();
+      if (t0 < 0 && window.__x86lab.state() === "running") t0 = now;
+      if (t0 >= 0 && window.__x86lab.serialText().includes(${JSON.stringify(PROMPT)})) {
+        return resolve({ ms: now - t0, timing: window.__x86lab.timing() });
+      }
+      if (now > deadline) return reject(new Error("no prompt: " + window.__x86lab.status()));
+      setTimeout(tick, 10);
+    };
+    tick();
+  })`;
+  const r = (await page.evaluate(script)) as { ms: number; timing?: { hostMs: number; wallMs: number } };
+  // The Worker's own split, from its latest stats message: time inside vm.run() over wall time.
+  return { ms: r.ms, inVm: r.timing ? r.timing.hostMs / r.timing.wallMs : Number.NaN };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { runs: { type: "string", default: "3" } } });
+  const runs = Math.max(1, Number(values.runs) || 3);
+  // Node and page runs alternate, so that a change in the machine's load hits both alike.
+  const node: number[] = [];
+  const page: number[] = [];
+  const inVm: number[] = [];
+  let instructions = 0;
+  const load: number[] = [];
+  const h = await startHarness();
+  try {
+    for (let i = 0; i < runs; i++) {
+      load.push(os.loadavg()[0]!);
+      const r = await nodeBoot();
+      node.push(r.ms);
+      instructions = r.instructions;
+      const pg = await h.newPage();
+      const q = await pageBoot(pg, h.url);
+      page.push(q.ms);
+      inVm.push(q.inVm);
+      await pg.close();
+      console.log(
+        `run ${i + 1}: Node headless ${r.ms.toFixed(0)} ms, page ${q.ms.toFixed(0)} ms (Worker inside the VM ${(q.inVm * 100).toFixed(1)}% of its time)`,
+      );
+    }
+  } finally {
+    await h.close();
+  }
+  const n = median(node);
+  const p = median(page);
+  const result = {
+    date: new Date().toISOString(),
+    workload: "tiny Linux, native, icount clock, power-on to the shell prompt",
+    instructions,
+    nodeHeadlessMs: node,
+    pageMs: page,
+    medianNodeMs: n,
+    medianPageMs: p,
+    pageOverNode: p / n,
+    workerFractionInVm: inVm,
+    cpus: os.cpus().length,
+    loadAverageAtEachRun: load,
+  };
+  const text =
+    `bench:web: ${instructions.toLocaleString("en-US")} guest instructions to the prompt\n` +
+    `  Node headless  median ${n.toFixed(0)} ms (${node.map((x) => x.toFixed(0)).join(", ")})\n` +
+    `  page, lab open median ${p.toFixed(0)} ms (${page.map((x) => x.toFixed(0)).join(", ")})\n` +
+    `  page / headless = ${(p / n).toFixed(3)} (${((p / n - 1) * 100).toFixed(1)}% ${p > n ? "slower" : "faster"})\n` +
+    `  the page's Worker spent ${median(inVm.map((x) => x * 100)).toFixed(1)}% of its wall time inside the VM (median; the rest:\n` +
+    `  reading and posting counters, the VGA screen and serial output, yielding for input)\n` +
+    `  1-minute load average at each run: ${load.map((x) => x.toFixed(1)).join(", ")} on ${os.cpus().length} CPUs`;
+  console.log(`\n${text}`);
+  const dir = new URL("bench/results/", root);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(new URL("web-speed-latest.json", dir), JSON.stringify(result, null, 1));
+  writeFileSync(new URL("web-speed-latest.txt", dir), `${text}\n`);
+}
+
+await main();

@@ -1,0 +1,130 @@
+// The browser tests' harness: builds web/ with Vite into a temporary folder under build/, serves
+// it on 127.0.0.1, and launches Debian's Chromium through playwright-core. Screenshots go to
+// build/screenshots/ (test artifacts, not committed).
+
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { extname, join, normalize, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Browser, chromium, type Page } from "playwright-core";
+
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export const SCREENSHOTS = join(ROOT, "build", "screenshots");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const CHROMIUM_FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+const MIME: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".wasm": "application/wasm",
+  ".json": "application/json",
+  ".svg": "image/svg+xml",
+};
+
+/** A static file server for `dir` on an ephemeral loopback port. */
+function serve(dir: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+    let file = normalize(join(dir, path));
+    if (!file.startsWith(dir + sep) && file !== dir) {
+      res.writeHead(403).end();
+      return;
+    }
+    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, "index.html");
+    if (!existsSync(file)) {
+      res.writeHead(404).end("not found");
+      return;
+    }
+    res.writeHead(200, { "Content-Type": MIME[extname(file)] ?? "application/octet-stream" });
+    res.end(readFileSync(file));
+  });
+  return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(server)));
+}
+
+export interface Harness {
+  browser: Browser;
+  url: string;
+  /** Page errors and console errors seen so far, on every page opened with newPage(). */
+  problems: string[];
+  newPage(): Promise<Page>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(): Promise<Harness> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `Chromium is not installed (${CHROMIUM}): the browser test needs Debian's chromium. ` +
+        "Install it with: sudo apt-get update && sudo apt-get install -y chromium " +
+        "(or set CHROMIUM to a Chromium binary). .ci/run installs it in CI.",
+    );
+  }
+  mkdirSync(join(ROOT, "build"), { recursive: true });
+  const outDir = mkdtempSync(join(ROOT, "build", "web-test-"));
+  execFileSync(
+    process.execPath,
+    [join(ROOT, "node_modules/vite/bin/vite.js"), "build", "--config", "web/vite.config.ts", "--outDir", outDir],
+    { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
+  );
+  const server = await serve(resolve(outDir));
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, timeout: 30_000 });
+  const { port } = server.address() as AddressInfo;
+  const problems: string[] = [];
+  return {
+    browser,
+    url: `http://127.0.0.1:${port}/`,
+    problems,
+    async newPage() {
+      const page = await browser.newPage({ viewport: { width: 1024, height: 768 } });
+      page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+      page.on("console", (m) => {
+        if (m.type() === "error") problems.push(`console: ${m.text()}`);
+      });
+      return page;
+    },
+    async close() {
+      await browser.close();
+      await new Promise((ok) => server.close(ok));
+      rmSync(outDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `read` in the page until `test` passes; on timeout fails showing the last value and the status. */
+export async function waitFor<T>(
+  page: Page,
+  what: string,
+  read: () => T | Promise<T>,
+  test: (v: T) => boolean,
+  timeoutMs: number,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let v = await read();
+  while (!test(v)) {
+    if (Date.now() > deadline) {
+      const status = await page.evaluate(() => window.__x86lab?.status() ?? "(no hook)");
+      throw new Error(`timed out waiting for ${what}\nstatus: ${status}\nlast: ${String(v).slice(-3000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    v = await read();
+  }
+  return v;
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const path = join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path });
+  return path;
+}

@@ -1,0 +1,47 @@
+// What the Worker boots for a choice of settings: a built-in guest's files by URL, or an upload.
+
+import { FIRMWARE, guestById } from "./guests.js";
+import type { MachineConfig } from "./protocol.js";
+import { type Settings, UPLOAD_GUEST } from "./settings.js";
+
+export interface Upload {
+  name: string;
+  bytes: Uint8Array;
+  /** What the file is: a kernel (booted directly), or a disk or CD image (booted by SeaBIOS). */
+  kind: "kernel" | "hda" | "cdrom";
+}
+
+const asset = (name: string) => new URL(name, document.baseURI).href;
+
+export function configFor(s: Settings, upload: Upload | undefined): MachineConfig {
+  if (s.guest === UPLOAD_GUEST && upload) {
+    const image = upload.kind === "kernel" ? undefined : upload.kind;
+    return {
+      coreUrl: asset("core.wasm"),
+      kernel: image ? undefined : { bytes: upload.bytes, name: upload.name },
+      disk: image && {
+        bytes: upload.bytes,
+        name: upload.name,
+        kind: image,
+        biosUrl: asset(FIRMWARE.bios.served),
+        vgaBiosUrl: asset(FIRMWARE.vgaBios.served),
+      },
+      cmdline: "console=ttyS0",
+      memMiB: s.memMiB,
+      mode: s.mode,
+      mmu: s.mmu,
+      vga: true,
+    };
+  }
+  const g = guestById(s.guest)!;
+  return {
+    coreUrl: asset("core.wasm"),
+    kernel: { url: asset(g.kernel) },
+    initrd: g.initrd ? { url: asset(g.initrd) } : undefined,
+    cmdline: g.cmdline,
+    memMiB: s.memMiB,
+    mode: s.mode,
+    mmu: s.mmu,
+    vga: g.vga,
+  };
+}

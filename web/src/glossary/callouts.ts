@@ -1,0 +1,113 @@
+// Glossary entries for the binary translator's callout kinds and for the hypercalls.
+
+import type { Localized } from "../i18n/index.js";
+
+/** One line per callout kind, in CALLOUT_NAMES order (vmm/stats/events.ts). */
+export const CALLOUT_TEXT: readonly Localized[] = [
+  { en: "CLI: clear the virtual interrupt flag", ko: "CLI: 가상 인터럽트 플래그 끄기" },
+  { en: "STI: set the virtual interrupt flag", ko: "STI: 가상 인터럽트 플래그 켜기" },
+  { en: "POPF: load flags, IF and IOPL from the virtual CPU", ko: "POPF: 가상 CPU 기준으로 IF, IOPL 포함 플래그 적재" },
+  { en: "PUSHF: push flags with the virtual IF and IOPL", ko: "PUSHF: 가상 IF와 IOPL로 플래그 푸시" },
+  { en: "IRET: return from an interrupt", ko: "IRET: 인터럽트에서 복귀" },
+  { en: "INT n: a software interrupt", ko: "INT n: 소프트웨어 인터럽트" },
+  { en: "HLT: wait for an interrupt", ko: "HLT: 인터럽트 대기" },
+  { en: "IN: read an I/O port (the device model answers)", ko: "IN: I/O 포트 읽기 (장치 모델이 응답)" },
+  { en: "OUT: write an I/O port", ko: "OUT: I/O 포트 쓰기" },
+  { en: "MOV to CR0 (protection, paging, FPU bits)", ko: "CR0에 쓰기 (보호, 페이징, FPU 비트)" },
+  {
+    en: "MOV to CR3: switch page tables (the shadow root changes)",
+    ko: "CR3에 쓰기: 페이지 테이블 전환 (섀도 루트가 바뀜)",
+  },
+  { en: "MOV to CR4", ko: "CR4에 쓰기" },
+  { en: "MOV from a control register", ko: "제어 레지스터 읽기" },
+  { en: "LGDT: load the GDT register", ko: "LGDT: GDT 레지스터 적재" },
+  { en: "LIDT: load the IDT register", ko: "LIDT: IDT 레지스터 적재" },
+  { en: "LLDT: load the LDT register", ko: "LLDT: LDT 레지스터 적재" },
+  { en: "LTR: load the task register", ko: "LTR: 태스크 레지스터 적재" },
+  { en: "SGDT: store the (virtual) GDT register", ko: "SGDT: (가상) GDT 레지스터 저장" },
+  { en: "SIDT: store the (virtual) IDT register", ko: "SIDT: (가상) IDT 레지스터 저장" },
+  { en: "SLDT: store the LDT selector", ko: "SLDT: LDT 셀렉터 저장" },
+  { en: "STR: store the task register selector", ko: "STR: 태스크 레지스터 셀렉터 저장" },
+  { en: "SMSW/LMSW: the machine status word (low CR0)", ko: "SMSW/LMSW: 머신 상태 워드 (CR0 하위)" },
+  { en: "A segment register load (checked against the virtual CPL)", ko: "세그먼트 레지스터 적재 (가상 CPL로 검사)" },
+  {
+    en: "Far CALL, JMP or RET (privilege checks on the virtual CPL)",
+    ko: "원거리 CALL, JMP, RET (가상 CPL로 특권 검사)",
+  },
+  { en: "INVLPG: flush one TLB entry (and its shadow entry)", ko: "INVLPG: TLB 항목 하나 비우기 (섀도 항목도)" },
+  { en: "WRMSR: write a model-specific register", ko: "WRMSR: MSR 쓰기" },
+  { en: "RDMSR: read a model-specific register", ko: "RDMSR: MSR 읽기" },
+  { en: "CPUID: what CPU the guest sees", ko: "CPUID: 게스트가 보는 CPU 정보" },
+  { en: "RDTSC: read the virtual time-stamp counter", ko: "RDTSC: 가상 타임스탬프 카운터 읽기" },
+  {
+    en: "Indirect branch lookup: RET, JMP or CALL through a register or memory needs the translated address of a guest address (the cost behind call/ret's penalty under BT)",
+    ko: "간접 분기 조회: 레지스터나 메모리를 통한 RET, JMP, CALL은 게스트 주소의 번역 주소를 찾아야 합니다 (BT에서 call/ret이 느린 이유)",
+  },
+  {
+    en: "A store to a write-protected guest page-table page, emulated so the shadow table stays coherent",
+    ko: "쓰기 보호된 게스트 페이지 테이블 페이지에 대한 저장. 섀도 테이블이 맞게 유지되도록 흉내 냄",
+  },
+  { en: "Other sensitive instructions", ko: "그 밖의 민감한 명령어" },
+];
+
+/** Korean names of the callout kinds, in CALLOUT_NAMES order (mnemonics kept, words translated). */
+export const CALLOUT_NAMES_KO: readonly string[] = [
+  "cli 콜아웃",
+  "sti 콜아웃",
+  "popf 콜아웃",
+  "pushf 콜아웃",
+  "iret 콜아웃",
+  "int 콜아웃",
+  "hlt 콜아웃",
+  "in 콜아웃",
+  "out 콜아웃",
+  "CR0 쓰기",
+  "CR3 쓰기",
+  "CR4 쓰기",
+  "CR 읽기",
+  "lgdt 콜아웃",
+  "lidt 콜아웃",
+  "lldt 콜아웃",
+  "ltr 콜아웃",
+  "sgdt 콜아웃",
+  "sidt 콜아웃",
+  "sldt 콜아웃",
+  "str 콜아웃",
+  "smsw/lmsw 콜아웃",
+  "세그먼트 적재",
+  "원거리 call/jmp/ret",
+  "invlpg 콜아웃",
+  "wrmsr 콜아웃",
+  "rdmsr 콜아웃",
+  "cpuid 콜아웃",
+  "rdtsc 콜아웃",
+  "간접 분기 조회",
+  "페이지 테이블 쓰기",
+  "기타",
+];
+
+/** What each hypercall number does (KVM's numbers and the project's pv range). */
+export const HYPERCALL_TEXT: Readonly<Record<number, Localized>> = {
+  1: { en: "KVM: poll for a pending interrupt (obsolete)", ko: "KVM: 대기 인터럽트 확인 (폐기됨)" },
+  2: { en: "KVM: MMU operations (obsolete)", ko: "KVM: MMU 작업 (폐기됨)" },
+  3: { en: "KVM: query features (obsolete)", ko: "KVM: 기능 조회 (폐기됨)" },
+  4: { en: "KVM: map the PowerPC magic page", ko: "KVM: PowerPC 매직 페이지 매핑" },
+  5: { en: "KVM: wake a halted vCPU (paravirtual spinlocks)", ko: "KVM: 멈춘 vCPU 깨우기 (반가상 스핀락)" },
+  9: { en: "KVM: pair the host and guest clocks", ko: "KVM: 호스트와 게스트 시계 맞추기" },
+  10: { en: "KVM: send an IPI to several vCPUs at once", ko: "KVM: 여러 vCPU에 한 번에 IPI 보내기" },
+  11: { en: "KVM: yield to another vCPU", ko: "KVM: 다른 vCPU에 양보" },
+  12: { en: "KVM: change the encryption of a GPA range", ko: "KVM: GPA 범위의 암호화 상태 변경" },
+  64: { en: "pv: write bytes to the console (one call per line)", ko: "pv: 콘솔에 바이트 쓰기 (줄마다 한 번)" },
+  65: {
+    en: "pv: apply a batch of page-table updates in one call (Xen's mmu_update), instead of one trap per write",
+    ko: "pv: 페이지 테이블 갱신 여러 개를 한 번의 호출로 적용 (Xen의 mmu_update). 쓰기마다 트랩하는 대신",
+  },
+  66: {
+    en: "pv: register the shared page (virtual interrupt mask)",
+    ko: "pv: 공유 페이지 등록 (가상 인터럽트 마스크)",
+  },
+  67: { en: "pv: yield the CPU", ko: "pv: CPU 양보" },
+  68: { en: "pv: block until an event (the pv idle)", ko: "pv: 이벤트까지 대기 (pv의 유휴)" },
+  69: { en: "pv: set a one-shot timer", ko: "pv: 단발 타이머 설정" },
+  70: { en: "pv: set or clear CR0.TS for lazy FPU switching", ko: "pv: 지연 FPU 전환을 위한 CR0.TS 설정·해제" },
+};

@@ -1,0 +1,87 @@
+// The built-in guests the page offers, and which modes each can run under. Files are served
+// under guest/ by the Vite plugin (web/vite.config.ts) in development and copied into the build.
+
+import type { MmuMode, VirtMode } from "../../vmm/virt/vmcs.js";
+
+export interface Guest {
+  id: string;
+  /** The served names (under the page's address) and the files in this repository they come from. */
+  kernel: string;
+  kernelFile: string;
+  initrd?: string;
+  initrdFile?: string;
+  cmdline: string;
+  /** Default and smallest memory (MiB). */
+  memMiB: number;
+  /** Modes this guest runs under (the tiny Linux does not boot under trap; nanobench-pv needs pv). */
+  modes: readonly VirtMode[];
+  /** The guest draws on a VGA (the page shows the screen only once something is drawn). */
+  vga: boolean;
+  /** The guest stops the machine itself when done (the lab kernels, through isa-debug-exit). */
+  finite: boolean;
+}
+
+export const GUESTS: readonly Guest[] = [
+  {
+    id: "linux",
+    kernel: "guest/bzImage",
+    kernelFile: "guests/linux/bzImage",
+    initrd: "guest/initramfs.cpio.gz",
+    initrdFile: "guests/linux/initramfs.cpio.gz",
+    cmdline: "console=ttyS0 panic=-1",
+    memMiB: 64,
+    modes: ["native", "bt", "hvm", "pv"],
+    vga: true,
+    finite: false,
+  },
+  {
+    id: "sensitive",
+    kernel: "guest/labs/sensitive.elf",
+    kernelFile: "guests/labs/sensitive/sensitive.elf",
+    cmdline: "sensitive",
+    memMiB: 32,
+    modes: ["native", "trap", "bt", "hvm", "pv"],
+    vga: false,
+    finite: true,
+  },
+  {
+    id: "nanobench",
+    kernel: "guest/labs/nanobench.elf",
+    kernelFile: "guests/labs/nanobench/nanobench.elf",
+    cmdline: "nanobench",
+    memMiB: 32,
+    modes: ["native", "trap", "bt", "hvm"],
+    vga: false,
+    finite: true,
+  },
+  {
+    id: "nanobench-pv",
+    kernel: "guest/labs/nanobench-pv.elf",
+    kernelFile: "guests/labs/nanobench/nanobench-pv.elf",
+    cmdline: "nanobench-pv",
+    memMiB: 32,
+    modes: ["pv"],
+    vga: false,
+    finite: true,
+  },
+];
+
+export function guestById(id: string): Guest | undefined {
+  return GUESTS.find((g) => g.id === id);
+}
+
+/** The memory virtualizations a mode can use, the first being its default. */
+export function mmusFor(mode: VirtMode): MmuMode[] {
+  if (mode === "native") return ["direct"];
+  if (mode === "trap" || mode === "bt") return ["shadow"];
+  if (mode === "pv") return ["ept"];
+  return ["ept", "shadow"];
+}
+
+export const MEMORY_CHOICES = [16, 32, 64, 128] as const;
+
+/** SeaBIOS and its VGA BIOS, for booting an uploaded disk or CD image (served name, repository file). */
+export const FIRMWARE = {
+  bios: { served: "guest/seabios/bios.bin", file: "guests/seabios/bios.bin" },
+  vgaBios: { served: "guest/seabios/vgabios.bin", file: "guests/seabios/vgabios.bin" },
+} as const;

@@ -1,0 +1,148 @@
+// The application: the header (title, language, status, errors), machine setup and control, the
+// console and VGA screen, and the views of the hypervisor in tabs. Settings (guest, mode, memory,
+// profile, language, tab, plotted kinds) survive a reload through localStorage.
+
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { configFor } from "../config.js";
+import { guestById } from "../guests.js";
+import { LANGS, type Lang, type MessageKey, numberFormat, translator } from "../i18n/index.js";
+import { LabSession } from "../labs/session.js";
+import type { Machine } from "../machine.js";
+import type { StatusMessage } from "../protocol.js";
+import { loadSettings, normalize, type Settings, saveSettings, TABS, UPLOAD_GUEST, withQuery } from "../settings.js";
+import { Compare } from "./Compare.js";
+import { Console } from "./Console.js";
+import { Costs } from "./Costs.js";
+import { Crossings } from "./Crossings.js";
+import { type Ui, UiContext, useMachine } from "./context.js";
+import { Glossary } from "./Glossary.js";
+import { Labs } from "./Labs.js";
+import { PageWalk } from "./PageWalk.js";
+import { Setup, type Upload } from "./Setup.js";
+import { Tabs } from "./Tabs.js";
+import { Trace } from "./Trace.js";
+import { Vga } from "./Vga.js";
+
+const STOP_KINDS = ["shutdown", "reset", "debug-exit", "halted", "vmexit", "stopped"];
+
+function statusText(ui: Ui, st: StatusMessage): string {
+  const insns = ui.nf.format(st.instructions);
+  switch (st.state) {
+    case "off":
+      return ui.t("status.off");
+    case "loading":
+      return ui.t("status.loading");
+    case "running":
+      return ui.t("status.running", { insns, mips: st.mips.toFixed(1) });
+    case "paused":
+      return ui.t("status.paused", { insns });
+    case "stopped": {
+      const kind = st.stop?.kind ?? "stopped";
+      const why = STOP_KINDS.includes(kind)
+        ? ui.t(`stop.${kind}` as MessageKey, { detail: st.stop?.detail ?? "" })
+        : kind;
+      return ui.t("status.stopped", { why, insns });
+    }
+  }
+}
+
+export function App({ machine }: { machine: Machine }) {
+  const [settings, setSettings] = useState<Settings>(() => withQuery(loadSettings(), location.search));
+  const [upload, setUpload] = useState<Upload>();
+  const [errorSeen, setErrorSeen] = useState<string>();
+  const labs = useMemo(() => new LabSession(machine), [machine]);
+  useMachine(machine);
+  useEffect(() => saveSettings(settings), [settings]);
+  const ui = useMemo<Ui>(
+    () => ({ lang: settings.lang, t: translator(settings.lang), nf: numberFormat(settings.lang) }),
+    [settings.lang],
+  );
+  useEffect(() => {
+    document.documentElement.lang = settings.lang;
+    document.title = ui.t("app.title");
+  }, [settings.lang, ui]);
+
+  const change = (patch: Partial<Settings>) => setSettings((s) => normalize({ ...s, ...patch }));
+  const boot = (s: Settings = settings) => machine.boot(configFor(s, upload));
+  // Boot the remembered guest once, on load.
+  useEffect(() => boot(), []);
+
+  const { t } = ui;
+  const error = machine.error && machine.error !== errorSeen ? machine.error : undefined;
+  return (
+    <UiContext.Provider value={ui}>
+      <a class="skip" href="#terminal">
+        {t("app.skip")}
+      </a>
+      <header>
+        <h1>{t("app.title")}</h1>
+        <span id="status" role="status" class={`status state-${machine.status.state}`}>
+          {statusText(ui, machine.status)}
+        </span>
+        <label class="lang">
+          {t("app.language")}
+          <select id="lang" value={settings.lang} onChange={(e) => change({ lang: e.currentTarget.value as Lang })}>
+            {LANGS.map((l) => (
+              <option value={l}>{l === "en" ? "English" : "한국어"}</option>
+            ))}
+          </select>
+        </label>
+      </header>
+      {error && (
+        <div id="error" role="alert" class="error">
+          <span>{t("status.error", { message: error })}</span>
+          <button type="button" onClick={() => setErrorSeen(error)}>
+            {t("error.dismiss")}
+          </button>
+        </div>
+      )}
+      <Setup
+        settings={settings}
+        upload={upload}
+        state={machine.status.state}
+        onChange={change}
+        onUpload={(u) => {
+          setUpload(u);
+          change({ guest: UPLOAD_GUEST });
+        }}
+        onBoot={() => boot()}
+        onPause={() => machine.pause()}
+        onResume={() => machine.resume()}
+        onReset={() => machine.reset()}
+        onPowerOff={() => machine.powerOff()}
+      />
+      <main class="layout">
+        <div class="screens">
+          <Console machine={machine} />
+          <Vga screen={machine.vga} onKey={(code, down) => machine.key(code, down)} />
+        </div>
+        <Tabs
+          tabs={TABS}
+          current={settings.tab}
+          label={t("tabs.label")}
+          name={(tab) => t(`tab.${tab}` as MessageKey)}
+          onSelect={(tab) => change({ tab })}
+        >
+          {settings.tab === "crossings" && (
+            <Crossings machine={machine} kinds={settings.chartKinds} onKinds={(chartKinds) => change({ chartKinds })} />
+          )}
+          {settings.tab === "trace" && <Trace machine={machine} />}
+          {settings.tab === "costs" && <Costs machine={machine} profile={settings.profile} />}
+          {settings.tab === "walk" && <PageWalk machine={machine} />}
+          {settings.tab === "compare" && <Compare settings={settings} upload={upload} />}
+          {settings.tab === "labs" && (
+            <Labs
+              session={labs}
+              onRun={(m) => {
+                const next = normalize({ ...settings, ...m, memMiB: guestById(m.guest)?.memMiB ?? settings.memMiB });
+                setSettings(next);
+                boot(next);
+              }}
+            />
+          )}
+          {settings.tab === "glossary" && <Glossary />}
+        </Tabs>
+      </main>
+    </UiContext.Provider>
+  );
+}

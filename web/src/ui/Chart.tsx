@@ -1,0 +1,75 @@
+// A streaming time-series chart (uPlot): x is seconds since boot, one series per kind. uPlot draws
+// on a canvas; its data is replaced on every update, the chart object is built once per series set.
+
+import { useEffect, useRef } from "preact/hooks";
+import uPlot from "uplot";
+
+/** 1, 10, 100, 1k, 10k, 1M: short tick labels for a logarithmic axis. */
+function compact(n: number | null): string {
+  if (n === null || !Number.isFinite(n)) return "";
+  if (n >= 1e9) return `${n / 1e9}G`;
+  if (n >= 1e6) return `${n / 1e6}M`;
+  if (n >= 1e3) return `${n / 1e3}k`;
+  return String(n);
+}
+
+export interface SeriesSpec {
+  label: string;
+  color: string;
+}
+
+interface Props {
+  title: string;
+  series: SeriesSpec[];
+  /** [x, y1, y2, ...], each the same length. */
+  data: (number | null)[][];
+  height?: number;
+}
+
+export function Chart({ title, series, data, height = 220 }: Props) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | undefined>(undefined);
+  const key = series.map((s) => s.label + s.color).join("|");
+  useEffect(() => {
+    const el = box.current!;
+    const opts: uPlot.Options = {
+      width: Math.max(280, el.clientWidth),
+      height,
+      scales: { x: { time: false }, y: { distr: 3 } },
+      axes: [
+        { stroke: "#aaa", grid: { stroke: "#333" }, ticks: { stroke: "#444" } },
+        {
+          stroke: "#aaa",
+          grid: { stroke: "#333" },
+          ticks: { stroke: "#444" },
+          size: 50,
+          values: (_u: uPlot, splits: number[]) => splits.map(compact),
+        },
+      ],
+      legend: { show: false },
+      series: [
+        { label: "s" },
+        ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, spanGaps: false })),
+      ],
+    };
+    const u = new uPlot(opts, data as uPlot.AlignedData, el);
+    plot.current = u;
+    const resize = new ResizeObserver(() => u.setSize({ width: Math.max(280, el.clientWidth), height }));
+    resize.observe(el);
+    return () => {
+      resize.disconnect();
+      u.destroy();
+      plot.current = undefined;
+    };
+  }, [key, height]);
+  useEffect(() => {
+    plot.current?.setData(data as uPlot.AlignedData);
+  });
+  // The canvas is hidden from assistive technology: the tables beside it carry the same numbers.
+  return (
+    <figure class="chart">
+      <figcaption>{title}</figcaption>
+      <div ref={box} aria-hidden="true" />
+    </figure>
+  );
+}

@@ -1,0 +1,155 @@
+// Machine setup and control: the guest (built in, or a kernel uploaded from this computer), the
+// mode and memory virtualization, memory size and cost profile; boot, pause, resume, reset and
+// power off. Choices the guest cannot run under are not offered.
+
+import { useState } from "preact/hooks";
+import { PROFILES } from "../../../vmm/stats/profiles.js";
+import type { MmuMode, VirtMode } from "../../../vmm/virt/vmcs.js";
+import type { Upload } from "../config.js";
+import { GUESTS, MEMORY_CHOICES, mmusFor } from "../guests.js";
+import type { MessageKey } from "../i18n/index.js";
+import type { MachineState } from "../protocol.js";
+import { type Settings, UPLOAD_GUEST as UPLOAD_ID } from "../settings.js";
+import { useUi } from "./context.js";
+
+export type { Upload } from "../config.js";
+
+const ALL_MODES: readonly VirtMode[] = ["native", "trap", "bt", "hvm", "pv"];
+
+interface Props {
+  settings: Settings;
+  upload: Upload | undefined;
+  state: MachineState;
+  onChange(patch: Partial<Settings>): void;
+  onUpload(u: Upload): void;
+  onBoot(): void;
+  onPause(): void;
+  onResume(): void;
+  onReset(): void;
+  onPowerOff(): void;
+}
+
+export function Setup(p: Props) {
+  const { t } = useUi();
+  const [kind, setKind] = useState<Upload["kind"]>("kernel");
+  const s = p.settings;
+  const guest = GUESTS.find((g) => g.id === s.guest);
+  const modes = guest ? guest.modes : ALL_MODES;
+  const running = p.state === "running";
+  const paused = p.state === "paused";
+  const live = running || paused;
+  return (
+    <section class="setup" aria-labelledby="setup-title">
+      <h2 id="setup-title" class="visually-hidden">
+        {t("setup.title")}
+      </h2>
+      <form
+        class="setup-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          p.onBoot();
+        }}
+      >
+        <label>
+          {t("setup.guest")}
+          <select id="guest" value={s.guest} onChange={(e) => p.onChange({ guest: e.currentTarget.value })}>
+            {GUESTS.map((g) => (
+              <option value={g.id}>{t(`guest.${g.id}` as MessageKey)}</option>
+            ))}
+            {p.upload && <option value={UPLOAD_ID}>{t("setup.uploaded", { name: p.upload.name })}</option>}
+          </select>
+        </label>
+        <label>
+          {t("setup.mode")}
+          <select
+            id="mode"
+            value={s.mode}
+            onChange={(e) => {
+              const mode = e.currentTarget.value as VirtMode;
+              p.onChange({ mode, mmu: mmusFor(mode)[0]! });
+            }}
+          >
+            {modes.map((m) => (
+              <option value={m}>{t(`mode.${m}` as MessageKey)}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t("setup.mmu")}
+          <select id="mmu" value={s.mmu} onChange={(e) => p.onChange({ mmu: e.currentTarget.value as MmuMode })}>
+            {mmusFor(s.mode).map((m) => (
+              <option value={m}>{t(`mmu.${m}` as MessageKey)}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t("setup.memory")}
+          <select id="memory" value={s.memMiB} onChange={(e) => p.onChange({ memMiB: Number(e.currentTarget.value) })}>
+            {MEMORY_CHOICES.filter((m) => m >= (guest?.memMiB ?? 16)).map((m) => (
+              <option value={m}>{m} MiB</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t("setup.profile")}
+          <select id="profile" value={s.profile} onChange={(e) => p.onChange({ profile: e.currentTarget.value })}>
+            {PROFILES.map((pr) => (
+              <option value={pr.id} title={pr.name}>
+                {pr.id}
+              </option>
+            ))}
+          </select>
+        </label>
+        <fieldset class="upload">
+          <legend>{t("setup.upload")}</legend>
+          <select
+            id="upload-kind"
+            aria-label={t("setup.uploadKind")}
+            value={kind}
+            onChange={(e) => setKind(e.currentTarget.value as Upload["kind"])}
+          >
+            <option value="kernel">{t("upload.kernel")}</option>
+            <option value="hda">{t("upload.hda")}</option>
+            <option value="cdrom">{t("upload.cdrom")}</option>
+          </select>
+          {/* The native file input's own text follows the browser's language, not the page's:
+              it is hidden visually (still focusable) and a label in the page's language shows. */}
+          <input
+            id="upload"
+            type="file"
+            class="visually-hidden"
+            aria-label={t("setup.uploadFile")}
+            onChange={async (e) => {
+              const f = e.currentTarget.files?.[0];
+              if (f) p.onUpload({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()), kind });
+            }}
+          />
+          <label for="upload" class="file-button" title={t("setup.uploadHint")}>
+            {t("setup.chooseFile")}
+          </label>
+          <span class="muted">{p.upload ? p.upload.name : t("setup.noFile")}</span>
+        </fieldset>
+        <div class="buttons">
+          <button type="submit" id="boot" class="primary">
+            {t("setup.boot")}
+          </button>
+          {paused ? (
+            <button type="button" id="resume" onClick={p.onResume}>
+              {t("control.resume")}
+            </button>
+          ) : (
+            <button type="button" id="pause" onClick={p.onPause} disabled={!running}>
+              {t("control.pause")}
+            </button>
+          )}
+          <button type="button" id="reset" onClick={p.onReset} disabled={p.state === "off"}>
+            {t("control.reset")}
+          </button>
+          <button type="button" id="power-off" onClick={p.onPowerOff} disabled={!live && p.state !== "stopped"}>
+            {t("control.powerOff")}
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
