@@ -6,6 +6,7 @@
 import { PHYS_RAM, PHYS_TRACKED, S_CR } from "../generated/layout";
 import { physEntry, physRead32, physWrite32 } from "./physical";
 import { permitted } from "./tlb";
+import { vmmWroteGuest } from "./write-tracking";
 import { PDE_PS, PTE_A, PTE_D, PTE_P, PTE_RW, PTE_US } from "./pte";
 
 // Results of the last guestWalk.
@@ -28,6 +29,8 @@ function guestWrite(gpa: u32, v: u32): void {
   if (kind == PHYS_RAM || kind == PHYS_TRACKED) {
     if ((gpa & 3) == 0) {
       store<u32>((pe & ~0xfff) + (gpa & 0xfff), v);
+      // A page table can also be code (a guest may execute it): translations of it go stale.
+      if (kind == PHYS_TRACKED) vmmWroteGuest(gpa, 4);
       return;
     }
   }

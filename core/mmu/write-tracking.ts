@@ -59,6 +59,15 @@ export function untrackFrame(gfn: u32, owner: u32): void {
 }
 
 /**
+ * The VMM itself stored `size` bytes at `gpa` (the shadow MMU's walk setting the guest's
+ * accessed and dirty bits): the shadow stays, since the VMM made the change it knows about, but
+ * translated code in those bytes is stale, as native execution would fetch the new bytes.
+ */
+export function vmmWroteGuest(gpa: u32, size: u32): void {
+  if ((frameOwners(gpa >>> 12) & TRACK_BT) != 0) btTrackedWrite(gpa, size);
+}
+
+/**
  * The host wrote [gpa, gpa + len) of guest RAM directly (a loader, DMA): tracked frames in the
  * range are told as if the guest had written them, so no shadow entry or translation stays stale.
  */
