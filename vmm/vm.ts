@@ -233,6 +233,32 @@ export class Vm {
     }
   }
 
+  /**
+   * One slice for a host that services its own input between slices (the CLI, the page's
+   * Worker): run() in steps of `step` instructions until `maxInstructions` (idle time included)
+   * have passed, `wallMs` of host time has, the guest waits with nothing scheduled, or it stops.
+   * The wall-time bound keeps the host responsive whatever an instruction costs it (each
+   * iteration of a REP INSB is a port read in the host). `idleSinceLastRun` then says whether
+   * any step was idle.
+   */
+  runSlice(maxInstructions: number, wallMs: number, step = 20_000): VmStop {
+    const start = this.progress;
+    const end = performance.now() + wallMs;
+    let idled = false;
+    let stop: VmStop;
+    do {
+      stop = this.run(Math.min(step, maxInstructions - (this.progress - start)));
+      idled ||= this.idleSinceLastRun;
+    } while (
+      stop.kind === "limit" &&
+      !this.waiting &&
+      this.progress - start < maxInstructions &&
+      performance.now() < end
+    );
+    this.idleSinceLastRun = idled;
+    return stop;
+  }
+
   private nextDeadlineNs(): number {
     let d = Number.POSITIVE_INFINITY;
     for (const t of this.devices.timed) d = Math.min(d, t.nextDeadlineNs());

@@ -22,10 +22,10 @@ const BIOS_LIMIT: SizeLimit = { bytes: 1 << 20, why: "the BIOS area below 4 GiB"
 /** The VGA BIOS is an option ROM: at most the 128 KiB window from 0xC0000 to 0xDFFFF. */
 const OPTION_ROM_LIMIT: SizeLimit = { bytes: 128 << 10, why: "the option ROM window (0xC0000-0xDFFFF)" };
 /**
- * Host input (Ctrl-A X, the monitor) is looked at between slices, so a slice is bounded by wall
- * time as well as by instructions: run() calls of STEP_INSTRUCTIONS until SLICE_INSTRUCTIONS
- * (idle time included) have run or SLICE_MS have passed. A step is small because an instruction
- * can cost microseconds (each iteration of `rep insb` is a port read in the host).
+ * Host input (Ctrl-A X, the monitor) is looked at between slices, so a slice (Vm.runSlice) is
+ * bounded by wall time as well as by instructions: run() calls of STEP_INSTRUCTIONS until
+ * SLICE_INSTRUCTIONS (idle time included) have run or SLICE_MS have passed. A step is small
+ * because an instruction can cost microseconds (each iteration of `rep insb` is a port read).
  */
 const STEP_INSTRUCTIONS = 20_000;
 const SLICE_INSTRUCTIONS = 1_000_000;
@@ -219,13 +219,7 @@ async function main(): Promise<number> {
         await sleep(20);
         continue;
       }
-      const sliceEnd = performance.now() + SLICE_MS;
-      const sliceLimit = Math.min(executed() + SLICE_INSTRUCTIONS, args.maxInstructions);
-      let idled = false;
-      do {
-        stop = vm.run(Math.min(STEP_INSTRUCTIONS, sliceLimit - executed()));
-        idled ||= vm.idleSinceLastRun;
-      } while (stop.kind === "limit" && !vm.waiting && executed() < sliceLimit && performance.now() < sliceEnd);
+      stop = vm.runSlice(Math.min(SLICE_INSTRUCTIONS, args.maxInstructions - executed()), SLICE_MS, STEP_INSTRUCTIONS);
       screen?.();
       if (stop.kind !== "limit") break;
       // Let host input in; when the guest is idle, do not spin. A guest waiting with nothing
@@ -234,7 +228,7 @@ async function main(): Promise<number> {
         const t0 = performance.now();
         await sleep(5);
         vm.waitedIdle((performance.now() - t0) * 1e6);
-      } else await new Promise((r) => (idled ? setTimeout(r, 5) : setImmediate(r)));
+      } else await new Promise((r) => (vm.idleSinceLastRun ? setTimeout(r, 5) : setImmediate(r)));
     }
   } finally {
     if (interactive) stdin.setRawMode(false);

@@ -19,6 +19,8 @@ import type { FromWorker, MachineConfig, ModeledCost, ToWorker } from "./protoco
 
 /** Instructions per slice: about 30-50 ms of guest time at the interpreter's speed. */
 const SLICE = 3_000_000;
+/** ...and at most this much host time, whatever an instruction costs (a REP INSB iteration is a port read). */
+const SLICE_MS = 50;
 const STATUS_EVERY_MS = 250;
 /** Minimum time between two VGA snapshots (the last change is always sent, just later). */
 const VGA_EVERY_MS = 100;
@@ -310,7 +312,8 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
       status("running");
     }
     const t0 = performance.now();
-    const stop = vm.run(SLICE);
+    // Bounded by wall time too, so pause, reset and input are answered whatever the guest does.
+    const stop = vm.runSlice(SLICE, SLICE_MS);
     s.hostMs += performance.now() - t0;
     flush();
     postVga(stop.kind !== "limit");
