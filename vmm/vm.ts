@@ -3,10 +3,12 @@
 // what the slice returned, and repeats. Pause and inspection happen only between slices.
 
 import type { Clock } from "../devices/clock.js";
+import type { IdeDeviceSpec } from "../devices/ide/channel.js";
 import { PcDevices } from "../devices/pc.js";
 import { Vga } from "../devices/vga/vga.js";
 import { Cpu, type RunReason } from "./cpu.js";
-import { PHYS_MMIO } from "./generated/layout.js";
+import { PHYS_MMIO, PHYS_NONE, PHYSMAP_BASE } from "./generated/layout.js";
+import { CpuGuestMemory } from "./guest-memory.js";
 import { handleHostExit } from "./virt/exit-handler.js";
 import { PvHost, pulseSharedIrq } from "./virt/pv-host.js";
 import { configureVirtualization, defaultMmu, type MmuMode, type VirtMode } from "./virt/vmcs.js";
@@ -32,6 +34,19 @@ export interface VmOptions {
   wallClockSeconds?: number;
   /** Hypercalls the core forwards to the host (the pv console and the like); returns EAX. */
   onHypercall?: (nr: number, vm: Vm) => number | "stop";
+  /**
+   * The PCI side of QEMU's `pc` machine (i440FX, PIIX3, PIIX3 IDE): present unless `false`.
+   * IDE drives as QEMU's -hda..-hdd (-cdrom is hdc); with none given, hdc is an empty CD-ROM
+   * drive, as on QEMU.
+   */
+  pci?: false | VmPciOptions;
+}
+
+export interface VmPciOptions {
+  hda?: IdeDeviceSpec;
+  hdb?: IdeDeviceSpec;
+  hdc?: IdeDeviceSpec;
+  hdd?: IdeDeviceSpec;
 }
 
 /** Why run() returned. */
@@ -55,6 +70,15 @@ export class Vm {
   readonly mmu: MmuMode;
   /** The VGA, when the machine has one. */
   vga: Vga | undefined;
+  /** Guest memory as devices see it for DMA (bounds-checked, writes tracked). */
+  readonly memory: CpuGuestMemory;
+  /**
+   * Whether PCI still needs what firmware does before an OS (BARs, IRQ routing): true until the
+   * first run() does it, or firmware boot (installFirmware) takes that job.
+   */
+  pciSetupPending: boolean;
+  /** Guest-physical pages mapped as device memory for decoded PCI memory BARs. */
+  private readonly pciPages = new Set<number>();
   private readonly nsPerInsn: number;
   private readonly startMs: number;
   private stopRequest: VmStop | null = null;
@@ -77,6 +101,8 @@ export class Vm {
     this.mmu = virt.mmu;
     this.nsPerInsn = nsPerInsn;
     this.startMs = performance.now();
+    this.memory = new CpuGuestMemory(cpu);
+    this.pciSetupPending = devices.pci !== undefined;
   }
 
   static async create(opts: VmOptions): Promise<Vm> {
@@ -93,6 +119,16 @@ export class Vm {
       onReset: (source) => vm?.requestStop({ kind: "reset", source }),
       onDebugExit: (status) => vm?.requestStop({ kind: "debug-exit", status }),
     });
+    if (opts.pci !== false) {
+      const drives = opts.pci ?? {};
+      const none = !drives.hda && !drives.hdb && !drives.hdc && !drives.hdd;
+      devices.attachPci({
+        ...drives,
+        hdc: none ? { kind: "cdrom" } : drives.hdc,
+        onReset: () => vm?.requestStop({ kind: "reset", source: "PIIX3 0xCF9" }),
+        onMemoryDecode: (base, size, decoded) => vm?.pciMemoryDecode(base, size, decoded),
+      });
+    }
     const cpu = await Cpu.create(opts.module, opts.ramBytes, devices.cpuHost());
     cpu.tscPerInstruction = Math.max(1, Math.round(nsPerInsn));
     const virtMode = opts.mode ?? "native";
@@ -106,6 +142,7 @@ export class Vm {
       virtMode === "pv"
         ? new PvHost({
             cpu,
+            memory: v.memory,
             console: (b) => opts.onSerial?.(1, b),
             pulseIrq0: () => pulseSharedIrq(devices.pic, 0),
             nowNs: () => v.nowNs(),
@@ -145,6 +182,24 @@ export class Vm {
     return vga;
   }
 
+  /**
+   * A PCI memory BAR decodes (or stops decoding) at [base, base + size): its pages become device
+   * memory for the core, so that accesses reach the MMIO bus. Only pages that were open bus are
+   * taken (RAM and ROM win over a BAR placed on them, as the i440FX decodes DRAM first).
+   */
+  pciMemoryDecode(base: number, size: number, decoded: boolean): void {
+    for (let page = Math.floor(base / 4096); page < Math.ceil((base + size) / 4096); page++) {
+      if (decoded) {
+        const kind = this.cpu.u32(PHYSMAP_BASE + page * 4) & 0xf;
+        if (kind !== PHYS_NONE) continue;
+        this.cpu.mapPhysical(page * 4096, 4096, PHYS_MMIO);
+        this.pciPages.add(page);
+      } else if (this.pciPages.delete(page)) {
+        this.cpu.mapPhysical(page * 4096, 4096, PHYS_NONE);
+      }
+    }
+  }
+
   /** Virtual time in nanoseconds. */
   nowNs(): number {
     if (this.clockMode === "icount") return this.cpu.retired * this.nsPerInsn + this.idleNs;
@@ -164,6 +219,11 @@ export class Vm {
   run(maxInstructions = Number.POSITIVE_INFINITY, onSlice?: () => void): VmStop {
     // Idle time counts toward the limit as the instructions it stands for (icount), so that a
     // guest halted with interrupts on cannot keep run() going without end.
+    if (this.pciSetupPending) {
+      // No firmware ran (direct kernel boot): the VMM does PCI's power-on setup in its place.
+      this.pciSetupPending = false;
+      this.devices.setupPciLikeFirmware();
+    }
     const start = this.cpu.retired + this.idleNs / this.nsPerInsn;
     this.idleSinceLastRun = false;
     for (;;) {
