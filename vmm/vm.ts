@@ -6,6 +6,8 @@ import type { Clock } from "../devices/clock.js";
 import type { IdeDeviceSpec } from "../devices/ide/channel.js";
 import { PcDevices } from "../devices/pc.js";
 import { Vga } from "../devices/vga/vga.js";
+import type { VirtioDevice } from "../devices/virtio/device.js";
+import { VirtioPci } from "../devices/virtio/virtio-pci.js";
 import { Cpu, type RunReason } from "./cpu.js";
 import { PHYS_MMIO, PHYS_NONE, PHYSMAP_BASE } from "./generated/layout.js";
 import { CpuGuestMemory } from "./guest-memory.js";
@@ -47,6 +49,10 @@ export interface VmPciOptions {
   hdb?: IdeDeviceSpec;
   hdc?: IdeDeviceSpec;
   hdd?: IdeDeviceSpec;
+  /** virtio devices, each on the PCI transport in the next free slot from 2 (QEMU's -device). */
+  virtio?: VirtioDevice[];
+  /** Offer the legacy virtio interface too (transitional devices, QEMU's default): default true. */
+  virtioTransitional?: boolean;
 }
 
 /** Why run() returned. */
@@ -77,6 +83,8 @@ export class Vm {
    * first run() does it, or firmware boot (installFirmware) takes that job.
    */
   pciSetupPending: boolean;
+  /** The virtio devices on the PCI bus, in slot order. */
+  readonly virtio: VirtioPci[] = [];
   /** Guest-physical pages mapped as device memory for decoded PCI memory BARs. */
   private readonly pciPages = new Set<number>();
   private readonly nsPerInsn: number;
@@ -137,6 +145,13 @@ export class Vm {
     cpu.setKvmWallClock(opts.wallClockSeconds ?? Math.floor(Date.now() / 1000));
     const v = new Vm(cpu, devices, mode, nsPerInsn, { mode: virtMode, mmu });
     vm = v;
+    if (opts.pci) {
+      for (const dev of opts.pci.virtio ?? []) {
+        const fn = new VirtioPci(dev, { memory: v.memory, transitional: opts.pci.virtioTransitional });
+        devices.addPciFunction(fn);
+        v.virtio.push(fn);
+      }
+    }
     // The pv mode's own hypercalls (console, timer) unless the caller handles hypercalls itself.
     const pvHost =
       virtMode === "pv"

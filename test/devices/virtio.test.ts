@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { bytesSource, CowDisk } from "../../devices/storage/block.js";
 import { VIRTIO_BLK_F, VIRTIO_BLK_S, VIRTIO_BLK_T, VirtioBlk } from "../../devices/virtio/blk.js";
 import { VIRTIO_F } from "../../devices/virtio/device.js";
+import { VirtioRng } from "../../devices/virtio/rng.js";
 import { CAP, LEGACY, STATUS } from "../../devices/virtio/virtio-pci.js";
 import {
   VIRTQ_AVAIL_F_NO_INTERRUPT,
@@ -491,5 +492,46 @@ describe("virtio-blk requests", () => {
     );
     expect(ro.img[0]).toBe(1);
     expect(d.dev.faultCount + ro.d.dev.faultCount).toBe(0);
+  });
+});
+
+describe("virtio-rng", () => {
+  it("is 1AF4:1005 and fills each writable buffer from its entropy source", () => {
+    let next = 0;
+    const rng = new VirtioRng((dest) => {
+      for (let i = 0; i < dest.length; i++) dest[i] = next++ & 0xff;
+    });
+    const d = new TestDriver(rng);
+    expect(d.cfg(0, 4)).toBe(0x10051af4);
+    expect(d.cfg(0x2c, 2)).toBe(0x1af4);
+    expect(d.cfg(0x2e, 2)).toBe(4);
+    expect(d.deviceFeatures()).toBe(b(VIRTIO_F.VERSION_1) | b(VIRTIO_F.INDIRECT_DESC) | b(VIRTIO_F.EVENT_IDX));
+    expect(d.negotiate(BASE_FEATURES)).toBe(true);
+    d.setupQueue(0, 8);
+    d.driverOk();
+    const a = d.alloc(16);
+    const c = d.alloc(8);
+    const head = d.submit(0, [
+      { addr: a, len: 16, write: true },
+      { addr: c, len: 8, write: true },
+    ]);
+    expect(d.used(0)).toEqual([[head, 24]]);
+    expect(Array.from(d.mem.bytes.subarray(a, a + 4))).toEqual([0, 1, 2, 3]);
+    expect(d.mem.bytes[c + 7]).toBe(23);
+    expect(rng.bytes).toBe(24);
+    expect(d.isr()).toBe(1);
+    // A readable buffer has nothing to receive: the request completes with 0 bytes.
+    const h2 = d.submit(0, [{ addr: a, len: 16 }]);
+    expect(d.used(0)).toEqual([[h2, 0]]);
+  });
+
+  it("draws from Web Crypto by default", () => {
+    const d = new TestDriver(new VirtioRng());
+    expect(d.negotiate(BASE_FEATURES)).toBe(true);
+    d.setupQueue(0, 8);
+    d.driverOk();
+    const a = d.alloc(64);
+    d.submit(0, [{ addr: a, len: 64, write: true }]);
+    expect(d.mem.bytes.subarray(a, a + 64).some((x) => x !== 0)).toBe(true);
   });
 });
