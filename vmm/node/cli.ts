@@ -6,7 +6,7 @@
 // crossing counts and modeled cycles on exit). With no -kernel, the project's tiny Linux boots.
 
 import { openSync, writeSync } from "node:fs";
-import { CowDisk, DiskImageError } from "../../devices/storage/block.js";
+import { DiskImageError } from "../../devices/storage/block.js";
 import { toAnsi } from "../../devices/vga/render.js";
 import { loadKernel } from "../boot/kernel.js";
 import { BootImageError } from "../boot/linux.js";
@@ -15,6 +15,15 @@ import { FirmwareError, installFirmware } from "../firmware.js";
 import { formatReport, PROFILES, readCoreStats, readStructureStats, readWalkStats } from "../stats/index.js";
 import { checkModes, defaultMmu, MMU_MODES, type MmuMode, VIRT_MODES, type VirtMode } from "../virt/vmcs.js";
 import { type ClockMode, Vm, type VmStop } from "../vm.js";
+import {
+  emptyMachineArgs,
+  hasDrives,
+  legacyDrives,
+  type MachineArgs,
+  machinePci,
+  parseDevice,
+  parseDrive,
+} from "./drives.js";
 import { projectFile, readGuestFile, UserInputError } from "./files.js";
 import { fileSource } from "./image-file.js";
 import { loadCoreModule } from "./load-core.js";
@@ -26,6 +35,8 @@ interface Args {
   bootLetters?: string;
   hda?: string;
   cdrom?: string;
+  /** -drive and -device (vmm/node/drives.ts). */
+  machine: MachineArgs;
   /** COM1: the terminal (stdio), nowhere (none), or a file (file:PATH). */
   serial: "stdio" | "none" | { file: string };
   kernel: string;
@@ -55,6 +66,7 @@ export function parseArgs(argv: string[]): Args {
     serial: "stdio",
     mode: "native",
     stats: false,
+    machine: emptyMachineArgs(),
   };
   let kernelGiven = false;
   let biosGiven = false;
@@ -90,6 +102,12 @@ export function parseArgs(argv: string[]): Args {
         break;
       case "-cdrom":
         args.cdrom = value();
+        break;
+      case "-drive":
+        args.machine.drives.push(parseDrive(value()));
+        break;
+      case "-device":
+        args.machine.devices.push(parseDevice(value()));
         break;
       case "-boot": {
         const v = value().replace(/^order=/, "");
@@ -150,7 +168,8 @@ export function parseArgs(argv: string[]): Args {
   if (modeError) throw new UserInputError(modeError);
   // With a disk or a CD and no -kernel, the firmware boots from its devices (SeaBIOS unless
   // -bios names another image).
-  const fromDevices = (biosGiven || args.hda !== undefined || args.cdrom !== undefined) && !kernelGiven;
+  const fromDevices =
+    (biosGiven || args.hda !== undefined || args.cdrom !== undefined || hasDrives(args.machine)) && !kernelGiven;
   if (fromDevices) {
     args.initrd = undefined;
     args.bios ??= projectFile("guests/seabios/bios.bin");
@@ -239,6 +258,11 @@ async function main(): Promise<number> {
   const bios = args.bios ? readGuestFile(args.bios, "BIOS image") : undefined;
   const out = process.stdout;
   const serialOut = serialSink(args.serial, out);
+  // Drives and devices are the machine's whatever boots it (-kernel with -hda attaches the disk).
+  const pci = machinePci(
+    { drives: [...legacyDrives(args), ...args.machine.drives], devices: args.machine.devices },
+    fileSource,
+  );
   const vm = await Vm.create({
     module: loadCoreModule(),
     ramBytes: args.memMiB * 1024 * 1024,
@@ -248,6 +272,7 @@ async function main(): Promise<number> {
     onSerial: (com, byte) => {
       if (com === 1) serialOut(byte);
     },
+    pci,
   });
   let screen: (() => void) | undefined;
   if (bios && args.firmwareBoot) {
@@ -256,10 +281,6 @@ async function main(): Promise<number> {
       bios,
       vgaBios: readGuestFile(projectFile("guests/seabios/vgabios.bin"), "VGA BIOS"),
       bootLetters: args.bootLetters,
-      hda: args.hda ? new CowDisk(fileSource(args.hda, "disk image"), { name: args.hda }) : undefined,
-      cdrom: args.cdrom
-        ? new CowDisk(fileSource(args.cdrom, "CD image"), { name: args.cdrom, granularity: 2048, readOnly: true })
-        : undefined,
       onReset: () => vm.requestStop({ kind: "reset", source: "PIIX3 0xCF9" }),
     });
     let drawn = -1;
