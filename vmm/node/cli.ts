@@ -12,6 +12,7 @@ import { loadKernel } from "../boot/kernel.js";
 import { BootImageError } from "../boot/linux.js";
 import { REG, SEG } from "../cpu.js";
 import { FirmwareError, installFirmware } from "../firmware.js";
+import { infoIo, infoPci, infoVirtio } from "../info.js";
 import { formatReport, PROFILES, readCoreStats, readStructureStats, readWalkStats } from "../stats/index.js";
 import { checkModes, defaultMmu, MMU_MODES, type MmuMode, VIRT_MODES, type VirtMode } from "../virt/vmcs.js";
 import { type ClockMode, Vm, type VmStop } from "../vm.js";
@@ -210,8 +211,11 @@ function monitorCommand(vm: Vm, line: string): string {
     );
   }
   if (cmd === "info stats") return basicStats(vm) + crossingReport(vm, 0);
+  if (cmd === "info pci") return infoPci(vm);
+  if (cmd === "info virtio") return infoVirtio(vm);
+  if (cmd === "info io") return infoIo(vm);
   if (cmd === "") return "";
-  return `unknown command '${cmd}' (info registers, info stats, quit)\n`;
+  return `unknown command '${cmd}' (info registers, info stats, info pci, info virtio, info io, quit)\n`;
 }
 
 /** The VM's crossings (counted by kind and reason), modeled cycles per profile, and measured time. */
