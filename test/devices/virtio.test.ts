@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { EchoHostBackend, HostNetBackend, inetChecksum } from "../../devices/net/backend.js";
 import { bytesSource, CowDisk } from "../../devices/storage/block.js";
 import { VIRTIO_BLK_F, VIRTIO_BLK_S, VIRTIO_BLK_T, VirtioBlk } from "../../devices/virtio/blk.js";
 import { VIRTIO_F } from "../../devices/virtio/device.js";
+import { VIRTIO_NET_F, VirtioNet } from "../../devices/virtio/net.js";
 import { VirtioRng } from "../../devices/virtio/rng.js";
 import { CAP, LEGACY, STATUS } from "../../devices/virtio/virtio-pci.js";
 import {
@@ -533,5 +535,132 @@ describe("virtio-rng", () => {
     const a = d.alloc(64);
     d.submit(0, [{ addr: a, len: 64, write: true }]);
     expect(d.mem.bytes.subarray(a, a + 64).some((x) => x !== 0)).toBe(true);
+  });
+});
+
+describe("virtio-net", () => {
+  function net(features = BASE_FEATURES | b(VIRTIO_NET_F.MRG_RXBUF)) {
+    const backend = new HostNetBackend();
+    const dev = new VirtioNet(backend);
+    const d = new TestDriver(dev);
+    return { d, dev, backend, features };
+  }
+  function up(t: ReturnType<typeof net>) {
+    expect(t.d.negotiate(t.features)).toBe(true);
+    t.d.setupQueue(0, 8);
+    t.d.setupQueue(1, 8);
+    t.d.driverOk();
+  }
+  const frame = (n: number, fill = 0xee) => {
+    const f = new Uint8Array(n).fill(fill);
+    f.set([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0, 0x12, 0x34, 0x56, 0x08, 0x00]);
+    return f;
+  };
+
+  it("is 1AF4:1000 with MAC, link status and MRG_RXBUF, two queues", () => {
+    const t = net();
+    expect(t.d.cfg(0, 4)).toBe(0x10001af4);
+    expect(t.d.cfg(0x0b, 1)).toBe(0x02);
+    const f = t.d.deviceFeatures();
+    for (const n of Object.values(VIRTIO_NET_F)) expect(f & b(n)).toBe(b(n));
+    expect([0, 1, 2, 3, 4, 5].map((i) => t.d.deviceConfig(i, 1))).toEqual([0x52, 0x54, 0, 0x12, 0x34, 0x56]);
+    expect(t.d.deviceConfig(6, 2)).toBe(1); // link up
+    expect(t.d.common(0x12, 2)).toBe(2);
+    up(t);
+    t.d.isr();
+    t.dev.setLink(false);
+    expect(t.d.deviceConfig(6, 2)).toBe(0);
+    expect(t.d.isr()).toBe(2); // configuration change
+    expect(t.d.common(0x15, 1)).toBe(1); // config_generation moved
+  });
+
+  it("sends frames without their 12-byte header to the backend", () => {
+    const t = net();
+    up(t);
+    const hdr = t.d.buffer(new Uint8Array(12));
+    const body = t.d.buffer(frame(60));
+    const head = t.d.submit(1, [
+      { addr: hdr, len: 12 },
+      { addr: body, len: 60 },
+    ]);
+    expect(t.backend.sent).toEqual([frame(60)]);
+    expect(t.d.used(1)).toEqual([[head, 0]]);
+    // Runt frames are dropped (and the chain returned).
+    t.d.submit(1, [{ addr: hdr, len: 12 + 10 }]);
+    expect(t.backend.sent.length).toBe(1);
+    expect(t.dev.counters.txDropped).toBe(1);
+  });
+
+  it("receives into posted buffers, merging several when one is too small, and keeps a backlog", () => {
+    const t = net();
+    up(t);
+    t.backend.inject(frame(100, 1)); // no buffers yet: waits
+    expect(t.dev.counters.rxFrames).toBe(0);
+    const bufs = [t.d.alloc(64), t.d.alloc(64), t.d.alloc(64)];
+    for (const a of bufs) t.d.submit(0, [{ addr: a, len: 64, write: true }], { kick: false });
+    t.d.kick(0);
+    // 12 + 100 bytes: two 64-byte buffers, num_buffers = 2.
+    const used = t.d.used(0);
+    expect(used.map(([, n]) => n)).toEqual([64, 48]);
+    expect(t.d.mem.readU16(bufs[0]! + 10)).toBe(2);
+    expect(t.d.mem.bytes[bufs[0]! + 12]).toBe(0xff);
+    expect(t.d.mem.bytes[bufs[1]! + 47]).toBe(1);
+    expect(t.dev.counters).toMatchObject({ rxFrames: 1, rxBuffers: 2 });
+    expect(t.d.isr()).toBe(1);
+    // A frame arriving with a buffer posted goes straight in.
+    t.backend.inject(frame(40, 2));
+    expect(t.d.used(0).map(([, n]) => n)).toEqual([52]);
+  });
+
+  it("drops what a legacy-sized single buffer cannot hold, and uses 10-byte headers without MRG_RXBUF", () => {
+    const t = net(BASE_FEATURES);
+    up(t);
+    const small = t.d.alloc(64);
+    t.d.submit(0, [{ addr: small, len: 64, write: true }]);
+    t.backend.inject(frame(100));
+    expect(t.dev.counters.rxDropped).toBe(1);
+    expect(t.d.used(0)).toEqual([[0, 0]]);
+    const big = t.d.alloc(2048);
+    t.d.submit(0, [{ addr: big, len: 2048, write: true }]);
+    t.backend.inject(frame(100, 3));
+    // VERSION_1 without MRG_RXBUF still has the 12-byte header (num_buffers 0 or 1).
+    expect(t.d.used(0).map(([, n]) => n)).toEqual([112]);
+  });
+});
+
+describe("EchoHostBackend", () => {
+  it("answers ARP for its address and ICMP echo requests, with valid checksums", () => {
+    const host = new EchoHostBackend("10.0.2.2");
+    const got: Uint8Array[] = [];
+    host.onReceive = (f) => got.push(f);
+    const me = Uint8Array.of(0x52, 0x54, 0, 0x12, 0x34, 0x56);
+    const arp = new Uint8Array(42);
+    arp.set([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, ...me, 0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1, ...me, 10, 0, 2, 15]);
+    arp.set([0, 0, 0, 0, 0, 0, 10, 0, 2, 2], 32);
+    host.transmit(arp);
+    expect(got.length).toBe(1);
+    expect(Array.from(got[0]!.subarray(0, 6))).toEqual(Array.from(me));
+    expect(got[0]![21]).toBe(2); // reply
+    expect(Array.from(got[0]!.subarray(28, 32))).toEqual([10, 0, 2, 2]);
+    const ip = new Uint8Array(20 + 12);
+    ip.set([0x45, 0, 0, 32, 0, 1, 0, 0, 64, 1, 0, 0, 10, 0, 2, 15, 10, 0, 2, 2]);
+    const hs = inetChecksum(ip.subarray(0, 20));
+    ip[10] = hs >> 8;
+    ip[11] = hs & 0xff;
+    ip.set([8, 0, 0, 0, 0, 7, 0, 1, 1, 2, 3, 4], 20);
+    const cs = inetChecksum(ip.subarray(20));
+    ip[22] = cs >> 8;
+    ip[23] = cs & 0xff;
+    const ping = new Uint8Array(14 + 32);
+    ping.set([...host.mac, ...me, 0x08, 0x00]);
+    ping.set(ip, 14);
+    host.transmit(ping);
+    const r = got[1]!;
+    expect(r[34]).toBe(0); // echo reply
+    expect(Array.from(r.subarray(26, 34))).toEqual([10, 0, 2, 2, 10, 0, 2, 15]);
+    expect(inetChecksum(r.subarray(14, 34))).toBe(0);
+    expect(inetChecksum(r.subarray(34, 46))).toBe(0);
+    host.transmit(Uint8Array.of(1, 2, 3));
+    expect(host.counts).toEqual({ frames: 3, arpReplies: 1, echoReplies: 1, ignored: 1 });
   });
 });

@@ -45,7 +45,8 @@ describe("-drive and -device", () => {
     expect(parseDevice("virtio-blk-pci,drive=d0")).toEqual({ driver: "virtio-blk-pci", drive: "d0" });
     expect(parseDevice("virtio-rng-pci")).toEqual({ driver: "virtio-rng-pci" });
     expect(() => parseDevice("virtio-blk-pci")).toThrow(/drive=NAME is required/);
-    expect(() => parseDevice("e1000")).toThrow(/virtio-blk-pci and virtio-rng-pci/);
+    expect(() => parseDevice("e1000")).toThrow(/virtio-blk-pci, virtio-rng-pci and virtio-net-pci/);
+    expect(parseDevice("virtio-net-pci")).toEqual({ driver: "virtio-net-pci" });
     expect(() => parseDevice("virtio-rng-pci,drive=x")).toThrow(/unknown property/);
   });
 

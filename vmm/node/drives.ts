@@ -4,16 +4,20 @@
 //   -hda F / -hdb F / -hdc F / -hdd F, -cdrom F      IDE drives (hdc is the CD-ROM with -cdrom)
 //   -drive file=F[,if=ide|virtio|none][,format=raw][,media=disk|cdrom][,readonly=on|off]
 //          [,snapshot=on|off][,index=N][,id=NAME]
-//   -device virtio-blk-pci,drive=NAME | virtio-rng-pci
+//   -device virtio-blk-pci,drive=NAME | virtio-rng-pci | virtio-net-pci
 //
 // Disks are copy-on-write over the image (snapshot=on, this project's default); snapshot=off
 // sends writes to the file. if=virtio makes its own virtio-blk-pci, as in QEMU; if=none leaves
-// the drive for a -device to name. Every mistake is a one-line UserInputError.
+// the drive for a -device to name. virtio-net-pci's wire has one host on it, 10.0.2.2, that
+// answers ARP and ping (devices/net/backend.ts) until a later issue brings a virtual switch.
+// Every mistake is a one-line UserInputError.
 
 import type { IdeDeviceSpec } from "../../devices/ide/channel.js";
+import { EchoHostBackend } from "../../devices/net/backend.js";
 import { CowDisk, type ImageSource } from "../../devices/storage/block.js";
 import { VirtioBlk } from "../../devices/virtio/blk.js";
 import type { VirtioDevice } from "../../devices/virtio/device.js";
+import { VirtioNet } from "../../devices/virtio/net.js";
 import { VirtioRng } from "../../devices/virtio/rng.js";
 import type { VmPciOptions } from "../vm.js";
 import { UserInputError } from "./files.js";
@@ -31,7 +35,7 @@ export interface DriveArg {
 }
 
 export interface DeviceArg {
-  driver: "virtio-blk-pci" | "virtio-rng-pci";
+  driver: "virtio-blk-pci" | "virtio-rng-pci" | "virtio-net-pci";
   drive?: string;
 }
 
@@ -107,8 +111,8 @@ export function parseDrive(value: string): DriveArg {
 /** One -device value. */
 export function parseDevice(value: string): DeviceArg {
   const [driver, ...rest] = value.split(",");
-  if (driver !== "virtio-blk-pci" && driver !== "virtio-rng-pci") {
-    throw new UserInputError(`-device ${driver}: this machine has virtio-blk-pci and virtio-rng-pci`);
+  if (driver !== "virtio-blk-pci" && driver !== "virtio-rng-pci" && driver !== "virtio-net-pci") {
+    throw new UserInputError(`-device ${driver}: this machine has virtio-blk-pci, virtio-rng-pci and virtio-net-pci`);
   }
   const kv = keyValues("-device", rest.join(","));
   const device: DeviceArg = { driver };
@@ -187,6 +191,10 @@ export function machinePci(args: MachineArgs, open: OpenImage): VmPciOptions {
   for (const dev of args.devices) {
     if (dev.driver === "virtio-rng-pci") {
       virtio.push(new VirtioRng());
+      continue;
+    }
+    if (dev.driver === "virtio-net-pci") {
+      virtio.push(new VirtioNet(new EchoHostBackend()));
       continue;
     }
     const d = byId.get(dev.drive!);
