@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { EchoHostBackend, HostNetBackend, inetChecksum } from "../../devices/net/backend.js";
 import { bytesSource, CowDisk } from "../../devices/storage/block.js";
 import { VIRTIO_BLK_F, VIRTIO_BLK_S, VIRTIO_BLK_T, VirtioBlk } from "../../devices/virtio/blk.js";
+import { VIRTIO_CONSOLE_F, VirtioConsole } from "../../devices/virtio/console.js";
 import { VIRTIO_F } from "../../devices/virtio/device.js";
 import { VIRTIO_NET_F, VirtioNet } from "../../devices/virtio/net.js";
 import { VirtioRng } from "../../devices/virtio/rng.js";
@@ -662,5 +663,34 @@ describe("EchoHostBackend", () => {
     expect(inetChecksum(r.subarray(34, 46))).toBe(0);
     host.transmit(Uint8Array.of(1, 2, 3));
     expect(host.counts).toEqual({ frames: 3, arpReplies: 1, echoReplies: 1, ignored: 1 });
+  });
+});
+
+describe("virtio-console", () => {
+  it("is 1AF4:1003 with one port: output, buffered input, size and emergency write", () => {
+    const out: number[] = [];
+    const con = new VirtioConsole((b) => out.push(...b), { cols: 132, rows: 43 });
+    const d = new TestDriver(con);
+    expect(d.cfg(0, 4)).toBe(0x10031af4);
+    expect(d.deviceFeatures() & 7n).toBe(b(VIRTIO_CONSOLE_F.SIZE) | b(VIRTIO_CONSOLE_F.EMERG_WRITE));
+    expect([d.deviceConfig(0, 2), d.deviceConfig(2, 2), d.deviceConfig(4, 4)]).toEqual([132, 43, 1]);
+    expect(d.negotiate(BASE_FEATURES)).toBe(true);
+    d.setupQueue(0, 4);
+    d.setupQueue(1, 4);
+    d.driverOk();
+    const text = d.buffer(Array.from("hello\n", (c) => c.charCodeAt(0)));
+    d.submit(1, [{ addr: text, len: 6 }]);
+    expect(String.fromCharCode(...out)).toBe("hello\n");
+    d.pc.mmioWrite(d.barBase(4) + 0x2000 + 8, 4, 0x21); // emerg_wr
+    expect(out.at(-1)).toBe(0x21);
+    con.send("ls\r"); // no receive buffer yet: kept
+    const rx = d.alloc(2);
+    d.submit(0, [{ addr: rx, len: 2, write: true }]);
+    expect(d.used(0)).toEqual([[0, 2]]);
+    expect(String.fromCharCode(d.mem.bytes[rx]!, d.mem.bytes[rx + 1]!)).toBe("ls");
+    const rx2 = d.alloc(8);
+    d.submit(0, [{ addr: rx2, len: 8, write: true }]);
+    expect(d.used(0)).toEqual([[1, 1]]);
+    expect(con.counters).toEqual({ bytesOut: 7, bytesIn: 3, inputDropped: 0 });
   });
 });
