@@ -205,7 +205,7 @@ export class VirtioPci extends PciFunction implements VirtioContext {
 
   queue(index: number): Virtqueue | undefined {
     const q = this.vqs[index];
-    return q && q.state.enabled && !q.state.broken ? q : undefined;
+    return q?.state.enabled && !q.state.broken ? q : undefined;
   }
 
   complete(queue: Virtqueue, chain: DescChain, written: number): void {
@@ -320,7 +320,9 @@ export class VirtioPci extends PciFunction implements VirtioContext {
     s.driverFeatureSelect = 0;
     s.driverFeatures = [0, 0];
     s.queueSelect = 0;
-    s.queues.forEach((q, i) => Object.assign(q, newQueueState(this.device.queueSizes[i]!)));
+    s.queues.forEach((q, i) => {
+      Object.assign(q, newQueueState(this.device.queueSizes[i]!));
+    });
     this.applyFeatures();
     this.device.reset();
     this.readIsr();

@@ -188,14 +188,14 @@ export class TestDriver {
     const head = q.nextDesc % q.size;
     if (options.indirect) {
       const table = this.alloc(16 * bufs.length);
-      bufs.forEach((b, i) =>
+      bufs.forEach((b, i) => {
         this.writeDesc(table, i, {
           addr: b.addr,
           len: b.len,
           flags: (b.write ? VIRTQ_DESC_F_WRITE : 0) | (i + 1 < bufs.length ? VIRTQ_DESC_F_NEXT : 0),
           next: i + 1,
-        }),
-      );
+        });
+      });
       this.writeDesc(q.desc, head, { addr: table, len: 16 * bufs.length, flags: VIRTQ_DESC_F_INDIRECT, next: 0 });
       q.nextDesc++;
     } else {
