@@ -239,7 +239,8 @@ function crossingReport(vm: Vm, hostMs: number): string {
     `mode: ${vm.mode} (memory: ${vm.mmu})\n` +
     `page walks: ${walk.tlbMisses} TLB misses, ${walk.refsPerMiss.toFixed(2)} memory references per miss\n` +
     structures +
-    `${formatReport(readCoreStats(vm.cpu), PROFILES, hostMs)}\n`
+    `${formatReport(readCoreStats(vm.cpu), PROFILES, hostMs)}\n` +
+    `device accesses (port and MMIO, by owner):\n${infoIo(vm)}`
   );
 }
 
