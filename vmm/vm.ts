@@ -5,6 +5,7 @@
 import type { Clock } from "../devices/clock.js";
 import type { IdeDeviceSpec } from "../devices/ide/channel.js";
 import { PcDevices } from "../devices/pc.js";
+import type { PciFunction } from "../devices/pci/pci.js";
 import { Vga } from "../devices/vga/vga.js";
 import type { VirtioDevice } from "../devices/virtio/device.js";
 import { VirtioPci } from "../devices/virtio/virtio-pci.js";
@@ -53,6 +54,8 @@ export interface VmPciOptions {
   virtio?: VirtioDevice[];
   /** Offer the legacy virtio interface too (transitional devices, QEMU's default): default true. */
   virtioTransitional?: boolean;
+  /** Other PCI functions (an emulated NIC), each in the next free slot after the virtio devices. */
+  functions?: PciFunction[];
 }
 
 /** Why run() returned. */
@@ -151,6 +154,7 @@ export class Vm {
         devices.addPciFunction(fn);
         v.virtio.push(fn);
       }
+      for (const fn of opts.pci.functions ?? []) devices.addPciFunction(fn);
     }
     // The pv mode's own hypercalls (console, timer) unless the caller handles hypercalls itself.
     const pvHost =

@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { EchoHostBackend } from "../../devices/net/backend.js";
+import { Ne2000 } from "../../devices/net/ne2000.js";
+import type { PciFunction } from "../../devices/pci/pci.js";
 import { CowDisk } from "../../devices/storage/block.js";
 import { VirtioBlk } from "../../devices/virtio/blk.js";
 import { VirtioConsole } from "../../devices/virtio/console.js";
@@ -37,7 +39,13 @@ function seeded(): (dest: Uint8Array) => void {
   };
 }
 
-async function boot(disk: CowDisk, mode: VirtMode = "native", more: VirtioDevice[] = [], append = "") {
+async function boot(
+  disk: CowDisk,
+  mode: VirtMode = "native",
+  more: VirtioDevice[] = [],
+  append = "",
+  functions: PciFunction[] = [],
+) {
   const out = { text: "" };
   const vm = await Vm.create({
     module: loadCoreModule(),
@@ -46,7 +54,7 @@ async function boot(disk: CowDisk, mode: VirtMode = "native", more: VirtioDevice
     onSerial: (com, b) => {
       if (com === 1) out.text += String.fromCharCode(b);
     },
-    pci: { virtio: [new VirtioBlk({ disk, serial: "x86lab-vda" }), new VirtioRng(seeded()), ...more] },
+    pci: { virtio: [new VirtioBlk({ disk, serial: "x86lab-vda" }), new VirtioRng(seeded()), ...more], functions },
   });
   loadLinux(vm.cpu, {
     kernel: guest("bzImage"),
@@ -113,13 +121,19 @@ describe("tiny Linux on virtio", () => {
     expect(sha(image)).toBe(before);
   });
 
-  it("binds blk, net, console and rng through the legacy interface under hvm with EPT", async () => {
+  it("binds blk, net, console and rng (legacy interface) and ne2k-pci under hvm with EPT", async () => {
     const disk = new CowDisk({ size: 1 << 20, readAt: (_o, dest) => dest.fill(0x5a) });
     const host = new EchoHostBackend("10.0.2.2");
     const hvc: number[] = [];
     const net = new VirtioNet(host);
     const con = new VirtioConsole((bytes) => hvc.push(...bytes));
-    const { sh, vm, out } = await boot(disk, "hvm", [net, con], "virtio_pci.force_legacy=1");
+    // And the emulated NIC beside it, on its own wire.
+    const wire2 = new EchoHostBackend("10.0.3.2");
+    const ne2k = new Ne2000(wire2);
+    const { sh, vm, out } = await boot(disk, "hvm", [net, con], "virtio_pci.force_legacy=1", [ne2k]);
+    expect(out.text).toMatch(
+      /ne2k-pci 0000:00:06\.0 eth\d: RealTek RTL-8029\(AS\) found at 0xc\w+, IRQ 1\d, 52:54:00:12:34:57/,
+    );
     expect(out.text).toContain("virtio_blk virtio0: [vda] 2048 512-byte logical blocks");
     // Each device bound to its driver: the driver's directory links the device.
     const bound = sh("ls /sys/bus/virtio/drivers/*/ | grep -E '^(/|virtio)'");
@@ -132,8 +146,15 @@ describe("tiny Linux on virtio", () => {
       expect(bound).toMatch(new RegExp(`/sys/bus/virtio/drivers/${driver}/:\\s+${devs}`));
     }
     expect(sh("dd if=/dev/vda bs=512 count=1 2>/dev/null | hexdump -C | head -1")).toContain("5a 5a 5a 5a 5a 5a 5a 5a");
-    const ping = sh("ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ping -c 2 10.0.2.2");
+    // Which ethN is which: the vendor of the device behind it.
+    const vendors = sh("cat /sys/class/net/eth0/device/vendor /sys/class/net/eth1/device/vendor");
+    const [vio, emu] = vendors.indexOf("0x1af4") < vendors.indexOf("0x10ec") ? ["eth0", "eth1"] : ["eth1", "eth0"];
+    const ping = sh(`ip link set ${vio} up && ip addr add 10.0.2.15/24 dev ${vio} && ping -c 2 10.0.2.2`);
     expect(ping).toContain("2 packets transmitted, 2 packets received");
+    const ping2 = sh(`ip link set ${emu} up && ip addr add 10.0.3.15/24 dev ${emu} && ping -c 2 10.0.3.2`);
+    expect(ping2).toContain("2 packets transmitted, 2 packets received");
+    expect(wire2.counts.echoReplies).toBe(2);
+    expect(ne2k.counters.rxFrames).toBeGreaterThanOrEqual(3);
     expect(host.counts.echoReplies).toBe(2);
     expect(host.counts.arpReplies).toBeGreaterThanOrEqual(1);
     expect(net.counters.rxFrames).toBeGreaterThanOrEqual(3);

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { Ne2000 } from "../../devices/net/ne2000.js";
 import { bytesSource } from "../../devices/storage/block.js";
 import { VirtioBlk } from "../../devices/virtio/blk.js";
 import { VirtioRng } from "../../devices/virtio/rng.js";
@@ -45,7 +46,8 @@ describe("-drive and -device", () => {
     expect(parseDevice("virtio-blk-pci,drive=d0")).toEqual({ driver: "virtio-blk-pci", drive: "d0" });
     expect(parseDevice("virtio-rng-pci")).toEqual({ driver: "virtio-rng-pci" });
     expect(() => parseDevice("virtio-blk-pci")).toThrow(/drive=NAME is required/);
-    expect(() => parseDevice("e1000")).toThrow(/virtio-blk-pci, virtio-rng-pci and virtio-net-pci/);
+    expect(() => parseDevice("e1000")).toThrow(/virtio-blk-pci, virtio-rng-pci, virtio-net-pci and ne2k_pci/);
+    expect(parseDevice("ne2k_pci")).toEqual({ driver: "ne2k_pci" });
     expect(parseDevice("virtio-net-pci")).toEqual({ driver: "virtio-net-pci" });
     expect(() => parseDevice("virtio-rng-pci,drive=x")).toThrow(/unknown property/);
   });
@@ -60,7 +62,7 @@ describe("-drive and -device", () => {
           parseDrive("file=w.img,if=none,id=w,snapshot=off"),
           parseDrive("file=e.img"), // next free IDE position: hdb
         ],
-        devices: [parseDevice("virtio-blk-pci,drive=w"), parseDevice("virtio-rng-pci")],
+        devices: [parseDevice("virtio-blk-pci,drive=w"), parseDevice("virtio-rng-pci"), parseDevice("ne2k_pci")],
       },
       open,
     );
@@ -69,6 +71,7 @@ describe("-drive and -device", () => {
     expect(pci.hdc?.kind).toBe("cdrom");
     expect(pci.hdd).toBeUndefined();
     expect(pci.virtio?.map((d) => d.constructor)).toEqual([VirtioBlk, VirtioBlk, VirtioRng]);
+    expect(pci.functions?.map((f) => f.constructor)).toEqual([Ne2000]);
     expect(opened).toEqual([
       { path: "hda.img", writable: false },
       { path: "cd.iso", writable: false },

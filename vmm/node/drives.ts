@@ -4,16 +4,18 @@
 //   -hda F / -hdb F / -hdc F / -hdd F, -cdrom F      IDE drives (hdc is the CD-ROM with -cdrom)
 //   -drive file=F[,if=ide|virtio|none][,format=raw][,media=disk|cdrom][,readonly=on|off]
 //          [,snapshot=on|off][,index=N][,id=NAME]
-//   -device virtio-blk-pci,drive=NAME | virtio-rng-pci | virtio-net-pci
+//   -device virtio-blk-pci,drive=NAME | virtio-rng-pci | virtio-net-pci | ne2k_pci
 //
 // Disks are copy-on-write over the image (snapshot=on, this project's default); snapshot=off
 // sends writes to the file. if=virtio makes its own virtio-blk-pci, as in QEMU; if=none leaves
-// the drive for a -device to name. virtio-net-pci's wire has one host on it, 10.0.2.2, that
+// the drive for a -device to name. A NIC's (virtio-net-pci, ne2k_pci) wire has one host, 10.0.2.2, that
 // answers ARP and ping (devices/net/backend.ts) until a later issue brings a virtual switch.
 // Every mistake is a one-line UserInputError.
 
 import type { IdeDeviceSpec } from "../../devices/ide/channel.js";
 import { EchoHostBackend } from "../../devices/net/backend.js";
+import { Ne2000 } from "../../devices/net/ne2000.js";
+import type { PciFunction } from "../../devices/pci/pci.js";
 import { CowDisk, type ImageSource } from "../../devices/storage/block.js";
 import { VirtioBlk } from "../../devices/virtio/blk.js";
 import type { VirtioDevice } from "../../devices/virtio/device.js";
@@ -35,7 +37,7 @@ export interface DriveArg {
 }
 
 export interface DeviceArg {
-  driver: "virtio-blk-pci" | "virtio-rng-pci" | "virtio-net-pci";
+  driver: "virtio-blk-pci" | "virtio-rng-pci" | "virtio-net-pci" | "ne2k_pci";
   drive?: string;
 }
 
@@ -111,8 +113,15 @@ export function parseDrive(value: string): DriveArg {
 /** One -device value. */
 export function parseDevice(value: string): DeviceArg {
   const [driver, ...rest] = value.split(",");
-  if (driver !== "virtio-blk-pci" && driver !== "virtio-rng-pci" && driver !== "virtio-net-pci") {
-    throw new UserInputError(`-device ${driver}: this machine has virtio-blk-pci, virtio-rng-pci and virtio-net-pci`);
+  if (
+    driver !== "virtio-blk-pci" &&
+    driver !== "virtio-rng-pci" &&
+    driver !== "virtio-net-pci" &&
+    driver !== "ne2k_pci"
+  ) {
+    throw new UserInputError(
+      `-device ${driver}: this machine has virtio-blk-pci, virtio-rng-pci, virtio-net-pci and ne2k_pci`,
+    );
   }
   const kv = keyValues("-device", rest.join(","));
   const device: DeviceArg = { driver };
@@ -158,6 +167,7 @@ export type OpenImage = (path: string, what: string, writable: boolean) => Image
 export function machinePci(args: MachineArgs, open: OpenImage): VmPciOptions {
   const ide: (IdeDeviceSpec | undefined)[] = [undefined, undefined, undefined, undefined];
   const virtio: VirtioDevice[] = [];
+  const functions: PciFunction[] = [];
   const byId = new Map<string, DriveArg>();
   const used = new Set<DriveArg>();
   const disk = (d: DriveArg) => {
@@ -197,6 +207,10 @@ export function machinePci(args: MachineArgs, open: OpenImage): VmPciOptions {
       virtio.push(new VirtioNet(new EchoHostBackend()));
       continue;
     }
+    if (dev.driver === "ne2k_pci") {
+      functions.push(new Ne2000(new EchoHostBackend()));
+      continue;
+    }
     const d = byId.get(dev.drive!);
     if (!d) throw new UserInputError(`-device virtio-blk-pci: no -drive with id=${dev.drive}`);
     if (d.interface !== "none" || used.has(d)) {
@@ -214,6 +228,7 @@ export function machinePci(args: MachineArgs, open: OpenImage): VmPciOptions {
     hdc: ide[2] ?? { kind: "cdrom" },
     hdd: ide[3],
     virtio,
+    functions,
   };
 }
 
