@@ -308,7 +308,7 @@ async function main(): Promise<void> {
     "ping -c 20 -i 0.1 to the host endpoint (20 requests out, 20 replies in) through ne2k_pci (with the IDE",
     "machine) and virtio-net (with the virtio machine). io-crossings count every device's I/O exits in the",
     "window (timer and PIC traffic of 2 s of guest time included); NIC accesses are the NIC's own",
-    "(under hvm and pv each is one exit: port I/O, or EPT misconfiguration for virtio's MMIO).",
+    "(under hvm and pv one access is one exit, port I/O or EPT misconfiguration, but a REP INS/OUTS is one exit for all its elements).",
     pingTable(rows),
     "",
   ].join("\n");
