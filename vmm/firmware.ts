@@ -19,7 +19,10 @@ export interface FirmwareOptions {
   bootOrder?: readonly string[];
   /** QEMU -boot letters for the CMOS boot flags (default "cad"). */
   bootLetters?: string;
-  /** IDE primary master (QEMU -hda). */
+  /**
+   * IDE primary master (QEMU -hda). Given with or without `cdrom`, the two replace the IDE drives
+   * the Vm was created with (Vm.create's `pci` option is the general way to give drives).
+   */
   hda?: BlockDevice;
   /** ATAPI CD-ROM on the secondary master (QEMU -cdrom); an empty drive when absent. */
   cdrom?: BlockDevice;
