@@ -39,8 +39,8 @@ export interface VmOptions {
   onHypercall?: (nr: number, vm: Vm) => number | "stop";
   /**
    * The PCI side of QEMU's `pc` machine (i440FX, PIIX3, PIIX3 IDE): present unless `false`.
-   * IDE drives as QEMU's -hda..-hdd (-cdrom is hdc); with none given, hdc is an empty CD-ROM
-   * drive, as on QEMU.
+   * IDE drives as QEMU's -hda..-hdd (-cdrom is hdc); with no drive given at all, hdc is an
+   * empty CD-ROM drive (QEMU's default; the command line keeps it whenever hdc is free).
    */
   pci?: false | VmPciOptions;
 }
@@ -236,13 +236,13 @@ export class Vm {
    * retired (then returns "limit"). `onSlice` runs between slices (for host input and output).
    */
   run(maxInstructions = Number.POSITIVE_INFINITY, onSlice?: () => void): VmStop {
-    // Idle time counts toward the limit as the instructions it stands for (icount), so that a
-    // guest halted with interrupts on cannot keep run() going without end.
     if (this.pciSetupPending) {
       // No firmware ran (direct kernel boot): the VMM does PCI's power-on setup in its place.
       this.pciSetupPending = false;
       this.devices.setupPciLikeFirmware();
     }
+    // Idle time counts toward the limit as the instructions it stands for (icount), so that a
+    // guest halted with interrupts on cannot keep run() going without end.
     const start = this.cpu.retired + this.idleNs / this.nsPerInsn;
     this.idleSinceLastRun = false;
     for (;;) {
