@@ -13,7 +13,8 @@ import type { IdeDeviceSpec } from "./ide/channel.js";
 import { PiixIde } from "./ide/piix-ide.js";
 import { DebugConsole, DebugExit, FpuErrorLatch, PostPort, SystemControlPortA } from "./misc-ports.js";
 import { I440fxHostBridge, Piix3IsaBridge } from "./pci/i440fx.js";
-import { PciBus } from "./pci/pci.js";
+import { PCI, PciBus, type PciFunction } from "./pci/pci.js";
+import { type PciAssignment, setupPci } from "./pci/pci-setup.js";
 import { DualPic } from "./pic.js";
 import { Pit } from "./pit.js";
 import { Rtc } from "./rtc.js";
@@ -48,6 +49,8 @@ export interface PcPciOptions {
   onSmram?: (value: number) => void;
   /** The PIIX3 reset control register (0xCF9) asked for a reset. */
   onReset?: (hard: boolean) => void;
+  /** A memory BAR started or stopped decoding (see PciBusOptions.onMemoryDecode). */
+  onMemoryDecode?: (base: number, size: number, decoded: boolean) => void;
 }
 
 export interface PcPci {
@@ -127,12 +130,47 @@ export class PcDevices {
   }
 
   /**
+   * Puts a PCI function in a slot (the first free one from 2 when not given; `fn` 0 by default)
+   * and wires its INTx# pin through the PIIX3's PIRQ routing. Returns the slot.
+   */
+  addPciFunction(f: PciFunction, where: { slot?: number; fn?: number } = {}): number {
+    const pci = this.pci;
+    if (!pci) throw new Error("PCI is not attached");
+    const slot = where.slot ?? pci.bus.freeSlot(2);
+    if (slot === undefined) throw new Error(`no free PCI slot for "${f.name}"`);
+    pci.bus.add(slot, where.fn ?? 0, f);
+    const pin = f.config[PCI.INTERRUPT_PIN]!;
+    if (pin >= 1 && pin <= 4) f.intxWire = pci.isa.intx(slot, pin);
+    return slot;
+  }
+
+  /**
+   * Does what the firmware does to PCI before an OS boots (devices/pci/pci-setup.ts): for boots
+   * without firmware. Returns the BARs assigned.
+   */
+  setupPciLikeFirmware(): PciAssignment[] {
+    const pci = this.pci;
+    if (!pci) return [];
+    return setupPci({
+      bus: pci.bus,
+      isa: pci.isa,
+      writeElcr: (chip, v) => this.pic.writeElcr(chip, v),
+      readElcr: (chip) => this.pic.readElcr(chip),
+    });
+  }
+
+  /**
    * Adds the i440FX host bridge (00:00.0), the PIIX3 ISA bridge (00:01.0) and IDE (00:01.1)
    * with its drives, and PCI configuration mechanism #1 at 0xCF8/0xCFC.
    */
   attachPci(options: PcPciOptions = {}): PcPci {
     if (this.pci) throw new Error("PCI is already attached");
-    const bus = new PciBus({ ports: this.ports, mmio: this.mmio, onReset: options.onReset });
+    const bus = new PciBus({
+      ports: this.ports,
+      mmio: this.mmio,
+      onReset: options.onReset,
+      onMemoryDecode: options.onMemoryDecode,
+    });
     const host = new I440fxHostBridge({ onPam: options.onPam, onSmram: options.onSmram });
     const isa = new Piix3IsaBridge(this.pic);
     const ide = new PiixIde({

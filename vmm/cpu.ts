@@ -316,6 +316,13 @@ export class Cpu {
     // Shadow page tables and translations made from these frames must not go stale.
     if (bytes.length > 0) this.exports.hostWroteGuest(addr, bytes.length);
   }
+  /**
+   * Tells the core that the host changed guest-physical bytes behind its back (device DMA):
+   * write tracking, the EPT dirty log and the translator's invalidation see it.
+   */
+  noteHostWrite(addr: number, length: number): void {
+    if (length > 0) this.exports.hostWroteGuest(addr >>> 0, length >>> 0);
+  }
   readPhysical(addr: number, length: number): Uint8Array {
     if (addr < 0 || addr + length > this.ramBytes) {
       throw new RangeError(`guest-physical range 0x${addr.toString(16)}+${length} is outside RAM`);

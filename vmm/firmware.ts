@@ -19,7 +19,10 @@ export interface FirmwareOptions {
   bootOrder?: readonly string[];
   /** QEMU -boot letters for the CMOS boot flags (default "cad"). */
   bootLetters?: string;
-  /** IDE primary master (QEMU -hda). */
+  /**
+   * IDE primary master (QEMU -hda). Given with or without `cdrom`, the two replace the IDE drives
+   * the Vm was created with (Vm.create's `pci` option is the general way to give drives).
+   */
   hda?: BlockDevice;
   /** ATAPI CD-ROM on the secondary master (QEMU -cdrom); an empty drive when absent. */
   cdrom?: BlockDevice;
@@ -43,16 +46,27 @@ export function installFirmware(vm: Vm, opts: FirmwareOptions): Firmware {
   if (bios.length === 0 || bios.length % 0x10000 !== 0 || bios.length > 0x100000) {
     throw new FirmwareError(`BIOS image must be a multiple of 64 KiB up to 1 MiB, got ${bios.length} bytes`);
   }
-  devices.attachPci({
-    hda: opts.hda ? { kind: "disk", disk: opts.hda } : undefined,
-    hdc: { kind: "cdrom", medium: opts.cdrom },
-    onReset: opts.onReset,
-  });
+  const drives = {
+    hda: opts.hda ? ({ kind: "disk", disk: opts.hda } as const) : undefined,
+    hdc: { kind: "cdrom", medium: opts.cdrom } as const,
+  };
+  if (!devices.pci) {
+    devices.attachPci({ ...drives, onReset: opts.onReset });
+  } else {
+    // The Vm was built with PCI (its default): the firmware finds it in its power-on state.
+    if (opts.hda || opts.cdrom) {
+      devices.pci.ide.setDrives({ primaryMaster: drives.hda, secondaryMaster: drives.hdc });
+    }
+    if (opts.onReset) devices.pci.bus.onReset = opts.onReset;
+    devices.pci.bus.reset();
+    devices.pic.writeElcr(0, 0);
+    devices.pic.writeElcr(1, 0);
+  }
+  // SeaBIOS assigns BARs and routes interrupts itself.
+  vm.pciSetupPending = false;
   const vga = vm.attachVga();
 
-  const fwCfg = new FwCfg({
-    memory: { size: cpu.ramBytes, read: (a, l) => cpu.readPhysical(a, l), write: (a, b) => cpu.writePhysical(a, b) },
-  });
+  const fwCfg = new FwCfg({ memory: vm.memory });
   configurePc(fwCfg, { ramBytes: cpu.ramBytes, bootOrder: opts.bootOrder ?? [] });
   if (opts.vgaBios) fwCfg.addFile("vgaroms/vgabios-isavga.bin", opts.vgaBios);
   fwCfg.attach(devices.ports);

@@ -3,10 +3,15 @@
 // what the slice returned, and repeats. Pause and inspection happen only between slices.
 
 import type { Clock } from "../devices/clock.js";
+import type { IdeDeviceSpec } from "../devices/ide/channel.js";
 import { PcDevices } from "../devices/pc.js";
+import type { PciFunction } from "../devices/pci/pci.js";
 import { Vga } from "../devices/vga/vga.js";
+import type { VirtioDevice } from "../devices/virtio/device.js";
+import { VirtioPci } from "../devices/virtio/virtio-pci.js";
 import { Cpu, type RunReason } from "./cpu.js";
-import { PHYS_MMIO } from "./generated/layout.js";
+import { PHYS_MMIO, PHYS_NONE, PHYSMAP_BASE } from "./generated/layout.js";
+import { CpuGuestMemory } from "./guest-memory.js";
 import { handleHostExit } from "./virt/exit-handler.js";
 import { PvHost, pulseSharedIrq } from "./virt/pv-host.js";
 import { configureVirtualization, defaultMmu, type MmuMode, type VirtMode } from "./virt/vmcs.js";
@@ -32,6 +37,25 @@ export interface VmOptions {
   wallClockSeconds?: number;
   /** Hypercalls the core forwards to the host (the pv console and the like); returns EAX. */
   onHypercall?: (nr: number, vm: Vm) => number | "stop";
+  /**
+   * The PCI side of QEMU's `pc` machine (i440FX, PIIX3, PIIX3 IDE): present unless `false`.
+   * IDE drives as QEMU's -hda..-hdd (-cdrom is hdc); with no drive given at all, hdc is an
+   * empty CD-ROM drive (QEMU's default; the command line keeps it whenever hdc is free).
+   */
+  pci?: false | VmPciOptions;
+}
+
+export interface VmPciOptions {
+  hda?: IdeDeviceSpec;
+  hdb?: IdeDeviceSpec;
+  hdc?: IdeDeviceSpec;
+  hdd?: IdeDeviceSpec;
+  /** virtio devices, each on the PCI transport in the next free slot from 2 (QEMU's -device). */
+  virtio?: VirtioDevice[];
+  /** Offer the legacy virtio interface too (transitional devices, QEMU's default): default true. */
+  virtioTransitional?: boolean;
+  /** Other PCI functions (an emulated NIC), each in the next free slot after the virtio devices. */
+  functions?: PciFunction[];
 }
 
 /** Why run() returned. */
@@ -55,6 +79,17 @@ export class Vm {
   readonly mmu: MmuMode;
   /** The VGA, when the machine has one. */
   vga: Vga | undefined;
+  /** Guest memory as devices see it for DMA (bounds-checked, writes tracked). */
+  readonly memory: CpuGuestMemory;
+  /**
+   * Whether PCI still needs what firmware does before an OS (BARs, IRQ routing): true until the
+   * first run() does it, or firmware boot (installFirmware) takes that job.
+   */
+  pciSetupPending: boolean;
+  /** The virtio devices on the PCI bus, in slot order. */
+  readonly virtio: VirtioPci[] = [];
+  /** Guest-physical pages mapped as device memory for decoded PCI memory BARs. */
+  private readonly pciPages = new Set<number>();
   private readonly nsPerInsn: number;
   private readonly startMs: number;
   private stopRequest: VmStop | null = null;
@@ -82,6 +117,8 @@ export class Vm {
     this.mmu = virt.mmu;
     this.nsPerInsn = nsPerInsn;
     this.startMs = performance.now();
+    this.memory = new CpuGuestMemory(cpu);
+    this.pciSetupPending = devices.pci !== undefined;
   }
 
   static async create(opts: VmOptions): Promise<Vm> {
@@ -98,6 +135,16 @@ export class Vm {
       onReset: (source) => vm?.requestStop({ kind: "reset", source }),
       onDebugExit: (status) => vm?.requestStop({ kind: "debug-exit", status }),
     });
+    if (opts.pci !== false) {
+      const drives = opts.pci ?? {};
+      const none = !drives.hda && !drives.hdb && !drives.hdc && !drives.hdd;
+      devices.attachPci({
+        ...drives,
+        hdc: none ? { kind: "cdrom" } : drives.hdc,
+        onReset: () => vm?.requestStop({ kind: "reset", source: "PIIX3 0xCF9" }),
+        onMemoryDecode: (base, size, decoded) => vm?.pciMemoryDecode(base, size, decoded),
+      });
+    }
     const cpu = await Cpu.create(opts.module, opts.ramBytes, devices.cpuHost());
     cpu.tscPerInstruction = Math.max(1, Math.round(nsPerInsn));
     const virtMode = opts.mode ?? "native";
@@ -106,11 +153,20 @@ export class Vm {
     cpu.setKvmWallClock(opts.wallClockSeconds ?? Math.floor(Date.now() / 1000));
     const v = new Vm(cpu, devices, mode, nsPerInsn, { mode: virtMode, mmu });
     vm = v;
+    if (opts.pci) {
+      for (const dev of opts.pci.virtio ?? []) {
+        const fn = new VirtioPci(dev, { memory: v.memory, transitional: opts.pci.virtioTransitional });
+        devices.addPciFunction(fn);
+        v.virtio.push(fn);
+      }
+      for (const fn of opts.pci.functions ?? []) devices.addPciFunction(fn);
+    }
     // The pv mode's own hypercalls (console, timer) unless the caller handles hypercalls itself.
     const pvHost =
       virtMode === "pv"
         ? new PvHost({
             cpu,
+            memory: v.memory,
             console: (b) => opts.onSerial?.(1, b),
             pulseIrq0: () => pulseSharedIrq(devices.pic, 0),
             nowNs: () => v.nowNs(),
@@ -150,6 +206,24 @@ export class Vm {
     return vga;
   }
 
+  /**
+   * A PCI memory BAR decodes (or stops decoding) at [base, base + size): its pages become device
+   * memory for the core, so that accesses reach the MMIO bus. Only pages that were open bus are
+   * taken (RAM and ROM win over a BAR placed on them, as the i440FX decodes DRAM first).
+   */
+  pciMemoryDecode(base: number, size: number, decoded: boolean): void {
+    for (let page = Math.floor(base / 4096); page < Math.ceil((base + size) / 4096); page++) {
+      if (decoded) {
+        const kind = this.cpu.u32(PHYSMAP_BASE + page * 4) & 0xf;
+        if (kind !== PHYS_NONE) continue;
+        this.cpu.mapPhysical(page * 4096, 4096, PHYS_MMIO);
+        this.pciPages.add(page);
+      } else if (this.pciPages.delete(page)) {
+        this.cpu.mapPhysical(page * 4096, 4096, PHYS_NONE);
+      }
+    }
+  }
+
   /** Virtual time in nanoseconds. */
   nowNs(): number {
     if (this.clockMode === "icount") return this.cpu.retired * this.nsPerInsn + this.idleNs;
@@ -187,6 +261,11 @@ export class Vm {
    * retired (then returns "limit"). `onSlice` runs between slices (for host input and output).
    */
   run(maxInstructions = Number.POSITIVE_INFINITY, onSlice?: () => void): VmStop {
+    if (this.pciSetupPending) {
+      // No firmware ran (direct kernel boot): the VMM does PCI's power-on setup in its place.
+      this.pciSetupPending = false;
+      this.devices.setupPciLikeFirmware();
+    }
     // Idle time counts toward the limit as the instructions it stands for (icount), so that a
     // guest halted with interrupts on cannot keep run() going without end.
     const start = this.progress;

@@ -27,9 +27,14 @@ const hex = (n: number): string => "0x" + n.toString(16).padStart(8, "0");
 const ONES: Record<AccessSize, number> = { 1: 0xff, 2: 0xffff, 4: 0xffffffff };
 const ADDRESS_SPACE = 0x1_0000_0000;
 
+/** A registered range with its access count. */
+type Stored = MmioRange & { hits: number };
+
 export class MmioBus {
   /** Sorted by base; few entries, so a binary search over an array is enough. */
-  private ranges: MmioRange[] = [];
+  private ranges: Stored[] = [];
+  /** Accesses to ranges since removed, by owner. */
+  private readonly retired = new Map<string, number>();
   onUnclaimed: ((kind: "read" | "write", addr: number, size: AccessSize, value: number) => void) | undefined;
 
   register(range: MmioRange): MmioHandle {
@@ -48,19 +53,28 @@ export class MmioBus {
         );
       }
     }
-    const stored: MmioRange = { ...range, sizes: (range.sizes ?? 7) | 1 };
+    const stored: Stored = { ...range, sizes: (range.sizes ?? 7) | 1, hits: 0 };
     this.ranges.push(stored);
     this.ranges.sort((a, b) => a.base - b.base);
     return {
       range: stored,
       remove: () => {
+        if (!this.ranges.includes(stored)) return;
         this.ranges = this.ranges.filter((r) => r !== stored);
+        this.retired.set(stored.owner, (this.retired.get(stored.owner) ?? 0) + stored.hits);
       },
     };
   }
 
+  /** Accesses each owner's ranges took (see PortBus.accessCounts). */
+  accessCounts(): Map<string, number> {
+    const counts = new Map(this.retired);
+    for (const r of this.ranges) counts.set(r.owner, (counts.get(r.owner) ?? 0) + r.hits);
+    return counts;
+  }
+
   /** The range holding `addr`, or undefined. */
-  find(addr: number): MmioRange | undefined {
+  find(addr: number): Stored | undefined {
     addr >>>= 0;
     const rs = this.ranges;
     let lo = 0;
@@ -80,6 +94,7 @@ export class MmioBus {
     const r = this.find(addr);
     if (r) {
       if ((r.sizes! & size) !== 0 && addr + size <= r.base + r.length) {
+        r.hits++;
         return r.read ? r.read(addr, size) >>> 0 : ONES[size];
       }
     } else if (size === 1 || this.noneIn(addr, size)) {
@@ -98,6 +113,7 @@ export class MmioBus {
     const r = this.find(addr);
     if (r) {
       if ((r.sizes! & size) !== 0 && addr + size <= r.base + r.length) {
+        r.hits++;
         r.write?.(addr, size, size === 4 ? value : value & ONES[size]);
         return;
       }

@@ -40,10 +40,15 @@ const hex = (n: number, digits = 4): string => "0x" + n.toString(16).padStart(di
 
 const ONES: Record<AccessSize, number> = { 1: 0xff, 2: 0xffff, 4: 0xffffffff };
 
+/** A registered range with its access count (the handlers see only what they registered). */
+type Stored = PortRange & { hits: number };
+
 export class PortBus {
   /** owner index + 1 for every port, 0 when unclaimed. */
   private readonly map = new Uint16Array(PORT_SPACE_SIZE);
-  private readonly ranges: (PortRange | undefined)[] = [];
+  private readonly ranges: (Stored | undefined)[] = [];
+  /** Accesses to ranges since removed, by owner. */
+  private readonly retired = new Map<string, number>();
   /** Called for each access to an unclaimed port (bring-up traces); nothing by default. */
   onUnclaimed: UnclaimedHook | undefined;
 
@@ -68,7 +73,7 @@ export class PortBus {
     let slot = this.ranges.indexOf(undefined);
     if (slot < 0) slot = this.ranges.push(undefined) - 1;
     if (slot >= 0xffff) throw new Error("too many port ranges");
-    const stored: PortRange = { ...range, sizes: (range.sizes ?? 1) | 1 };
+    const stored: Stored = { ...range, sizes: (range.sizes ?? 1) | 1, hits: 0 };
     this.ranges[slot] = stored;
     this.map.fill(slot + 1, start, end + 1);
     return {
@@ -76,9 +81,20 @@ export class PortBus {
       remove: () => {
         if (this.ranges[slot] !== stored) return;
         this.ranges[slot] = undefined;
+        this.retired.set(stored.owner, (this.retired.get(stored.owner) ?? 0) + stored.hits);
         this.map.fill(0, start, end + 1);
       },
     };
+  }
+
+  /**
+   * Accesses each owner's ranges took (the device's side of every I/O crossing: an access a
+   * device takes whole counts once, one split into narrower ones counts per piece).
+   */
+  accessCounts(): Map<string, number> {
+    const counts = new Map(this.retired);
+    for (const r of this.ranges) if (r) counts.set(r.owner, (counts.get(r.owner) ?? 0) + r.hits);
+    return counts;
   }
 
   /** The owner of a port, or undefined. */
@@ -93,6 +109,7 @@ export class PortBus {
     if (i !== 0) {
       const r = this.ranges[i - 1]!;
       if ((r.sizes! & size) !== 0 && port + size <= r.start + r.length) {
+        r.hits++;
         return r.read ? r.read(port, size) >>> 0 : ONES[size];
       }
     } else if (size === 1 || this.allUnclaimed(port, size)) {
@@ -112,6 +129,7 @@ export class PortBus {
     if (i !== 0) {
       const r = this.ranges[i - 1]!;
       if ((r.sizes! & size) !== 0 && port + size <= r.start + r.length) {
+        r.hits++;
         r.write?.(port, size, size === 4 ? value : value & ONES[size]);
         return;
       }

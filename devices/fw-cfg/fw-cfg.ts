@@ -23,14 +23,9 @@
 
 import { PORT } from "../bus/addresses.js";
 import type { PortBus } from "../bus/port-bus.js";
+import type { GuestMemory } from "../dma.js";
 
-/** Guest physical memory as the DMA interface sees it (the Vm provides it). */
-export interface GuestMemory {
-  /** Bytes of guest RAM from guest-physical 0: DMA outside it fails (the ERROR bit), as in QEMU. */
-  readonly size: number;
-  read(addr: number, length: number): Uint8Array;
-  write(addr: number, bytes: Uint8Array): void;
-}
+export type { GuestMemory } from "../dma.js";
 
 /** Item selectors (QEMU include/standard-headers/linux/qemu_fw_cfg.h). */
 export const FW_CFG = {
@@ -309,9 +304,10 @@ export class FwCfg {
     this.dmaAddress = 0;
     const mem = this.memory;
     if (!mem) return;
-    // A descriptor outside RAM cannot even be answered: the request is dropped.
-    const inRam = (addr: number, len: number) => addr >= 0 && addr + len <= mem.size;
-    if (!inRam(descriptor, 16)) return;
+    // A descriptor outside RAM cannot even be answered: the request is dropped. DMA outside RAM
+    // fails with the ERROR bit, as in QEMU.
+    const inRam = (addr: number, len: number, write = false) => mem.check(addr, len, write);
+    if (!inRam(descriptor, 16, true)) return;
     const d = mem.read(descriptor, 16);
     const dv = new DataView(d.buffer, d.byteOffset, 16);
     let control = dv.getUint32(0);
@@ -324,7 +320,7 @@ export class FwCfg {
     control = 0;
     const item = this.current;
     while (length > 0 && !(control & FW_CFG_DMA.ERROR)) {
-      if ((read || write) && !inRam(address, Math.min(length, 0x1_0000_0000))) {
+      if ((read || write) && !inRam(address, Math.min(length, 0x1_0000_0000), read)) {
         control |= FW_CFG_DMA.ERROR;
         break;
       }

@@ -15,7 +15,7 @@
 
 import type { IrqSink } from "../bus/irq.js";
 import { IrqLine } from "../bus/irq.js";
-import type { AccessSize, PortBus } from "../bus/port-bus.js";
+import type { AccessSize, PortBus, PortHandle, PortRange } from "../bus/port-bus.js";
 import { PCI, PciFunction } from "../pci/pci.js";
 import { IdeChannel, type IdeDeviceSpec } from "./channel.js";
 
@@ -29,8 +29,12 @@ export interface PiixIdeOptions {
 }
 
 export class PiixIde extends PciFunction {
-  readonly primary: IdeChannel;
-  readonly secondary: IdeChannel;
+  primary: IdeChannel;
+  secondary: IdeChannel;
+  private readonly irqs: IrqSink;
+  /** The port bus and registrations of the channels, once attached (setDrives moves them). */
+  private ports: PortBus | undefined;
+  private portHandles: PortHandle[] = [];
   /** Bus-master registers per channel: command, status, PRD table address. */
   private readonly bmCommand = [0, 0];
   private readonly bmStatus = [0, 0];
@@ -49,34 +53,58 @@ export class PiixIde extends PciFunction {
       write: (off, size, v) => this.bmWrite(off, size, v),
     });
     this.saveResetState();
-    this.primary = new IdeChannel({
-      name: "IDE primary",
-      base: 0x1f0,
-      ctrl: 0x3f6,
-      irq: new IrqLine(options.irqs, 14),
-      master: options.primaryMaster,
-      slave: options.primarySlave,
+    this.irqs = options.irqs;
+    this.primary = this.makeChannel(0, options.primaryMaster, options.primarySlave);
+    this.secondary = this.makeChannel(1, options.secondaryMaster, options.secondarySlave);
+  }
+
+  private makeChannel(ch: 0 | 1, master: IdeDeviceSpec | undefined, slave: IdeDeviceSpec | undefined): IdeChannel {
+    const c = new IdeChannel({
+      name: ch === 0 ? "IDE primary" : "IDE secondary",
+      base: ch === 0 ? 0x1f0 : 0x170,
+      ctrl: ch === 0 ? 0x3f6 : 0x376,
+      irq: new IrqLine(this.irqs, ch === 0 ? 14 : 15),
+      master,
+      slave,
     });
-    this.secondary = new IdeChannel({
-      name: "IDE secondary",
-      base: 0x170,
-      ctrl: 0x376,
-      irq: new IrqLine(options.irqs, 15),
-      master: options.secondaryMaster,
-      slave: options.secondarySlave,
-    });
-    this.primary.onInterrupt = () => {
-      this.bmStatus[0]! |= 0x04;
+    c.onInterrupt = () => {
+      this.bmStatus[ch]! |= 0x04;
     };
-    this.secondary.onInterrupt = () => {
-      this.bmStatus[1]! |= 0x04;
-    };
+    return c;
   }
 
   /** Claims the legacy ports of both channels. */
   attach(ports: PortBus): void {
-    this.primary.attach(ports);
-    this.secondary.attach(ports);
+    this.ports = ports;
+    // The channels register their own ranges; keep the handles so that setDrives can move them.
+    const recording = {
+      register: (r: PortRange): PortHandle => {
+        const h = ports.register(r);
+        this.portHandles.push(h);
+        return h;
+      },
+    } as unknown as PortBus;
+    this.primary.attach(recording);
+    this.secondary.attach(recording);
+  }
+
+  /**
+   * Replaces the drives (what a machine is built with: QEMU's -hda..-hdd, -cdrom), as at power-on:
+   * both channels start over with the new devices.
+   */
+  setDrives(drives: {
+    primaryMaster?: IdeDeviceSpec;
+    primarySlave?: IdeDeviceSpec;
+    secondaryMaster?: IdeDeviceSpec;
+    secondarySlave?: IdeDeviceSpec;
+  }): void {
+    for (const h of this.portHandles) h.remove();
+    this.portHandles = [];
+    this.primary.reset(); // lowers the old channels' interrupt lines
+    this.secondary.reset();
+    this.primary = this.makeChannel(0, drives.primaryMaster, drives.primarySlave);
+    this.secondary = this.makeChannel(1, drives.secondaryMaster, drives.secondarySlave);
+    if (this.ports) this.attach(this.ports);
   }
 
   override reset(): void {

@@ -11,6 +11,10 @@
 // describes (write all ones, read back: the low bits that stay 0 give the size), and a BAR is
 // decoded on the port or MMIO bus while the command register enables its space and its base is
 // not 0.
+//
+// Capability lists (PCI Local Bus Specification 2.2, 6.7): `addCapability` links a structure into
+// the list that the capabilities pointer (0x34) starts, and sets the status register's
+// capabilities-list bit; the structure's bytes are read-only unless the model opens them.
 
 import type { MmioBus, MmioHandle } from "../bus/mmio-bus.js";
 import type { AccessSize, PortBus, PortHandle } from "../bus/port-bus.js";
@@ -32,6 +36,7 @@ export const PCI = {
   SUBSYSTEM_VENDOR_ID: 0x2c,
   SUBSYSTEM_ID: 0x2e,
   ROM_ADDRESS: 0x30,
+  CAPABILITIES: 0x34,
   INTERRUPT_LINE: 0x3c,
   INTERRUPT_PIN: 0x3d,
 } as const;
@@ -39,6 +44,11 @@ export const PCI = {
 export const PCI_COMMAND_IO = 0x0001;
 export const PCI_COMMAND_MEMORY = 0x0002;
 export const PCI_COMMAND_MASTER = 0x0004;
+export const PCI_COMMAND_INTX_DISABLE = 0x0400;
+/** Status: an INTx message is pending (read-only; the function's INTx# level). */
+export const PCI_STATUS_INTERRUPT = 0x0008;
+/** Status: the capabilities pointer at 0x34 is valid. */
+export const PCI_STATUS_CAP_LIST = 0x0010;
 /** Command bits a guest may set: I/O, memory, bus master, special cycles, MWI, VGA palette
  * snoop, parity, SERR#, fast back-to-back, INTx disable. */
 const COMMAND_WMASK = 0x07ff & ~0x0080;
@@ -68,6 +78,8 @@ export interface PciBar {
   kind: "io" | "mem";
   /** Power of two: at least 4 for I/O, 16 for memory. */
   size: number;
+  /** Memory BARs: the prefetchable bit (3). */
+  prefetchable?: boolean;
   /** Widths taken whole (mask of 1, 2, 4). */
   sizes?: number;
   read?(offset: number, size: AccessSize): number;
@@ -123,10 +135,69 @@ export class PciFunction {
     }
     this.bars[index] = bar;
     const off = PCI.BAR0 + index * 4;
-    const low = bar.kind === "io" ? 0x1 : 0x0; // I/O space indicator; memory: 32-bit, not prefetchable
+    // I/O space indicator; memory: 32-bit (type 00), prefetchable as declared
+    const low = bar.kind === "io" ? 0x1 : bar.prefetchable ? 0x8 : 0x0;
     this.set32(off, low);
     this.setMask32(off, ~(bar.size - 1) & (bar.kind === "io" ? 0xfffffffc : 0xfffffff0));
   }
+
+  /** Where the next capability structure goes (dword aligned, from 0x40). */
+  private capEnd = 0x40;
+  private capLast = -1;
+
+  /**
+   * Appends a capability structure of `length` bytes (ID and next pointer included) to the list
+   * and returns its offset. Its bytes are read-only; the model fills them in (and opens any it
+   * wants writable through `wmask`). Call before `saveResetState`.
+   */
+  addCapability(id: number, length: number): number {
+    const off = this.capEnd;
+    if (length < 2 || off + length > 0x100)
+      throw new RangeError(`${this.name}: no room for a ${length}-byte capability`);
+    this.config.fill(0, off, off + length);
+    this.wmask.fill(0, off, off + length);
+    this.config[off] = id;
+    this.config[off + 1] = 0;
+    if (this.capLast < 0) this.config[PCI.CAPABILITIES] = off;
+    else this.config[this.capLast + 1] = off;
+    this.wmask[PCI.CAPABILITIES] = 0;
+    this.capLast = off;
+    this.capEnd = (off + length + 3) & ~3;
+    this.set16(PCI.STATUS, this.get16(PCI.STATUS) | PCI_STATUS_CAP_LIST);
+    return off;
+  }
+
+  /** The offsets of the capabilities with this ID, in list order (as a driver walks them). */
+  findCapabilities(id: number): number[] {
+    const found: number[] = [];
+    if (!(this.get16(PCI.STATUS) & PCI_STATUS_CAP_LIST)) return found;
+    let off = this.config[PCI.CAPABILITIES]! & 0xfc;
+    for (let guard = 0; off !== 0 && guard < 48; guard++) {
+      if (this.config[off] === id) found.push(off);
+      off = this.config[off + 1]! & 0xfc;
+    }
+    return found;
+  }
+
+  /**
+   * Drives the INTx# level of the function into `wire`, as the status register's interrupt bit
+   * reports it; the command register's INTx disable bit holds the wire low.
+   */
+  setIntx(level: boolean): void {
+    this.intxLevel = level;
+    const st = this.get16(PCI.STATUS);
+    this.set16(PCI.STATUS, level ? st | PCI_STATUS_INTERRUPT : st & ~PCI_STATUS_INTERRUPT);
+    this.intxWire?.set(level && !(this.get16(PCI.COMMAND) & PCI_COMMAND_INTX_DISABLE));
+  }
+
+  /** The function's INTx# level as last driven. */
+  get intxAsserted(): boolean {
+    return this.intxLevel;
+  }
+
+  /** Where `setIntx` goes: the slot's wire through the interrupt router (set when added). */
+  intxWire: { set(level: boolean): void } | undefined;
+  private intxLevel = false;
 
   /** Remembers the current configuration as what reset restores. */
   saveResetState(): void {
@@ -137,6 +208,7 @@ export class PciFunction {
   reset(): void {
     if (this.resetImage) this.config.set(this.resetImage);
     this.updateBars();
+    this.setIntx(false);
   }
 
   get16(off: number): number {
@@ -188,6 +260,7 @@ export class PciFunction {
       if (off === PCI.COMMAND || (off >= PCI.BAR0 && off < PCI.BAR0 + 24)) touchesDecode = true;
     }
     if (touchesDecode) this.updateBars();
+    if (offset <= PCI.COMMAND + 1 && offset + size > PCI.COMMAND + 1) this.setIntx(this.intxLevel);
     this.configWritten(offset, size);
   }
 
@@ -229,6 +302,11 @@ export interface PciBusOptions {
   mmio?: MmioBus;
   /** PIIX3 reset control register (0xCF9): bit 2 written as 1 asks for a reset (bit 1: hard). */
   onReset?: (hard: boolean) => void;
+  /**
+   * A memory BAR started (`decoded`) or stopped decoding at [base, base + size): the VMM maps
+   * those guest-physical pages as device memory so that accesses reach the MMIO bus.
+   */
+  onMemoryDecode?: (base: number, size: number, decoded: boolean) => void;
 }
 
 /** Bus 0 and configuration mechanism #1. */
@@ -236,7 +314,10 @@ export class PciBus {
   private readonly functions: (PciFunction | undefined)[] = new Array(256).fill(undefined);
   private readonly ports: PortBus;
   private readonly mmio: MmioBus | undefined;
-  private readonly onReset: ((hard: boolean) => void) | undefined;
+  /** See PciBusOptions.onReset (settable: firmware boot installs its own). */
+  onReset: ((hard: boolean) => void) | undefined;
+  /** See PciBusOptions.onMemoryDecode (settable: the VMM wires it after the bus exists). */
+  onMemoryDecode: ((base: number, size: number, decoded: boolean) => void) | undefined;
   /** CONFIG_ADDRESS as last written. */
   configAddress = 0;
   /** The PIIX3 reset control register at 0xCF9 (bit 1: system reset; bit 3 reserved). */
@@ -246,6 +327,22 @@ export class PciBus {
     this.ports = options.ports;
     this.mmio = options.mmio;
     this.onReset = options.onReset;
+    this.onMemoryDecode = options.onMemoryDecode;
+  }
+
+  /** Every function on the bus with its device and function number, in configuration order. */
+  list(): { dev: number; fn: number; f: PciFunction }[] {
+    const out: { dev: number; fn: number; f: PciFunction }[] = [];
+    this.functions.forEach((f, devfn) => {
+      if (f) out.push({ dev: devfn >> 3, fn: devfn & 7, f });
+    });
+    return out;
+  }
+
+  /** The lowest device number with no function 0, from `first` (undefined: the bus is full). */
+  freeSlot(first = 1): number | undefined {
+    for (let dev = first; dev < 32; dev++) if (!this.functions[dev << 3]) return dev;
+    return undefined;
   }
 
   /** Puts `f` at device `dev`, function `fn` of bus 0. */
@@ -280,7 +377,7 @@ export class PciBus {
           write: write ? (p, s, v) => write(p - base, s, v) : undefined,
         });
       }
-      return this.mmio?.register({
+      const handle = this.mmio?.register({
         owner,
         base,
         length: bar.size,
@@ -288,6 +385,15 @@ export class PciBus {
         read: read ? (a, s) => read(a - base, s) : undefined,
         write: write ? (a, s, v) => write(a - base, s, v) : undefined,
       });
+      if (!handle) return undefined;
+      this.onMemoryDecode?.(base, bar.size, true);
+      return {
+        range: handle.range,
+        remove: () => {
+          handle.remove();
+          this.onMemoryDecode?.(base, bar.size, false);
+        },
+      };
     } catch {
       // The guest put the BAR over something else: real hardware would conflict on the bus; here
       // the existing owner keeps the range and the BAR is not decoded.

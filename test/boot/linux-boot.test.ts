@@ -42,6 +42,16 @@ describe("tiny Linux boot (direct boot, icount clock)", () => {
     vm.devices.com1.receive("uname -a\r");
     runUntil(vm, out, "i686 GNU/Linux", 300_000_000);
     expect(out.text).toMatch(/Linux tiny 6\.1\.\d+ .* i686 GNU\/Linux/);
+    // PCI under direct boot: configuration mechanism #1 found, the bus probed, the functions
+    // bound (the VMM did the firmware's PCI setup: BAR4 of the IDE function at 0xC000).
+    expect(out.text).toContain("PCI: Using configuration type 1 for base access");
+    expect(out.text).not.toContain("No config space access function found");
+    expect(out.text).not.toContain("System does not support PCI");
+    expect(out.text).toContain("pci 0000:00:01.1: [8086:7010] type 00 class 0x010180");
+    expect(out.text).toContain("ata2: PATA max MWDMA2 cmd 0x170 ctl 0x376 bmdma 0xc008 irq 15");
+    vm.devices.com1.receive("ls /sys/bus/pci/devices; cat /sys/bus/pci/devices/0000:00:01.1/vendor\r");
+    runUntil(vm, out, "0x8086", 300_000_000);
+    expect(out.text).toContain("0000:00:00.0  0000:00:01.0  0000:00:01.1");
   });
 });
 

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { BOOT_PATH } from "../../devices/fw-cfg/items.js";
 import { bytesSource, CowDisk } from "../../devices/storage/block.js";
+import { VirtioBlk } from "../../devices/virtio/blk.js";
 import { FirmwareError, installFirmware } from "../../vmm/firmware.js";
 import { loadCoreModule } from "../../vmm/node/load-core.js";
 import { Vm } from "../../vmm/vm.js";
@@ -109,5 +110,64 @@ describe("SeaBIOS boots an IDE disk", () => {
     expect(e9).toBe(msg);
     expect(stop.kind).toBe("halted");
     expect(vga.text()).toContain(msg);
+  });
+  it("boots the same sector from a virtio-blk disk (SeaBIOS's own virtio driver)", async () => {
+    // A boot sector: print "BOOT-OK" through int 10h teletype and the debug port, then halt.
+    const msg = "BOOT-OK";
+    const code = [
+      0x31,
+      0xc0,
+      0x8e,
+      0xd8, // xor ax,ax; mov ds,ax
+      0xbe,
+      0x20,
+      0x7c, // mov si,0x7c20
+      0xac, // next: lodsb
+      0x08,
+      0xc0, // or al,al
+      0x74,
+      0x0a, // jz done
+      0xe6,
+      0xe9, // out 0xe9,al
+      0xb4,
+      0x0e, // mov ah,0x0e
+      0x31,
+      0xdb, // xor bx,bx
+      0xcd,
+      0x10, // int 0x10
+      0xeb,
+      0xf1, // jmp next
+      0xfa, // done: cli
+      0xf4, // hlt
+    ];
+    const disk = new Uint8Array(1 << 20);
+    disk.set(code, 0);
+    disk.set(new TextEncoder().encode(msg), 0x20);
+    disk[510] = 0x55;
+    disk[511] = 0xaa;
+    let e9 = "";
+    let log = "";
+    const blk = new VirtioBlk({ disk: new CowDisk(bytesSource(disk), { name: "boot.img" }) });
+    const vm = await Vm.create({
+      module: loadCoreModule(),
+      ramBytes: 32 << 20,
+      onDebugConsole: (port, b) => {
+        if (port === 0xe9) e9 += String.fromCharCode(b);
+        else log += String.fromCharCode(b);
+      },
+      pci: { virtio: [blk] },
+    });
+    installFirmware(vm, { bios: rom("bios.bin"), vgaBios: rom("vgabios.bin"), bootLetters: "c" });
+    const stop = vm.run(300_000_000);
+    expect(log).toMatch(/found virtio-blk at 00:02\.0/i);
+    expect(log).toContain("Booting from Hard Disk...");
+    expect(e9).toBe(msg);
+    expect(stop.kind).toBe("halted");
+    expect(vm.virtio[0]!.faultCount).toBe(0);
+    // SeaBIOS walks the capability list and takes the modern interface in the BAR it assigned.
+    expect(log).toContain("pci dev 00:02.0 virtio cap at 0x40 type 1 bar 4");
+    expect(log).toContain("using modern (1.0) virtio mode");
+    expect(vm.virtio[0]!.state.status).toBe(0x0f); // ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK
+    expect(blk.counters.sectorsRead).toBeGreaterThan(0);
   });
 });

@@ -167,3 +167,31 @@ describe("clock helpers", () => {
     expect(() => c.set(5)).toThrow();
   });
 });
+
+describe("access counts per owner", () => {
+  it("counts the accesses each device's ranges take, across removal, on both buses", () => {
+    const ports = new PortBus();
+    const h = ports.register({ owner: "dev A", start: 0x100, length: 4, sizes: 1 | 2, read: () => 0 });
+    ports.register({ owner: "dev B", start: 0x200, length: 1 });
+    ports.read(0x100, 2);
+    ports.read(0x100, 4); // split into two word accesses
+    ports.write(0x200, 1, 0);
+    ports.read(0x300, 1); // unclaimed: nobody's
+    h.remove();
+    ports.register({ owner: "dev A", start: 0x180, length: 4, read: () => 0 });
+    ports.read(0x180, 1);
+    expect(ports.accessCounts()).toEqual(
+      new Map([
+        ["dev A", 4],
+        ["dev B", 1],
+      ]),
+    );
+    const mmio = new MmioBus();
+    const m = mmio.register({ owner: "bar", base: 0xfe000000, length: 0x1000, read: () => 1 });
+    mmio.read(0xfe000010, 4);
+    mmio.write(0xfe000010, 4, 0);
+    m.remove();
+    m.remove();
+    expect(mmio.accessCounts()).toEqual(new Map([["bar", 2]]));
+  });
+});

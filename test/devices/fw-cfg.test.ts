@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { PortBus } from "../../devices/bus/port-bus.js";
-import { FW_CFG, FW_CFG_DMA, FwCfg, type GuestMemory } from "../../devices/fw-cfg/fw-cfg.js";
+import { ArrayGuestMemory } from "../../devices/dma.js";
+import { FW_CFG, FW_CFG_DMA, FwCfg } from "../../devices/fw-cfg/fw-cfg.js";
 import {
   BOOT_PATH,
   cmosBootFlags,
@@ -15,15 +16,9 @@ import {
   setLinuxBoot,
 } from "../../devices/fw-cfg/items.js";
 
-/** A flat fake guest memory. */
-function fakeMemory(size = 0x10000): GuestMemory & { bytes: Uint8Array } {
-  const bytes = new Uint8Array(size);
-  return {
-    bytes,
-    size,
-    read: (addr, len) => bytes.slice(addr, addr + len),
-    write: (addr, data) => bytes.set(data, addr),
-  };
+/** A flat guest memory. */
+function fakeMemory(size = 0x10000): ArrayGuestMemory {
+  return new ArrayGuestMemory(new Uint8Array(size));
 }
 
 function setup(options: { dma?: boolean } = {}) {

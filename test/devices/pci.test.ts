@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../devices/clock.js";
 import { PcDevices } from "../../devices/pc.js";
 import { Piix3IsaBridge } from "../../devices/pci/i440fx.js";
+import { PciFunction } from "../../devices/pci/pci.js";
 
 function setup() {
   const log: string[] = [];
@@ -139,5 +140,125 @@ describe("PCI configuration mechanism #1", () => {
     pc.reset();
     expect(cfgRead(1, 1, 0x20)).toBe(1);
     expect(cfgRead(0, 0, 0x59, 1)).toBe(0);
+  });
+});
+
+describe("PCI functions: capabilities, memory BARs, INTx", () => {
+  /** A function with a 4 KiB memory BAR0 (prefetchable), a 32-byte I/O BAR1 and two capabilities. */
+  function device() {
+    const { pc, pci, cfgRead, cfgWrite } = setup();
+    const mmio: string[] = [];
+    const decoded: string[] = [];
+    pci.bus.onMemoryDecode = (base, size, on) => decoded.push(`${on ? "+" : "-"}${base.toString(16)}/${size}`);
+    const f = new PciFunction("test device", { vendor: 0x1234, device: 0x5678, classCode: 0xff0000, interruptPin: 1 });
+    f.defineBar(0, {
+      kind: "mem",
+      size: 4096,
+      prefetchable: true,
+      read: (off) => 0xab00 + off,
+      write: (off, size, v) => mmio.push(`${off}/${size}=${v.toString(16)}`),
+    });
+    f.defineBar(1, { kind: "io", size: 32, read: (off) => off });
+    const vendorCap = f.addCapability(0x09, 16);
+    f.config[vendorCap + 2] = 16;
+    const secondCap = f.addCapability(0x09, 5);
+    f.saveResetState();
+    const slot = pc.addPciFunction(f);
+    return { pc, pci, cfgRead, cfgWrite, f, slot, mmio, decoded, vendorCap, secondCap };
+  }
+
+  it("puts an added function in the first free slot from 2 and refuses a taken one", () => {
+    const { pc, cfgRead, slot } = device();
+    expect(slot).toBe(2);
+    expect(cfgRead(2, 0, 0)).toBe(0x56781234);
+    const other = new PciFunction("other", { vendor: 1, device: 2, classCode: 0 });
+    expect(() => pc.addPciFunction(other, { slot: 2 })).toThrow(/taken/);
+    expect(pc.addPciFunction(other)).toBe(3);
+  });
+
+  it("links capabilities from 0x34 with the status bit set, read-only", () => {
+    const { cfgRead, cfgWrite, f, vendorCap, secondCap } = device();
+    expect(cfgRead(2, 0, 0x06, 2) & 0x10).toBe(0x10);
+    expect(cfgRead(2, 0, 0x34, 1)).toBe(vendorCap);
+    expect(vendorCap).toBe(0x40);
+    expect(cfgRead(2, 0, vendorCap, 2)).toBe((secondCap << 8) | 0x09);
+    expect(secondCap).toBe(0x50);
+    expect(cfgRead(2, 0, secondCap + 1, 1)).toBe(0); // end of the list
+    cfgWrite(2, 0, vendorCap, 4, 0xffffffff);
+    cfgWrite(2, 0, 0x34, 1, 0);
+    expect(cfgRead(2, 0, vendorCap)).toBe(0x00105009);
+    expect(cfgRead(2, 0, 0x34, 1)).toBe(0x40);
+    expect(f.findCapabilities(0x09)).toEqual([0x40, 0x50]);
+    expect(f.findCapabilities(0x05)).toEqual([]);
+    // A function without capabilities: status bit clear, pointer 0.
+    expect(cfgRead(1, 1, 0x06, 2) & 0x10).toBe(0);
+  });
+
+  it("sizes memory and I/O BARs by writing all ones, and decodes them only when enabled", () => {
+    const { pc, cfgRead, cfgWrite, mmio, decoded } = device();
+    expect(cfgRead(2, 0, 0x10)).toBe(0x00000008); // memory, 32-bit, prefetchable
+    cfgWrite(2, 0, 0x10, 4, 0xffffffff);
+    expect(cfgRead(2, 0, 0x10)).toBe(0xfffff008); // 4 KiB
+    cfgWrite(2, 0, 0x14, 4, 0xffffffff);
+    expect(cfgRead(2, 0, 0x14)).toBe(0xffffffe1); // 32 bytes of I/O
+    cfgWrite(2, 0, 0x18, 4, 0xffffffff);
+    expect(cfgRead(2, 0, 0x18)).toBe(0); // no BAR2
+    cfgWrite(2, 0, 0x10, 4, 0xfe001234);
+    expect(cfgRead(2, 0, 0x10)).toBe(0xfe001008);
+    cfgWrite(2, 0, 0x14, 4, 0xc100);
+    expect(pc.mmioRead(0xfe001010, 4)).toBe(0xffffffff); // memory decode off
+    expect(decoded).toEqual([]);
+    cfgWrite(2, 0, 0x04, 2, 0x0002);
+    expect(decoded).toEqual(["+fe001000/4096"]);
+    expect(pc.mmioRead(0xfe001010, 4)).toBe(0xab10);
+    pc.mmioWrite(0xfe001ffc, 4, 0x1234);
+    expect(mmio).toEqual(["4092/4=1234"]);
+    expect(pc.ioRead(0xc104, 1)).toBe(0xff); // I/O decode still off
+    cfgWrite(2, 0, 0x04, 2, 0x0003);
+    expect(pc.ioRead(0xc104, 1)).toBe(4);
+    cfgWrite(2, 0, 0x10, 4, 0xfe002000); // move: the old window stops decoding first
+    expect(decoded).toEqual(["+fe001000/4096", "-fe001000/4096", "+fe002000/4096"]);
+    expect(pc.mmioRead(0xfe001010, 4)).toBe(0xffffffff);
+    expect(pc.mmioRead(0xfe002010, 4)).toBe(0xab10);
+    pc.reset();
+    expect(decoded.at(-1)).toBe("-fe002000/4096");
+    expect(cfgRead(2, 0, 0x10)).toBe(0x00000008);
+  });
+
+  it("drives INTx# through the slot's PIRQ, reports it in status bit 3, masks it with INTx disable", () => {
+    const { pc, cfgRead, cfgWrite, f } = device();
+    const pirq = (2 - 1 + 0) & 3; // slot 2 INTA# -> PIRQB
+    expect(pirq).toBe(1);
+    cfgWrite(1, 0, 0x61, 1, 0x0b); // PIRQB -> IRQ 11
+    pc.pic.writeElcr(1, 0x08); // IRQ 11 level-triggered
+    f.setIntx(true);
+    expect(cfgRead(2, 0, 0x06, 2) & 0x08).toBe(0x08);
+    expect(pc.pic.debugState()[1]!.irr & 0x08).toBe(0x08);
+    cfgWrite(2, 0, 0x04, 2, 0x0400); // INTx disable: the wire drops, the status bit stays
+    expect(pc.pic.debugState()[1]!.irr & 0x08).toBe(0);
+    expect(cfgRead(2, 0, 0x06, 2) & 0x08).toBe(0x08);
+    cfgWrite(2, 0, 0x04, 2, 0);
+    expect(pc.pic.debugState()[1]!.irr & 0x08).toBe(0x08);
+    f.setIntx(false);
+    expect(cfgRead(2, 0, 0x06, 2) & 0x08).toBe(0);
+    expect(pc.pic.debugState()[1]!.irr & 0x08).toBe(0);
+  });
+
+  it("does what firmware does for a boot without it: PIRQs, ELCR, BARs, INTERRUPT_LINE, decode", () => {
+    const { pc, cfgRead } = device();
+    const assigned = pc.setupPciLikeFirmware();
+    expect(cfgRead(1, 0, 0x60)).toBe(0x0b0b0a0a); // PIRQA-D -> 10, 10, 11, 11
+    expect(pc.pic.readElcr(1)).toBe(0x0c); // IRQ 10 and 11 level-triggered
+    expect(assigned).toEqual([
+      { dev: 1, fn: 1, bar: 4, kind: "io", base: 0xc020, size: 16 },
+      { dev: 2, fn: 0, bar: 0, kind: "mem", base: 0xfe000000, size: 4096 },
+      { dev: 2, fn: 0, bar: 1, kind: "io", base: 0xc000, size: 32 },
+    ]);
+    expect(cfgRead(2, 0, 0x3c, 1)).toBe(10); // slot 2 INTA# -> PIRQB -> IRQ 10
+    expect(cfgRead(1, 1, 0x3c, 1)).toBe(0); // IDE in compatibility mode has no pin
+    expect(cfgRead(2, 0, 0x04, 2) & 3).toBe(3);
+    expect(pc.mmioRead(0xfe000000, 4)).toBe(0xab00);
+    expect(pc.ioRead(0xc005, 1)).toBe(5);
+    expect(cfgRead(1, 1, 0x04, 2) & 1).toBe(1);
   });
 });

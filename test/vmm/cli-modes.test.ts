@@ -33,5 +33,7 @@ describe("npm start --mode/--mmu/--stats", () => {
     expect(r.stdout).toMatch(/exit 48 EPT violation\s+[\d,]+\s+0\s+[\d,]+/);
     expect(r.stdout).toMatch(/modeled, pentium4-2006\s+[\d,]+ cycles/);
     expect(r.stdout).toMatch(/Measured host time \(this emulator on this host, not modeled\)/);
+    // The device side of the crossings, per device (none yet: the kernel is still decompressing).
+    expect(r.stdout).toMatch(/device accesses \(port and MMIO, by owner\):\r\nno device accesses/);
   });
 });

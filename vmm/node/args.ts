@@ -3,6 +3,7 @@
 
 import { checkModes, defaultMmu, MMU_MODES, type MmuMode, VIRT_MODES, type VirtMode } from "../virt/vmcs.js";
 import type { ClockMode } from "../vm.js";
+import { emptyMachineArgs, hasDrives, type MachineArgs, parseDevice, parseDrive } from "./drives.js";
 import { projectFile, UserInputError } from "./files.js";
 
 export interface Args {
@@ -12,6 +13,8 @@ export interface Args {
   bootLetters?: string;
   hda?: string;
   cdrom?: string;
+  /** -drive and -device (vmm/node/drives.ts). */
+  machine: MachineArgs;
   /** COM1: the terminal (stdio), nowhere (none), or a file (file:PATH). */
   serial: "stdio" | "none" | { file: string };
   kernel: string;
@@ -32,7 +35,10 @@ const USAGE = `usage: npm start -- [options]
   -initrd FILE          the initrd (Linux) or the module (Multiboot)
   -append CMDLINE       the kernel command line
   -hda FILE, -cdrom FILE, -bios FILE, -boot [order=]LETTERS
-                        firmware boot (SeaBIOS) from an IDE disk or CD image
+                        IDE disk or CD image; without -kernel, SeaBIOS boots from the drives
+  -drive file=F[,if=ide|virtio|none][,format=raw][,media=disk|cdrom][,readonly=on]
+         [,snapshot=off][,index=N][,id=NAME]
+  -device virtio-blk-pci,drive=NAME | virtio-rng-pci | virtio-net-pci | ne2k_pci
   -serial stdio|none|file:PATH
   --clock icount|realtime, --mode native|trap|bt|hvm|pv, --mmu shadow|ept, --stats
   --max-instructions N  stop after N instructions (a positive integer); idle time counts as the
@@ -76,6 +82,7 @@ export function parseArgs(argv: string[]): Args {
     serial: "stdio",
     mode: "native",
     stats: false,
+    machine: emptyMachineArgs(),
   };
   let kernelGiven = false;
   let biosGiven = false;
@@ -107,6 +114,12 @@ export function parseArgs(argv: string[]): Args {
         break;
       case "-cdrom":
         args.cdrom = value();
+        break;
+      case "-drive":
+        args.machine.drives.push(parseDrive(value()));
+        break;
+      case "-device":
+        args.machine.devices.push(parseDevice(value()));
         break;
       case "-boot": {
         const v = value().replace(/^order=/, "");
@@ -167,7 +180,8 @@ export function parseArgs(argv: string[]): Args {
   if (modeError) throw new UserInputError(modeError);
   // With a disk or a CD and no -kernel, the firmware boots from its devices (SeaBIOS unless
   // -bios names another image).
-  const fromDevices = (biosGiven || args.hda !== undefined || args.cdrom !== undefined) && !kernelGiven;
+  const fromDevices =
+    (biosGiven || args.hda !== undefined || args.cdrom !== undefined || hasDrives(args.machine)) && !kernelGiven;
   if (fromDevices) {
     args.initrd = undefined;
     args.bios ??= projectFile("guests/seabios/bios.bin");

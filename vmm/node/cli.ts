@@ -4,15 +4,17 @@
 // Flags follow QEMU's (see args.ts and --help). With no -kernel, the project's tiny Linux boots.
 
 import { closeSync, constants, fstatSync, openSync, writeSync } from "node:fs";
-import { CowDisk, DiskImageError } from "../../devices/storage/block.js";
+import { DiskImageError } from "../../devices/storage/block.js";
 import { toAnsi } from "../../devices/vga/render.js";
 import { loadKernel } from "../boot/kernel.js";
 import { BootImageError } from "../boot/linux.js";
 import { REG, SEG } from "../cpu.js";
 import { FirmwareError, installFirmware } from "../firmware.js";
+import { infoIo, infoPci, infoVirtio } from "../info.js";
 import { formatReport, PROFILES, readCoreStats, readStructureStats, readWalkStats } from "../stats/index.js";
 import { Vm, type VmStop } from "../vm.js";
 import { type Args, HelpRequest, parseArgs } from "./args.js";
+import { legacyDrives, machinePci } from "./drives.js";
 import { projectFile, readGuestFile, type SizeLimit, UserInputError } from "./files.js";
 import { ATA_DISK_LIMIT, ATAPI_CD_LIMIT, fileSource } from "./image-file.js";
 import { loadCoreModule } from "./load-core.js";
@@ -71,8 +73,11 @@ function monitorCommand(vm: Vm, line: string): string {
     );
   }
   if (cmd === "info stats") return basicStats(vm) + crossingReport(vm, 0);
+  if (cmd === "info pci") return infoPci(vm);
+  if (cmd === "info virtio") return infoVirtio(vm);
+  if (cmd === "info io") return infoIo(vm);
   if (cmd === "") return "";
-  return `unknown command '${cmd}' (info registers, info stats, quit)\n`;
+  return `unknown command '${cmd}' (info registers, info stats, info pci, info virtio, info io, quit)\n`;
 }
 
 /** The VM's crossings (counted by kind and reason), modeled cycles per profile, and measured time. */
@@ -96,7 +101,8 @@ function crossingReport(vm: Vm, hostMs: number): string {
     `mode: ${vm.mode} (memory: ${vm.mmu})\n` +
     `page walks: ${walk.tlbMisses} TLB misses, ${walk.refsPerMiss.toFixed(2)} memory references per miss\n` +
     structures +
-    `${formatReport(readCoreStats(vm.cpu), PROFILES, hostMs)}\n`
+    `${formatReport(readCoreStats(vm.cpu), PROFILES, hostMs)}\n` +
+    `device accesses (port and MMIO, by owner):\n${infoIo(vm)}`
   );
 }
 
@@ -121,6 +127,12 @@ async function main(): Promise<number> {
   const bios = args.bios ? readGuestFile(args.bios, "BIOS image", BIOS_LIMIT) : undefined;
   const out = process.stdout;
   const serialOut = serialSink(args.serial, out);
+  // Drives and devices belong to the machine whatever boots it (-kernel with -hda attaches the
+  // disk); each image is checked for type and size before it is opened.
+  const pci = machinePci(
+    { drives: [...legacyDrives(args), ...args.machine.drives], devices: args.machine.devices },
+    (path, what, writable) => fileSource(path, what, writable, what === "CD image" ? ATAPI_CD_LIMIT : ATA_DISK_LIMIT),
+  );
   const vm = await Vm.create({
     module: loadCoreModule(),
     ramBytes: args.memMiB * 1024 * 1024,
@@ -130,6 +142,7 @@ async function main(): Promise<number> {
     onSerial: (com, byte) => {
       if (com === 1) serialOut(byte);
     },
+    pci,
   });
   let screen: (() => void) | undefined;
   if (bios && args.firmwareBoot) {
@@ -138,16 +151,6 @@ async function main(): Promise<number> {
       bios,
       vgaBios: readGuestFile(projectFile("guests/seabios/vgabios.bin"), "VGA BIOS", OPTION_ROM_LIMIT),
       bootLetters: args.bootLetters,
-      hda: args.hda
-        ? new CowDisk(fileSource(args.hda, "disk image", false, ATA_DISK_LIMIT), { name: args.hda })
-        : undefined,
-      cdrom: args.cdrom
-        ? new CowDisk(fileSource(args.cdrom, "CD image", false, ATAPI_CD_LIMIT), {
-            name: args.cdrom,
-            granularity: 2048,
-            readOnly: true,
-          })
-        : undefined,
       onReset: () => vm.requestStop({ kind: "reset", source: "PIIX3 0xCF9" }),
     });
     let drawn = -1;

@@ -1,9 +1,10 @@
 // Dirty-page logging for live migration's pre-copy rounds, from EPT's dirty flags (ept-dirty.ts
 // in the core): which guest frames the guest wrote since the last collection.
 //
-// Only guest writes made through EPT are seen. Writes the host makes directly to guest RAM
-// (loaders, device DMA, the kvmclock page the core updates) bypass EPT and never appear here:
-// a migration has to send those pages by other means, as KVM's own writes call mark_page_dirty.
+// Guest writes made through EPT set the leaves' dirty flags; writes that bypass EPT are marked
+// directly (core/mmu/ept-dirty.ts), as KVM's own writes call mark_page_dirty: the core's (the
+// kvmclock page, pv batches) and the host's through Cpu.writePhysical or device DMA through the
+// Vm's GuestMemory (vmm/guest-memory.ts), which end in hostWroteGuest.
 
 import type { Cpu } from "../cpu.js";
 

@@ -5,6 +5,7 @@
 // is an error in EAX, never a host exception.
 
 import type { TimedDevice } from "../../devices/clock.js";
+import type { GuestMemory } from "../../devices/dma.js";
 import type { Cpu } from "../cpu.js";
 import * as L from "../generated/layout.js";
 
@@ -47,6 +48,8 @@ export function pulseSharedIrq(pic: IrqInputs, irq: number): void {
 /** What the pv host needs from the machine. */
 export interface PvHostOptions {
   cpu: Cpu;
+  /** Guest memory for the buffers hypercalls name (the Vm's: RAM and ROM, bounds-checked). */
+  memory: GuestMemory;
   /** The serial console's output (the Vm's onSerial for COM1). */
   console?: (byte: number) => void;
   /** Raises an edge on IRQ 0 (the timer's interrupt). */
@@ -91,11 +94,13 @@ export class PvTimer implements TimedDevice {
 export class PvHost {
   readonly timer: PvTimer;
   private readonly cpu: Cpu;
+  private readonly memory: GuestMemory;
   private readonly console: ((byte: number) => void) | undefined;
   private readonly nowNs: () => number;
 
   constructor(opts: PvHostOptions) {
     this.cpu = opts.cpu;
+    this.memory = opts.memory;
     this.console = opts.console;
     this.nowNs = opts.nowNs;
     this.timer = new PvTimer(opts.pulseIrq0);
@@ -118,33 +123,11 @@ export class PvHost {
   private consoleWrite(gpa: number, length: number): number {
     if (length > PV_CONSOLE_MAX) return -EINVAL;
     if (length === 0) return 0;
-    const bytes = this.readGuest(gpa, length);
-    if (!bytes) return -EFAULT;
+    // RAM or ROM only (the VGA window inside RAM is device memory, not bytes to copy).
+    if (!this.memory.check(gpa, length)) return -EFAULT;
+    const bytes = this.memory.read(gpa, length);
     if (this.console) for (const b of bytes) this.console(b);
     return length;
-  }
-
-  /**
-   * Copies guest-physical memory that is RAM or ROM, page by page through the core's PHYSMAP (the
-   * VGA window inside RAM is device memory, not bytes to copy); null if any page is not.
-   */
-  private readGuest(gpa: number, length: number): Uint8Array | null {
-    if (gpa + length > 2 ** 32) return null;
-    const out = new Uint8Array(length);
-    const mem = new Uint8Array(this.cpu.memory.buffer);
-    let done = 0;
-    while (done < length) {
-      const addr = gpa + done;
-      const entry = this.cpu.u32(L.PHYSMAP_BASE + Math.floor(addr / 4096) * 4);
-      const kind = entry & 0xf;
-      if (kind !== L.PHYS_RAM && kind !== L.PHYS_TRACKED && kind !== L.PHYS_ROM) return null;
-      const offset = addr & 0xfff;
-      const n = Math.min(4096 - offset, length - done);
-      const host = (entry & ~0xfff) >>> 0;
-      out.set(mem.subarray(host + offset, host + offset + n), done);
-      done += n;
-    }
-    return out;
   }
 
   /**

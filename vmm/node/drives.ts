@@ -1,0 +1,242 @@
+// The command line's storage and device flags, in QEMU's spelling, turned into the Vm's PCI
+// options:
+//
+//   -hda F / -hdb F / -hdc F / -hdd F, -cdrom F      IDE drives (hdc is the CD-ROM with -cdrom)
+//   -drive file=F[,if=ide|virtio|none][,format=raw][,media=disk|cdrom][,readonly=on|off]
+//          [,snapshot=on|off][,index=N][,id=NAME]
+//   -device virtio-blk-pci,drive=NAME | virtio-rng-pci | virtio-net-pci | ne2k_pci
+//
+// Disks are copy-on-write over the image (snapshot=on, this project's default); snapshot=off
+// sends writes to the file. if=virtio makes its own virtio-blk-pci, as in QEMU; if=none leaves
+// the drive for a -device to name. A NIC's (virtio-net-pci, ne2k_pci) wire has one host, 10.0.2.2, that
+// answers ARP and ping (devices/net/backend.ts) until a later issue brings a virtual switch.
+// Every mistake is a one-line UserInputError.
+
+import type { IdeDeviceSpec } from "../../devices/ide/channel.js";
+import { EchoHostBackend } from "../../devices/net/backend.js";
+import { Ne2000 } from "../../devices/net/ne2000.js";
+import type { PciFunction } from "../../devices/pci/pci.js";
+import { CowDisk, type ImageSource } from "../../devices/storage/block.js";
+import { VirtioBlk } from "../../devices/virtio/blk.js";
+import type { VirtioDevice } from "../../devices/virtio/device.js";
+import { VirtioNet } from "../../devices/virtio/net.js";
+import { VirtioRng } from "../../devices/virtio/rng.js";
+import type { VmPciOptions } from "../vm.js";
+import { UserInputError } from "./files.js";
+
+export interface DriveArg {
+  file: string;
+  interface: "ide" | "virtio" | "none";
+  media: "disk" | "cdrom";
+  readOnly: boolean;
+  /** false: writes go to the file (QEMU's snapshot=off). */
+  snapshot: boolean;
+  /** IDE position 0-3 (hda-hdd). */
+  index?: number;
+  id?: string;
+}
+
+export interface DeviceArg {
+  driver: "virtio-blk-pci" | "virtio-rng-pci" | "virtio-net-pci" | "ne2k_pci";
+  drive?: string;
+}
+
+/** What the storage flags collected. */
+export interface MachineArgs {
+  drives: DriveArg[];
+  devices: DeviceArg[];
+}
+
+export function emptyMachineArgs(): MachineArgs {
+  return { drives: [], devices: [] };
+}
+
+/** key=value pairs of a QEMU option string. */
+function keyValues(flag: string, value: string): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const part of value.split(",")) {
+    if (part === "") continue;
+    const eq = part.indexOf("=");
+    if (eq <= 0) throw new UserInputError(`${flag} ${value}: '${part}' is not key=value`);
+    const key = part.slice(0, eq);
+    if (map.has(key)) throw new UserInputError(`${flag} ${value}: '${key}' given twice`);
+    map.set(key, part.slice(eq + 1));
+  }
+  return map;
+}
+
+function onOff(flag: string, key: string, v: string): boolean {
+  if (v === "on" || v === "yes" || v === "true") return true;
+  if (v === "off" || v === "no" || v === "false") return false;
+  throw new UserInputError(`${flag}: ${key}=${v}: use on or off`);
+}
+
+/** One -drive value. */
+export function parseDrive(value: string): DriveArg {
+  const kv = keyValues("-drive", value);
+  const known = new Set(["file", "if", "format", "media", "readonly", "snapshot", "index", "id"]);
+  for (const k of kv.keys()) {
+    if (!known.has(k)) throw new UserInputError(`-drive: unknown property '${k}' (${[...known].join(", ")})`);
+  }
+  const file = kv.get("file");
+  if (!file) throw new UserInputError("-drive: file=PATH is required");
+  const iface = kv.get("if") ?? "ide";
+  if (iface !== "ide" && iface !== "virtio" && iface !== "none") {
+    throw new UserInputError(`-drive: if=${iface}: use ide, virtio or none`);
+  }
+  const format = kv.get("format") ?? "raw";
+  if (format !== "raw") throw new UserInputError(`-drive: format=${format}: only raw images are supported`);
+  const media = kv.get("media") ?? "disk";
+  if (media !== "disk" && media !== "cdrom") throw new UserInputError(`-drive: media=${media}: use disk or cdrom`);
+  if (media === "cdrom" && iface !== "ide") throw new UserInputError("-drive: media=cdrom needs if=ide");
+  const drive: DriveArg = {
+    file,
+    interface: iface,
+    media,
+    readOnly: media === "cdrom" || onOff("-drive", "readonly", kv.get("readonly") ?? "off"),
+    snapshot: onOff("-drive", "snapshot", kv.get("snapshot") ?? "on"),
+  };
+  const index = kv.get("index");
+  if (index !== undefined) {
+    const n = Number(index);
+    if (!Number.isInteger(n) || n < 0 || n > 3 || iface !== "ide") {
+      throw new UserInputError(`-drive: index=${index}: an IDE position 0-3 (with if=ide)`);
+    }
+    drive.index = n;
+  }
+  const id = kv.get("id");
+  if (id !== undefined) drive.id = id;
+  if (iface === "none" && !drive.id) throw new UserInputError("-drive: if=none needs id=NAME for a -device to use");
+  return drive;
+}
+
+/** One -device value. */
+export function parseDevice(value: string): DeviceArg {
+  const [driver, ...rest] = value.split(",");
+  if (
+    driver !== "virtio-blk-pci" &&
+    driver !== "virtio-rng-pci" &&
+    driver !== "virtio-net-pci" &&
+    driver !== "ne2k_pci"
+  ) {
+    throw new UserInputError(
+      `-device ${driver}: this machine has virtio-blk-pci, virtio-rng-pci, virtio-net-pci and ne2k_pci`,
+    );
+  }
+  const kv = keyValues("-device", rest.join(","));
+  const device: DeviceArg = { driver };
+  for (const [k, v] of kv) {
+    if (k === "drive" && driver === "virtio-blk-pci") device.drive = v;
+    else throw new UserInputError(`-device ${driver}: unknown property '${k}'`);
+  }
+  if (driver === "virtio-blk-pci" && !device.drive) {
+    throw new UserInputError("-device virtio-blk-pci: drive=NAME is required (a -drive if=none,id=NAME)");
+  }
+  return device;
+}
+
+/** The -hda..-hdd / -cdrom shorthands as -drive entries. */
+export function legacyDrives(opts: {
+  hda?: string;
+  hdb?: string;
+  hdc?: string;
+  hdd?: string;
+  cdrom?: string;
+}): DriveArg[] {
+  const out: DriveArg[] = [];
+  const disk = (file: string, index: number): DriveArg => ({
+    file,
+    interface: "ide",
+    media: "disk",
+    readOnly: false,
+    snapshot: true,
+    index,
+  });
+  if (opts.hda) out.push(disk(opts.hda, 0));
+  if (opts.hdb) out.push(disk(opts.hdb, 1));
+  if (opts.hdc) out.push(disk(opts.hdc, 2));
+  if (opts.hdd) out.push(disk(opts.hdd, 3));
+  if (opts.cdrom) out.push({ ...disk(opts.cdrom, 2), media: "cdrom", readOnly: true });
+  return out;
+}
+
+/** Opens an image: `writable` only when writes go to the file. */
+export type OpenImage = (path: string, what: string, writable: boolean) => ImageSource;
+
+/** Builds the Vm's PCI options: IDE positions, virtio devices, each disk over its image. */
+export function machinePci(args: MachineArgs, open: OpenImage): VmPciOptions {
+  const ide: (IdeDeviceSpec | undefined)[] = [undefined, undefined, undefined, undefined];
+  const virtio: VirtioDevice[] = [];
+  const functions: PciFunction[] = [];
+  const byId = new Map<string, DriveArg>();
+  const used = new Set<DriveArg>();
+  const disk = (d: DriveArg) => {
+    const what = d.media === "cdrom" ? "CD image" : "disk image";
+    const writeThrough = !d.snapshot && !d.readOnly;
+    return new CowDisk(open(d.file, what, writeThrough), {
+      name: d.file,
+      readOnly: d.readOnly,
+      writeThrough,
+      granularity: d.media === "cdrom" ? 2048 : 512,
+    });
+  };
+  for (const d of args.drives) {
+    if (d.id !== undefined) {
+      if (byId.has(d.id)) throw new UserInputError(`-drive: id=${d.id} is used twice`);
+      byId.set(d.id, d);
+    }
+  }
+  let serial = 0;
+  const blk = (d: DriveArg) => {
+    used.add(d);
+    virtio.push(new VirtioBlk({ disk: disk(d), serial: `x86lab-vd${String.fromCharCode(97 + serial++)}` }));
+  };
+  for (const d of args.drives) {
+    if (d.interface === "virtio") blk(d);
+    if (d.interface !== "ide") continue;
+    const index = d.index ?? ide.findIndex((x, i) => x === undefined && !(i === 2 && hasCdrom(args)));
+    if (index < 0 || ide[index]) throw new UserInputError(`-drive ${d.file}: IDE position ${index} is taken`);
+    ide[index] = d.media === "cdrom" ? { kind: "cdrom", medium: disk(d) } : { kind: "disk", disk: disk(d) };
+  }
+  for (const dev of args.devices) {
+    if (dev.driver === "virtio-rng-pci") {
+      virtio.push(new VirtioRng());
+      continue;
+    }
+    if (dev.driver === "virtio-net-pci") {
+      virtio.push(new VirtioNet(new EchoHostBackend()));
+      continue;
+    }
+    if (dev.driver === "ne2k_pci") {
+      functions.push(new Ne2000(new EchoHostBackend()));
+      continue;
+    }
+    const d = byId.get(dev.drive!);
+    if (!d) throw new UserInputError(`-device virtio-blk-pci: no -drive with id=${dev.drive}`);
+    if (d.interface !== "none" || used.has(d)) {
+      throw new UserInputError(`-device virtio-blk-pci: drive ${dev.drive} is already in use (give it if=none)`);
+    }
+    blk(d);
+  }
+  for (const d of args.drives) {
+    if (d.interface === "none" && !used.has(d)) throw new UserInputError(`-drive id=${d.id}: no -device uses it`);
+  }
+  return {
+    hda: ide[0],
+    hdb: ide[1],
+    // QEMU's default empty CD-ROM drive, unless something else sits there.
+    hdc: ide[2] ?? { kind: "cdrom" },
+    hdd: ide[3],
+    virtio,
+    functions,
+  };
+}
+
+function hasCdrom(args: MachineArgs): boolean {
+  return args.drives.some((d) => d.interface === "ide" && d.media === "cdrom" && (d.index ?? 2) === 2);
+}
+
+/** Whether any drive was given (then, without -kernel, the firmware boots from the drives). */
+export function hasDrives(args: MachineArgs): boolean {
+  return args.drives.length > 0;
+}
