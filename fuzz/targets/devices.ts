@@ -1,12 +1,23 @@
 // Fuzz target "devices": a guest whose program is random port, MMIO, PCI configuration and DMA
-// traffic against the PC's devices (PIC, PIT, RTC, UARTs, i8042, PCI host and PIIX3, IDE with a
-// disk and a CD-ROM, fw_cfg with DMA, VGA registers and its memory window), written as real
-// instructions so every mode's path (exits, string-I/O emulation, callouts, traps) carries it.
+// traffic against the PC's devices, written as real instructions so every mode's path (exits,
+// string-I/O emulation, callouts, traps) carries it. Two machines:
+//   - "firmware": as SeaBIOS finds it (PIC, PIT, RTC, UARTs, i8042, PCI host and PIIX3, IDE with
+//     a disk and a CD-ROM, fw_cfg with DMA, VGA registers and its memory window);
+//   - "direct": as a direct kernel boot finds it, PCI set up by the VMM, with virtio-blk,
+//     virtio-net, virtio-rng, virtio-console and an NE2000 whose BARs the program pokes, and
+//     virtqueues it points at random descriptor tables.
 // The host must neither throw nor hang, and the disk images behind the copy-on-write drives
 // must be left as they were.
 
 import { createHash } from "node:crypto";
+import { EchoHostBackend } from "../../devices/net/backend.js";
+import { Ne2000 } from "../../devices/net/ne2000.js";
+import { PCI_IO_START, PCI_MEM_START } from "../../devices/pci/pci-setup.js";
 import { bytesSource, CowDisk } from "../../devices/storage/block.js";
+import { VirtioBlk } from "../../devices/virtio/blk.js";
+import { VirtioConsole } from "../../devices/virtio/console.js";
+import { VirtioNet } from "../../devices/virtio/net.js";
+import { VirtioRng } from "../../devices/virtio/rng.js";
 import { installFirmware } from "../../vmm/firmware.js";
 import { loadCoreModule } from "../../vmm/node/load-core.js";
 import type { VirtMode } from "../../vmm/virt/vmcs.js";
@@ -16,6 +27,8 @@ import { Rng } from "../rng.js";
 import type { CaseOptions, CaseResult, FuzzTarget } from "../target.js";
 
 export interface DevicesCase {
+  /** The machine: SeaBIOS's view, or a direct boot's with virtio devices and an NE2000. */
+  machine?: "firmware" | "direct";
   /** Real mode or flat 32-bit protected mode. */
   state: "real" | "pm32";
   mode: VirtMode;
@@ -47,7 +60,7 @@ const PORTS: [number, number][] = [
   [0x3f6, 1],
   [0x170, 8], // IDE secondary
   [0x376, 1],
-  [0xc000, 16], // where a guest tends to put the bus-master window
+  [PCI_IO_START, 0x200], // I/O BARs (bus-master IDE, virtio legacy, NE2000) as the VMM assigns them
   [0x510, 2], // fw_cfg selector and data
   [0x514, 8], // fw_cfg DMA address
   [0x3c0, 32], // VGA
@@ -62,7 +75,7 @@ let module: WebAssembly.Module | undefined;
 /** An instruction emitter for 16- or 32-bit code. */
 class Program {
   readonly bytes: number[] = [];
-  constructor(private readonly code32: boolean) {}
+  constructor(readonly code32: boolean) {}
   private size(bits: 8 | 16 | 32): number[] {
     if (bits === 8) return [];
     return (bits === 32) === this.code32 ? [] : [0x66];
@@ -93,6 +106,10 @@ class Program {
   repString(out: boolean, bits: 8 | 16 | 32): void {
     this.bytes.push(0xf3, ...this.size(bits), out ? (bits === 8 ? 0x6e : 0x6f) : bits === 8 ? 0x6c : 0x6d);
   }
+  /** mov word [addr], v (32-bit code) */
+  storeWord(addr: number, v: number): void {
+    this.bytes.push(0x66, 0xc7, 0x05, ...this.imm(addr, 4), ...this.imm(v, 2));
+  }
   raw(...b: number[]): void {
     this.bytes.push(...b);
   }
@@ -108,11 +125,55 @@ function bits(rng: Rng): 8 | 16 | 32 {
   return rng.pick([8, 8, 16, 32] as const);
 }
 
+const QUEUE_SIZE_AT = new Map([
+  [PCI_IO_START, 128],
+  [PCI_IO_START + 0x80, 256],
+  [PCI_IO_START + 0xa0, 64],
+  [PCI_IO_START + 0xc0, 64],
+]);
+
+/**
+ * A legacy virtio driver's steps on one of the I/O BARs from PCI_IO_START: reset, features,
+ * a queue whose ring lies in the (random) data area, DRIVER_OK, notify; sometimes out of order.
+ */
+function virtioBurst(rng: Rng, p: Program, dataPtr: number): void {
+  const base = PCI_IO_START + 0x20 * rng.int(0, 7); // every 32-byte aligned BAR start
+  // Queue sizes by where the VMM's PCI setup puts each legacy BAR (blk, net, rng, console): a
+  // bias only, so that the rings written below often sit where the device reads them.
+  const queueSize = QUEUE_SIZE_AT.get(base) ?? rng.pick([64, 128, 256]);
+  const out = (reg: number, v: number, bits: 8 | 16 | 32) => {
+    p.dx(base + reg);
+    p.acc(v, bits);
+    p.out(bits);
+  };
+  if (rng.chance(0.8)) out(0x12, 0, 8); // status: reset
+  if (rng.chance(0.8)) out(0x12, 3, 8); // ACKNOWLEDGE | DRIVER
+  if (rng.chance(0.7)) out(0x04, rng.chance(0.5) ? rng.u32() : 0x30000000, 32); // guest features
+  const queue = rng.pick([0, 0, 0, 1, 2, 3]); // 0 most often: every device has it
+  out(0x0e, queue, 16);
+  const ring = (dataPtr & ~0xfff) >>> 0;
+  out(0x08, rng.chance(0.8) ? ring >>> 12 : rng.u32(), 32); // queue PFN
+  if (p.code32 && rng.chance(0.7)) {
+    // A small available index and head, so the device walks the (random) descriptors instead
+    // of only refusing an index far ahead: the avail ring follows the descriptor table, whose
+    // size is the queue size (64, 128 or 256 here).
+    const avail = ring + 16 * queueSize;
+    p.storeWord(avail + 2, rng.int(1, 4)); // avail.idx
+    p.storeWord(avail + 4, rng.int(0, 70)); // avail.ring[0]
+  }
+  if (rng.chance(0.8)) out(0x12, 7, 8); // DRIVER_OK
+  for (let n = rng.int(1, 4); n > 0; n--) out(0x10, rng.chance(0.7) ? queue : rng.int(0, 3), 16); // notify
+  if (rng.chance(0.5)) {
+    p.dx(base + 0x13); // ISR (read clears)
+    p.in(8);
+  }
+}
+
 /** One burst of device traffic. */
-function burst(rng: Rng, p: Program, code32: boolean): void {
+function burst(rng: Rng, p: Program, code32: boolean, direct: boolean): void {
   const dataPtr = code32 ? LAYOUT.data + rng.int(0, 0x1f000) : rng.int(0, 0xf000);
   // IDE commands come twice as often as the other kinds: the IDE state machine is the largest.
-  switch (rng.pick([0, 1, 2, 2, 3, 4, 5, 6, 7])) {
+  switch (rng.pick([0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 8])) {
     case 0: {
       // A write. The two reset ports (0x92 bit 0, 0xCF9 bit 2) mostly keep their reset bit
       // clear, or most cases would end in their first milliseconds.
@@ -187,11 +248,11 @@ function burst(rng: Rng, p: Program, code32: boolean): void {
       break;
     }
     case 5: {
-      // The VGA window (device memory): stores and loads through the MMIO path.
+      // Device memory: the VGA window, or (direct) the memory BARs (virtio's modern registers).
       if (!code32) break;
-      const at = 0xa0000 + rng.int(0, 0x1fffc);
+      const at = direct && rng.chance(0.6) ? PCI_MEM_START + rng.int(0, 0x3fffc) : 0xa0000 + rng.int(0, 0x1fffc);
       p.acc(rng.u32(), 32);
-      p.raw(rng.chance(0.5) ? 0xa3 : 0xa1, at & 0xff, (at >>> 8) & 0xff, (at >>> 16) & 0xff, 0);
+      p.raw(rng.chance(0.5) ? 0xa3 : 0xa1, at & 0xff, (at >>> 8) & 0xff, (at >>> 16) & 0xff, at >>> 24);
       break;
     }
     case 6: {
@@ -203,6 +264,9 @@ function burst(rng: Rng, p: Program, code32: boolean): void {
       p.repString(rng.chance(0.5), bits(rng));
       break;
     }
+    case 8:
+      if (direct) virtioBurst(rng, p, dataPtr);
+      break;
     default:
       // Interrupts on or off; the PIT and PIC may have been programmed to raise them.
       p.raw(rng.chance(0.3) ? 0xfb : 0xfa);
@@ -211,11 +275,13 @@ function burst(rng: Rng, p: Program, code32: boolean): void {
 
 export function generateDevicesCase(seed: number, modes: readonly VirtMode[]): DevicesCase {
   const rng = new Rng(seed);
+  const machine = rng.chance(0.5) ? "direct" : "firmware";
   const state = rng.chance(0.7) ? "pm32" : "real";
   const p = new Program(state === "pm32");
-  for (let n = rng.int(5, 120); n > 0; n--) burst(rng, p, state === "pm32");
+  for (let n = rng.int(5, 120); n > 0; n--) burst(rng, p, state === "pm32", machine === "direct");
   p.raw(0xfa, 0xf4); // cli; hlt
   return {
+    machine,
     state,
     mode: rng.pick(modes.length > 0 ? modes : ["native"]),
     code: Buffer.from(p.bytes).toString("base64"),
@@ -231,21 +297,47 @@ function image(seed: number, bytes: number): Uint8Array {
 
 const digest = (b: Uint8Array) => createHash("sha1").update(b).digest("hex");
 
-export async function runDevicesCase(c: DevicesCase): Promise<CaseResult> {
+/** Runs a case; `inspect` sees the VM when the run is over (tests and diagnosis). */
+export async function runDevicesCase(c: DevicesCase, inspect?: (vm: Vm) => void): Promise<CaseResult> {
   module ??= loadCoreModule();
   const disk = image(c.diskSeed, 64 * 1024);
+  const disk2 = image(c.diskSeed ^ 0xa5a5, 64 * 1024);
   const cd = image(c.diskSeed ^ 0x5a5a, 16 * 2048);
-  const before = [digest(disk), digest(cd)];
+  const before = [digest(disk), digest(disk2), digest(cd)];
   let instructions = 0;
   try {
-    const vm = await Vm.create({ module, ramBytes: 4 << 20, mode: c.mode, wallClockSeconds: 0 });
-    // Firmware devices with a BIOS that only halts: the program below runs instead of it.
-    installFirmware(vm, {
-      bios: new Uint8Array(0x10000).fill(0xf4),
-      hda: new CowDisk(bytesSource(disk), { name: "fuzz disk" }),
-      cdrom: new CowDisk(bytesSource(cd), { name: "fuzz cd", granularity: 2048, readOnly: true }),
-      onReset: () => vm.requestStop({ kind: "reset", source: "PIIX3 0xCF9" }),
+    const hda = new CowDisk(bytesSource(disk), { name: "fuzz disk" });
+    const cdrom = new CowDisk(bytesSource(cd), { name: "fuzz cd", granularity: 2048, readOnly: true });
+    const direct = c.machine === "direct";
+    const entropy = new Rng(c.diskSeed ^ 0x1234);
+    const vm = await Vm.create({
+      module,
+      ramBytes: 4 << 20,
+      mode: c.mode,
+      wallClockSeconds: 0,
+      pci: direct
+        ? {
+            hda: { kind: "disk", disk: hda },
+            hdc: { kind: "cdrom", medium: cdrom },
+            virtio: [
+              new VirtioBlk({ disk: new CowDisk(bytesSource(disk2), { name: "fuzz virtio disk" }), serial: "fuzz" }),
+              new VirtioNet(new EchoHostBackend()),
+              new VirtioRng((dest) => dest.set(entropy.bytes(dest.length))),
+              new VirtioConsole(() => {}),
+            ],
+            functions: [new Ne2000(new EchoHostBackend())],
+          }
+        : undefined,
     });
+    // Firmware devices with a BIOS that only halts: the program below runs instead of it.
+    if (!direct) {
+      installFirmware(vm, {
+        bios: new Uint8Array(0x10000).fill(0xf4),
+        hda,
+        cdrom,
+        onReset: () => vm.requestStop({ kind: "reset", source: "PIIX3 0xCF9" }),
+      });
+    }
     const env: EnvSpec = {
       state: c.state,
       resume: "bytes",
@@ -261,13 +353,15 @@ export async function runDevicesCase(c: DevicesCase): Promise<CaseResult> {
       extraDescriptors: [],
       gateTypes: [],
     };
-    setUpGuest(vm.cpu, env, Buffer.from(c.code, "base64"), new Uint8Array(0x20000));
+    // The data area is random: virtqueues the program points there hold random descriptors.
+    setUpGuest(vm.cpu, env, Buffer.from(c.code, "base64"), new Rng(c.diskSeed ^ 0x77).bytes(0x20000));
     vm.run(c.budget);
     instructions = vm.cpu.retired;
+    inspect?.(vm);
   } catch (err) {
     return { verdict: "crash", instructions, detail: `host threw: ${String(err).split("\n")[0]}`, reproducer: c };
   }
-  if (digest(disk) !== before[0] || digest(cd) !== before[1]) {
+  if (digest(disk) !== before[0] || digest(disk2) !== before[1] || digest(cd) !== before[2]) {
     return { verdict: "crash", instructions, detail: "a copy-on-write image was modified", reproducer: c };
   }
   return { verdict: "ok", instructions, detail: "" };
