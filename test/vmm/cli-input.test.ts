@@ -2,15 +2,15 @@
 // error and exit status 2, files are checked for type and size before a byte is read (a FIFO
 // would block, /dev/zero never ends), and an idle guest still ends under --max-instructions.
 
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseArgs, parseInstructionCount, parseMemSize } from "../../vmm/node/args.js";
 import { UserInputError } from "../../vmm/node/files.js";
+import { multibootKernel, spawnCli } from "./cli-process.js";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "x86lab-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -21,43 +21,14 @@ interface Result {
   ms: number;
 }
 
-/**
- * Runs `npm start` with stdin an open pipe that is never closed (a closed stdin quits the CLI),
- * killing it after `timeoutMs`.
- */
-function start(args: string[], timeoutMs = 30_000): Promise<Result> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const child = spawn(process.execPath, ["--import", "tsx", "vmm/node/cli.ts", ...args], {
-      cwd: ROOT,
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr, ms: performance.now() - t0 });
-    });
-  });
-}
-
-/** A Multiboot a.out-kludge kernel loaded at 1 MiB whose code follows the 32-byte header. */
-function multibootKernel(code: number[]): Uint8Array {
-  const LOAD = 0x100000;
-  const flags = 0x10000;
-  const words = [0x1badb002, flags, -(0x1badb002 + flags) >>> 0, LOAD, LOAD, 0, 0, LOAD + 32];
-  const img = new Uint8Array(32 + code.length);
-  const dv = new DataView(img.buffer);
-  for (const [i, w] of words.entries()) dv.setUint32(i * 4, w, true);
-  img.set(code, 32);
-  return img;
+/** Runs `npm start` to its end (stdin open, never closed), killing it after `timeoutMs`. */
+async function start(args: string[], timeoutMs = 30_000): Promise<Result> {
+  const t0 = performance.now();
+  const { child, output, exited } = spawnCli(args);
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const status = await exited;
+  clearTimeout(timer);
+  return { status, stdout: output.stdout, stderr: output.stderr, ms: performance.now() - t0 };
 }
 
 function expectOneLineError(r: Result, pattern: RegExp): void {

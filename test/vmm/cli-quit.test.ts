@@ -3,27 +3,14 @@
 // that host input was never looked at. Stdin is a pipe kept open until the keys are sent (a
 // closed stdin quits the CLI by itself).
 
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { multibootKernel, spawnCli } from "./cli-process.js";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "x86lab-quit-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A Multiboot a.out-kludge kernel loaded at 1 MiB whose code follows the 32-byte header. */
-function multibootKernel(code: number[]): Uint8Array {
-  const LOAD = 0x100000;
-  const flags = 0x10000;
-  const words = [0x1badb002, flags, -(0x1badb002 + flags) >>> 0, LOAD, LOAD, 0, 0, LOAD + 32];
-  const img = new Uint8Array(32 + code.length);
-  const dv = new DataView(img.buffer);
-  for (const [i, w] of words.entries()) dv.setUint32(i * 4, w, true);
-  img.set(code, 32);
-  return img;
-}
 
 // mov edi,0x200000; mov ecx,0xffffffff; mov dx,0x80; rep insb; hlt
 const REP_INSB = [0xbf, 0, 0, 0x20, 0, 0xb9, 0xff, 0xff, 0xff, 0xff, 0x66, 0xba, 0x80, 0, 0xf3, 0x6c, 0xf4];
@@ -33,19 +20,7 @@ const REP_INSB = [0xbf, 0, 0, 0x20, 0, 0xb9, 0xff, 0xff, 0xff, 0xff, 0x66, 0xba,
  * Ctrl-A X. Resolves with what happened and how long the quit took.
  */
 async function quitDuringRun(kernel: string, mode: string, waitMs: number) {
-  const child = spawn(process.execPath, ["--import", "tsx", "vmm/node/cli.ts", "-kernel", kernel, "--mode", mode], {
-    cwd: ROOT,
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr.on("data", (d) => {
-    stderr += d;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+  const { child, output, exited } = spawnCli(["-kernel", kernel, "--mode", mode]);
   await new Promise((r) => setTimeout(r, waitMs));
   const runningWhenSent = child.exitCode === null;
   // The monitor shows where the guest is (the monitor stops the run while it is open).
@@ -56,7 +31,7 @@ async function quitDuringRun(kernel: string, mode: string, waitMs: number) {
   const killer = setTimeout(() => child.kill("SIGKILL"), 10_000);
   const status = await exited;
   clearTimeout(killer);
-  return { runningWhenSent, status, stdout, stderr, quitMs: performance.now() - sent };
+  return { runningWhenSent, status, ...output, quitMs: performance.now() - sent };
 }
 
 describe("npm start: Ctrl-A X", () => {
