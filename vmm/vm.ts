@@ -326,7 +326,12 @@ export class Vm {
     let idled = false;
     let stop: VmStop;
     do {
-      stop = this.run(Math.min(step, maxInstructions - (this.progress - start)));
+      // Steps end at multiples of `step` in virtual time, wherever the wall clock ended the
+      // last slice, so the same guest meets the same run() boundaries every time (a REP string
+      // instruction's chunks, and so its I/O exits, fall at the same places).
+      const p = this.progress;
+      const toBoundary = (Math.floor(p / step) + 1) * step - p;
+      stop = this.run(Math.min(toBoundary, maxInstructions - (p - start)));
       idled ||= this.idleSinceLastRun;
     } while (
       stop.kind === "limit" &&
