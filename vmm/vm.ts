@@ -33,7 +33,11 @@ export interface VmOptions {
   mode?: VirtMode;
   /** Memory virtualization for the hypervisor modes (default: shadow for trap/bt, EPT for hvm/pv). */
   mmu?: MmuMode;
-  /** Wall-clock seconds at virtual time 0, reported to kvmclock guests (default: the host's now). */
+  /**
+   * Wall-clock seconds at virtual time 0: where the RTC starts and what kvmclock reports (QEMU's
+   * -rtc base=). Default: under icount a fixed 2024-01-01 00:00:00 UTC, so a run is the same
+   * every time; under realtime the host's now.
+   */
   wallClockSeconds?: number;
   /** Hypercalls the core forwards to the host (the pv console and the like); returns EAX. */
   onHypercall?: (nr: number, vm: Vm) => number | "stop";
@@ -69,6 +73,8 @@ export type VmStop =
   | { kind: "vmexit"; reason: number; qualification: number; eip: number };
 
 const MAX_SLICE = 200_000;
+/** The icount clock's default wall-clock start: 2024-01-01 00:00:00 UTC (the RTC's own default). */
+export const ICOUNT_EPOCH_SECONDS = Date.UTC(2024, 0, 1) / 1000;
 
 export class Vm {
   readonly cpu: Cpu;
@@ -126,8 +132,12 @@ export class Vm {
     const nsPerInsn = opts.nsPerInstruction ?? 1;
     let vm: Vm | undefined;
     const clock: Clock = { nowNs: () => (vm ? vm.nowNs() : 0) };
+    // One wall-clock start for the RTC and kvmclock; the host's time only on the realtime clock.
+    const wallSeconds =
+      opts.wallClockSeconds ?? (mode === "icount" ? ICOUNT_EPOCH_SECONDS : Math.floor(Date.now() / 1000));
     const devices = new PcDevices({
       clock,
+      wallClockMs: () => wallSeconds * 1000,
       onSerial: opts.onSerial,
       onDebugConsole: opts.onDebugConsole,
       onIntr: (level) => vm?.cpu.setIntr(level),
@@ -150,7 +160,7 @@ export class Vm {
     const virtMode = opts.mode ?? "native";
     const mmu = opts.mmu ?? defaultMmu(virtMode);
     configureVirtualization(cpu, virtMode, mmu);
-    cpu.setKvmWallClock(opts.wallClockSeconds ?? Math.floor(Date.now() / 1000));
+    cpu.setKvmWallClock(wallSeconds);
     const v = new Vm(cpu, devices, mode, nsPerInsn, { mode: virtMode, mmu });
     vm = v;
     if (opts.pci) {

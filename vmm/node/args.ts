@@ -21,6 +21,8 @@ export interface Args {
   initrd?: string;
   append: string;
   clock: ClockMode;
+  /** -rtc base=: wall-clock seconds at power-on, "now" (the host's), or undefined (the clock's default). */
+  rtcBase?: number | "now";
   maxInstructions: number;
   firmwareBoot?: boolean;
   mode: VirtMode;
@@ -41,6 +43,10 @@ const USAGE = `usage: npm start -- [options]
   -device virtio-blk-pci,drive=NAME | virtio-rng-pci | virtio-net-pci | ne2k_pci
   -serial stdio|none|file:PATH
   --clock icount|realtime, --mode native|trap|bt|hvm|pv, --mmu shadow|ept, --stats
+  -rtc base=utc|localtime|YYYY-MM-DD[THH:MM:SS]
+                        the wall-clock time the RTC and kvmclock start from: the host's now
+                        (utc, localtime) or a date (UTC); default 2024-01-01 under icount (a run
+                        is the same every time), the host's now under realtime
   --max-instructions N  stop after N instructions (a positive integer); idle time counts as the
                         instructions it stands for (1 ns each), and a guest waiting for input with
                         no timer lets wall-clock time pass as virtual time
@@ -62,6 +68,21 @@ export function parseMemSize(v: string): number {
     throw new UserInputError(`-m ${v}: give ${MIN_RAM_MIB} to ${MAX_RAM_MIB} MiB (the PCI hole starts at 3 GiB)`);
   }
   return mib;
+}
+
+/** QEMU's -rtc base=: utc or localtime (the host's now) or a date, read as UTC. */
+export function parseRtcBase(v: string): number | "now" {
+  const m = /^base=(.*)$/.exec(v);
+  const base = m ? m[1]! : "";
+  if (base === "utc" || base === "localtime") return "now";
+  const date = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2}))?$/.exec(base);
+  const ms = date
+    ? Date.UTC(+date[1]!, +date[2]! - 1, +date[3]!, +(date[4] ?? 0), +(date[5] ?? 0), +(date[6] ?? 0))
+    : Number.NaN;
+  if (!Number.isFinite(ms) || new Date(ms).toISOString().slice(0, 10) !== base.slice(0, 10) || ms < 0) {
+    throw new UserInputError(`-rtc ${v}: use base=utc, base=localtime or base=YYYY-MM-DD[THH:MM:SS]`);
+  }
+  return ms / 1000;
 }
 
 /** A positive whole number of instructions. */
@@ -137,6 +158,9 @@ export function parseArgs(argv: string[]): Args {
         break;
       case "-append":
         args.append = value();
+        break;
+      case "-rtc":
+        args.rtcBase = parseRtcBase(value());
         break;
       case "--clock": {
         const v = value();

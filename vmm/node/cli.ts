@@ -137,6 +137,7 @@ async function main(): Promise<number> {
     module: loadCoreModule(),
     ramBytes: args.memMiB * 1024 * 1024,
     clock: args.clock,
+    wallClockSeconds: args.rtcBase === "now" ? Math.floor(Date.now() / 1000) : args.rtcBase,
     mode: args.mode,
     mmu: args.mmu,
     onSerial: (com, byte) => {
