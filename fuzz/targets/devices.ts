@@ -367,9 +367,36 @@ export async function runDevicesCase(c: DevicesCase, inspect?: (vm: Vm) => void)
   return { verdict: "ok", instructions, detail: "" };
 }
 
+/**
+ * The shortest prefix of the failing program that still fails the same way (binary search on
+ * its length; the prefix ends in CLI; HLT), so a reproducer holds only the traffic that matters.
+ */
+async function minimise(c: DevicesCase, failing: CaseResult): Promise<CaseResult> {
+  const code = Buffer.from(c.code, "base64");
+  const withPrefix = (n: number): DevicesCase => ({
+    ...c,
+    code: Buffer.concat([code.subarray(0, n), Buffer.from([0xfa, 0xf4])]).toString("base64"),
+  });
+  let lo = 0;
+  let hi = code.length;
+  let best = failing;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    const r = await runDevicesCase(withPrefix(mid));
+    if (r.verdict === failing.verdict && r.detail === failing.detail) {
+      hi = mid;
+      best = r;
+    } else lo = mid;
+  }
+  return hi < code.length ? { ...best, reproducer: withPrefix(hi) } : failing;
+}
+
 export const devicesTarget: FuzzTarget = {
   name: "devices",
-  run: (seed, opts: CaseOptions) => runDevicesCase(generateDevicesCase(seed, opts.modes)),
+  async run(seed, opts: CaseOptions) {
+    const r = await runDevicesCase(generateDevicesCase(seed, opts.modes));
+    return r.verdict === "ok" ? r : minimise(r.reproducer as DevicesCase, r);
+  },
   replay: (reproducer) => runDevicesCase(reproducer as DevicesCase),
   generate: (seed, opts) => generateDevicesCase(seed, opts.modes),
 };
