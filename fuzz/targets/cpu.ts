@@ -253,10 +253,12 @@ async function firstDivergence(c: CpuCase, runs: Run[]): Promise<number> {
   return hi;
 }
 
+/**
+ * The runs a case makes under the modes asked for. Native comes first; without it (a --mode
+ * list that leaves it out) a compared case only checks for crashes and hangs.
+ */
 function selectRuns(c: CpuCase, opts: CaseOptions): Run[] {
-  const runs = (c.kind === "compare" ? COMPARED_RUNS : CRASH_RUNS).filter((r) => opts.modes.includes(r.mode));
-  // Comparison needs native first.
-  return runs;
+  return (c.kind === "compare" ? COMPARED_RUNS : CRASH_RUNS).filter((r) => opts.modes.includes(r.mode));
 }
 
 async function execute(c: CpuCase, opts: CaseOptions): Promise<CaseResult> {
