@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Cpu, REG, SEG } from "../vmm/cpu.js";
 import { coreWasmPath, loadCoreModule } from "../vmm/node/load-core.js";
@@ -229,7 +230,8 @@ async function main(): Promise<void> {
       platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     },
     core: {
-      path: wasmPath,
+      // Relative to the repository: a result file names no path of the machine it ran on.
+      path: relative(repoRoot, wasmPath),
       sha256: createHash("sha256").update(readFileSync(wasmPath)).digest("hex"),
     },
     commit: gitCommit(),

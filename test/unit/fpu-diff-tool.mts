@@ -5,6 +5,8 @@
 // made from such files: one "op cw a b mem | want" line per case).
 import { execFileSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Cpu } from "../../vmm/cpu.js";
 import { loadCoreModule } from "../../vmm/node/load-core.js";
 import { runCase, sameResult } from "./fpu-helpers.js";
@@ -95,7 +97,7 @@ for (let i = 0; i < N; i++) {
   cases.push({ op, cw, a: operand(), b: operand(), mem: memOperand(op) });
 }
 const input = cases.map((c) => `${c.op} ${c.cw.toString(16)} ${hex(c.a)} ${hex(c.b)} ${hex(c.mem)}`).join("\n");
-const exe = "/tmp/fpu-diff-native";
+const exe = join(tmpdir(), "fpu-diff-native");
 if (!existsSync(exe)) execFileSync("gcc", ["-O1", "-o", exe, "test/unit/fpu-diff-native.c"]);
 const native = execFileSync(exe, { input, maxBuffer: 1 << 26 })
   .toString()
