@@ -48,7 +48,7 @@ import {
 import { clearFault, faulted, faultError, faultIsSoftware, faultIsTrap, faultVector, NO_ERROR, raise, VEC_DB } from "./fault";
 import { deliver, shutdown } from "./interrupts";
 import { getEip } from "./state";
-import { repProgress, setRepAllowance, takeRepExtra } from "./rep";
+import { beginRun, budgetLeft, endRun, retiredSoFar, retireOne } from "./rep";
 
 // 1 for the bytes step() must look at before dispatch: the prefixes and 0F.
 const PREFIX_TABLE: usize = memory.data<u8>([
@@ -126,19 +126,18 @@ let savedEsp: u32 = 0;
 /** The VMM's emulation of an exiting instruction raised a fault (the instruction did not complete). */
 let emulatedFault: bool = false;
 /** Instructions retired by the current run() so far (the TSC and counters catch up at its end). */
-let executed: i32 = 0;
 export function retiredThisRun(): u32 {
-  return <u32>executed + repProgress();
+  return retiredSoFar();
 }
 
 export function run(budget: i32): u32 {
-  executed = 0;
+  beginRun(budget);
   clearExitStop();
   let reason: u32 = RUN_BUDGET;
   if (trapMode()) trapBeforeRun();
   // The bt mode runs guest-kernel code from the translation cache (core/bt/execute.ts).
   const bt = load<u32>(S_BT_ACTIVE) != 0;
-  while (executed < budget) {
+  while (budgetLeft()) {
     // INTR, NMI, HALTED and INT_SHADOW are adjacent words: one test covers the common case. An
     // interrupt the VMM holds for injection (hvm, pv) keeps INTR asserted until it injects it.
     if ((load<u64>(S_INTR) | load<u64>(S_HALTED)) != 0) {
@@ -147,12 +146,10 @@ export function run(budget: i32): u32 {
     }
     const flags = load<u32>(S_EFLAGS);
     savedEsp = reg32(ESP);
-    // A REP string instruction runs at most the rest of the budget (one iteration when
-    // single-stepping: the trap comes after each iteration).
-    setRepAllowance((flags & FLAG_TF) != 0 ? 1 : <u32>(budget - executed));
     if (bt) btStep();
     else step();
-    executed++;
+    // A REP string instruction adds its iterations beyond the first itself (core/cpu/rep.ts).
+    retireOne();
     if (shutdown) {
       // A triple fault inside the instruction itself (a task switch delivers faults of the
       // new task in place).
@@ -180,18 +177,15 @@ export function run(budget: i32): u32 {
         }
       }
     }
-    // Iterations of a REP string instruction beyond the first (also those the VMM's emulator ran).
-    executed += <i32>takeRepExtra();
     if (load<u32>(S_STOP_REQUEST) != 0) {
       store<u32>(S_STOP_REQUEST, 0);
       reason = RUN_STOP;
       break;
     }
   }
-  executed += <i32>takeRepExtra();
+  const executed = endRun();
   store<u64>(S_INSN_COUNT, load<u64>(S_INSN_COUNT) + <u64>executed);
   store<u64>(S_TSC, load<u64>(S_TSC) + <u64>executed * <u64>load<u32>(S_TSC_PER_INSN));
-  executed = 0;
   return reason;
 }
 

@@ -1,17 +1,23 @@
 // REP string instructions are interruptible, as on hardware (SDM vol. 1, 7.3.9.2 and vol. 2,
 // REP: "a repeating string operation can be suspended by an exception or interrupt", with the
 // registers left so that it resumes). Each iteration counts against run()'s budget the way
-// QEMU's icount counts each one as an instruction: a step runs at most `repAllowance()`
-// iterations, and when the count is not exhausted the instruction stays at its EIP (the run
-// loop can then return, or take an interrupt, with ESI/EDI/ECX advanced). The interpreter and
-// the translators share this rule, so an icount run is the same run whoever executes it.
+// QEMU's icount counts each one as an instruction: a step runs at most the rest of the budget
+// in iterations (one when single-stepping: the trap comes after each iteration), and when the
+// count is not exhausted the instruction stays at its EIP (the run loop can then return, or take
+// an interrupt, with ESI/EDI/ECX advanced). The interpreter and the translators share this rule,
+// so an icount run is the same run whoever executes it.
 //
-// This module sits below the string routines and the run loop and imports nothing above it.
+// The run's count of retired instructions lives here, below both the string routines and the run
+// loop, so that a REP instruction adds its iterations directly and the loop pays nothing per
+// step for the rule. Below it are only the layout and the state views.
 
-/** Iterations the current step may still run: the run's remaining budget (1 when single-stepping). */
-let allowance: u32 = 0xffffffff;
-/** Iterations run by REP string instructions beyond the one the run loop counts per step. */
-let extra: u32 = 0;
+import { S_EFLAGS } from "../generated/layout";
+import { FLAG_TF } from "./state";
+
+/** Instructions retired by the current run() so far (the TSC and counters catch up at its end). */
+let executed: i32 = 0;
+/** The current run()'s budget. */
+let budget: i32 = 0;
 /**
  * Iterations the REP instruction executing now has completed in this step: a device it reaches
  * (a port, MMIO) sees virtual time as if each earlier iteration had retired, so the time does
@@ -19,17 +25,42 @@ let extra: u32 = 0;
  */
 let progress: u32 = 0;
 
-@inline export function repAllowance(): u32 {
-  return allowance;
+/** A run() begins with `n` instructions to retire. */
+@inline export function beginRun(n: i32): void {
+  executed = 0;
+  budget = n;
 }
 
-@inline export function setRepAllowance(n: u32): void {
-  allowance = n;
+@inline export function retiredInRun(): i32 {
+  return executed;
+}
+
+@inline export function budgetLeft(): bool {
+  return executed < budget;
+}
+
+/** One step retired (the run loop's count; a REP adds its further iterations itself). */
+@inline export function retireOne(): void {
+  executed++;
+}
+
+/** The run is over: its count, zeroed for the next. */
+@inline export function endRun(): i32 {
+  const n = executed;
+  executed = 0;
+  return n;
+}
+
+/** Iterations a REP instruction may run in this step: what is left of the budget, 1 under TF. */
+@inline export function repAllowance(): u32 {
+  if ((load<u32>(S_EFLAGS) & FLAG_TF) != 0) return 1;
+  const left = budget - executed;
+  return left > 0 ? <u32>left : 1;
 }
 
 /** A REP string instruction ran `iterations` in this step (the run loop counts the first). */
 @inline export function countRepIterations(iterations: u32): void {
-  if (iterations > 1) extra += iterations - 1;
+  if (iterations > 1) executed += <i32>(iterations - 1);
   progress = 0;
 }
 
@@ -37,14 +68,7 @@ let progress: u32 = 0;
   progress = iterations;
 }
 
-/** Iterations of the executing REP instruction completed so far (0 between instructions). */
-@inline export function repProgress(): u32 {
-  return progress;
-}
-
-/** The iterations beyond one per step since the last call (the run loop adds them to its count). */
-@inline export function takeRepExtra(): u32 {
-  const e = extra;
-  extra = 0;
-  return e;
+/** Instructions retired in this run, the executing REP's completed iterations included. */
+@inline export function retiredSoFar(): u32 {
+  return <u32>executed + progress;
 }
