@@ -52,41 +52,38 @@ describe("SeaBIOS firmware boot", () => {
   });
 });
 
+/**
+ * A 1 MiB disk whose boot sector prints `msg` through int 10h teletype and the debug port 0xE9,
+ * then halts (CLI; HLT).
+ */
+function bootDisk(msg: string): Uint8Array {
+  const code = [
+    ...[0x31, 0xc0, 0x8e, 0xd8], // xor ax,ax; mov ds,ax
+    ...[0xbe, 0x20, 0x7c], // mov si,0x7c20
+    0xac, // next: lodsb
+    ...[0x08, 0xc0], // or al,al
+    ...[0x74, 0x0a], // jz done
+    ...[0xe6, 0xe9], // out 0xe9,al
+    ...[0xb4, 0x0e], // mov ah,0x0e
+    ...[0x31, 0xdb], // xor bx,bx
+    ...[0xcd, 0x10], // int 0x10
+    ...[0xeb, 0xf1], // jmp next
+    0xfa, // done: cli
+    0xf4, // hlt
+  ];
+  const disk = new Uint8Array(1 << 20);
+  disk.set(code, 0);
+  disk.set(new TextEncoder().encode(msg), 0x20);
+  disk[510] = 0x55;
+  disk[511] = 0xaa;
+  return disk;
+}
+
+const msg = "BOOT-OK";
+
 describe("SeaBIOS boots an IDE disk", () => {
   it("loads the boot sector the test builds and runs it", async () => {
-    // A boot sector: print "BOOT-OK" through int 10h teletype and the debug port, then halt.
-    const msg = "BOOT-OK";
-    const code = [
-      0x31,
-      0xc0,
-      0x8e,
-      0xd8, // xor ax,ax; mov ds,ax
-      0xbe,
-      0x20,
-      0x7c, // mov si,0x7c20
-      0xac, // next: lodsb
-      0x08,
-      0xc0, // or al,al
-      0x74,
-      0x0a, // jz done
-      0xe6,
-      0xe9, // out 0xe9,al
-      0xb4,
-      0x0e, // mov ah,0x0e
-      0x31,
-      0xdb, // xor bx,bx
-      0xcd,
-      0x10, // int 0x10
-      0xeb,
-      0xf1, // jmp next
-      0xfa, // done: cli
-      0xf4, // hlt
-    ];
-    const disk = new Uint8Array(1 << 20);
-    disk.set(code, 0);
-    disk.set(new TextEncoder().encode(msg), 0x20);
-    disk[510] = 0x55;
-    disk[511] = 0xaa;
+    const disk = bootDisk(msg);
     let e9 = "";
     let log = "";
     const vm = await Vm.create({
@@ -112,39 +109,7 @@ describe("SeaBIOS boots an IDE disk", () => {
     expect(vga.text()).toContain(msg);
   });
   it("boots the same sector from a virtio-blk disk (SeaBIOS's own virtio driver)", async () => {
-    // A boot sector: print "BOOT-OK" through int 10h teletype and the debug port, then halt.
-    const msg = "BOOT-OK";
-    const code = [
-      0x31,
-      0xc0,
-      0x8e,
-      0xd8, // xor ax,ax; mov ds,ax
-      0xbe,
-      0x20,
-      0x7c, // mov si,0x7c20
-      0xac, // next: lodsb
-      0x08,
-      0xc0, // or al,al
-      0x74,
-      0x0a, // jz done
-      0xe6,
-      0xe9, // out 0xe9,al
-      0xb4,
-      0x0e, // mov ah,0x0e
-      0x31,
-      0xdb, // xor bx,bx
-      0xcd,
-      0x10, // int 0x10
-      0xeb,
-      0xf1, // jmp next
-      0xfa, // done: cli
-      0xf4, // hlt
-    ];
-    const disk = new Uint8Array(1 << 20);
-    disk.set(code, 0);
-    disk.set(new TextEncoder().encode(msg), 0x20);
-    disk[510] = 0x55;
-    disk[511] = 0xaa;
+    const disk = bootDisk(msg);
     let e9 = "";
     let log = "";
     const blk = new VirtioBlk({ disk: new CowDisk(bytesSource(disk), { name: "boot.img" }) });
