@@ -20,6 +20,17 @@ const require = createRequire(import.meta.url);
  *   next: lodsb; test al,al; jz done; out dx,al; jmp next
  *   done: xor al,al; out 0xf4,al; hlt; jmp $-1
  */
+/** Waits until the machine's run has stopped (the lab kernels end by themselves). */
+function untilStopped(page: Page, what: string, ms: number): Promise<unknown> {
+  return waitFor(
+    page,
+    what,
+    () => page.evaluate(() => window.__x86lab.state()),
+    (s) => s === "stopped",
+    ms,
+  );
+}
+
 function bootDisk(): Buffer {
   const code = [
     0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0xbe, 0x1a, 0x7c, 0xba, 0xf8, 0x03, 0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8,
@@ -225,13 +236,7 @@ describe("the lab (web/) in Chromium", () => {
   it("runs both guided labs to their automatic checks, and shows trace, costs and glossary", async () => {
     const page = await h.newPage();
     await page.goto(`${h.url}?guest=sensitive&mode=native`);
-    await waitFor(
-      page,
-      "the lab kernel to end",
-      () => state(page),
-      (s) => s === "stopped",
-      20_000,
-    );
+    await untilStopped(page, "the lab kernel to end", 20_000);
 
     // Every lab the page offers, every step to its automatic check.
     await tab(page, "labs");
@@ -305,13 +310,7 @@ describe("the lab (web/) in Chromium", () => {
   it("runs two modes side by side, each in its own Worker, and says where each paid", async () => {
     const page = await h.newPage();
     await page.goto(`${h.url}?guest=nanobench&mode=native`);
-    await waitFor(
-      page,
-      "the first run",
-      () => state(page),
-      (s) => s === "stopped",
-      20_000,
-    );
+    await untilStopped(page, "the first run", 20_000);
     await tab(page, "compare");
     await page.uncheck("#compare-modes input[value='hvm-ept']");
     await page.click("#compare-run");
@@ -342,13 +341,7 @@ describe("the lab (web/) in Chromium", () => {
   it("boots an uploaded kernel and a generated disk image, and shows a bad kernel as an error", async () => {
     const page = await h.newPage();
     await page.goto(`${h.url}?guest=sensitive&mode=native`);
-    await waitFor(
-      page,
-      "the first run",
-      () => state(page),
-      (s) => s === "stopped",
-      20_000,
-    );
+    await untilStopped(page, "the first run", 20_000);
     const elf = readFileSync(`${ROOT}guests/labs/sensitive/sensitive.elf`);
     await page.setInputFiles("#upload", { name: "my-kernel.elf", mimeType: "application/octet-stream", buffer: elf });
     await page.selectOption("#mode", "bt");
@@ -379,13 +372,7 @@ describe("the lab (web/) in Chromium", () => {
       (s) => s.includes("x86lab-disk-ok"),
       60_000,
     );
-    await waitFor(
-      page,
-      "the disk's run to end",
-      () => state(page),
-      (s) => s === "stopped",
-      10_000,
-    );
+    await untilStopped(page, "the disk's run to end", 10_000);
     // SeaBIOS drew on the VGA, so the screen is shown.
     expect(await page.evaluate(() => window.__x86lab.vgaText())).toMatch(/SeaBIOS|Booting from Hard Disk/);
     shots.push(await screenshot(page, "upload-disk-en"));
@@ -408,13 +395,7 @@ describe("the lab (web/) in Chromium", () => {
   it("switches every visible string to Korean and back, and remembers the choice", async () => {
     const page = await h.newPage();
     await page.goto(`${h.url}?guest=nanobench&mode=hvm&mmu=shadow`);
-    await waitFor(
-      page,
-      "nanobench's run",
-      () => state(page),
-      (s) => s === "stopped",
-      20_000,
-    );
+    await untilStopped(page, "nanobench's run", 20_000);
     const chrome = () =>
       page.evaluate(() => {
         const own = (e: Element) =>
@@ -458,13 +439,7 @@ describe("the lab (web/) in Chromium", () => {
   it("is keyboard navigable, fits 1024x768, and passes an axe-core scan", async () => {
     const page = await h.newPage();
     await page.goto(`${h.url}?guest=sensitive&mode=trap&lang=en`);
-    await waitFor(
-      page,
-      "the lab kernel to end",
-      () => state(page),
-      (s) => s === "stopped",
-      20_000,
-    );
+    await untilStopped(page, "the lab kernel to end", 20_000);
     // The first Tab reaches the skip link; the tab list moves with the arrow keys.
     await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
     await page.keyboard.press("Tab");
