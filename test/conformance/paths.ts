@@ -1,5 +1,6 @@
-// Where the conformance data lives: the project's sibling `shared/` directory, found by walking
-// up from the repository root (never a hard-coded absolute path).
+// Where the conformance data lives: vendored in test/conformance/data (public-domain
+// SingleStepTests captures; provenance in its README), or else a `shared/conformance` directory
+// found by walking up from the repository root (never a hard-coded absolute path).
 
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -8,8 +9,15 @@ import { fileURLToPath } from "node:url";
 /** The repository root (two levels above this file). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** The first `shared/conformance` directory at or above the repository root, or null. */
+/** The vendored copy in the repository. */
+export const VENDORED_CONFORMANCE = join(REPO_ROOT, "test", "conformance", "data");
+
+/**
+ * The conformance data: the vendored copy when `start` is the repository, else the first
+ * `shared/conformance` directory at or above `start`, or null.
+ */
 export function findSharedConformance(start = REPO_ROOT): string | null {
+  if (resolve(start) === REPO_ROOT && existsSync(VENDORED_CONFORMANCE)) return VENDORED_CONFORMANCE;
   let dir = resolve(start);
   for (;;) {
     const candidate = join(dir, "shared", "conformance");

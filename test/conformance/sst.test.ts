@@ -29,7 +29,7 @@ beforeAll(async () => {
   runner = await SstRunner.create(loadCoreModule());
 });
 
-describe.skipIf(files286.length === 0)("SingleStepTests 80286 real mode (../shared/conformance/sst-80286-real)", () => {
+describe.skipIf(files286.length === 0)("SingleStepTests 80286 real mode (test/conformance/data/sst-80286-real)", () => {
   const results: FileResult[] = [];
 
   it.each(files286)("%s", (name) => {

@@ -1,4 +1,4 @@
-// Runner for the project's own x86-vectors/1 files (../shared/conformance/VECTORS.md):
+// Runner for the project's own x86-vectors/1 files (test/conformance/data/VECTORS.md):
 // environment `pm32-flat-user`, a 32-bit Linux-like user process on paging.
 
 import { readFileSync } from "node:fs";

@@ -1,7 +1,7 @@
 // Native differential test generator: random tests for every CPL-3 instruction form of the
 // instruction table (core/isa/table.mjs, core/isa/x87.mjs), executed on the host CPU by
 // test/native/runner.c and written as x86-vectors/1 files (environment pm32-flat-user, see
-// ../shared/conformance/VECTORS.md).
+// test/conformance/data/VECTORS.md).
 //
 //   tsx test/native/generate.ts --runner build/native-runner/runner [--seed N] [--out DIR] [--scale F] [--keep]
 //
