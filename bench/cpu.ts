@@ -1,7 +1,7 @@
-// CPU benchmark: runs the guests in guests/bench/ on the interpreter, checks each checksum
-// against bench/programs.ts, prints guest MIPS and writes bench/results/.
+// CPU benchmark: runs the guests in guests/bench/ with the JIT and on the interpreter alone,
+// checks each checksum against bench/programs.ts, prints guest MIPS and writes bench/results/.
 //
-//   npm run bench:cpu [-- --quick] [--runs N] [--only int,mem] [--no-write]
+//   npm run bench:cpu [-- --quick] [--runs N] [--only int,mem] [--jit on|off|both] [--no-write]
 //   CORE_WASM=build/x/core.wasm npm run bench:cpu     (a core built elsewhere)
 //
 // Exit status: 0 when every checksum matches, 1 otherwise (or when a guest faults).
@@ -25,18 +25,30 @@ interface Options {
   runs: number;
   only: string[] | null;
   write: boolean;
+  engines: Engine[];
 }
 
+type Engine = "jit" | "interpreter";
+
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, runs: 3, only: null, write: true };
+  const o: Options = { quick: false, runs: 3, only: null, write: true, engines: ["jit", "interpreter"] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--quick") o.quick = true;
     else if (a === "--no-write") o.write = false;
     else if (a === "--runs") o.runs = Math.max(1, Number.parseInt(argv[++i] ?? "3", 10) || 3);
     else if (a === "--only") o.only = (argv[++i] ?? "").split(",").filter(Boolean);
-    else if (a === "--help" || a === "-h") {
-      console.log("usage: npm run bench:cpu [-- --quick] [--runs N] [--only int,mem,branch] [--no-write]");
+    else if (a === "--jit") {
+      const v = argv[++i];
+      if (v !== "on" && v !== "off" && v !== "both") {
+        console.error(`--jit takes on, off or both, got ${v ?? "nothing"}`);
+        process.exit(2);
+      }
+      o.engines = v === "on" ? ["jit"] : v === "off" ? ["interpreter"] : ["jit", "interpreter"];
+    } else if (a === "--help" || a === "-h") {
+      console.log(
+        "usage: npm run bench:cpu [-- --quick] [--runs N] [--only int,mem,branch] [--jit on|off|both] [--no-write]",
+      );
       process.exit(0);
     } else {
       console.error(`unknown argument: ${a}`);
@@ -64,8 +76,8 @@ function loadBinary(name: string): Uint8Array {
 }
 
 /** Flat 32-bit protected mode at CPL 0, paging off: the state a boot loader would leave. */
-async function setup(module: WebAssembly.Module, image: Uint8Array, param: number): Promise<Cpu> {
-  const cpu = await Cpu.create(module, RAM_BYTES);
+async function setup(module: WebAssembly.Module, image: Uint8Array, param: number, engine: Engine): Promise<Cpu> {
+  const cpu = await Cpu.create(module, RAM_BYTES, {}, { jit: engine === "jit" });
   cpu.setCr(0, cpu.cr(0) | 1);
   cpu.setSegment(SEG.CS, { selector: 0x08, base: 0, limit: 0xffffffff, attr: 0xc09b });
   for (const s of [SEG.DS, SEG.ES, SEG.SS, SEG.FS, SEG.GS]) {
@@ -85,8 +97,13 @@ function hex(v: number): string {
   return `0x${(v >>> 0).toString(16).padStart(8, "0")}`;
 }
 
-async function runOnce(module: WebAssembly.Module, image: Uint8Array, param: number): Promise<RunResult> {
-  const cpu = await setup(module, image, param);
+async function runOnce(
+  module: WebAssembly.Module,
+  image: Uint8Array,
+  param: number,
+  engine: Engine,
+): Promise<RunResult> {
+  const cpu = await setup(module, image, param, engine);
   const before = cpu.instructions;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
@@ -119,6 +136,7 @@ async function runOnce(module: WebAssembly.Module, image: Uint8Array, param: num
 
 interface ProgramResult {
   name: string;
+  engine: Engine;
   description: string;
   param: number;
   ok: boolean;
@@ -133,21 +151,26 @@ interface ProgramResult {
   runSeconds?: number[];
 }
 
-async function benchProgram(module: WebAssembly.Module, p: BenchProgram, o: Options): Promise<ProgramResult> {
+async function benchProgram(
+  module: WebAssembly.Module,
+  p: BenchProgram,
+  o: Options,
+  engine: Engine,
+): Promise<ProgramResult> {
   const param = o.quick ? p.quickParam : p.param;
   const expected = p.expected(param) >>> 0;
-  const base = { name: p.name, description: p.description, param, expected: hex(expected) };
+  const base = { name: p.name, engine, description: p.description, param, expected: hex(expected) };
   const image = loadBinary(p.name);
   try {
     // Warm-up: lets V8's tiered wasm compiler (Liftoff, then TurboFan) finish with the core.
     const warmParam = o.quick ? p.quickParam : Math.max(1, Math.floor(p.param / 5));
-    const warm = await runOnce(module, image, warmParam);
+    const warm = await runOnce(module, image, warmParam, engine);
     if (warm.eax >>> 0 !== p.expected(warmParam) >>> 0) {
       return { ...base, ok: false, checksum: hex(warm.eax), error: "wrong checksum in the warm-up run" };
     }
     const runs: RunResult[] = [];
     for (let i = 0; i < o.runs; i++) {
-      const r = await runOnce(module, image, param);
+      const r = await runOnce(module, image, param, engine);
       if (r.eax >>> 0 !== expected) {
         return { ...base, ok: false, checksum: hex(r.eax), instructions: r.instructions, error: "wrong checksum" };
       }
@@ -198,20 +221,22 @@ async function main(): Promise<void> {
   console.log(`host ${cpuModel} x${os.cpus().length}, node ${process.version}; best of ${o.runs} after a warm-up`);
   console.log("");
   console.log(
-    `${pad("program", 8)} ${pad("param", 10, true)} ${pad("instructions", 14, true)} ${pad("seconds", 9, true)} ${pad("MIPS", 8, true)} ${pad("cpuMIPS", 8, true)}  checksum`,
+    `${pad("program", 8)} ${pad("engine", 11)} ${pad("param", 10, true)} ${pad("instructions", 14, true)} ${pad("seconds", 9, true)} ${pad("MIPS", 8, true)} ${pad("cpuMIPS", 8, true)}  checksum`,
   );
   const results: ProgramResult[] = [];
   for (const p of programs) {
-    const r = await benchProgram(module, p, o);
-    results.push(r);
-    if (r.ok) {
-      console.log(
-        `${pad(r.name, 8)} ${pad(String(r.param), 10, true)} ${pad(String(r.instructions), 14, true)} ${pad(r.seconds!.toFixed(3), 9, true)} ${pad(r.mips!.toFixed(1), 8, true)} ${pad(r.cpuMips!.toFixed(1), 8, true)}  ${r.checksum} ok`,
-      );
-    } else {
-      console.log(
-        `${pad(r.name, 8)} ${pad(String(r.param), 10, true)}  FAILED: ${r.error}${r.checksum ? ` (got ${r.checksum}, expected ${r.expected})` : ""}`,
-      );
+    for (const engine of o.engines) {
+      const r = await benchProgram(module, p, o, engine);
+      results.push(r);
+      if (r.ok) {
+        console.log(
+          `${pad(r.name, 8)} ${pad(engine, 11)} ${pad(String(r.param), 10, true)} ${pad(String(r.instructions), 14, true)} ${pad(r.seconds!.toFixed(3), 9, true)} ${pad(r.mips!.toFixed(1), 8, true)} ${pad(r.cpuMips!.toFixed(1), 8, true)}  ${r.checksum} ok`,
+        );
+      } else {
+        console.log(
+          `${pad(r.name, 8)} ${pad(engine, 11)} ${pad(String(r.param), 10, true)}  FAILED: ${r.error}${r.checksum ? ` (got ${r.checksum}, expected ${r.expected})` : ""}`,
+        );
+      }
     }
   }
   const ok = results.every((r) => r.ok);

@@ -34,3 +34,12 @@ export declare function hostFpuError(): void;
  */
 @external("env", "vmExit")
 export declare function hostVmExit(): u32;
+
+/**
+ * The JIT's compiler (vmm/jit/): compiles the guest code at EIP `eip`, whose bytes start at host
+ * address `code` (`avail` of them readable in its page), into block number `block` of the
+ * function table. `flags` are BLOCK_* (core/jit/blocks.ts). Returns the instructions compiled |
+ * the bytes they span << 16, or 0 when it compiled nothing.
+ */
+@external("env", "jitCompile")
+export declare function hostJitCompile(block: u32, eip: u32, code: u32, avail: u32, flags: u32): u32;

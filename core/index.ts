@@ -6,7 +6,9 @@ import { invalidateFetch } from "./cpu/decode";
 import { clearFault, faulted } from "./cpu/fault";
 import { getEflags, materializeFlags } from "./cpu/flags";
 import { clearShutdown } from "./cpu/interrupts";
-import { retiredThisRun, run as runInterpreter } from "./cpu/interp";
+import { retiredThisRun } from "./cpu/interp";
+import { run as runLoop } from "./run";
+import { jitReset } from "./jit/blocks";
 import { CS, EDX, setReg32, setSegmentCache } from "./cpu/state";
 import { fpuReset } from "./fpu/fpu";
 import {
@@ -26,6 +28,9 @@ import {
   S_VIRT_MODE,
   S_VMCS_ENTRY_INTR_INFO,
   S_BT_ACTIVE,
+  S_JIT_ON,
+  S_JIT_TABLE_BASE,
+  S_JIT_THRESHOLD,
   S_MMU_MODE,
   STATE_BASE,
   STATE_USED,
@@ -33,7 +38,7 @@ import {
 import { mapPhysical as mapPhys, resetPhysicalMap } from "./mmu/physical";
 import { linearToPhysical, tlbFlush } from "./mmu/tlb";
 import { hostWrote } from "./mmu/write-tracking";
-import { setVirtualization } from "./virt/setup";
+import { setVirtualization as setVirtMode } from "./virt/setup";
 
 /** The P6 signature reported in EDX at reset and by CPUID leaf 1: family 6, model 3 (Pentium II). */
 export const CPU_SIGNATURE: u32 = 0x0633;
@@ -63,7 +68,7 @@ export function reset(): void {
     // virtualized (mode, MMU mode and the VMCS controls the VMM programmed).
     if (a == S_RAM_SIZE || a == S_TSC_PER_INSN || a == S_KVM_PARAVIRT) continue;
     if (a >= S_VIRT_MODE && a < S_VMCS_ENTRY_INTR_INFO) continue;
-    if (a == S_BT_ACTIVE) continue;
+    if (a == S_BT_ACTIVE || a == S_JIT_ON || a == S_JIT_THRESHOLD || a == S_JIT_TABLE_BASE) continue;
     store<u32>(a, 0);
   }
   clearFault();
@@ -108,8 +113,15 @@ export function retired(): f64 {
 
 /** Runs up to `budget` instructions; returns a RUN_* reason. */
 export function run(budget: i32): u32 {
-  return runInterpreter(budget);
+  return runLoop(budget);
 }
+
+/** Drops every compiled block (the host changed guest code behind the core's back, or reset). */
+export function jitFlush(): void {
+  jitReset();
+}
+export { jitStep } from "./jit/enter";
+export { jitAlu, jitCondition, jitImul, jitIncDecFlags, jitShift } from "./jit/callbacks";
 
 /** Host-side segment load (loaders, test harnesses): sets the cache as given. */
 export function setSegment(seg: u32, sel: u32, base: u32, limit: u32, attr: u32): void {
@@ -163,7 +175,11 @@ export function wake(): void {
 }
 
 export { materializeFlags };
-export { setVirtualization } from "./virt/setup";
+/** Sets how the VM is virtualized; the hypervisor's caches and compiled code start over. */
+export function setVirtualization(mode: u32, mmu: u32): void {
+  setVirtMode(mode, mmu);
+  jitReset();
+}
 
 /** The host wrote guest RAM directly (loaders, DMA): write-tracked frames in the range are told. */
 export function hostWroteGuest(gpa: u32, len: u32): void {

@@ -32,6 +32,7 @@ execFileSync(
     "--maximumMemory",
     "65536",
     "--noAssert",
+    "--exportTable",
     "--use",
     "abort=core/index/abortCore",
     ...(debug ? ["--debug"] : ["-O3", "--converge"]),

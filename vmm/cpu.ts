@@ -3,6 +3,7 @@
 // browser Worker); vmm/node/ loads the module from disk.
 
 import * as L from "./generated/layout.js";
+import { Jit, type JitCoreExports } from "./jit/compiler.js";
 
 /** What the core calls synchronously while it runs. */
 export interface CpuHost {
@@ -19,6 +20,17 @@ export interface CpuHost {
    */
   vmExit?(): number;
 }
+
+/** How the core executes guest code. */
+export interface CpuOptions {
+  /** Compile hot guest code to WebAssembly (default true); false: the interpreter alone. */
+  jit?: boolean;
+  /** Interpreted visits to an address before its block is compiled (1: at once). */
+  jitThreshold?: number;
+}
+
+/** Visits before a block is compiled: a compile costs about what 5,000 interpreted instructions do. */
+export const DEFAULT_JIT_THRESHOLD = 200;
 
 export type RunReason = "budget" | "halt" | "shutdown" | "reset" | "stop" | "exception" | "vmexit";
 const REASONS: RunReason[] = ["budget", "halt", "shutdown", "reset", "stop", "exception", "vmexit"];
@@ -52,6 +64,7 @@ interface CoreExports {
   retired(): number;
   setVirtualization(mode: number, mmu: number): void;
   hostWroteGuest(gpa: number, len: number): void;
+  jitFlush(): void;
 }
 
 const defaultHost: CpuHost = {
@@ -68,6 +81,8 @@ export class Cpu {
   private readonly exports: CoreExports;
   private view: DataView;
   private host: CpuHost;
+  /** The JIT's compiler (its blocks run only while jitEnabled). */
+  jit: Jit | null = null;
 
   private constructor(memory: WebAssembly.Memory, instance: WebAssembly.Instance, ramBytes: number, host: CpuHost) {
     this.memory = memory;
@@ -78,7 +93,12 @@ export class Cpu {
   }
 
   /** Instantiates a core with `ramBytes` of guest RAM (a multiple of 4 KiB) in power-on state. */
-  static async create(module: WebAssembly.Module, ramBytes: number, host: Partial<CpuHost> = {}): Promise<Cpu> {
+  static async create(
+    module: WebAssembly.Module,
+    ramBytes: number,
+    host: Partial<CpuHost> = {},
+    options: CpuOptions = {},
+  ): Promise<Cpu> {
     if (ramBytes <= 0 || ramBytes % 4096 !== 0 || ramBytes > 0xf000_0000 - L.RAM_BASE) {
       throw new RangeError(`RAM size must be a positive multiple of 4096 bytes below 3.75 GiB, got ${ramBytes}`);
     }
@@ -94,12 +114,20 @@ export class Cpu {
       ackInterrupt: () => h.ackInterrupt(),
       fpuError: () => h.fpuError?.(),
       vmExit: () => (h.vmExit ? h.vmExit() : L.VMX_ACTION_STOP),
+      jitCompile: (block: number, eip: number, code: number, avail: number, flags: number) =>
+        jit ? jit.compile(block, eip, code, avail, flags) : 0,
       abort: () => {
         throw new Error("core.wasm aborted");
       },
     };
+    let jit: Jit | null = null;
     const instance = await WebAssembly.instantiate(module, { env });
+    jit = new Jit(memory, instance.exports as unknown as JitCoreExports);
     const cpu = new Cpu(memory, instance, ramBytes, h);
+    cpu.jit = jit;
+    cpu.setU32(L.S_JIT_TABLE_BASE, jit.tableBase);
+    cpu.setU32(L.S_JIT_THRESHOLD, Math.max(1, options.jitThreshold ?? DEFAULT_JIT_THRESHOLD));
+    cpu.setU32(L.S_JIT_ON, options.jit === false ? 0 : 1);
     if (cpu.exports.staticDataEnd() > L.STATE_BASE) {
       throw new Error("core.wasm is broken: its static data overlaps the CPU state block");
     }
@@ -131,6 +159,19 @@ export class Cpu {
 
   reset(): void {
     this.exports.reset();
+  }
+
+  /** Whether hot guest code runs compiled (the core's JIT_ON). */
+  get jitEnabled(): boolean {
+    return this.u32(L.S_JIT_ON) !== 0;
+  }
+  set jitEnabled(on: boolean) {
+    this.setU32(L.S_JIT_ON, on ? 1 : 0);
+  }
+
+  /** Drops every compiled block (guest code was changed behind the core's back). */
+  jitFlush(): void {
+    this.exports.jitFlush();
   }
 
   run(budget: number): RunReason {

@@ -47,6 +47,10 @@ export interface VmOptions {
    * empty CD-ROM drive (QEMU's default; the command line keeps it whenever hdc is free).
    */
   pci?: false | VmPciOptions;
+  /** Compile hot guest code to WebAssembly (default true); false: the interpreter alone. */
+  jit?: boolean;
+  /** Interpreted visits to an address before its block is compiled (1: at once). */
+  jitThreshold?: number;
 }
 
 export interface VmPciOptions {
@@ -155,7 +159,10 @@ export class Vm {
         onMemoryDecode: (base, size, decoded) => vm?.pciMemoryDecode(base, size, decoded),
       });
     }
-    const cpu = await Cpu.create(opts.module, opts.ramBytes, devices.cpuHost());
+    const cpu = await Cpu.create(opts.module, opts.ramBytes, devices.cpuHost(), {
+      jit: opts.jit,
+      jitThreshold: opts.jitThreshold,
+    });
     cpu.tscPerInstruction = Math.max(1, Math.round(nsPerInsn));
     const virtMode = opts.mode ?? "native";
     const mmu = opts.mmu ?? defaultMmu(virtMode);

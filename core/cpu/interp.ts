@@ -1,5 +1,6 @@
-// The interpreter: run(budget) executes instructions until the budget is spent or something the
-// host must see happens, and returns the reason (RUN_* in the layout).
+// The interpreter: step() executes one instruction; beginStep/finishStep wrap any executor's
+// instruction (the interpreter's or a translator's) in what the run loop (core/run.ts) does around
+// it: the fault rollback, retirement, single-stepping and the host's stop request.
 
 import { dispatch } from "../generated/dispatch";
 import {
@@ -30,7 +31,6 @@ import { clearExitStop, exceptionExits, exitStop, handleVmExit, serviceVirtualIn
 import { setExitsSuppressed, VEC_VMEXIT } from "../virt/vmx";
 import { trapBeforeRun, trapExternalInterrupt, trapIntercept, trapMode } from "../virt/trap";
 import { hostAckInterrupt } from "../host";
-import { btStep } from "../bt/execute";
 import { ESP, FLAG_IF, FLAG_RF, FLAG_TF, reg32, setEip, setReg32, csIs32 } from "./state";
 import {
   beginInstruction,
@@ -48,7 +48,7 @@ import {
 import { clearFault, faulted, faultError, faultIsSoftware, faultIsTrap, faultVector, NO_ERROR, raise, VEC_DB } from "./fault";
 import { deliver, shutdown } from "./interrupts";
 import { getEip } from "./state";
-import { beginRun, budgetLeft, endRun, retiredSoFar, retireOne } from "./rep";
+import { endRun, retiredSoFar, retireOne } from "./rep";
 
 // 1 for the bytes step() must look at before dispatch: the prefixes and 0F.
 const PREFIX_TABLE: usize = memory.data<u8>([
@@ -130,63 +130,58 @@ export function retiredThisRun(): u32 {
   return retiredSoFar();
 }
 
-export function run(budget: i32): u32 {
-  beginRun(budget);
-  clearExitStop();
-  let reason: u32 = RUN_BUDGET;
-  if (trapMode()) trapBeforeRun();
-  // The bt mode runs guest-kernel code from the translation cache (core/bt/execute.ts).
-  const bt = load<u32>(S_BT_ACTIVE) != 0;
-  while (budgetLeft()) {
-    // INTR, NMI, HALTED and INT_SHADOW are adjacent words: one test covers the common case. An
-    // interrupt the VMM holds for injection (hvm, pv) keeps INTR asserted until it injects it.
-    if ((load<u64>(S_INTR) | load<u64>(S_HALTED)) != 0) {
-      reason = serviceEvents();
-      if (reason != RUN_BUDGET) break;
+/**
+ * Before an instruction executes (by step() or a translator): remembers ESP for a fault's
+ * rollback and returns EFLAGS as it was, which decides single-stepping after it.
+ */
+@inline export function beginStep(): u32 {
+  savedEsp = reg32(ESP);
+  return load<u32>(S_EFLAGS);
+}
+
+/**
+ * After an instruction executed: retires it, delivers its fault or commits its EIP, then the
+ * single-step trap and the host's stop request. Returns RUN_BUDGET to go on, or the reason the
+ * run must stop. The run loop and compiled code's calls into the interpreter share it, so an
+ * instruction ends the same way whoever ran it.
+ */
+export function finishStep(flags: u32): u32 {
+  // A REP string instruction adds its iterations beyond the first itself (core/cpu/rep.ts).
+  retireOne();
+  // A triple fault inside the instruction itself (a task switch delivers faults of the new task
+  // in place).
+  if (shutdown) return RUN_SHUTDOWN;
+  if (faulted) {
+    const exiting = faultVector == VEC_VMEXIT;
+    emulatedFault = false;
+    if (!handleFault()) return stopReason();
+    // An exiting instruction the VMM completed is single-stepped like any other.
+    if (exiting && !emulatedFault && (flags & (FLAG_TF | FLAG_RF)) != 0 && !afterTracedInstruction(flags)) {
+      return stopReason();
     }
-    const flags = load<u32>(S_EFLAGS);
-    savedEsp = reg32(ESP);
-    if (bt) btStep();
-    else step();
-    // A REP string instruction adds its iterations beyond the first itself (core/cpu/rep.ts).
-    retireOne();
-    if (shutdown) {
-      // A triple fault inside the instruction itself (a task switch delivers faults of the
-      // new task in place).
-      reason = RUN_SHUTDOWN;
-      break;
-    }
-    if (faulted) {
-      const exiting = faultVector == VEC_VMEXIT;
-      emulatedFault = false;
-      if (!handleFault()) {
-        reason = stopReason();
-        break;
-      }
-      // An exiting instruction the VMM completed is single-stepped like any other.
-      if (exiting && !emulatedFault && (flags & (FLAG_TF | FLAG_RF)) != 0 && !afterTracedInstruction(flags)) {
-        reason = stopReason();
-        break;
-      }
-    } else {
-      setEip(nextEip);
-      if ((flags & (FLAG_TF | FLAG_RF)) != 0) {
-        if (!afterTracedInstruction(flags)) {
-          reason = stopReason();
-          break;
-        }
-      }
-    }
-    if (load<u32>(S_STOP_REQUEST) != 0) {
-      store<u32>(S_STOP_REQUEST, 0);
-      reason = RUN_STOP;
-      break;
-    }
+  } else {
+    setEip(nextEip);
+    if ((flags & (FLAG_TF | FLAG_RF)) != 0 && !afterTracedInstruction(flags)) return stopReason();
   }
+  if (load<u32>(S_STOP_REQUEST) != 0) {
+    store<u32>(S_STOP_REQUEST, 0);
+    return RUN_STOP;
+  }
+  return RUN_BUDGET;
+}
+
+/** Executes the instruction at EIP with the interpreter, as the run loop would. */
+export function interpretOne(): u32 {
+  const flags = beginStep();
+  step();
+  return finishStep(flags);
+}
+
+/** The run() is over: the instruction count and the TSC catch up with what it retired. */
+export function settleRun(): void {
   const executed = endRun();
   store<u64>(S_INSN_COUNT, load<u64>(S_INSN_COUNT) + <u64>executed);
   store<u64>(S_TSC, load<u64>(S_TSC) + <u64>executed * <u64>load<u32>(S_TSC_PER_INSN));
-  return reason;
 }
 
 function stopReason(): u32 {
@@ -217,7 +212,7 @@ export function emulateOnce(): bool {
  * Between instructions: the interrupt shadow, NMI, then INTR when IF=1, then HLT. Returns
  * RUN_BUDGET to go on executing, or the reason run() must stop.
  */
-function serviceEvents(): u32 {
+export function serviceEvents(): u32 {
   if (load<u32>(S_INT_SHADOW) != 0) {
     store<u32>(S_INT_SHADOW, 0);
   } else if (load<u32>(S_NMI) != 0) {

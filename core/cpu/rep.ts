@@ -9,15 +9,19 @@
 //
 // The run's count of retired instructions lives here, below both the string routines and the run
 // loop, so that a REP instruction adds its iterations directly and the loop pays nothing per
-// step for the rule. Below it are only the layout and the state views.
+// step for the rule. Below it are only the layout and the state views. The count and the budget
+// are words of the state block (RUN_RETIRED, RUN_LIMIT) because compiled code (core/jit/) adds
+// the instructions it retires to the same count and checks the same budget.
 
-import { S_EFLAGS } from "../generated/layout";
+import { S_EFLAGS, S_RUN_LIMIT, S_RUN_RETIRED } from "../generated/layout";
 import { FLAG_TF } from "./state";
 
-/** Instructions retired by the current run() so far (the TSC and counters catch up at its end). */
-let executed: i32 = 0;
-/** The current run()'s budget. */
-let budget: i32 = 0;
+@inline function getExecuted(): i32 {
+  return load<i32>(S_RUN_RETIRED);
+}
+@inline function setExecuted(n: i32): void {
+  store<i32>(S_RUN_RETIRED, n);
+}
 /**
  * Iterations the REP instruction executing now has completed in this step: a device it reaches
  * (a port, MMIO) sees virtual time as if each earlier iteration had retired, so the time does
@@ -27,40 +31,50 @@ let progress: u32 = 0;
 
 /** A run() begins with `n` instructions to retire. */
 @inline export function beginRun(n: i32): void {
-  executed = 0;
-  budget = n;
+  setExecuted(0);
+  store<i32>(S_RUN_LIMIT, n);
 }
 
 @inline export function retiredInRun(): i32 {
-  return executed;
+  return getExecuted();
 }
 
 @inline export function budgetLeft(): bool {
-  return executed < budget;
+  return getExecuted() < load<i32>(S_RUN_LIMIT);
+}
+
+/** Instructions the run may still retire. */
+@inline export function budgetRemaining(): i32 {
+  return load<i32>(S_RUN_LIMIT) - getExecuted();
 }
 
 /** One step retired (the run loop's count; a REP adds its further iterations itself). */
 @inline export function retireOne(): void {
-  executed++;
+  setExecuted(getExecuted() + 1);
+}
+
+/** `n` instructions retired at once (compiled code settling its count). */
+@inline export function retireMany(n: i32): void {
+  setExecuted(getExecuted() + n);
 }
 
 /** The run is over: its count, zeroed for the next. */
 @inline export function endRun(): i32 {
-  const n = executed;
-  executed = 0;
+  const n = getExecuted();
+  setExecuted(0);
   return n;
 }
 
 /** Iterations a REP instruction may run in this step: what is left of the budget, 1 under TF. */
 @inline export function repAllowance(): u32 {
   if ((load<u32>(S_EFLAGS) & FLAG_TF) != 0) return 1;
-  const left = budget - executed;
+  const left = budgetRemaining();
   return left > 0 ? <u32>left : 1;
 }
 
 /** A REP string instruction ran `iterations` in this step (the run loop counts the first). */
 @inline export function countRepIterations(iterations: u32): void {
-  if (iterations > 1) executed += <i32>(iterations - 1);
+  if (iterations > 1) setExecuted(getExecuted() + <i32>(iterations - 1));
   progress = 0;
 }
 
@@ -70,5 +84,5 @@ let progress: u32 = 0;
 
 /** Instructions retired in this run, the executing REP's completed iterations included. */
 @inline export function retiredSoFar(): u32 {
-  return <u32>executed + progress;
+  return <u32>getExecuted() + progress;
 }

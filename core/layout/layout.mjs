@@ -15,7 +15,7 @@ export const regions = [
   ["HV_MSR_BITMAP", 0x0086_2000, 0x0000_1000, "VMX MSR bitmaps: read-low 000h, read-high 400h, write-low 800h, write-high C00h"],
   ["HV_EVENTS", 0x0086_3000, 0x0000_3000, "crossing counters: u32 [kind 0-10][reason 0-127][where core, host]"],
   ["HV_TRACE", 0x0086_6000, 0x0000_2000, "trace ring: 256 entries of 8 u32 (kind|where<<8|reason<<16, qualification, EIP, GPA, vtime lo, vtime hi)"],
-  // 0x0086_8000-0x008e_7fff: free (HV_FRAME lived here while it covered only 512 MiB of RAM).
+  ["HV_JIT_META", 0x0086_8000, 0x0008_0000, "JIT bookkeeping: compiled blocks, lookup hash, heat counters, per-frame block lists"],
   ["HV_SHADOW_META", 0x008e_8000, 0x0010_0000, "shadow MMU bookkeeping: root cache, shadow-page owners, pool free list"],
   ["HV_BT_META", 0x009e_8000, 0x0010_0000, "binary translator bookkeeping: hash table of blocks, per-page block lists"],
   ["HV_TRAP", 0x00ae_8000, 0x0008_0000, "trap mode: the VMM's own descriptor tables and virtual-CPU bookkeeping"],
@@ -175,6 +175,21 @@ export const stateFields = [
   ["TRAP_REFLECTED", "u32", 1, "exceptions and interrupts the trap VMM reflected through the guest's IDT"],
   ["TRAP_GDT_COPIED", "u32", 1, "descriptors of the guest's GDT the shadow GDT holds (cleared on the next copy)"],
   ["TRAP_LDT_COPIED", "u32", 1, "descriptors of the guest's LDT the shadow LDT holds"],
+  // ---- the run loop and the JIT (core/run.ts, core/jit/)
+  ["RUN_RETIRED", "u32", 1, "instructions the current run() has retired so far (compiled code adds its own)"],
+  ["RUN_LIMIT", "u32", 1, "the current run()'s budget"],
+  ["JIT_ON", "u32", 1, "1: hot guest code runs compiled to WebAssembly (core/jit/); 0: the interpreter alone"],
+  ["JIT_THRESHOLD", "u32", 1, "lookups that miss at one address before its block is compiled (1: compile on first sight)"],
+  ["JIT_TABLE_BASE", "u32", 1, "function-table index of block 0's compiled code (the host grows the table)"],
+  ["JIT_COMPILED", "u32", 1, "blocks compiled since reset"],
+  ["JIT_COMPILE_FAILED", "u32", 1, "compile requests the host declined (nothing it could compile there)"],
+  ["JIT_LIVE", "u32", 1, "blocks alive now"],
+  ["JIT_INVALIDATED", "u32", 1, "blocks dropped because their code bytes were written (guest, DMA or host)"],
+  ["JIT_FLUSHES", "u32", 1, "times every block was dropped to make room (evictions)"],
+  ["JIT_EVICTED", "u32", 1, "blocks dropped by those flushes"],
+  ["JIT_ENTRIES", "u64", 1, "times compiled code was entered from the run loop"],
+  ["JIT_INSNS", "u64", 1, "instructions retired inside compiled code (inline or through the interpreter's routine)"],
+  ["JIT_LOOKUP_MISSES", "u64", 1, "run-loop lookups that found no block for the instruction (it was interpreted)"],
 ];
 
 /** Named constants shared by both sides. */

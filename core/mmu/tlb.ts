@@ -82,6 +82,25 @@ export function tlbFlush(keepGlobal: bool): void {
   tlbGeneration++;
 }
 
+/**
+ * A frame just became write-tracked: the live entries that map host page `host` refuse fast
+ * writes from now on, exactly as a refill would build them (makeEntry's tracked-RAM case), so
+ * permitted writes go on through physical.ts without a new page walk. Unlike a flush this
+ * leaves every other entry, and the walk and exit counters, as they were: compiling code (which
+ * tracks the code's frame) changes nothing a guest or a counter can see.
+ */
+export function tlbWriteProtectHost(host: u32): void {
+  const n = load<u32>(S_TLB_COUNT);
+  for (let i: u32 = 0; i < n; i++) {
+    const slot = TLB_BASE + (load<u32>(TLB_LIST_BASE + (i << 2)) << 2);
+    let e = load<u32>(slot);
+    if ((e & TLB_VALID) == 0 || (e & TLB_SLOW) != 0 || (e & ~0xfff) != host) continue;
+    if ((e & TLB_NO_USER_WRITE) == 0) e |= TLB_WRITE_PHYS_USER;
+    if ((e & TLB_NO_SUPER_WRITE) == 0) e |= TLB_WRITE_PHYS_SUPER;
+    store<u32>(slot, e | TLB_NO_USER_WRITE | TLB_NO_SUPER_WRITE);
+  }
+}
+
 /** INVLPG: drops the entry of one linear page. */
 export function tlbInvalidatePage(lin: u32): void {
   store<u32>(tlbSlot(lin), 0);

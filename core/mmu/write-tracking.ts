@@ -1,5 +1,5 @@
 // Write tracking of guest frames: the shadow MMU tracks the guest's page-table pages and the
-// binary translator the pages it translated code from. A tracked frame is PHYS_TRACKED in
+// binary translator and the JIT the pages they translated code from. A tracked frame is PHYS_TRACKED in
 // PHYSMAP, so TLB entries never allow fast writes to it and every write reaches physical.ts,
 // which calls trackedWrite after storing. HV_FRAME holds one word of owner bits per frame.
 
@@ -14,13 +14,15 @@ import {
 } from "../generated/layout";
 import { eptMarkDirty } from "./ept-dirty";
 import { btTrackedWrite } from "../bt/invalidate";
+import { jitTrackedWrite } from "../jit/blocks";
 import { shadowTrackedWrite } from "./shadow";
-import { tlbFlush } from "./tlb";
+import { tlbFlush, tlbWriteProtectHost } from "./tlb";
 
 /** Owner bits of a frame's tracking word. */
 export const TRACK_SHADOW_PT: u32 = 1;
 export const TRACK_SHADOW_PD: u32 = 2;
 export const TRACK_BT: u32 = 4;
+export const TRACK_JIT: u32 = 8;
 
 const FRAMES: u32 = HV_FRAME_BYTES >>> 2;
 
@@ -39,8 +41,11 @@ export function trackFrame(gfn: u32, owner: u32): bool {
   store<u32>(p, load<u32>(p) | owner);
   if (kind == PHYS_RAM) {
     store<u32>(pm, (e & ~0xf) | PHYS_TRACKED);
-    // Existing TLB entries may allow fast writes to the frame.
-    tlbFlush(false);
+    // Existing TLB entries may allow fast writes to the frame. The JIT compiles at moments that
+    // depend on how run() was sliced, so it must not disturb the TLB (or the walk counters): its
+    // frames only lose fast writes.
+    if (owner == TRACK_JIT) tlbWriteProtectHost(e & ~0xfff);
+    else tlbFlush(false);
   }
   return true;
 }
@@ -64,7 +69,9 @@ export function untrackFrame(gfn: u32, owner: u32): void {
  * translated code in those bytes is stale, as native execution would fetch the new bytes.
  */
 export function vmmWroteGuest(gpa: u32, size: u32): void {
-  if ((frameOwners(gpa >>> 12) & TRACK_BT) != 0) btTrackedWrite(gpa, size);
+  const owners = frameOwners(gpa >>> 12);
+  if ((owners & TRACK_BT) != 0) btTrackedWrite(gpa, size);
+  if ((owners & TRACK_JIT) != 0) jitTrackedWrite(gpa, size);
 }
 
 /**
@@ -81,6 +88,7 @@ export function hostWrote(gpa: u32, len: u32): void {
     if (ept) eptMarkDirty(a);
     const owners = frameOwners(a >>> 12);
     if ((owners & TRACK_BT) != 0) btTrackedWrite(a, n);
+    if ((owners & TRACK_JIT) != 0) jitTrackedWrite(a, n);
     if ((owners & (TRACK_SHADOW_PT | TRACK_SHADOW_PD)) != 0) {
       for (let e = a & ~3; e < a + n; e += 4) shadowTrackedWrite(e);
     }
@@ -94,4 +102,5 @@ export function trackedWrite(gpa: u32, size: u32): void {
   const owners = frameOwners(gpa >>> 12);
   if ((owners & (TRACK_SHADOW_PT | TRACK_SHADOW_PD)) != 0) shadowTrackedWrite(gpa);
   if ((owners & TRACK_BT) != 0) btTrackedWrite(gpa, size);
+  if ((owners & TRACK_JIT) != 0) jitTrackedWrite(gpa, size);
 }

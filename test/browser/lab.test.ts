@@ -115,10 +115,20 @@ describe("the lab (web/) in Chromium", () => {
 
     // The VGA screen takes keyboard input: a reader on tty1 (the VT the VGA shows) gets a line
     // typed on the screen through the PS/2 keyboard and reports it on the serial console.
+    // The reader opens tty1 before it says so: keys typed after that wait in the tty's buffer,
+    // however long the guest takes to reach read() (no race with the guest's speed).
     await page.click("#terminal");
-    await page.keyboard.type("(read line < /dev/tty1; echo kbd-got-$line > /dev/ttyS0) &");
+    await page.keyboard.type(
+      "(exec 3< /dev/tty1; echo kbd-ready-$((3*3)) > /dev/ttyS0; read line <&3; echo kbd-got-$line > /dev/ttyS0) &",
+    );
     await page.keyboard.press("Enter");
-    await page.waitForTimeout(300);
+    await waitFor(
+      page,
+      "the keyboard reader",
+      () => serial(page),
+      (s) => s.includes("kbd-ready-9"),
+      20_000,
+    );
     await page.click(".vga-input");
     await page.keyboard.type("hello9");
     await page.keyboard.press("Enter");

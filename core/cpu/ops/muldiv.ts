@@ -68,7 +68,7 @@ export function IMUL_Ev_32(): void {
   setFlagsSZP(<u32>r, 16, ovf, ovf, false);
   return <u32>r & 0xffff;
 }
-@inline function imul32(a: u32, b: u32): u32 {
+@inline export function imul32(a: u32, b: u32): u32 {
   const r: i64 = <i64>(<i32>a) * <i64>(<i32>b);
   const ovf = r != <i64>(<i32>r);
   setFlagsSZP(<u32>r, 32, ovf, ovf, false);

@@ -1,0 +1,221 @@
+// The JIT's bookkeeping: which guest code has been compiled to WebAssembly, found by its linear
+// address, and listed per guest frame so that a write to the frame finds the blocks it makes
+// stale. The compiled functions themselves live in the host's function table, at
+// JIT_TABLE_BASE + the block's number; this file knows only their numbers.
+//
+// HV_JIT_META holds, in order: the block records, the lookup hash (linear address -> block),
+// the heat counters beside it, the per-frame chains (by frame number modulo FRAME_BUCKETS) and
+// the stack of free block numbers.
+
+import {
+  HV_JIT_META_BASE,
+  RAM_BASE,
+  S_JIT_EVICTED,
+  S_JIT_FLUSHES,
+  S_JIT_INVALIDATED,
+  S_JIT_LIVE,
+} from "../generated/layout";
+import { TRACK_JIT, trackFrame, untrackFrame } from "../mmu/write-tracking";
+
+/** Blocks alive at once at most (a full store is emptied, as v86 empties its table). */
+export const MAX_BLOCKS: u32 = 4096;
+const HASH_SLOTS: u32 = 16384;
+const FRAME_BUCKETS: u32 = 4096;
+
+const RECORD: u32 = 32;
+const BLOCKS: u32 = HV_JIT_META_BASE;
+const HASH: u32 = BLOCKS + MAX_BLOCKS * RECORD; // [lin, block + 1] per slot
+const HEAT: u32 = HASH + HASH_SLOTS * 8; // u32 per slot
+const BUCKETS: u32 = HEAT + HASH_SLOTS * 4; // block + 1 heading each chain
+const FREE: u32 = BUCKETS + FRAME_BUCKETS * 4; // stack of free block numbers
+const FREE_TOP: u32 = FREE + MAX_BLOCKS * 4;
+
+// A block record.
+const R_LIN: u32 = 0;
+const R_HOST: u32 = 4; // host address of the code page
+const R_FLAGS: u32 = 8; // BLOCK_*
+const R_COUNT: u32 = 12; // instructions
+const R_SPAN: u32 = 16; // page offset of the first byte | byte length << 16
+const R_GFN: u32 = 20; // guest frame, or NO_FRAME (ROM)
+const R_NEXT: u32 = 24; // next block + 1 in its frame chain
+const R_SLOT: u32 = 28; // its hash slot
+
+export const BLOCK_LIVE: u32 = 1;
+/** Decoded with 32-bit default operand and address size (CS.D). */
+export const BLOCK_CS32: u32 = 2;
+/** Compiled for a 32-bit stack (SS.B): PUSH/POP use ESP. */
+export const BLOCK_SS32: u32 = 4;
+const NO_FRAME: u32 = 0xffffffff;
+
+let freeCount: u32 = 0;
+/** Blocks invalidated since the block executing now was entered (it must stop using its code). */
+export let jitKills: u32 = 0;
+
+@inline export function hashSlot(lin: u32): u32 {
+  return (lin * 0x9e3779b1) >>> 18;
+}
+@inline export function slotLin(slot: u32): u32 {
+  return load<u32>(HASH + (slot << 3));
+}
+/** The block in a hash slot + 1 (0: none). */
+@inline export function slotBlock(slot: u32): u32 {
+  return load<u32>(HASH + (slot << 3) + 4);
+}
+@inline function record(b: u32): u32 {
+  return BLOCKS + b * RECORD;
+}
+@inline export function blockHost(b: u32): u32 {
+  return load<u32>(record(b) + R_HOST);
+}
+@inline export function blockFlags(b: u32): u32 {
+  return load<u32>(record(b) + R_FLAGS);
+}
+@inline export function blockCount(b: u32): u32 {
+  return load<u32>(record(b) + R_COUNT);
+}
+@inline export function blockBytes(b: u32): u32 {
+  return load<u32>(record(b) + R_SPAN) >>> 16;
+}
+
+/** One more miss at this slot; true when its heat reached `threshold` (and it starts again). */
+@inline export function heatUp(slot: u32, threshold: u32): bool {
+  const p = HEAT + (slot << 2);
+  const h = load<u32>(p) + 1;
+  if (h >= threshold) {
+    store<u32>(p, 0);
+    return true;
+  }
+  store<u32>(p, h);
+  return false;
+}
+
+/** Empties the store: no block, every number free, every frame untracked by the JIT. */
+export function jitReset(): void {
+  for (let b: u32 = 0; b < MAX_BLOCKS; b++) {
+    const r = record(b);
+    if ((load<u32>(r + R_FLAGS) & BLOCK_LIVE) != 0) {
+      const gfn = load<u32>(r + R_GFN);
+      if (gfn != NO_FRAME) untrackFrame(gfn, TRACK_JIT);
+    }
+    store<u32>(r + R_FLAGS, 0);
+  }
+  memory.fill(HASH, 0, HASH_SLOTS * 8);
+  memory.fill(HEAT, 0, HASH_SLOTS * 4);
+  memory.fill(BUCKETS, 0, FRAME_BUCKETS * 4);
+  for (let i: u32 = 0; i < MAX_BLOCKS; i++) store<u32>(FREE + (i << 2), MAX_BLOCKS - 1 - i);
+  freeCount = MAX_BLOCKS;
+  store<u32>(S_JIT_LIVE, 0);
+  jitKills++;
+}
+
+/** Drops every block to make room: an eviction, counted. */
+function evictAll(): void {
+  store<u32>(S_JIT_EVICTED, load<u32>(S_JIT_EVICTED) + load<u32>(S_JIT_LIVE));
+  store<u32>(S_JIT_FLUSHES, load<u32>(S_JIT_FLUSHES) + 1);
+  jitReset();
+}
+
+/** A free block number for a compile, evicting everything when none is left. */
+export function allocateBlock(): u32 {
+  if (freeCount == 0) evictAll();
+  freeCount--;
+  return load<u32>(FREE + (freeCount << 2));
+}
+
+/** Returns a number allocateBlock gave out that was not used (the compile failed). */
+export function releaseBlock(b: u32): void {
+  store<u32>(FREE + (freeCount << 2), b);
+  freeCount++;
+}
+
+/** The guest frame of a host code page: a RAM frame, or NO_FRAME for ROM. */
+@inline function frameOf(host: u32): u32 {
+  return host >= RAM_BASE ? (host - RAM_BASE) >>> 12 : NO_FRAME;
+}
+
+/**
+ * Records compiled block `b` for the code at `lin` (host page `host`) and makes it the one the
+ * lookup finds there. Its frame becomes write-tracked. False (and `b` released) when the frame
+ * cannot be tracked.
+ */
+export function commitBlock(b: u32, lin: u32, host: u32, flags: u32, count: u32, bytes: u32): bool {
+  const gfn = frameOf(host);
+  if (gfn != NO_FRAME && !trackFrame(gfn, TRACK_JIT)) {
+    releaseBlock(b);
+    return false;
+  }
+  const slot = hashSlot(lin);
+  const old = slotBlock(slot);
+  if (old != 0) killBlock(old - 1);
+  const r = record(b);
+  store<u32>(r + R_LIN, lin);
+  store<u32>(r + R_HOST, host);
+  store<u32>(r + R_FLAGS, flags | BLOCK_LIVE);
+  store<u32>(r + R_COUNT, count);
+  store<u32>(r + R_SPAN, (lin & 0xfff) | (bytes << 16));
+  store<u32>(r + R_GFN, gfn);
+  store<u32>(r + R_SLOT, slot);
+  store<u32>(HASH + (slot << 3), lin);
+  store<u32>(HASH + (slot << 3) + 4, b + 1);
+  if (gfn != NO_FRAME) {
+    const head = BUCKETS + ((gfn & (FRAME_BUCKETS - 1)) << 2);
+    store<u32>(r + R_NEXT, load<u32>(head));
+    store<u32>(head, b + 1);
+  } else store<u32>(r + R_NEXT, 0);
+  store<u32>(S_JIT_LIVE, load<u32>(S_JIT_LIVE) + 1);
+  return true;
+}
+
+/** Drops block `b`: out of the lookup and its frame chain; its number is free again. */
+function killBlock(b: u32): void {
+  const r = record(b);
+  const slot = load<u32>(r + R_SLOT);
+  if (slotBlock(slot) == b + 1) store<u32>(HASH + (slot << 3) + 4, 0);
+  const gfn = load<u32>(r + R_GFN);
+  if (gfn != NO_FRAME) {
+    // Unlink from the chain; untrack the frame when no block of it is left.
+    let p = BUCKETS + ((gfn & (FRAME_BUCKETS - 1)) << 2);
+    let others = false;
+    let c = load<u32>(p);
+    while (c != 0) {
+      const cr = record(c - 1);
+      if (c - 1 == b) store<u32>(p, load<u32>(cr + R_NEXT));
+      else {
+        if (load<u32>(cr + R_GFN) == gfn) others = true;
+        p = cr + R_NEXT;
+      }
+      c = load<u32>(p);
+    }
+    if (!others) untrackFrame(gfn, TRACK_JIT);
+  }
+  store<u32>(r + R_FLAGS, 0);
+  releaseBlock(b);
+  store<u32>(S_JIT_LIVE, load<u32>(S_JIT_LIVE) - 1);
+  jitKills++;
+}
+
+/**
+ * A write of `size` bytes at guest-physical `gpa` reached a frame holding compiled code (after
+ * it was stored): the blocks whose bytes it overlaps are dropped.
+ */
+export function jitTrackedWrite(gpa: u32, size: u32): void {
+  const gfn = gpa >>> 12;
+  const lo = gpa & 0xfff;
+  const hi = lo + size; // physical.ts splits writes at page boundaries
+  let c = load<u32>(BUCKETS + ((gfn & (FRAME_BUCKETS - 1)) << 2));
+  let killed: u32 = 0;
+  while (c != 0) {
+    const b = c - 1;
+    const r = record(b);
+    c = load<u32>(r + R_NEXT);
+    if (load<u32>(r + R_GFN) != gfn) continue;
+    const span = load<u32>(r + R_SPAN);
+    const start = span & 0xfff;
+    const end = start + (span >>> 16);
+    if (lo < end && hi > start) {
+      killBlock(b);
+      killed++;
+    }
+  }
+  if (killed != 0) store<u32>(S_JIT_INVALIDATED, load<u32>(S_JIT_INVALIDATED) + killed);
+}

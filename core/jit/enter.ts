@@ -1,0 +1,152 @@
+// The run loop's side of the JIT: at an instruction boundary with nothing pending, find the
+// compiled block for the code at EIP and run it, or count the miss and have the host compile the
+// code once it is hot. Also the routines compiled code calls back into the core.
+//
+// A block runs only when its whole instruction count fits in what is left of run()'s budget, so
+// an icount run retires exactly its budget with the JIT as without it; interrupts, NMI and the
+// host's stop request are only ever raised by instructions that compiled code leaves to the
+// interpreter (jitStep), which stops the block at that boundary.
+
+import { finishStep, beginStep, step } from "../cpu/interp";
+import { budgetRemaining, retiredInRun } from "../cpu/rep";
+import {
+  RUN_BUDGET,
+  S_EFLAGS,
+  S_EIP,
+  S_HALTED,
+  S_INTR,
+  S_JIT_COMPILE_FAILED,
+  S_JIT_COMPILED,
+  S_JIT_ENTRIES,
+  S_JIT_INSNS,
+  S_JIT_LOOKUP_MISSES,
+  S_JIT_TABLE_BASE,
+  S_JIT_THRESHOLD,
+  S_SEG_BASE,
+  S_SEG_LIMIT,
+  S_SS_DB,
+  S_CS_DB,
+  S_TLB_READ_MASK,
+  TLB_BASE,
+  TLB_VALID,
+} from "../generated/layout";
+import { hostJitCompile } from "../host";
+import {
+  allocateBlock,
+  BLOCK_CS32,
+  BLOCK_SS32,
+  blockBytes,
+  blockCount,
+  blockFlags,
+  blockHost,
+  commitBlock,
+  hashSlot,
+  heatUp,
+  jitKills,
+  releaseBlock,
+  slotBlock,
+  slotLin,
+} from "./blocks";
+
+const FLAG_TF_RF: u32 = 0x10100;
+const CS_BASE: u32 = S_SEG_BASE + 4;
+const CS_LIMIT: u32 = S_SEG_LIMIT + 4;
+
+/** A reason run() must stop that arose inside compiled code (RUN_BUDGET: none). */
+export let jitStop: u32 = RUN_BUDGET;
+/** jitKills when the executing block was entered. */
+let killsAtEntry: u32 = 0;
+
+@inline function modeFlags(): u32 {
+  return (load<u32>(S_CS_DB) != 0 ? BLOCK_CS32 : 0) | (load<u32>(S_SS_DB) != 0 ? BLOCK_SS32 : 0);
+}
+
+/**
+ * Runs the compiled block for the code at EIP if there is one that fits (the caller checked that
+ * no event is pending). Returns false when the instruction must be interpreted instead.
+ */
+export function jitTryBlock(): bool {
+  if ((load<u32>(S_EFLAGS) & FLAG_TF_RF) != 0) return false;
+  const eip = load<u32>(S_EIP);
+  const lin = load<u32>(CS_BASE) + eip;
+  const slot = hashSlot(lin);
+  const te = load<u32>(TLB_BASE + ((lin >>> 12) << 2));
+  // The code page must be readable at this CPL through the TLB (as the interpreter's fetch
+  // would find it); otherwise the interpreter fills the entry or raises the fault.
+  if ((te & load<u32>(S_TLB_READ_MASK)) != TLB_VALID) return false;
+  const host = te & ~0xfff;
+  const flags = modeFlags();
+  const b1 = slotBlock(slot);
+  if (b1 != 0 && slotLin(slot) == lin) {
+    const b = b1 - 1;
+    if (blockHost(b) == host && (blockFlags(b) & (BLOCK_CS32 | BLOCK_SS32)) == flags) {
+      const count = blockCount(b);
+      // The whole block inside the budget and inside the CS limit (a smaller CS than at compile
+      // time: the interpreter raises the fetch fault where it belongs).
+      if (<i32>count > budgetRemaining() || eip + blockBytes(b) - 1 > load<u32>(CS_LIMIT)) return false;
+      enter(b);
+      return true;
+    }
+  }
+  store<u64>(S_JIT_LOOKUP_MISSES, load<u64>(S_JIT_LOOKUP_MISSES) + 1);
+  if (heatUp(slot, load<u32>(S_JIT_THRESHOLD))) compile(lin, eip, host, flags);
+  return false;
+}
+
+function enter(b: u32): void {
+  const before = retiredInRun();
+  killsAtEntry = jitKills;
+  store<u64>(S_JIT_ENTRIES, load<u64>(S_JIT_ENTRIES) + 1);
+  call_indirect<void>(load<u32>(S_JIT_TABLE_BASE) + b);
+  store<u64>(S_JIT_INSNS, load<u64>(S_JIT_INSNS) + <u64>(retiredInRun() - before));
+}
+
+/** Asks the host to compile the code at `lin`; the block is used from the next visit on. */
+function compile(lin: u32, eip: u32, host: u32, flags: u32): void {
+  const off = lin & 0xfff;
+  let avail: u32 = 0x1000 - off;
+  const limit = load<u32>(CS_LIMIT);
+  if (eip > limit) return;
+  if (limit - eip + 1 < avail && limit - eip + 1 != 0) avail = limit - eip + 1;
+  const b = allocateBlock();
+  const r = hostJitCompile(b, eip, host + off, avail, flags);
+  if (r == 0) {
+    releaseBlock(b);
+    store<u32>(S_JIT_COMPILE_FAILED, load<u32>(S_JIT_COMPILE_FAILED) + 1);
+    return;
+  }
+  if (commitBlock(b, lin, host, flags, r & 0xffff, r >>> 16)) {
+    store<u32>(S_JIT_COMPILED, load<u32>(S_JIT_COMPILED) + 1);
+  }
+}
+
+// ---- called by compiled code ------------------------------------------------------------------
+
+/**
+ * Compiled code hands the instruction at `eip` to the interpreter (a form it has no emitter for,
+ * or a memory access off its fast path). Returns 0 when the block may go on at `next`, 1 when it
+ * must return to the run loop: the instruction went elsewhere (a branch, a fault delivered, a VM
+ * exit), something is pending, the run must stop, or a write made compiled code stale.
+ */
+export function jitStep(eip: u32, next: u32): u32 {
+  store<u32>(S_EIP, eip);
+  const flags = beginStep();
+  step();
+  const r = finishStep(flags);
+  if (r != RUN_BUDGET) {
+    jitStop = r;
+    return 1;
+  }
+  if (jitKills != killsAtEntry) return 1;
+  if ((load<u64>(S_INTR) | load<u64>(S_HALTED)) != 0) return 1;
+  if ((load<u32>(S_EFLAGS) & FLAG_TF_RF) != 0) return 1;
+  if (budgetRemaining() <= 0) return 1;
+  return load<u32>(S_EIP) != next ? 1 : 0;
+}
+
+/** Takes the pending stop reason (run() ends with it). */
+export function takeJitStop(): u32 {
+  const r = jitStop;
+  jitStop = RUN_BUDGET;
+  return r;
+}

@@ -1,0 +1,44 @@
+// The run loop: run(budget) executes instructions until the budget is spent or something the
+// host must see happens, and returns the reason (RUN_* in the layout). It sits above the
+// interpreter and the translators: each instruction boundary goes to the JIT's compiled code
+// (core/jit/), the binary translator's cache (core/bt/, the bt mode) or the interpreter's step.
+
+import { beginStep, finishStep, serviceEvents, settleRun, step } from "./cpu/interp";
+import { beginRun, budgetLeft } from "./cpu/rep";
+import { btStep } from "./bt/execute";
+import { jitTryBlock, takeJitStop } from "./jit/enter";
+import { RUN_BUDGET, S_BT_ACTIVE, S_HALTED, S_INTR, S_JIT_ON } from "./generated/layout";
+import { clearExitStop } from "./virt/exits";
+import { trapBeforeRun, trapMode } from "./virt/trap";
+
+export function run(budget: i32): u32 {
+  beginRun(budget);
+  clearExitStop();
+  let reason: u32 = RUN_BUDGET;
+  if (trapMode()) trapBeforeRun();
+  // The bt mode runs guest-kernel code from the translation cache (core/bt/execute.ts); the
+  // trap mode keeps the interpreter.
+  const bt = load<u32>(S_BT_ACTIVE) != 0;
+  const jit = load<u32>(S_JIT_ON) != 0 && !bt && !trapMode();
+  while (budgetLeft()) {
+    // INTR, NMI, HALTED and INT_SHADOW are adjacent words: one test covers the common case. An
+    // interrupt the VMM holds for injection (hvm, pv) keeps INTR asserted until it injects it.
+    if ((load<u64>(S_INTR) | load<u64>(S_HALTED)) != 0) {
+      reason = serviceEvents();
+      if (reason != RUN_BUDGET) break;
+    } else if (jit && jitTryBlock()) {
+      // Compiled code ran one or more instructions (nothing was pending, so none of them could
+      // have been preceded by an interrupt).
+      reason = takeJitStop();
+      if (reason != RUN_BUDGET) break;
+      continue;
+    }
+    const flags = beginStep();
+    if (bt) btStep();
+    else step();
+    reason = finishStep(flags);
+    if (reason != RUN_BUDGET) break;
+  }
+  settleRun();
+  return reason;
+}

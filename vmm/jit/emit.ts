@@ -1,0 +1,491 @@
+// Code generation for one block: guest instructions in, a WebAssembly function body out.
+//
+// The guest's registers live in wasm locals for the whole block (loaded once at entry, stored at
+// every exit and before any call into the interpreter). An instruction with an emitter runs
+// inline: its memory accesses take the TLB fast path and fall back to the interpreter's routine
+// for the whole instruction when the segment check, the TLB or the page end says no, so faults,
+// device memory and write-tracked pages behave exactly as interpreted. An instruction without
+// an emitter always runs through the interpreter (core/jit/enter.ts jitStep), so every form is
+// covered. Flags are written in the interpreter's lazy form; a Jcc right after an inline
+// CMP/SUB/TEST/AND/OR/XOR computes its condition from the operands directly.
+//
+// Instruction counting: inline instructions are counted at compile time and added to RUN_RETIRED
+// before every call into the interpreter and at every exit, so devices always see the exact
+// virtual time and run(budget) retires exactly its budget.
+
+import * as L from "../generated/layout.js";
+import type { Insn, MemOperand } from "./decode.js";
+import { Code, Op } from "./wasm.js";
+
+// Function indices of the imports (compiler.ts declares them in this order).
+export const FN_STEP = 0;
+export const FN_COND = 1;
+export const FN_INCDEC = 2;
+export const FN_SHIFT = 3;
+export const FN_IMUL = 4;
+export const FN_ALU = 5;
+
+// Locals: the eight registers, then scratch.
+export const EA = 8;
+export const HOST = 9;
+const TE = 10;
+export const V = 11;
+export const FA = 12;
+export const FB = 13;
+export const FR = 14;
+// The operands and result of the last inline CMP/SUB/NEG/TEST/AND/OR/XOR, for a fused Jcc.
+const XA = 15;
+const XB = 16;
+const XR = 17;
+export const LOCALS = 18;
+
+export const SEG_SS = 2;
+const OP_ADD = 0;
+export const OP_SUB = 2;
+const OP_LOGIC = 4;
+const FLAGS_ARITH = 0x8d5;
+
+type Fuse = "sub" | "logic" | null;
+export type AluKind = "add" | "sub" | "cmp" | "and" | "test" | "or" | "xor";
+
+export class BlockEmitter {
+  readonly c = new Code();
+  /** Inline instructions retired since RUN_RETIRED was last brought up to date. */
+  pending = 0;
+  fuse: Fuse = null;
+  /** Instructions emitted inline / through the interpreter (stats). */
+  inline = 0;
+  interpreted = 0;
+
+  constructor(
+    private readonly used: Set<number>,
+    private readonly written: Set<number>,
+    private readonly startEip: number,
+    private readonly count: number,
+    readonly ss32: boolean,
+    /** Pass 1 only records which registers the block touches. */
+    private readonly record: { used: Set<number>; written: Set<number> } | null,
+  ) {}
+
+  // ---- registers ------------------------------------------------------------------------------
+
+  useReg(r: number): void {
+    this.record?.used.add(r);
+  }
+  getReg(r: number): void {
+    this.useReg(r);
+    this.c.get(r);
+  }
+  /** Sets register `r` from the value on the stack. */
+  setReg(r: number): void {
+    this.record?.used.add(r);
+    this.record?.written.add(r);
+    this.c.set(r);
+  }
+  getReg8(r: number): void {
+    this.getReg(r & 3);
+    if (r >= 4) this.c.const(8).op(Op.i32ShrU);
+    this.c.const(0xff).op(Op.i32And);
+  }
+  /** Sets 8-bit register `r` (AL..BH) from local `from`. */
+  setReg8(r: number, from: number): void {
+    const shift = r >= 4 ? 8 : 0;
+    this.getReg(r & 3);
+    this.c.const(~(0xff << shift)).op(Op.i32And);
+    this.c.get(from).const(0xff).op(Op.i32And);
+    if (shift) this.c.const(shift).op(Op.i32Shl);
+    this.c.op(Op.i32Or);
+    this.setReg(r & 3);
+  }
+
+  loadRegs(): void {
+    for (const r of this.used)
+      this.c
+        .const(L.S_REGS + r * 4)
+        .load(Op.i32Load)
+        .set(r);
+  }
+  storeRegs(): void {
+    for (const r of this.written)
+      this.c
+        .const(L.S_REGS + r * 4)
+        .get(r)
+        .store(Op.i32Store);
+  }
+  addRetired(n: number): void {
+    if (n === 0) return;
+    this.c.const(L.S_RUN_RETIRED).const(L.S_RUN_RETIRED).load(Op.i32Load).const(n).op(Op.i32Add).store(Op.i32Store);
+  }
+
+  /** Leaves the block with EIP = the value `target()` pushes, `extra` more instructions retired. */
+  exitWith(target: () => void, extra: number): void {
+    this.storeRegs();
+    this.addRetired(this.pending + extra);
+    this.c.const(L.S_EIP);
+    target();
+    this.c.store(Op.i32Store).op(Op.return);
+  }
+
+  /** The block ran to its end without a branch: EIP = the next instruction's. */
+  fallOut(endEip: number): void {
+    this.exitWith(() => this.c.const(endEip), 0);
+  }
+
+  /**
+   * The instruction through the interpreter. `ends`: it is the block's last (its successor is
+   * not known here). Otherwise the block goes on when the interpreter says so.
+   */
+  interpret(insn: Insn, ends: boolean): void {
+    this.interpreted++;
+    this.storeRegs();
+    this.addRetired(this.pending);
+    this.pending = 0;
+    this.c
+      .const(insn.eip)
+      .const((insn.eip + insn.len) | 0)
+      .call(FN_STEP);
+    if (ends) {
+      this.c.op(Op.drop).op(Op.return);
+      return;
+    }
+    this.c.ifVoid().op(Op.return).op(Op.end);
+    this.loadRegs();
+    this.fuse = null;
+  }
+
+  /**
+   * The slow path inside an inline instruction's `else`: the interpreter runs the whole
+   * instruction; the count is put back so both paths leave it as the fast one does.
+   */
+  slowPath(insn: Insn): void {
+    this.storeRegs();
+    this.addRetired(this.pending);
+    this.c
+      .const(insn.eip)
+      .const((insn.eip + insn.len) | 0)
+      .call(FN_STEP);
+    this.c.ifVoid().op(Op.return).op(Op.end);
+    this.addRetired(-(this.pending + 1));
+    this.loadRegs();
+  }
+
+  // ---- memory ---------------------------------------------------------------------------------
+
+  ea(m: MemOperand): void {
+    const c = this.c;
+    if (m.base >= 0) this.getReg(m.base);
+    else c.const(0);
+    if (m.index >= 0) {
+      this.getReg(m.index);
+      if (m.scale) c.const(m.scale).op(Op.i32Shl);
+      c.op(Op.i32Add);
+    }
+    if (m.disp) c.const(m.disp).op(Op.i32Add);
+  }
+
+  /**
+   * Pushes the fast-path condition for a `size`-byte access at seg:offset (offset in local EA)
+   * and leaves the host address in local HOST: the segment check of the interpreter
+   * (core/mmu/access.ts segRead/segWrite) and a TLB hit that allows the access and stays in
+   * the page.
+   */
+  accessOk(seg: number, size: number, write: boolean): void {
+    const c = this.c;
+    const lo = (write ? L.S_SEG_WLO : L.S_SEG_RLO) + seg * 4;
+    const hi = (write ? L.S_SEG_WHI : L.S_SEG_RHI) + seg * 4;
+    // lo <= off
+    c.get(EA).loadAt(lo).op(Op.i32GeU);
+    // off <= hi - (size - 1)
+    c.get(EA)
+      .loadAt(hi)
+      .const(size - 1)
+      .op(Op.i32Sub)
+      .op(Op.i32LeU)
+      .op(Op.i32And);
+    // hi >= lo + (size - 1)
+    if (size > 1)
+      c.loadAt(hi)
+        .loadAt(lo)
+        .const(size - 1)
+        .op(Op.i32Add)
+        .op(Op.i32GeU)
+        .op(Op.i32And);
+    // lin = base + off; te = TLB[lin >> 12]
+    c.loadAt(L.S_SEG_BASE + seg * 4)
+      .get(EA)
+      .op(Op.i32Add)
+      .set(HOST);
+    c.const(L.TLB_BASE)
+      .get(HOST)
+      .const(12)
+      .op(Op.i32ShrU)
+      .const(2)
+      .op(Op.i32Shl)
+      .op(Op.i32Add)
+      .load(Op.i32Load)
+      .tee(TE);
+    c.loadAt(write ? L.S_TLB_WRITE_MASK : L.S_TLB_READ_MASK)
+      .op(Op.i32And)
+      .const(L.TLB_VALID)
+      .op(Op.i32Eq)
+      .op(Op.i32And);
+    if (size > 1)
+      c.get(HOST)
+        .const(0xfff)
+        .op(Op.i32And)
+        .const(0x1000 - size)
+        .op(Op.i32LeU)
+        .op(Op.i32And);
+    // host = (te & ~0xfff) + (lin & 0xfff)
+    c.get(TE).const(~0xfff).op(Op.i32And).get(HOST).const(0xfff).op(Op.i32And).op(Op.i32Add).set(HOST);
+  }
+
+  loadOp(size: number, signed = false): number {
+    if (size === 4) return Op.i32Load;
+    if (size === 2) return signed ? Op.i32Load16s : Op.i32Load16u;
+    return signed ? Op.i32Load8s : Op.i32Load8u;
+  }
+
+  /**
+   * An inline instruction with one memory operand: `fast` runs with the operand's host address
+   * in HOST; the interpreter runs the instruction otherwise.
+   */
+  withMemory(insn: Insn, m: MemOperand, size: number, write: boolean, fast: () => void, ends = false): void {
+    this.ea(m);
+    this.c.set(EA);
+    this.accessOk(m.seg, size, write);
+    this.c.ifVoid();
+    const fuseBefore = this.fuse;
+    fast();
+    const fuseAfter = this.fuse;
+    this.c.op(Op.else);
+    this.fuse = fuseBefore;
+    if (ends) this.slowExit(insn);
+    else this.slowPath(insn);
+    // The interpreter left the same lazy flags in memory: reload what a fused Jcc reads.
+    if (fuseAfter !== null) {
+      this.c.loadAt(L.S_LAZY_SRC1).set(XA).loadAt(L.S_LAZY_SRC2).set(XB).loadAt(L.S_LAZY_RES).set(XR);
+    }
+    this.c.op(Op.end);
+    this.fuse = fuseAfter;
+  }
+
+  /** Stack push of local `from` (32-bit stack): ESP - 4, checked like any write. */
+  push(insn: Insn, from: number, then: () => void = () => {}): void {
+    const c = this.c;
+    this.getReg(4);
+    c.const(4).op(Op.i32Sub).set(EA);
+    this.accessOk(SEG_SS, 4, true);
+    c.ifVoid();
+    c.get(HOST).get(from).store(Op.i32Store);
+    c.get(EA);
+    this.setReg(4);
+    then();
+    c.op(Op.else);
+    this.slowPath(insn);
+    c.op(Op.end);
+  }
+
+  // ---- flags ----------------------------------------------------------------------------------
+
+  flagsArith(op: number): void {
+    const c = this.c;
+    c.const(L.S_LAZY_OP).const(op).store(Op.i32Store);
+    c.const(L.S_LAZY_SRC1).get(FA).store(Op.i32Store);
+    c.const(L.S_LAZY_SRC2).get(FB).store(Op.i32Store);
+    c.const(L.S_LAZY_RES).get(FR).store(Op.i32Store);
+    c.const(L.S_LAZY_SIZE).const(32).store(Op.i32Store);
+    c.const(L.S_FLAGS_LAZY).const(FLAGS_ARITH).store(Op.i32Store);
+  }
+  flagsLogic(): void {
+    const c = this.c;
+    c.const(L.S_LAZY_OP).const(OP_LOGIC).store(Op.i32Store);
+    c.const(L.S_LAZY_RES).get(FR).store(Op.i32Store);
+    c.const(L.S_LAZY_SIZE).const(32).store(Op.i32Store);
+    c.const(L.S_FLAGS_LAZY).const(FLAGS_ARITH).store(Op.i32Store);
+  }
+
+  /** FR = FA op FB (32 bits) with the interpreter's lazy flags. */
+  alu(kind: AluKind): void {
+    const c = this.c;
+    c.get(FA).get(FB);
+    switch (kind) {
+      case "add":
+        c.op(Op.i32Add).set(FR);
+        this.flagsArith(OP_ADD);
+        this.fuse = null;
+        return;
+      case "sub":
+      case "cmp":
+        c.op(Op.i32Sub).set(FR);
+        this.flagsArith(OP_SUB);
+        this.setFuse("sub");
+        return;
+      case "and":
+      case "test":
+        c.op(Op.i32And).set(FR);
+        break;
+      case "or":
+        c.op(Op.i32Or).set(FR);
+        break;
+      default:
+        c.op(Op.i32Xor).set(FR);
+        break;
+    }
+    this.flagsLogic();
+    this.setFuse("logic");
+  }
+
+  /** The flags just set come from FA op FB = FR: a Jcc may test them directly. */
+  setFuse(kind: Fuse): void {
+    this.c.get(FA).set(XA).get(FB).set(XB).get(FR).set(XR);
+    this.fuse = kind;
+  }
+
+  /** Pushes condition `cc` (1 when it holds). */
+  condition(cc: number): void {
+    const c = this.c;
+    const base = cc >> 1;
+    const neg = (cc & 1) !== 0;
+    if (this.fuse === "sub" && base !== 5) {
+      switch (base) {
+        case 0: // OF
+          c.get(XA).get(XB).op(Op.i32Xor).get(XA).get(XR).op(Op.i32Xor).op(Op.i32And).const(31).op(Op.i32ShrU);
+          break;
+        case 1:
+          c.get(XA).get(XB).op(Op.i32LtU);
+          break;
+        case 2:
+          c.get(XR).op(Op.i32Eqz);
+          break;
+        case 3:
+          c.get(XA).get(XB).op(Op.i32LeU);
+          break;
+        case 4:
+          c.get(XR).const(0).op(Op.i32LtS);
+          break;
+        case 6:
+          c.get(XA).get(XB).op(Op.i32LtS);
+          break;
+        default:
+          c.get(XA).get(XB).op(Op.i32LeS);
+          break;
+      }
+    } else if (this.fuse === "logic" && base !== 5) {
+      switch (base) {
+        case 0:
+        case 1:
+          c.const(0);
+          break;
+        case 2:
+        case 3:
+          c.get(XR).op(Op.i32Eqz);
+          break;
+        case 4:
+        case 6:
+          c.get(XR).const(0).op(Op.i32LtS);
+          break;
+        default:
+          c.get(XR).const(0).op(Op.i32LeS);
+          break;
+      }
+    } else {
+      c.const(cc).call(FN_COND);
+      return;
+    }
+    if (neg) c.op(Op.i32Eqz);
+  }
+
+  // ---- control flow ---------------------------------------------------------------------------
+
+  /**
+   * A near transfer to the constant `target` as the block's last instruction: a loop back to the
+   * block's start stays inside while the budget allows; a target past the CS limit is left to
+   * the interpreter (#GP).
+   */
+  jumpTo(insn: Insn, target: number): void {
+    const c = this.c;
+    c.const(target)
+      .loadAt(L.S_SEG_LIMIT + 4)
+      .op(Op.i32GtU)
+      .ifVoid();
+    this.slowExit(insn);
+    c.op(Op.end);
+    if (target === this.startEip) {
+      // Back to the top (label depth: the enclosing loop) when the whole block fits again.
+      this.addRetired(this.pending + 1);
+      c.loadAt(L.S_RUN_LIMIT).loadAt(L.S_RUN_RETIRED).op(Op.i32Sub).const(this.count).op(Op.i32GeS);
+      c.op(Op.brIf).u32(this.depth);
+      this.storeRegs();
+      c.const(L.S_EIP).const(target).store(Op.i32Store).op(Op.return);
+      return;
+    }
+    this.exitWith(() => c.const(target), 1);
+  }
+
+  /** Control depth of the block's loop label from the current position. */
+  depth = 0;
+
+  /** The interpreter runs this (last) instruction and the block ends. */
+  slowExit(insn: Insn): void {
+    this.storeRegs();
+    this.addRetired(this.pending);
+    this.c
+      .const(insn.eip)
+      .const((insn.eip + insn.len) | 0)
+      .call(FN_STEP)
+      .op(Op.drop)
+      .op(Op.return);
+  }
+
+  // ---- operands -------------------------------------------------------------------------------
+
+  /**
+   * The ModRM r/m operand of `size` bytes (4 or 1): "r" loads it into FA before `body`; "w"
+   * stores FR after it; "rw" both. A memory operand takes the fast path or the interpreter.
+   */
+  rm(insn: Insn, size: 1 | 4, mode: "r" | "w" | "rw", body: () => void, ends = false): void {
+    const c = this.c;
+    const reads = mode !== "w";
+    const writes = mode !== "r";
+    if (insn.mem) {
+      this.withMemory(
+        insn,
+        insn.mem,
+        size,
+        writes,
+        () => {
+          if (reads)
+            c.get(HOST)
+              .load(size === 4 ? Op.i32Load : Op.i32Load8u)
+              .set(FA);
+          body();
+          if (writes)
+            c.get(HOST)
+              .get(FR)
+              .store(size === 4 ? Op.i32Store : Op.i32Store8);
+        },
+        ends,
+      );
+      return;
+    }
+    if (reads) {
+      if (size === 4) this.getReg(insn.rm);
+      else this.getReg8(insn.rm);
+      c.set(FA);
+    }
+    body();
+    if (writes) {
+      if (size === 4) {
+        c.get(FR);
+        this.setReg(insn.rm);
+      } else this.setReg8(insn.rm, FR);
+    }
+  }
+
+  /** One more inline instruction retired (at run time, when control gets past it). */
+  retired(): void {
+    this.inline++;
+    this.pending++;
+  }
+}

@@ -1,0 +1,508 @@
+// The JIT's emitters, keyed by the interpreter routine's name at its operand size (the names the
+// instruction table gives: core/isa/table.mjs, sizedHandler). A form without an entry here runs
+// through the interpreter's routine from compiled code (BlockEmitter.interpret), so coverage is
+// complete whatever this table holds; an entry only makes the form faster. Only 32-bit operand
+// and address sizes are inlined; everything else is left to the interpreter.
+
+import * as L from "../generated/layout.js";
+import type { Insn } from "./decode.js";
+import {
+  type AluKind,
+  type BlockEmitter,
+  EA,
+  FA,
+  FB,
+  FN_ALU,
+  FN_IMUL,
+  FN_INCDEC,
+  FN_SHIFT,
+  FR,
+  HOST,
+  OP_SUB,
+  SEG_SS,
+  V,
+} from "./emit.js";
+import { Op } from "./wasm.js";
+
+type Emitter = (em: BlockEmitter, insn: Insn) => boolean;
+
+const OP_INC = 5;
+const OP_DEC = 6;
+const FLAG_DF = 0x400;
+/** The eight ALU operations in opcode order (ADD OR ADC SBB AND SUB XOR CMP). */
+const ALU_NAMES = ["ADD", "OR", "ADC", "SBB", "AND", "SUB", "XOR", "CMP"];
+const INLINE_KIND: Record<string, AluKind> = {
+  ADD: "add",
+  OR: "or",
+  AND: "and",
+  SUB: "sub",
+  XOR: "xor",
+  CMP: "cmp",
+  TEST: "test",
+};
+const ALU_INDEX: Record<string, number> = { ...Object.fromEntries(ALU_NAMES.map((n, i) => [n, i])), TEST: 4 };
+
+/** FR = FA op FB: inline for the 32-bit operations that need no carry in, else the core's alu(). */
+function aluOp(em: BlockEmitter, mnem: string, size: 1 | 4): void {
+  const kind = INLINE_KIND[mnem];
+  if (size === 4 && kind) {
+    em.alu(kind);
+    return;
+  }
+  em.c
+    .const(ALU_INDEX[mnem])
+    .get(FA)
+    .get(FB)
+    .const(size * 8)
+    .call(FN_ALU)
+    .set(FR);
+  em.fuse = null;
+}
+
+const stores = (mnem: string) => mnem !== "CMP" && mnem !== "TEST";
+
+/** ALU forms: Ev,Gv  Gv,Ev  eAX,Iz  Ev,Iz  Ev,Ibs (and their byte forms). */
+function aluForm(mnem: string, form: string): Emitter {
+  const size: 1 | 4 = /Eb|Gb|AL/.test(form) ? 1 : 4;
+  return (em, insn) => {
+    const c = em.c;
+    const src = () => {
+      if (form === "EvGv") em.getReg(insn.reg);
+      else if (form === "EbGb") em.getReg8(insn.reg);
+      else c.const(size === 1 ? insn.imm[0] & 0xff : insn.imm[0]);
+      c.set(FB);
+    };
+    if (form === "AXIz" || form === "ALIb") {
+      if (size === 4) em.getReg(0);
+      else em.getReg8(0);
+      c.set(FA);
+      src();
+      aluOp(em, mnem, size);
+      if (stores(mnem)) {
+        if (size === 4) {
+          c.get(FR);
+          em.setReg(0);
+        } else em.setReg8(0, FR);
+      }
+    } else if (form === "GvEv" || form === "GbEb") {
+      em.rm(insn, size, "r", () => {
+        c.get(FA).set(FB);
+        if (size === 4) em.getReg(insn.reg);
+        else em.getReg8(insn.reg);
+        c.set(FA);
+        aluOp(em, mnem, size);
+        if (stores(mnem)) {
+          if (size === 4) {
+            c.get(FR);
+            em.setReg(insn.reg);
+          } else em.setReg8(insn.reg, FR);
+        }
+      });
+    } else {
+      em.rm(insn, size, stores(mnem) ? "rw" : "r", () => {
+        src();
+        aluOp(em, mnem, size);
+      });
+    }
+    em.retired();
+    return true;
+  };
+}
+
+/** Shift group (C1 /r Ib, D1 /r, D3 /r CL): the core's shift() computes result and flags. */
+function shiftForm(count: "Ib" | "1" | "CL"): Emitter {
+  return (em, insn) => {
+    em.rm(insn, 4, "rw", () => {
+      em.c.const(insn.reg).get(FA);
+      if (count === "Ib") em.c.const(insn.imm[0] & 0xff);
+      else if (count === "1") em.c.const(1);
+      else {
+        em.getReg(1);
+        em.c.const(0xff).op(Op.i32And);
+      }
+      em.c.call(FN_SHIFT).set(FR);
+      em.fuse = null;
+    });
+    em.retired();
+    return true;
+  };
+}
+
+function imulForm(imm: boolean): Emitter {
+  return (em, insn) => {
+    em.rm(insn, 4, "r", () => {
+      em.c.get(FA);
+      if (imm) em.c.const(insn.imm[0]);
+      else em.getReg(insn.reg);
+      em.c.call(FN_IMUL);
+      em.setReg(insn.reg);
+      em.fuse = null;
+    });
+    em.retired();
+    return true;
+  };
+}
+
+function incDec(inc: boolean, opcodeReg: boolean): Emitter {
+  return (em, insn) => {
+    const c = em.c;
+    const body = () => {
+      c.get(FA)
+        .const(1)
+        .op(inc ? Op.i32Add : Op.i32Sub)
+        .set(FR);
+      c.const(inc ? OP_INC : OP_DEC)
+        .get(FA)
+        .get(FR)
+        .call(FN_INCDEC);
+      em.fuse = null;
+    };
+    if (opcodeReg) {
+      const r = insn.opcode & 7;
+      em.getReg(r);
+      c.set(FA);
+      body();
+      c.get(FR);
+      em.setReg(r);
+    } else em.rm(insn, 4, "rw", body);
+    em.retired();
+    return true;
+  };
+}
+
+/** A near transfer to the value in local V (JMP/CALL r/m, RET): the block's last instruction. */
+function exitToV(em: BlockEmitter, insn: Insn): void {
+  const c = em.c;
+  c.get(V)
+    .loadAt(L.S_SEG_LIMIT + 4)
+    .op(Op.i32LeU)
+    .ifVoid();
+  em.exitWith(() => c.get(V), 1);
+  c.op(Op.end);
+  em.slowExit(insn);
+}
+
+/** POP into local V at the top of a 32-bit stack; `then` runs on the fast path after ESP += 4. */
+function popToV(em: BlockEmitter, insn: Insn, then: () => void): void {
+  const c = em.c;
+  em.getReg(4);
+  c.set(EA);
+  em.accessOk(SEG_SS, 4, false);
+  c.ifVoid();
+  c.get(HOST).load(Op.i32Load).set(V);
+  em.getReg(4);
+  c.const(4).op(Op.i32Add);
+  em.setReg(4);
+  then();
+}
+
+const EMITTERS: Record<string, Emitter> = {
+  NOP: (em) => {
+    em.retired();
+    return true;
+  },
+  MOV_Zv_Iv_32: (em, insn) => {
+    em.c.const(insn.imm[0]);
+    em.setReg(insn.opcode & 7);
+    em.retired();
+    return true;
+  },
+  MOV_Zb_Ib: (em, insn) => {
+    em.c.const(insn.imm[0] & 0xff).set(FR);
+    em.setReg8(insn.opcode & 7, FR);
+    em.retired();
+    return true;
+  },
+  MOV_EvGv_32: (em, insn) => {
+    em.rm(insn, 4, "w", () => {
+      em.getReg(insn.reg);
+      em.c.set(FR);
+    });
+    em.retired();
+    return true;
+  },
+  MOV_EvIz_32: (em, insn) => {
+    em.rm(insn, 4, "w", () => em.c.const(insn.imm[0]).set(FR));
+    em.retired();
+    return true;
+  },
+  MOV_GvEv_32: (em, insn) => {
+    em.rm(insn, 4, "r", () => {
+      em.c.get(FA);
+      em.setReg(insn.reg);
+    });
+    em.retired();
+    return true;
+  },
+  MOV_EbGb: (em, insn) => {
+    em.rm(insn, 1, "w", () => {
+      em.getReg8(insn.reg);
+      em.c.set(FR);
+    });
+    em.retired();
+    return true;
+  },
+  MOV_EbIb: (em, insn) => {
+    em.rm(insn, 1, "w", () => em.c.const(insn.imm[0] & 0xff).set(FR));
+    em.retired();
+    return true;
+  },
+  MOV_GbEb: (em, insn) => {
+    em.rm(insn, 1, "r", () => em.setReg8(insn.reg, FA));
+    em.retired();
+    return true;
+  },
+  LEA_GvM_32: (em, insn) => {
+    if (!insn.mem) return false;
+    em.ea(insn.mem);
+    em.setReg(insn.reg);
+    em.retired();
+    return true;
+  },
+  NOT_Ev_32: (em, insn) => {
+    em.rm(insn, 4, "rw", () => em.c.get(FA).const(-1).op(Op.i32Xor).set(FR));
+    em.retired();
+    return true;
+  },
+  NEG_Ev_32: (em, insn) => {
+    em.rm(insn, 4, "rw", () => {
+      em.c.get(FA).set(FB).const(0).set(FA);
+      em.c.get(FA).get(FB).op(Op.i32Sub).set(FR);
+      em.flagsArith(OP_SUB);
+      em.setFuse("sub");
+    });
+    em.retired();
+    return true;
+  },
+  INC_Zv_32: incDec(true, true),
+  DEC_Zv_32: incDec(false, true),
+  INC_Ev_32: incDec(true, false),
+  DEC_Ev_32: incDec(false, false),
+  IMUL_GvEv_32: imulForm(false),
+  IMUL_GvEvIz_32: imulForm(true),
+  IMUL_GvEvIbs_32: imulForm(true),
+  CMOVCC_GvEv_32: (em, insn) => {
+    // The condition first: loading the operand reuses the locals a fused condition reads.
+    em.condition(insn.opcode & 15);
+    em.c.set(V);
+    em.rm(insn, 4, "r", () => {
+      em.c.get(V).ifVoid().get(FA);
+      em.setReg(insn.reg);
+      em.c.op(Op.end);
+    });
+    em.retired();
+    return true;
+  },
+  SETCC_Eb: (em, insn) => {
+    em.rm(insn, 1, "w", () => {
+      em.condition(insn.opcode & 15);
+      em.c.set(FR);
+    });
+    em.retired();
+    return true;
+  },
+  XCHG_EvGv_32: (em, insn) => {
+    if (insn.mem) return false; // a locked bus cycle: the interpreter's
+    em.getReg(insn.rm);
+    em.c.set(FA);
+    em.getReg(insn.reg);
+    em.setReg(insn.rm);
+    em.c.get(FA);
+    em.setReg(insn.reg);
+    em.retired();
+    return true;
+  },
+  XCHG_Zv_eAX_32: (em, insn) => {
+    const r = insn.opcode & 7;
+    em.getReg(r);
+    em.c.set(FA);
+    em.getReg(0);
+    em.setReg(r);
+    em.c.get(FA);
+    em.setReg(0);
+    em.retired();
+    return true;
+  },
+  CBW_32: (em) => {
+    em.getReg(0);
+    em.c.op(Op.i32Extend16s);
+    em.setReg(0);
+    em.retired();
+    return true;
+  },
+  CWD_32: (em) => {
+    em.getReg(0);
+    em.c.const(31).op(Op.i32ShrS);
+    em.setReg(2);
+    em.retired();
+    return true;
+  },
+  CLD: (em) => {
+    em.c.const(L.S_EFLAGS).loadAt(L.S_EFLAGS).const(~FLAG_DF).op(Op.i32And).store(Op.i32Store);
+    em.retired();
+    return true;
+  },
+  STD: (em) => {
+    em.c.const(L.S_EFLAGS).loadAt(L.S_EFLAGS).const(FLAG_DF).op(Op.i32Or).store(Op.i32Store);
+    em.retired();
+    return true;
+  },
+  PUSH_Zv_32: (em, insn) => push(em, insn, () => em.getReg(insn.opcode & 7)),
+  PUSH_Iz_32: (em, insn) => push(em, insn, () => em.c.const(insn.imm[0])),
+  PUSH_Ibs_32: (em, insn) => push(em, insn, () => em.c.const(insn.imm[0])),
+  POP_Zv_32: (em, insn) => {
+    if (!em.ss32) return false;
+    popToV(em, insn, () => {
+      em.c.get(V);
+      em.setReg(insn.opcode & 7);
+    });
+    em.c.op(Op.else);
+    em.slowPath(insn);
+    em.c.op(Op.end);
+    em.retired();
+    return true;
+  },
+  LEAVE_32: (em, insn) => {
+    if (!em.ss32) return false;
+    // ESP = EBP, then POP EBP; the interpreter does both when the read cannot be made here.
+    const c = em.c;
+    em.getReg(5);
+    c.set(EA);
+    em.accessOk(SEG_SS, 4, false);
+    c.ifVoid();
+    c.get(HOST).load(Op.i32Load).set(V);
+    em.getReg(5);
+    c.const(4).op(Op.i32Add);
+    em.setReg(4);
+    c.get(V);
+    em.setReg(5);
+    c.op(Op.else);
+    em.slowPath(insn);
+    c.op(Op.end);
+    em.retired();
+    return true;
+  },
+  JMP_Jb: (em, insn) => {
+    em.inline++;
+    em.jumpTo(insn, (insn.eip + insn.len + insn.imm[0]) | 0);
+    return true;
+  },
+  JMP_Jz_32: (em, insn) => EMITTERS.JMP_Jb(em, insn),
+  JCC_Jb: (em, insn) => {
+    em.inline++;
+    const next = (insn.eip + insn.len) | 0;
+    em.condition(insn.opcode & 15);
+    em.c.ifVoid();
+    em.depth++;
+    em.jumpTo(insn, (next + insn.imm[0]) | 0);
+    em.depth--;
+    em.c.op(Op.end);
+    em.exitWith(() => em.c.const(next), 1);
+    return true;
+  },
+  JCC_Jz_32: (em, insn) => EMITTERS.JCC_Jb(em, insn),
+  CALL_Jz_32: (em, insn) => {
+    if (!em.ss32) return false;
+    em.inline++;
+    const c = em.c;
+    const next = (insn.eip + insn.len) | 0;
+    const target = (next + insn.imm[0]) | 0;
+    c.const(target)
+      .loadAt(L.S_SEG_LIMIT + 4)
+      .op(Op.i32GtU)
+      .ifVoid();
+    em.slowExit(insn);
+    c.op(Op.end);
+    c.const(next).set(V);
+    em.push(insn, V);
+    em.exitWith(() => c.const(target), 1);
+    return true;
+  },
+  RETN_32: (em, insn) => {
+    if (!em.ss32) return false;
+    em.inline++;
+    const c = em.c;
+    em.getReg(4);
+    c.set(EA);
+    em.accessOk(SEG_SS, 4, false);
+    c.ifVoid();
+    c.get(HOST).load(Op.i32Load).set(V);
+    c.get(V)
+      .loadAt(L.S_SEG_LIMIT + 4)
+      .op(Op.i32LeU)
+      .ifVoid();
+    em.getReg(4);
+    c.const(4).op(Op.i32Add);
+    em.setReg(4);
+    em.exitWith(() => c.get(V), 1);
+    c.op(Op.end);
+    c.op(Op.end);
+    em.slowExit(insn);
+    return true;
+  },
+  JMP_Ev_32: (em, insn) => {
+    em.inline++;
+    em.rm(insn, 4, "r", () => em.c.get(FA).set(V), true);
+    exitToV(em, insn);
+    return true;
+  },
+  CALL_Ev_32: (em, insn) => {
+    if (!em.ss32) return false;
+    em.inline++;
+    const c = em.c;
+    // The target is read first (its fault comes before the push's), then the return address pushed.
+    em.rm(
+      insn,
+      4,
+      "r",
+      () => {
+        c.get(FA).set(FB);
+        c.get(FB)
+          .loadAt(L.S_SEG_LIMIT + 4)
+          .op(Op.i32LeU)
+          .ifVoid();
+        c.const((insn.eip + insn.len) | 0).set(V);
+        em.push(insn, V);
+        em.exitWith(() => c.get(FB), 1);
+        c.op(Op.end);
+      },
+      true,
+    );
+    em.slowExit(insn);
+    return true;
+  },
+};
+
+function push(em: BlockEmitter, insn: Insn, value: () => void): boolean {
+  if (!em.ss32) return false;
+  value();
+  em.c.set(V);
+  em.push(insn, V);
+  em.retired();
+  return true;
+}
+
+for (const m of [...ALU_NAMES, "TEST"]) {
+  for (const form of ["EvGv", "GvEv", "AXIz", "EvIz", "EvIbs"]) EMITTERS[`${m}_${form}_32`] = aluForm(m, form);
+  for (const form of ["EbGb", "GbEb", "ALIb", "EbIb"]) EMITTERS[`${m}_${form}`] = aluForm(m, form);
+}
+for (const m of ["ROL", "ROR", "RCL", "RCR", "SHL", "SHR", "SAR"]) {
+  EMITTERS[`${m}_EvIb_32`] = shiftForm("Ib");
+  EMITTERS[`${m}_Ev1_32`] = shiftForm("1");
+  EMITTERS[`${m}_EvCL_32`] = shiftForm("CL");
+}
+
+/** JIT_DISABLE=FORM,FORM (Node) leaves those forms to the interpreter: for bisecting a JIT bug. */
+const DISABLED = new Set((globalThis.process?.env?.JIT_DISABLE ?? "").split(",").filter(Boolean));
+
+/** Emits `insn` inline when its form has an emitter; false (nothing emitted) otherwise. */
+export function emitInline(em: BlockEmitter, insn: Insn): boolean {
+  if (!insn.opsize32 || !insn.addrsize32 || insn.lock || insn.rep) return false;
+  if (insn.mem && insn.mem.base === -2) return false;
+  const e: Emitter | undefined = EMITTERS[insn.handler];
+  if (!e || DISABLED.has(insn.handler)) return false;
+  return e(em, insn);
+}
+
+/** Forms with an emitter (for the stats and the tests). */
+export const inlineForms: readonly string[] = Object.keys(EMITTERS);
