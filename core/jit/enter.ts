@@ -76,21 +76,26 @@ export function jitTryBlock(): bool {
   if ((te & load<u32>(S_TLB_READ_MASK)) != TLB_VALID) return false;
   const host = te & ~0xfff;
   const flags = modeFlags();
-  const b1 = slotBlock(slot);
-  if (b1 != 0 && slotLin(slot) == lin) {
-    const b = b1 - 1;
-    if (blockHost(b) == host && (blockFlags(b) & (BLOCK_CS32 | BLOCK_SS32)) == flags) {
-      const count = blockCount(b);
-      // The whole block inside the budget and inside the CS limit (a smaller CS than at compile
-      // time: the interpreter raises the fetch fault where it belongs).
-      if (<i32>count > budgetRemaining() || eip + blockBytes(b) - 1 > load<u32>(CS_LIMIT)) return false;
-      enter(b);
-      return true;
-    }
+  let b1 = slotBlock(slot);
+  if (b1 == 0 || slotLin(slot) != lin || !fits(b1 - 1, host, flags)) {
+    store<u64>(S_JIT_LOOKUP_MISSES, load<u64>(S_JIT_LOOKUP_MISSES) + 1);
+    if (!heatUp(slot, load<u32>(S_JIT_THRESHOLD))) return false;
+    // Hot: compile it and run it now (with a threshold of 1, code runs compiled from its first
+    // execution on).
+    b1 = compile(lin, eip, host, flags);
+    if (b1 == 0) return false;
   }
-  store<u64>(S_JIT_LOOKUP_MISSES, load<u64>(S_JIT_LOOKUP_MISSES) + 1);
-  if (heatUp(slot, load<u32>(S_JIT_THRESHOLD))) compile(lin, eip, host, flags);
-  return false;
+  const b = b1 - 1;
+  // The whole block inside the budget and inside the CS limit (a smaller CS than at compile
+  // time: the interpreter raises the fetch fault where it belongs).
+  if (<i32>blockCount(b) > budgetRemaining() || eip + blockBytes(b) - 1 > load<u32>(CS_LIMIT)) return false;
+  enter(b);
+  return true;
+}
+
+/** Block `b` was compiled from the code now mapped at this page, for this CS and SS size. */
+@inline function fits(b: u32, host: u32, flags: u32): bool {
+  return blockHost(b) == host && (blockFlags(b) & (BLOCK_CS32 | BLOCK_SS32)) == flags;
 }
 
 function enter(b: u32): void {
@@ -101,23 +106,23 @@ function enter(b: u32): void {
   store<u64>(S_JIT_INSNS, load<u64>(S_JIT_INSNS) + <u64>(retiredInRun() - before));
 }
 
-/** Asks the host to compile the code at `lin`; the block is used from the next visit on. */
-function compile(lin: u32, eip: u32, host: u32, flags: u32): void {
+/** Has the host compile the code at `lin`: the new block + 1, or 0. */
+function compile(lin: u32, eip: u32, host: u32, flags: u32): u32 {
   const off = lin & 0xfff;
   let avail: u32 = 0x1000 - off;
   const limit = load<u32>(CS_LIMIT);
-  if (eip > limit) return;
+  if (eip > limit) return 0;
   if (limit - eip + 1 < avail && limit - eip + 1 != 0) avail = limit - eip + 1;
   const b = allocateBlock();
   const r = hostJitCompile(b, eip, host + off, avail, flags);
   if (r == 0) {
     releaseBlock(b);
     store<u32>(S_JIT_COMPILE_FAILED, load<u32>(S_JIT_COMPILE_FAILED) + 1);
-    return;
+    return 0;
   }
-  if (commitBlock(b, lin, host, flags, r & 0xffff, r >>> 16)) {
-    store<u32>(S_JIT_COMPILED, load<u32>(S_JIT_COMPILED) + 1);
-  }
+  if (!commitBlock(b, lin, host, flags, r & 0xffff, r >>> 16)) return 0;
+  store<u32>(S_JIT_COMPILED, load<u32>(S_JIT_COMPILED) + 1);
+  return b + 1;
 }
 
 // ---- called by compiled code ------------------------------------------------------------------

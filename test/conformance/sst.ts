@@ -7,7 +7,7 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { Cpu, REG, SEG } from "../../vmm/cpu.js";
+import { Cpu, type CpuOptions, REG, SEG } from "../../vmm/cpu.js";
 import { decode16 } from "./decode16.js";
 import { type Exclusion, exclusionFor, type Outcome } from "./exclusions.js";
 import { type MooFile, type MooTest, parseMoo } from "./moo.js";
@@ -108,8 +108,9 @@ export class SstRunner {
     this.cpu = cpu;
   }
 
-  static async create(module: WebAssembly.Module): Promise<SstRunner> {
-    return new SstRunner(await Cpu.create(module, SST_RAM_BYTES));
+  /** `options` picks the engine (the JIT forced to compile from the first execution, say). */
+  static async create(module: WebAssembly.Module, options: CpuOptions = {}): Promise<SstRunner> {
+    return new SstRunner(await Cpu.create(module, SST_RAM_BYTES, {}, options));
   }
 
   /** Runs every test of a MOO file (path or already-parsed) and returns the counts. */

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { Cpu, REG, SEG } from "../../vmm/cpu.js";
+import { Cpu, type CpuOptions, REG, SEG } from "../../vmm/cpu.js";
 import { type FileResult, hex, newResult, record, type TestFailure } from "./results.js";
 
 export interface VectorTest {
@@ -86,7 +86,7 @@ export function parseVectors(input: Uint8Array): VectorFile {
 export const DATA_PATTERN = Uint8Array.from({ length: DATA_BYTES }, (_, i) => (i * 7 + 3) & 0xff);
 
 export class VectorRunner {
-  private readonly cpu: Cpu;
+  readonly cpu: Cpu;
 
   private constructor(cpu: Cpu) {
     this.cpu = cpu;
@@ -102,8 +102,9 @@ export class VectorRunner {
     }
   }
 
-  static async create(module: WebAssembly.Module): Promise<VectorRunner> {
-    return new VectorRunner(await Cpu.create(module, RAM_BYTES));
+  /** `options` picks the engine (the JIT forced to compile from the first execution, say). */
+  static async create(module: WebAssembly.Module, options: CpuOptions = {}): Promise<VectorRunner> {
+    return new VectorRunner(await Cpu.create(module, RAM_BYTES, {}, options));
   }
 
   runFile(file: string, parsed?: VectorFile): FileResult {

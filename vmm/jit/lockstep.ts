@@ -15,6 +15,8 @@ export interface LockstepOptions {
   step?: number;
   /** Instructions between whole-RAM comparisons. */
   ramEvery?: number;
+  /** Stop early (after a comparison) once this says so. */
+  until?: () => boolean;
 }
 
 export interface Divergence {
@@ -137,6 +139,7 @@ export function lockstep(jit: Vm, interp: Vm, opts: LockstepOptions): LockstepRe
       }
     }
     if (sa.kind !== "limit") return { instructions: done, steps, ramChecks, divergence: null, ended: sa.kind };
+    if (opts.until?.()) break;
   }
   return { instructions: done, steps, ramChecks, divergence: null, ended: null };
 }

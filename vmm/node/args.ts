@@ -29,6 +29,8 @@ export interface Args {
   mmu?: MmuMode;
   /** Print the crossing stats and modeled cycles when the VM stops. */
   stats: boolean;
+  /** Compile hot guest code to WebAssembly (--jit on, the default) or interpret only. */
+  jit: boolean;
 }
 
 const USAGE = `usage: npm start -- [options]
@@ -43,6 +45,7 @@ const USAGE = `usage: npm start -- [options]
   -device virtio-blk-pci,drive=NAME | virtio-rng-pci | virtio-net-pci | ne2k_pci
   -serial stdio|none|file:PATH
   --clock icount|realtime, --mode native|trap|bt|hvm|pv, --mmu shadow|ept, --stats
+  --jit on|off          compile hot guest code to WebAssembly (default on) or only interpret
   -rtc base=utc|localtime|YYYY-MM-DD[THH:MM:SS]
                         the wall-clock time the RTC and kvmclock start from: the host's now
                         (utc, localtime) or a date (UTC); default 2024-01-01 under icount (a run
@@ -103,6 +106,7 @@ export function parseArgs(argv: string[]): Args {
     serial: "stdio",
     mode: "native",
     stats: false,
+    jit: true,
     machine: emptyMachineArgs(),
   };
   let kernelGiven = false;
@@ -166,6 +170,12 @@ export function parseArgs(argv: string[]): Args {
         const v = value();
         if (v !== "icount" && v !== "realtime") throw new UserInputError(`--clock ${v}: use icount or realtime`);
         args.clock = v;
+        break;
+      }
+      case "--jit": {
+        const v = value();
+        if (v !== "on" && v !== "off") throw new UserInputError(`--jit ${v}: use on or off`);
+        args.jit = v === "on";
         break;
       }
       case "--mode": {

@@ -1,6 +1,6 @@
 // `npm start`: boots a guest (Linux bzImage or Multiboot kernel) with its serial console on this
 // terminal (raw mode).
-// Ctrl-A X quits; Ctrl-A C toggles a small monitor (info registers, info stats, quit).
+// Ctrl-A X quits; Ctrl-A C toggles a small monitor (info registers, info stats, info jit, quit).
 // Flags follow QEMU's (see args.ts and --help). With no -kernel, the project's tiny Linux boots.
 
 import { closeSync, constants, fstatSync, openSync, writeSync } from "node:fs";
@@ -11,6 +11,7 @@ import { BootImageError } from "../boot/linux.js";
 import { REG, SEG } from "../cpu.js";
 import { FirmwareError, installFirmware } from "../firmware.js";
 import { infoIo, infoPci, infoVirtio } from "../info.js";
+import { formatJitInfo, jitInfo } from "../jit/info.js";
 import { formatReport, PROFILES, readCoreStats, readStructureStats, readWalkStats } from "../stats/index.js";
 import { Vm, type VmStop } from "../vm.js";
 import { type Args, HelpRequest, parseArgs } from "./args.js";
@@ -76,8 +77,9 @@ function monitorCommand(vm: Vm, line: string): string {
   if (cmd === "info pci") return infoPci(vm);
   if (cmd === "info virtio") return infoVirtio(vm);
   if (cmd === "info io") return infoIo(vm);
+  if (cmd === "info jit") return `${formatJitInfo(jitInfo(vm.cpu))}\n`;
   if (cmd === "") return "";
-  return `unknown command '${cmd}' (info registers, info stats, info pci, info virtio, info io, quit)\n`;
+  return `unknown command '${cmd}' (info registers, info stats, info pci, info virtio, info io, info jit, quit)\n`;
 }
 
 /** The VM's crossings (counted by kind and reason), modeled cycles per profile, and measured time. */
@@ -140,6 +142,7 @@ async function main(): Promise<number> {
     wallClockSeconds: args.rtcBase === "now" ? Math.floor(Date.now() / 1000) : args.rtcBase,
     mode: args.mode,
     mmu: args.mmu,
+    jit: args.jit,
     onSerial: (com, byte) => {
       if (com === 1) serialOut(byte);
     },

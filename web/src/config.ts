@@ -30,6 +30,7 @@ export function configFor(s: Settings, upload: Upload | undefined): MachineConfi
       memMiB: s.memMiB,
       mode: s.mode,
       mmu: s.mmu,
+      jit: s.jit,
       vga: true,
     };
   }
@@ -42,6 +43,7 @@ export function configFor(s: Settings, upload: Upload | undefined): MachineConfi
     memMiB: s.memMiB,
     mode: s.mode,
     mmu: s.mmu,
+    jit: s.jit,
     vga: g.vga,
   };
 }

@@ -21,6 +21,8 @@ export interface MachineConfig {
   memMiB: number;
   mode: VirtMode;
   mmu: MmuMode;
+  /** Compile hot guest code to WebAssembly (false: the interpreter alone; ?jit=off). */
+  jit?: boolean;
   /** Attach a VGA (the tiny Linux draws its VGA console there; the lab kernels use none). */
   vga: boolean;
 }

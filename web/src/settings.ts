@@ -19,6 +19,8 @@ export interface Settings {
   tab: Tab;
   /** The kinds plotted on the crossings chart. */
   chartKinds: string[];
+  /** Hot guest code compiled to WebAssembly (the JIT), or the interpreter alone. */
+  jit: boolean;
 }
 
 const KEY = "x86lab.settings.v1";
@@ -36,6 +38,7 @@ export function defaultSettings(): Settings {
     lang,
     tab: "crossings",
     chartKinds: ["exit", "callout", "hypercall", "shadowFault", "eptViolation", "trap"],
+    jit: true,
   };
 }
 
@@ -74,11 +77,12 @@ export function loadSettings(storage: Pick<Storage, "getItem"> | undefined = glo
     lang: pick(raw.lang, (x): x is Lang => LANGS.includes(x as Lang), d.lang),
     tab: pick(raw.tab, (x): x is Tab => TABS.includes(x as Tab), d.tab),
     chartKinds: pick(raw.chartKinds, (x): x is string[] => Array.isArray(x) && x.every(isStr), d.chartKinds),
+    jit: pick(raw.jit, (x): x is boolean => typeof x === "boolean", d.jit),
   });
 }
 
 /**
- * Settings named in the address (?guest=sensitive&mode=trap&mmu=shadow&lang=ko) override the
+ * Settings named in the address (?guest=sensitive&mode=trap&mmu=shadow&lang=ko&jit=off) override the
  * remembered ones, so a teacher can hand out a link that opens a given machine.
  */
 export function withQuery(s: Settings, search: string): Settings {
@@ -95,6 +99,8 @@ export function withQuery(s: Settings, search: string): Settings {
   if (mmu && MMU_MODES.includes(mmu)) next.mmu = mmu;
   const lang = q.get("lang") as Lang | null;
   if (lang && LANGS.includes(lang)) next.lang = lang;
+  const jit = q.get("jit");
+  if (jit === "on" || jit === "off") next.jit = jit === "on";
   return normalize(next);
 }
 

@@ -199,6 +199,7 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
     vga: config.vga,
     mode: config.mode,
     mmu: config.mmu,
+    jit: config.jit,
     onSerial: (com, byte) => {
       if (com === 1) out.push(byte);
     },

@@ -1,0 +1,78 @@
+// The JIT against the interpreter in lockstep (vmm/jit/lockstep.ts): the same guest in two
+// machines, one compiling every block on sight, one interpreting, compared after every few
+// thousand instructions (registers, flags, segments, control registers, counters) and their
+// RAM every few million. The tiny Linux boots to its shell natively and under hvm; the lab
+// kernels run to their end under hvm and pv.
+
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { loadKernel } from "../../vmm/boot/kernel.js";
+import { lockstep } from "../../vmm/jit/lockstep.js";
+import { loadCoreModule } from "../../vmm/node/load-core.js";
+import type { MmuMode, VirtMode } from "../../vmm/virt/vmcs.js";
+import { Vm } from "../../vmm/vm.js";
+
+const file = (p: string) => new Uint8Array(readFileSync(new URL(`../../${p}`, import.meta.url)));
+
+interface Guest {
+  kernel: string;
+  initrd?: string;
+  cmdline: string;
+  mem: number;
+}
+const LINUX: Guest = { kernel: "guests/linux/bzImage", initrd: "guests/linux/initramfs.cpio.gz", cmdline: "console=ttyS0 panic=-1", mem: 64 };
+const SENSITIVE: Guest = { kernel: "guests/labs/sensitive/sensitive.elf", cmdline: "sensitive", mem: 32 };
+const NANOBENCH: Guest = { kernel: "guests/labs/nanobench/nanobench.elf", cmdline: "nanobench", mem: 32 };
+
+async function pair(g: Guest, mode: VirtMode, mmu?: MmuMode) {
+  const out = { jit: "", interpreter: "" };
+  const make = async (jit: boolean) => {
+    const vm = await Vm.create({
+      module: loadCoreModule(),
+      ramBytes: g.mem << 20,
+      mode,
+      mmu,
+      jit,
+      jitThreshold: 1,
+      onSerial: (com, b) => {
+        if (com === 1) out[jit ? "jit" : "interpreter"] += String.fromCharCode(b);
+      },
+    });
+    loadKernel(vm.cpu, file(g.kernel), g.initrd ? file(g.initrd) : undefined, g.cmdline);
+    return vm;
+  };
+  return { jit: await make(true), interpreter: await make(false), out };
+}
+
+describe("JIT and interpreter in lockstep", () => {
+  it.each([
+    ["native", "direct"],
+    ["hvm", "shadow"],
+  ] as const)("the tiny Linux boots to its shell the same way (%s, MMU %s)", async (mode, mmu) => {
+    const p = await pair(LINUX, mode, mmu);
+    const r = lockstep(p.jit, p.interpreter, {
+      instructions: 600_000_000,
+      step: 50_000,
+      ramEvery: 50_000_000,
+      until: () => p.out.jit.includes("~ # "),
+    });
+    expect(r.divergence).toBeNull();
+    expect(p.out.jit).toContain("~ # ");
+    expect(p.out.jit).toBe(p.out.interpreter);
+    // The JIT really ran the boot: most instructions came from compiled code.
+    expect(p.jit.cpu.jit!.stats.blocksCompiled).toBeGreaterThan(1000);
+  }, 600_000);
+
+  it.each([
+    ["sensitive", SENSITIVE, "hvm"],
+    ["sensitive", SENSITIVE, "pv"],
+    ["nanobench", NANOBENCH, "hvm"],
+    ["nanobench", NANOBENCH, "pv"],
+  ] as const)("the %s lab kernel runs to its end the same way (%s)", async (_name, g, mode) => {
+    const p = await pair(g, mode);
+    const r = lockstep(p.jit, p.interpreter, { instructions: 200_000_000, step: 5_000, ramEvery: 5_000_000 });
+    expect(r.divergence).toBeNull();
+    expect(r.ended).toBe("debug-exit");
+    expect(p.out.jit).toBe(p.out.interpreter);
+  }, 300_000);
+});
