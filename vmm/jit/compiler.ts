@@ -6,7 +6,7 @@
 
 import { decodeInsn, type Insn } from "./decode.js";
 import { BlockEmitter, LOCALS } from "./emit.js";
-import { emitInline } from "./forms.js";
+import { continuesPast, emitInline } from "./forms.js";
 import { encodeModule, I32 } from "./wasm.js";
 
 /** Instructions per block at most (a block also ends at a branch, a sensitive instruction or the page end). */
@@ -159,7 +159,7 @@ export class Jit {
     em.c.loopVoid();
     insns.forEach((insn, i) => {
       const last = i === insns.length - 1 && ends;
-      if (!emitInline(em, insn)) em.interpret(insn, last);
+      if (!emitInline(em, insn, last)) em.interpret(insn, last);
     });
     if (!ends) em.fallOut(endEip);
     em.c.op(0x0b); // end of the loop
@@ -167,9 +167,13 @@ export class Jit {
   }
 }
 
-/** Whether the block ends after `insn`: control flow, a sensitive instruction, a REP string. */
+/**
+ * Whether the block ends after `insn`: control flow (but a Jcc with inline code, whose taken
+ * side leaves), a sensitive instruction, a REP string.
+ */
 function endsBlock(insn: Insn): boolean {
   const bt = insn.entry.bt;
+  if (bt.flow === "jcc" && bt.callout === null && continuesPast(insn)) return false;
   if (bt.flow !== "none" || bt.callout !== null) return true;
   if (insn.rep !== 0 && /^(MOVS|CMPS|STOS|LODS|SCAS|INS|OUTS)/.test(insn.entry.mnem)) return true;
   return false;

@@ -24,7 +24,8 @@ import {
 } from "./emit.js";
 import { Op } from "./wasm.js";
 
-type Emitter = (em: BlockEmitter, insn: Insn) => boolean;
+/** Emits `insn`; `last`: it ends the block. False when it emitted nothing (the form is left to the interpreter). */
+type Emitter = (em: BlockEmitter, insn: Insn, last: boolean) => boolean;
 
 const OP_INC = 5;
 const OP_DEC = 6;
@@ -387,8 +388,8 @@ const EMITTERS: Record<string, Emitter> = {
     em.jumpTo(insn, (insn.eip + insn.len + insn.imm[0]) | 0);
     return true;
   },
-  JMP_Jz_32: (em, insn) => EMITTERS.JMP_Jb(em, insn),
-  JCC_Jb: (em, insn) => {
+  JMP_Jz_32: (em, insn, last) => EMITTERS.JMP_Jb(em, insn, last),
+  JCC_Jb: (em, insn, last) => {
     em.inline++;
     const next = (insn.eip + insn.len) | 0;
     em.condition(insn.opcode & 15);
@@ -397,10 +398,13 @@ const EMITTERS: Record<string, Emitter> = {
     em.jumpTo(insn, (next + insn.imm[0]) | 0);
     em.depth--;
     em.c.op(Op.end);
-    em.exitWith(() => em.c.const(next), 1);
+    // Not taken: the block's last instruction leaves for the next; otherwise the block goes on
+    // (a trace through the fall-through path).
+    if (last) em.exitWith(() => em.c.const(next), 1);
+    else em.pending++;
     return true;
   },
-  JCC_Jz_32: (em, insn) => EMITTERS.JCC_Jb(em, insn),
+  JCC_Jz_32: (em, insn, last) => EMITTERS.JCC_Jb(em, insn, last),
   CALL_Jz_32: (em, insn) => {
     if (!em.ss32) return false;
     em.inline++;
@@ -495,13 +499,21 @@ for (const m of ["ROL", "ROR", "RCL", "RCR", "SHL", "SHR", "SAR"]) {
 /** JIT_DISABLE=FORM,FORM (Node) leaves those forms to the interpreter: for bisecting a JIT bug. */
 const DISABLED = new Set((globalThis.process?.env?.JIT_DISABLE ?? "").split(",").filter(Boolean));
 
-/** Emits `insn` inline when its form has an emitter; false (nothing emitted) otherwise. */
-export function emitInline(em: BlockEmitter, insn: Insn): boolean {
+/** Whether `insn` gets inline code (its form has an emitter and its sizes are 32-bit). */
+function inlinable(insn: Insn): boolean {
   if (!insn.opsize32 || !insn.addrsize32 || insn.lock || insn.rep) return false;
   if (insn.mem && insn.mem.base === -2) return false;
-  const e: Emitter | undefined = EMITTERS[insn.handler];
-  if (!e || DISABLED.has(insn.handler)) return false;
-  return e(em, insn);
+  return EMITTERS[insn.handler] !== undefined && !DISABLED.has(insn.handler);
+}
+
+/** Emits `insn` inline when its form has an emitter; false (nothing emitted) otherwise. */
+export function emitInline(em: BlockEmitter, insn: Insn, last: boolean): boolean {
+  return inlinable(insn) && EMITTERS[insn.handler](em, insn, last);
+}
+
+/** A conditional branch the block can continue past (its taken side leaves or loops). */
+export function continuesPast(insn: Insn): boolean {
+  return (insn.handler === "JCC_Jb" || insn.handler === "JCC_Jz_32") && inlinable(insn);
 }
 
 /** Forms with an emitter (for the stats and the tests). */
