@@ -4,17 +4,7 @@
 // P6 Family Processors") restricted to what CPUID advertises: no APIC, no MTRRs, no PAT, no
 // machine-check architecture.
 
-import {
-  EXIT_RDMSR,
-  EXIT_RDPMC,
-  EXIT_RDTSC,
-  EXIT_WRMSR,
-  exitIf,
-  msrExits,
-  PROC_RDPMC_EXITING,
-  PROC_RDTSC_EXITING,
-  procControl,
-} from "../../virt/vmx";
+import { exitIf, msrExits, procControl } from "../../virt/vmx";
 import { isKvmMsr, kvmReadMsr, kvmWriteMsr } from "../../virt/kvm-paravirt";
 import { retiredThisRun } from "../interp";
 import {
@@ -57,6 +47,14 @@ import {
   SS,
 } from "../state";
 import { requireCpl0 } from "./system";
+import {
+  EXIT_RDMSR,
+  EXIT_RDPMC,
+  EXIT_RDTSC,
+  EXIT_WRMSR,
+  PROC_RDPMC_EXITING,
+  PROC_RDTSC_EXITING,
+} from "../../generated/abi";
 
 // MSR addresses (SDM vol. 4, tables 2-2 and 2-3).
 export const MSR_P5_MC_ADDR: u32 = 0x0;
