@@ -7,7 +7,8 @@
 // from are write-tracked, and a write to one zaps the shadow entry it feeds. Bookkeeping and the
 // pool are in shadow-pool.ts.
 
-import { retiredThisRun } from "../cpu/interp";
+import { retiredSoFar } from "../cpu/rep";
+import { trapMode } from "../cpu/state";
 import {
   S_A20_MASK,
   S_CR,
@@ -27,7 +28,6 @@ import {
 import { countEvent, KIND_EXIT, KIND_SHADOW_FAULT, KIND_TRAP, traceEvent, WHERE_CORE } from "../virt/events";
 import { nonRoot } from "../virt/vmx";
 import { SHADOW_FAULT_HIDDEN, SHADOW_FAULT_PT_WRITE, SHADOW_FAULT_TRUE } from "../generated/abi";
-import { trapMode } from "../virt/trap";
 import {
   dropAllShadows,
   floodCount,
@@ -230,7 +230,7 @@ export function shadowTrackedWrite(gpa: u32): void {
   const first = (gpa & 0xfff) >>> 2;
   // A misaligned store may reach the next entry too.
   const last = (gpa & 3) != 0 && first < 1023 ? first + 1 : first;
-  const stamp = load<u64>(S_INSN_COUNT) + <u64>retiredThisRun();
+  const stamp = load<u64>(S_INSN_COUNT) + <u64>retiredSoFar();
   const entry = gpa & ~3;
   const fresh = stamp != lastWriteStamp || entry != lastWriteEntry;
   lastWriteStamp = stamp;

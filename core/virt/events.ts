@@ -2,7 +2,7 @@
 // without calls (vmm/stats/core-stats.ts). Kinds and reasons are core/layout/abi.mjs's:
 // exit reasons are the SDM's, hypercalls their EAX numbers, callouts the translator's kinds.
 
-import { retiredThisRun } from "../cpu/interp";
+import { retiredSoFar } from "../cpu/rep";
 import { getEip } from "../cpu/state";
 import {
   EVENT_KINDS,
@@ -46,7 +46,7 @@ export function traceEvent(kind: u32, reason: u32, where: u32, qualification: u3
   const seq = load<u32>(S_TRACE_RECORDED);
   store<u32>(S_TRACE_RECORDED, seq + 1);
   const e = HV_TRACE_BASE + (seq & (TRACE_ENTRIES - 1)) * (TRACE_ENTRY_WORDS << 2);
-  const t = load<u64>(S_INSN_COUNT) + <u64>retiredThisRun();
+  const t = load<u64>(S_INSN_COUNT) + <u64>retiredSoFar();
   store<u32>(e, kind | (where << 8) | (reason << 16));
   store<u32>(e + 4, qualification);
   store<u32>(e + 8, getEip());

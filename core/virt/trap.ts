@@ -10,7 +10,7 @@
 
 import { emulateOnce } from "../cpu/interp";
 import { deliver } from "../cpu/interrupts";
-import { CR0_PE, CS, cpl, FLAG_IF, FLAG_IOPL, getEip, mode, segSel, TR } from "../cpu/state";
+import { CR0_PE, CS, cpl, FLAG_IF, FLAG_IOPL, getEip, mode, segSel, TR, trapMode } from "../cpu/state";
 import { hostAckInterrupt } from "../host";
 import {
   S_CR,
@@ -20,8 +20,6 @@ import {
   S_IRQ_COUNT,
   S_TRAP_EMULATED,
   S_TRAP_REFLECTED,
-  S_VIRT_MODE,
-  VIRT_TRAP,
 } from "../generated/layout";
 import { KIND_TRAP, traceEvent, WHERE_CORE } from "./events";
 import { refreshGate, syncKernelStack } from "./trap-tables";
@@ -33,9 +31,8 @@ export { trapAreaEntry, trapOwnsLinear } from "./trap-tables";
 
 const VFLAGS: u32 = FLAG_IF | FLAG_IOPL;
 
-@inline export function trapMode(): bool {
-  return load<u32>(S_VIRT_MODE) == VIRT_TRAP;
-}
+// The mode word lives with the state views (the MMU reads it too); re-exported for the run loop.
+export { trapMode } from "../cpu/state";
 
 /** The VMM is running the guest deprivileged (protected mode, not virtual-8086). */
 @inline function deprivileged(): bool {

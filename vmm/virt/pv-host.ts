@@ -112,7 +112,7 @@ export class PvHost {
   }
 
   /**
-   * kvmclock time is the guest's TSC (one tick per nanosecond: see core/virt/kvm-paravirt.ts), so
+   * kvmclock time is the guest's TSC (one tick per nanosecond: see core/cpu/ops/kvm-paravirt.ts), so
    * the deadline is that many nanoseconds from now on the Vm's clock. A deadline already passed
    * fires at once, as Xen's set_timer_op does; 0 cancels.
    */

@@ -13,7 +13,7 @@ import {
   resultEbx,
   resultEcx,
   resultEdx,
-} from "../../virt/kvm-paravirt";
+} from "./kvm-paravirt";
 import { EAX, EBX, ECX, EDX, reg32, setReg32 } from "../state";
 import { EXIT_CPUID } from "../../generated/abi";
 

@@ -5,8 +5,8 @@
 // machine-check architecture.
 
 import { exitIf, msrExits, procControl } from "../../virt/vmx";
-import { isKvmMsr, kvmReadMsr, kvmWriteMsr } from "../../virt/kvm-paravirt";
-import { retiredThisRun } from "../interp";
+import { isKvmMsr, kvmReadMsr, kvmWriteMsr } from "./kvm-paravirt";
+import { retiredSoFar } from "../rep";
 import {
   S_CR,
   S_MSR_DEBUGCTL,
@@ -82,7 +82,7 @@ const PERFCTR_MASK: u64 = 0xff_ffff_ffff;
 /** The time-stamp counter now. */
 @inline export function currentTsc(): u64 {
   // S_TSC is brought up to date when run() returns; add what this slice has retired so far.
-  return load<u64>(S_TSC) + <u64>retiredThisRun() * <u64>load<u32>(S_TSC_PER_INSN);
+  return load<u64>(S_TSC) + <u64>retiredSoFar() * <u64>load<u32>(S_TSC_PER_INSN);
 }
 
 /**
@@ -134,7 +134,7 @@ export function writeMsr(n: u32, v: u64): bool {
     case MSR_TSC:
       // P6: only the low 32 bits can be written; the high 32 bits are cleared (SDM vol. 3,
       // 17.17 "Time-Stamp Counter").
-      store<u64>(S_TSC, <u64>lo - <u64>retiredThisRun() * <u64>load<u32>(S_TSC_PER_INSN));
+      store<u64>(S_TSC, <u64>lo - <u64>retiredSoFar() * <u64>load<u32>(S_TSC_PER_INSN));
       return true;
     case MSR_SYSENTER_CS:
       store<u32>(S_MSR_SYSENTER_CS, lo);
