@@ -3,8 +3,10 @@
 // cache without executing it: whether a ModRM byte follows, how many immediate bytes, whether it
 // ends a block (its control flow) and which VMM callout it becomes. One u32 "form" per opcode,
 // and per ModRM.reg slot for the group opcodes whose slots differ.
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { entries, immediateBytes } from "../core/isa/table.mjs";
+import { callouts } from "../core/layout/abi.mjs";
+import { calloutConst } from "./gen-abi.mjs";
 
 /** Form bits (mirrored as constants in the generated file). */
 const F = {
@@ -20,14 +22,6 @@ const F = {
   CALLOUT_SHIFT: 16, // callout index + 1 (0: IDENT)
 };
 const FLOWS = ["none", "jump", "jcc", "call", "indirect", "far"];
-
-/** The callout kinds, in the order of vmm/stats/events.ts (the one list the stats read). */
-function calloutNames() {
-  const src = readFileSync("vmm/stats/events.ts", "utf8");
-  const m = /export const CALLOUT_NAMES = \[([^\]]*)\]/.exec(src);
-  if (!m) throw new Error("gen-bt: CALLOUT_NAMES not found in vmm/stats/events.ts");
-  return [...m[1].matchAll(/"([^"]*)"/g)].map((x) => x[1]);
-}
 
 function immediateBits(e) {
   let fixed = 0;
@@ -65,7 +59,7 @@ function form(e, slot, names) {
   const callout = Array.isArray(e.bt.callout) ? e.bt.callout[slot] : e.bt.callout;
   if (callout != null) {
     const i = names.indexOf(callout);
-    if (i < 0) throw new Error(`gen-bt: ${e.mnem}: callout "${callout}" is not in CALLOUT_NAMES`);
+    if (i < 0) throw new Error(`gen-bt: ${e.mnem}: callout "${callout}" is not in core/layout/abi.mjs callouts`);
     f |= (i + 1) << F.CALLOUT_SHIFT;
   }
   return f >>> 0;
@@ -74,7 +68,7 @@ function form(e, slot, names) {
 const hex = (n) => `0x${n.toString(16)}`;
 
 export function generate() {
-  const names = calloutNames();
+  const names = callouts;
   const ops = new Array(512).fill(0);
   const groups = [];
   const exact = [];
@@ -102,7 +96,6 @@ export function generate() {
     ops[key] = (F.VALID | F.MODRM | F.GROUP | ((groups.length / 8) << 16)) >>> 0;
     groups.push(...slots);
   }
-  const constName = (n) => `CALLOUT_${n.toUpperCase().replace(/[^A-Z0-9]+/g, "_")}`;
   const words = (arr) => {
     const lines = [];
     for (let i = 0; i < arr.length; i += 8)
@@ -132,8 +125,8 @@ export function generate() {
     "/** Control flow of a form (bits 8-10). */",
     ...FLOWS.map((f, i) => `export const FLOW_${f.toUpperCase()}: u32 = ${i};`),
     "",
-    "/** Callout kinds: vmm/stats/events.ts CALLOUT_NAMES (the reason of KIND_CALLOUT events). */",
-    ...names.map((n, i) => `export const ${constName(n)}: u32 = ${i}; // ${n}`),
+    "/** Callout kinds (core/layout/abi.mjs; the reason of KIND_CALLOUT events), for the translator. */",
+    `export { ${names.map(calloutConst).join(", ")} } from "./abi";`,
     "",
     "/** Forms by map << 8 | opcode; a FORM_GROUP form indexes BT_GROUP_FORMS (bits 16-31, 8 slots each). */",
     "export const BT_OPCODE_FORMS: usize = memory.data<u32>([",

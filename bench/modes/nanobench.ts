@@ -8,6 +8,7 @@
 
 import { readFileSync } from "node:fs";
 import { loadMultiboot } from "../../vmm/boot/multiboot.js";
+import { PV_HC_CONSOLE_WRITE } from "../../vmm/generated/abi.js";
 import { loadCoreModule } from "../../vmm/node/load-core.js";
 import { readCoreStats, readWalkStats, type WalkStats } from "../../vmm/stats/core-stats.js";
 import { diffSnapshots, type StatsSnapshot } from "../../vmm/stats/stats.js";
@@ -33,9 +34,6 @@ export interface NanobenchRun {
   walk: WalkStats;
   output: string;
 }
-
-/** The pv console-write hypercall (docs/hypercalls.md): printing, not benchmark work. */
-const PV_CONSOLE_WRITE = 64;
 
 const LINE = /^nanobench (\S+) (\d+) (\d+) (\d+\.\d\d)$/;
 
@@ -104,7 +102,7 @@ function withoutCounts(a: StatsSnapshot, b: StatsSnapshot): StatsSnapshot {
       return { ...row, core: Math.max(0, row.core - (sub?.core ?? 0)), host: Math.max(0, row.host - (sub?.host ?? 0)) };
     })
     .filter(
-      (row) => (row.core !== 0 || row.host !== 0) && !(row.kind === "hypercall" && row.reason === PV_CONSOLE_WRITE),
+      (row) => (row.core !== 0 || row.host !== 0) && !(row.kind === "hypercall" && row.reason === PV_HC_CONSOLE_WRITE), // printing, not benchmark work
     );
   const totals = { ...a.totals };
   for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] = 0;

@@ -1,8 +1,9 @@
 // Changes of processor mode and control state, kept in one place because each one has knock-on
 // effects: the TLB fast-path masks, the cached code page, alignment checking, segment windows.
+// Effects that live on a higher floor (docs/architecture.md) are registered hooks: the trap VMM's
+// reaction to CR0 loads is installed by setVirtualization (core/virt/setup.ts).
 
 import { cr3Hook, pagingModeHook } from "../mmu/mmu-hooks";
-import { trapCr0Written, trapMode } from "../virt/trap";
 import { S_CPL, S_CR, S_EFLAGS, S_FLAGS_LAZY, S_MODE } from "../generated/layout";
 import { setAlignmentCheck } from "../mmu/access";
 import { tlbFlush, updateTlbMasks } from "../mmu/tlb";
@@ -17,8 +18,21 @@ import {
   CR4_PSE,
   FLAG_AC,
   FLAG_VM,
+  onCodeSegmentChange,
   updateSegmentWindows,
 } from "./state";
+
+// The decoder's fetch window moves with CS (core/cpu/state.ts calls this on every CS load).
+onCodeSegmentChange(invalidateFetch);
+
+/** No reaction to a CR0 load (every mode but trap). */
+export function noCr0Hook(): void {}
+
+let cr0Written: () => void = noCr0Hook;
+/** Sets what runs after every CR0 load, once the new CR0 and mode are in place. */
+export function onCr0Written(hook: () => void): void {
+  cr0Written = hook;
+}
 
 @inline export function cr0(): u32 {
   return load<u32>(S_CR);
@@ -69,7 +83,7 @@ export function setCr0(v: u32): void {
     pagingModeHook();
   }
   updateMode();
-  if (trapMode()) trapCr0Written();
+  cr0Written();
 }
 
 export function setCr3(v: u32): void {

@@ -1,4 +1,6 @@
 // Register and segment access over the state block at fixed addresses (core/generated/layout.ts).
+// The ground floor of the core (docs/architecture.md, "Floors"): it imports only generated
+// constants. Whoever caches something derived from CS registers a hook here.
 
 import {
   S_CPL,
@@ -17,8 +19,27 @@ import {
   S_SEG_WHI,
   S_SEG_WLO,
   S_SS_DB,
+  S_VIRT_MODE,
+  VIRT_TRAP,
 } from "../generated/layout";
-import { invalidateFetch } from "./decode";
+
+function noHook(): void {}
+
+/**
+ * Called after every change of the CS cache. The decoder's fetch window is kept in EIP space, so
+ * it moves with CS; core/cpu/control.ts registers the decoder's invalidation here. A hook, not
+ * an import, so that the state views do not depend on the decoder (a direct call per far
+ * transfer becomes an indirect one; nothing per instruction).
+ */
+let codeSegmentChanged: () => void = noHook;
+export function onCodeSegmentChange(hook: () => void): void {
+  codeSegmentChanged = hook;
+}
+
+/** The VM runs under the trap-and-emulate VMM (a mode word, read by the MMU and the run loop). */
+@inline export function trapMode(): bool {
+  return load<u32>(S_VIRT_MODE) == VIRT_TRAP;
+}
 
 export const EAX: u32 = 0;
 export const ECX: u32 = 1;
@@ -164,7 +185,7 @@ export function setSegmentCache(s: u32, sel: u32, base: u32, limit: u32, attr: u
   updateSegmentWindows(s);
   if (s == CS) {
     store<u32>(S_CS_DB, (attr & ATTR_DB) != 0 ? 1 : 0);
-    invalidateFetch(); // the fetch window is kept in EIP space: it moves with CS
+    codeSegmentChanged();
   }
   if (s == SS) store<u32>(S_SS_DB, (attr & ATTR_DB) != 0 ? 1 : 0);
 }
@@ -210,7 +231,7 @@ export function loadSegmentReal(s: u32, sel: u32): void {
   sel &= 0xffff;
   store<u32>(S_SEG_SEL + (s << 2), sel);
   store<u32>(S_SEG_BASE + (s << 2), sel << 4);
-  if (s == CS) invalidateFetch();
+  if (s == CS) codeSegmentChanged();
   store<u32>(S_SEG_VALID + (s << 2), 1);
   if (load<u32>(S_MODE) == 2) {
     // Virtual-8086 mode: segments are always 64 KiB, 16-bit, writable data at DPL 3.

@@ -518,9 +518,10 @@ export function fdiv(aS: u32, aE: i32, aM: u64, bS: u32, bE: i32, bM: u64): void
     return;
   }
   if (bM == 0) {
-    // x/0: ZE has priority over the denormal-operand exception of x
+    // x/0: ZE has priority over the denormal-operand exception of x (SDM vol. 1, 4.9.2), also
+    // when x is a denormal m32fp/m64fp that its conversion already flagged (FDIVR m, ST0 = 0).
     if (aM == 0) return invalid(); // 0/0
-    fexc |= FE_ZE;
+    fexc = (fexc & ~FE_DE) | FE_ZE;
     rS = s;
     rE = EXP_MAX;
     rM = J;

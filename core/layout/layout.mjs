@@ -1,6 +1,9 @@
 // The one definition of where things live in a core instance's linear memory.
 // scripts/gen-layout.mjs turns it into core/generated/layout.ts (AssemblyScript) and
-// vmm/generated/layout.ts (TypeScript), so the host reads CPU state without calls.
+// vmm/generated/layout.ts (TypeScript), so the host reads CPU state without calls. The other
+// numbers both sides share (exit reasons, event kinds, callouts, hypercalls) are in abi.mjs.
+
+import { eventKinds, eventReasons, traceEntries, traceEntryWords } from "./abi.mjs";
 
 /** Regions of the instance's memory, in bytes. Order and sizes are part of the ABI. */
 export const regions = [
@@ -225,8 +228,10 @@ export const constants = [
   ["VMX_ACTION_RESUME", 0, "host exit handler: the guest resumes (the handler moved EIP if needed)"],
   ["VMX_ACTION_EMULATE", 1, "host exit handler: the core emulates the instruction with exits suppressed"],
   ["VMX_ACTION_STOP", 2, "host exit handler: end run() with RUN_VMEXIT"],
-  ["EVENT_KINDS", 11, "kinds in HV_EVENTS (vmm/stats/events.ts Kind)"],
-  ["EVENT_REASONS", 128, "reasons per kind in HV_EVENTS"],
+  ["EVENT_KINDS", eventKinds.length, "kinds in HV_EVENTS (abi.mjs eventKinds)"],
+  ["EVENT_REASONS", eventReasons, "reasons per kind in HV_EVENTS"],
+  ["TRACE_ENTRIES", traceEntries, "entries of the trace ring in HV_TRACE"],
+  ["TRACE_ENTRY_WORDS", traceEntryWords, "u32 words per trace-ring entry"],
   ["MODE_REAL", 0, ""],
   ["MODE_PROTECTED", 1, ""],
   ["MODE_V86", 2, ""],

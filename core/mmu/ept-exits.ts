@@ -14,7 +14,7 @@ import {
   S_VMX_EXITS,
 } from "../generated/layout";
 import { countEvent, KIND_EPT_VIOLATION, KIND_EXIT, traceEvent, WHERE_CORE, WHERE_HOST } from "../virt/events";
-import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION } from "../virt/vmx";
+import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION } from "../generated/abi";
 
 // EPT-violation exit qualification (SDM vol. 3C, table 27-7). Bits 0-2 are the access kind
 // (1 << EPT_ACCESS_*), bits 3-5 the permissions the walk granted (R, W, X ANDed over the entries

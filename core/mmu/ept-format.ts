@@ -36,10 +36,8 @@ export const EPTP_WALK_LENGTH_4: u32 = 3 << 3;
 /** Bit 6: the processor sets accessed and dirty flags in EPT entries. */
 export const EPTP_ACCESSED_DIRTY: u32 = 1 << 6;
 
-/** Kinds of access, as numbered by the low bits of the EPT-violation qualification. */
-export const EPT_ACCESS_READ: u32 = 0;
-export const EPT_ACCESS_WRITE: u32 = 1;
-export const EPT_ACCESS_FETCH: u32 = 2;
+/** Kinds of access, as numbered by the low bits of the EPT-violation qualification (the ABI's EptAccess reasons). */
+export { EPT_ACCESS_FETCH, EPT_ACCESS_READ, EPT_ACCESS_WRITE } from "../generated/abi";
 
 /** Index of a guest-physical address in the PDPT, PD and PT (PML4 index is 0 below 512 GiB). */
 @inline export function eptIndex(gpa: u32, level: u32): u32 {

@@ -7,7 +7,8 @@
 // from are write-tracked, and a write to one zaps the shadow entry it feeds. Bookkeeping and the
 // pool are in shadow-pool.ts.
 
-import { retiredThisRun } from "../cpu/interp";
+import { retiredSoFar } from "../cpu/rep";
+import { trapMode } from "../cpu/state";
 import {
   S_A20_MASK,
   S_CR,
@@ -26,7 +27,7 @@ import {
 } from "../generated/layout";
 import { countEvent, KIND_EXIT, KIND_SHADOW_FAULT, KIND_TRAP, traceEvent, WHERE_CORE } from "../virt/events";
 import { nonRoot } from "../virt/vmx";
-import { trapMode } from "../virt/trap";
+import { SHADOW_FAULT_HIDDEN, SHADOW_FAULT_PT_WRITE, SHADOW_FAULT_TRUE } from "../generated/abi";
 import {
   dropAllShadows,
   floodCount,
@@ -58,10 +59,6 @@ import { makeEntry, pageFault, permitted, tlbFlush, tlbInsert } from "./tlb";
 import { frameOwners, TRACK_SHADOW_PD, TRACK_SHADOW_PT } from "./write-tracking";
 import { guestWalk, walkFaultError, walkFlags, walkLarge, walkPde, walkPhys, walkPte } from "./shadow-guest-walk";
 
-/** Hidden, true and page-table-write reasons of KIND_SHADOW_FAULT (vmm/stats/events.ts). */
-const SF_HIDDEN: u32 = 0;
-const SF_TRUE: u32 = 1;
-const SF_PT_WRITE: u32 = 2;
 /** Exit qualification traced for a write to a tracked page table: the #PF error code W|P. */
 const PT_WRITE_ERROR: u32 = 3;
 /** Guest writes to a shadowed frame, without the VMM using that shadow, before it is dropped. */
@@ -122,12 +119,12 @@ function insertTranslation(lin: u32, gpa: u32, flags: u32): u32 {
 
 function shadowPageFault(lin: u32, write: bool, user: bool, hwError: u32): u32 {
   if (!guestWalk(lin, write, user)) {
-    countEvent(KIND_SHADOW_FAULT, SF_TRUE, WHERE_CORE);
+    countEvent(KIND_SHADOW_FAULT, SHADOW_FAULT_TRUE, WHERE_CORE);
     // Reflected to the guest; under hvm the exception bitmap counts the #PF exit when raised.
     pageFault(lin, walkFaultError);
     return 0;
   }
-  countEvent(KIND_SHADOW_FAULT, SF_HIDDEN, WHERE_CORE);
+  countEvent(KIND_SHADOW_FAULT, SHADOW_FAULT_HIDDEN, WHERE_CORE);
   if (nonRoot()) {
     store<u64>(S_VMX_EXITS, load<u64>(S_VMX_EXITS) + 1);
     traceEvent(KIND_EXIT, 0, WHERE_CORE, hwError, 0);
@@ -233,7 +230,7 @@ export function shadowTrackedWrite(gpa: u32): void {
   const first = (gpa & 0xfff) >>> 2;
   // A misaligned store may reach the next entry too.
   const last = (gpa & 3) != 0 && first < 1023 ? first + 1 : first;
-  const stamp = load<u64>(S_INSN_COUNT) + <u64>retiredThisRun();
+  const stamp = load<u64>(S_INSN_COUNT) + <u64>retiredSoFar();
   const entry = gpa & ~3;
   const fresh = stamp != lastWriteStamp || entry != lastWriteEntry;
   lastWriteStamp = stamp;
@@ -289,7 +286,7 @@ export function shadowTrackedWrite(gpa: u32): void {
   // A TLB entry may have come from the zapped entry (under any root, if it was global).
   if (zapped) tlbFlush(false);
   if (!fresh) return;
-  countEvent(KIND_SHADOW_FAULT, SF_PT_WRITE, WHERE_CORE);
+  countEvent(KIND_SHADOW_FAULT, SHADOW_FAULT_PT_WRITE, WHERE_CORE);
   // How the write reached the VMM is the crossing that is priced: KVM and a classic trap VMM
   // write-protect shadowed page tables, so the write was a #PF exit or a #PF trap, then
   // emulated; under bt the translated store is a callout (counted by the translator).

@@ -43,20 +43,23 @@ import {
 import { KIND_EXIT, traceEvent, WHERE_CORE, WHERE_HOST } from "./events";
 import { hypercallExit } from "./hypercall";
 import { pvEventsAdmitted } from "./pv-events";
+import { nonRoot, pinControl, procControl } from "./vmx";
 import {
   EXIT_CPUID,
   EXIT_CR_ACCESS,
-  EXIT_EXCEPTION_NMI,
+  EXIT_EXCEPTION_OR_NMI,
   EXIT_EXTERNAL_INTERRUPT,
   EXIT_HLT,
   EXIT_INTERRUPT_WINDOW,
+  EXIT_INVLPG,
+  EXIT_RDMSR,
+  EXIT_RDPMC,
+  EXIT_RDTSC,
   EXIT_VMCALL,
-  nonRoot,
+  EXIT_WRMSR,
   PIN_EXTERNAL_INTERRUPT_EXITING,
-  pinControl,
   PROC_INTERRUPT_WINDOW_EXITING,
-  procControl,
-} from "./vmx";
+} from "../generated/abi";
 
 /** A host handler asked run() to stop (RUN_VMEXIT). */
 export let exitStop: bool = false;
@@ -92,11 +95,11 @@ export function handleVmExit(): bool {
       return true;
     }
     case EXIT_CPUID:
-    case 14: // INVLPG
-    case 15: // RDPMC
-    case 16: // RDTSC
-    case 31: // RDMSR
-    case 32: // WRMSR
+    case EXIT_INVLPG:
+    case EXIT_RDPMC:
+    case EXIT_RDTSC:
+    case EXIT_RDMSR:
+    case EXIT_WRMSR:
       traceEvent(KIND_EXIT, reason, WHERE_CORE, qual, gpa);
       return emulateOnce();
     default: {
@@ -131,11 +134,11 @@ export function exceptionExits(vector: u32, error: i32): bool {
   // for INT3 and INTO), error-code valid, valid.
   const type: u32 = vector == 3 || vector == 4 ? 6 : 3;
   const info: u32 = vector | (type << 8) | (error != NO_ERROR ? 1 << 11 : 0) | (1 << 31);
-  store<u32>(S_VMCS_EXIT_REASON, EXIT_EXCEPTION_NMI);
+  store<u32>(S_VMCS_EXIT_REASON, EXIT_EXCEPTION_OR_NMI);
   store<u32>(S_VMCS_EXIT_INTR_INFO, info);
   store<u32>(S_VMCS_EXIT_INTR_ERROR, <u32>error);
   store<u32>(S_VMCS_EXIT_QUALIFICATION, vector == 14 ? load<u32>(S_CR + 8) : 0);
-  traceEvent(KIND_EXIT, EXIT_EXCEPTION_NMI, WHERE_CORE, info, 0);
+  traceEvent(KIND_EXIT, EXIT_EXCEPTION_OR_NMI, WHERE_CORE, info, 0);
   return true;
 }
 

@@ -39,11 +39,15 @@ import {
   VMX_ACTION_STOP,
 } from "../generated/layout";
 import { KIND_HYPERCALL, traceEvent, WHERE_CORE, WHERE_HOST } from "./events";
+import { err } from "./pv-abi";
+import { pvBlock, pvSetSharedPage } from "./pv-events";
+import { pvMmuUpdate } from "./pv-mmu";
+import { vmExit } from "./vmx";
 import {
   EINVAL,
-  err,
-  KVM_EOPNOTSUPP,
+  EXIT_VMCALL,
   KVM_ENOSYS,
+  KVM_EOPNOTSUPP,
   KVM_EPERM,
   KVM_HC_CLOCK_PAIRING,
   KVM_HC_KICK_CPU,
@@ -58,10 +62,7 @@ import {
   PV_HC_SET_SHARED_PAGE,
   PV_HC_SET_TIMER,
   PV_HC_YIELD,
-} from "./pv-abi";
-import { pvBlock, pvSetSharedPage } from "./pv-events";
-import { pvMmuUpdate } from "./pv-mmu";
-import { EXIT_VMCALL, vmExit } from "./vmx";
+} from "../generated/abi";
 
 const CR0_TS: u32 = 1 << 3;
 

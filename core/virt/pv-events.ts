@@ -8,8 +8,9 @@
 import { FLAG_IF } from "../cpu/state";
 import { S_EFLAGS, S_HALTED, S_PV_SHARED_PAGE, S_VMCS_GUEST_ACTIVITY } from "../generated/layout";
 import { physRead32, physWrite32 } from "../mmu/physical";
-import { EFAULT, EINVAL, err, PV_SHARED_MASK, PV_SHARED_PENDING } from "./pv-abi";
+import { err } from "./pv-abi";
 import { guestRamRange } from "./pv-mmu";
+import { EFAULT, EINVAL, PV_SHARED_MASK, PV_SHARED_PENDING } from "../generated/abi";
 
 /** PV_HC_SET_SHARED_PAGE: registers the page (0 unregisters it); returns EAX. */
 export function pvSetSharedPage(gpa: u32): u32 {

@@ -16,7 +16,8 @@ import {
 } from "../generated/layout";
 import { physEntry, physRead32, physWrite32 } from "../mmu/physical";
 import { tlbFlush } from "../mmu/tlb";
-import { EFAULT, EINVAL, err, PV_MMU_BATCH_MAX } from "./pv-abi";
+import { err } from "./pv-abi";
+import { EFAULT, EINVAL, PV_MMU_BATCH_MAX } from "../generated/abi";
 
 /**
  * Whether guest-physical [addr, addr + bytes) is RAM the VMM may read and write: plain or

@@ -1,5 +1,7 @@
 // Chooses how this VM is virtualized and resets the hypervisor's structures. The VMCS controls
 // themselves are written by the VMM (vmm/virt/vmcs.ts), as a hypervisor programs its VMCS.
+// The top floor with core/index.ts (docs/architecture.md): it resets every structure and
+// installs the mode's hooks in the floors below.
 
 import {
   MMU_EPT,
@@ -14,11 +16,14 @@ import {
   VIRT_BT,
   VIRT_HVM,
   VIRT_PV,
+  VIRT_TRAP,
 } from "../generated/layout";
+import { noCr0Hook, onCr0Written } from "../cpu/control";
 import { btReset } from "../bt/invalidate";
 import { eptReset } from "../mmu/ept";
 import { shadowReset } from "../mmu/shadow";
 import { tlbFlush } from "../mmu/tlb";
+import { trapCr0Written } from "./trap";
 
 export function setVirtualization(mode: u32, mmu: u32): void {
   store<u32>(S_VIRT_MODE, mode);
@@ -30,6 +35,8 @@ export function setVirtualization(mode: u32, mmu: u32): void {
   store<u32>(S_VMX_PENDING_VECTOR, 0);
   store<u32>(S_SHADOW_CR3, 0);
   store<u32>(S_PV_SHARED_PAGE, 0);
+  // The trap VMM takes over when the guest enters protected mode and gives back when it leaves.
+  onCr0Written(mode == VIRT_TRAP ? trapCr0Written : noCr0Hook);
   eptReset(mmu == MMU_EPT);
   shadowReset();
   btReset();

@@ -1,26 +1,11 @@
 // The trap VMM's virtual CPU (the guest's view of the registers the VMM owns) and where its own
 // tables live. The words are TRAP_VIRTUAL in the state block, so the host reads them without
-// calls (vmm/virt/trap-state.ts names them the same way).
+// calls (vmm/virt/trap-state.ts reads them with the same generated names).
 
+import { TV_FLAGS } from "../generated/abi";
 import { HV_TRAP_BASE, S_HALTED, S_TRAP_VIRTUAL } from "../generated/layout";
 
-// Words of TRAP_VIRTUAL.
-/** 1 while the guest runs deprivileged (protected mode entered under the trap mode). */
-export const TV_ACTIVE: u32 = 0;
-/** The guest's IF and IOPL, in their EFLAGS positions (the real IF stays 1, IOPL 0). */
-export const TV_FLAGS: u32 = 1;
-/** The privilege level the guest believes it runs at (0 while the real CPL is 1). */
-export const TV_CPL: u32 = 2;
-export const TV_GDTR_BASE: u32 = 3;
-export const TV_GDTR_LIMIT: u32 = 4;
-export const TV_IDTR_BASE: u32 = 5;
-export const TV_IDTR_LIMIT: u32 = 6;
-/** LDTR and TR: selector, base, limit, attributes | TV_VALID. */
-export const TV_LDTR: u32 = 7;
-export const TV_TR: u32 = 11;
-export const TV_SYSENTER_CS: u32 = 15;
-export const TV_VALID: u32 = 0x80000000;
-
+// Words of TRAP_VIRTUAL: TV_* in core/layout/abi.mjs (the host reads them by the same names).
 @inline export function tv(i: u32): u32 {
   return load<u32>(S_TRAP_VIRTUAL + (i << 2));
 }

@@ -28,6 +28,10 @@ import {
   TSS_BYTES,
   TSS_OFFSET,
   tv,
+  VMM_LDT_SEL,
+  VMM_TSS_SEL,
+} from "./trap-state";
+import {
   TV_ACTIVE,
   TV_GDTR_BASE,
   TV_GDTR_LIMIT,
@@ -36,9 +40,7 @@ import {
   TV_LDTR,
   TV_TR,
   TV_VALID,
-  VMM_LDT_SEL,
-  VMM_TSS_SEL,
-} from "./trap-state";
+} from "../generated/abi";
 
 /** Guest descriptors the real GDT can hold below the VMM's own two. */
 const GDT_GUEST_MAX: u32 = VMM_LDT_SEL >>> 3;

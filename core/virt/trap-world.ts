@@ -49,6 +49,10 @@ import {
   TSS_BYTES,
   TSS_OFFSET,
   tv,
+  VMM_LDT_SEL,
+  VMM_TSS_SEL,
+} from "./trap-state";
+import {
   TV_ACTIVE,
   TV_CPL,
   TV_FLAGS,
@@ -60,9 +64,7 @@ import {
   TV_SYSENTER_CS,
   TV_TR,
   TV_VALID,
-  VMM_LDT_SEL,
-  VMM_TSS_SEL,
-} from "./trap-state";
+} from "../generated/abi";
 
 const VFLAGS: u32 = FLAG_IF | FLAG_IOPL;
 

@@ -10,7 +10,7 @@
 
 import { emulateOnce } from "../cpu/interp";
 import { deliver } from "../cpu/interrupts";
-import { CR0_PE, CS, cpl, FLAG_IF, FLAG_IOPL, getEip, mode, segSel, TR } from "../cpu/state";
+import { CR0_PE, CS, cpl, FLAG_IF, FLAG_IOPL, getEip, mode, segSel, TR, trapMode } from "../cpu/state";
 import { hostAckInterrupt } from "../host";
 import {
   S_CR,
@@ -20,24 +20,19 @@ import {
   S_IRQ_COUNT,
   S_TRAP_EMULATED,
   S_TRAP_REFLECTED,
-  S_VIRT_MODE,
-  VIRT_TRAP,
 } from "../generated/layout";
 import { KIND_TRAP, traceEvent, WHERE_CORE } from "./events";
 import { refreshGate, syncKernelStack } from "./trap-tables";
-import { areaLinear, GDT_OFFSET, realIf, setTv, tv, TV_ACTIVE, TV_FLAGS, VMM_TSS_SEL } from "./trap-state";
+import { areaLinear, GDT_OFFSET, realIf, setTv, tv, VMM_TSS_SEL } from "./trap-state";
 import { enterGuestView, giveBack, leaveGuestView, takeOver } from "./trap-world";
+import { TRAP_REASON_EXTERNAL, TRAP_REASON_SOFTWARE, TV_ACTIVE, TV_FLAGS } from "../generated/abi";
 
 export { trapAreaEntry, trapOwnsLinear } from "./trap-tables";
 
-/** KIND_TRAP reasons besides exception vectors (vmm/stats/events.ts TRAP_NAMES). */
-const REASON_EXTERNAL: u32 = 32;
-const REASON_SOFTWARE: u32 = 33;
 const VFLAGS: u32 = FLAG_IF | FLAG_IOPL;
 
-@inline export function trapMode(): bool {
-  return load<u32>(S_VIRT_MODE) == VIRT_TRAP;
-}
+// The mode word lives with the state views (the MMU reads it too); re-exported for the run loop.
+export { trapMode } from "../cpu/state";
 
 /** The VMM is running the guest deprivileged (protected mode, not virtual-8086). */
 @inline function deprivileged(): bool {
@@ -65,7 +60,7 @@ export function trapIntercept(vector: u32, error: i32, software: bool, eip: u32)
     else deliver(vector, error, software, false, eip);
     return true;
   }
-  const reason: u32 = software && vector != 3 && vector != 4 ? REASON_SOFTWARE : vector;
+  const reason: u32 = software && vector != 3 && vector != 4 ? TRAP_REASON_SOFTWARE : vector;
   traceEvent(KIND_TRAP, reason, WHERE_CORE, <u32>error, 0);
   if (vector == 13 && !software) emulate();
   else reflect(vector, error, software, false, eip);
@@ -81,7 +76,7 @@ export function trapExternalInterrupt(): bool {
   store<u32>(S_HALTED, 0);
   const vector = hostAckInterrupt() & 0xff;
   store<u32>(S_IRQ_COUNT, load<u32>(S_IRQ_COUNT) + 1);
-  traceEvent(KIND_TRAP, REASON_EXTERNAL, WHERE_CORE, vector, 0);
+  traceEvent(KIND_TRAP, TRAP_REASON_EXTERNAL, WHERE_CORE, vector, 0);
   reflect(vector, -1, false, true, getEip());
   return true;
 }

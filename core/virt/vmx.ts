@@ -3,7 +3,8 @@
 // Exits Conditionally"); privilege checks come first, as on hardware. An exit aborts the
 // instruction like a fault (nothing has changed yet) and records the SDM's exit information in
 // the VMCS area of the state block; the run loop then hands it to the exit handlers
-// (core/virt/exits.ts), which handle it in the core or pass it to the host.
+// (core/virt/exits.ts), which handle it in the core or pass it to the host. Exit reasons and
+// control bits are the ABI's (core/layout/abi.mjs -> core/generated/abi.ts).
 
 import { faulted, raise } from "../cpu/fault";
 import { insnEip, nextEip } from "../cpu/decode";
@@ -26,53 +27,16 @@ import {
   S_VMCS_PROC_CONTROLS,
   S_VMX_NONROOT,
 } from "../generated/layout";
+import {
+  PROC_ACTIVATE_SECONDARY,
+  PROC_CR3_LOAD_EXITING,
+  PROC_UNCONDITIONAL_IO_EXITING,
+  PROC_USE_IO_BITMAPS,
+  PROC_USE_MSR_BITMAPS,
+} from "../generated/abi";
 
 /** Pseudo-vector of a pending VM exit in the fault record: not an exception, never delivered. */
 export const VEC_VMEXIT: u32 = 0x100;
-
-// Basic exit reasons (SDM vol. 3C, Appendix C).
-export const EXIT_EXCEPTION_NMI: u32 = 0;
-export const EXIT_EXTERNAL_INTERRUPT: u32 = 1;
-export const EXIT_TRIPLE_FAULT: u32 = 2;
-export const EXIT_INTERRUPT_WINDOW: u32 = 7;
-export const EXIT_CPUID: u32 = 10;
-export const EXIT_HLT: u32 = 12;
-export const EXIT_INVD: u32 = 13;
-export const EXIT_INVLPG: u32 = 14;
-export const EXIT_RDPMC: u32 = 15;
-export const EXIT_RDTSC: u32 = 16;
-export const EXIT_VMCALL: u32 = 18;
-export const EXIT_CR_ACCESS: u32 = 28;
-export const EXIT_MOV_DR: u32 = 29;
-export const EXIT_IO: u32 = 30;
-export const EXIT_RDMSR: u32 = 31;
-export const EXIT_WRMSR: u32 = 32;
-export const EXIT_GDTR_IDTR: u32 = 46;
-export const EXIT_LDTR_TR: u32 = 47;
-export const EXIT_EPT_VIOLATION: u32 = 48;
-export const EXIT_EPT_MISCONFIG: u32 = 49;
-export const EXIT_WBINVD: u32 = 54;
-
-// Pin-based controls (SDM vol. 3C, 24.6.1).
-export const PIN_EXTERNAL_INTERRUPT_EXITING: u32 = 1 << 0;
-// Primary processor-based controls (24.6.2, table 24-6).
-export const PROC_INTERRUPT_WINDOW_EXITING: u32 = 1 << 2;
-export const PROC_USE_TSC_OFFSETTING: u32 = 1 << 3;
-export const PROC_HLT_EXITING: u32 = 1 << 7;
-export const PROC_INVLPG_EXITING: u32 = 1 << 9;
-export const PROC_RDPMC_EXITING: u32 = 1 << 11;
-export const PROC_RDTSC_EXITING: u32 = 1 << 12;
-export const PROC_CR3_LOAD_EXITING: u32 = 1 << 15;
-export const PROC_CR3_STORE_EXITING: u32 = 1 << 16;
-export const PROC_MOV_DR_EXITING: u32 = 1 << 23;
-export const PROC_UNCONDITIONAL_IO_EXITING: u32 = 1 << 24;
-export const PROC_USE_IO_BITMAPS: u32 = 1 << 25;
-export const PROC_USE_MSR_BITMAPS: u32 = 1 << 28;
-export const PROC_ACTIVATE_SECONDARY: u32 = 1 << 31;
-// Secondary controls (table 24-7).
-export const PROC2_ENABLE_EPT: u32 = 1 << 1;
-export const PROC2_DESCRIPTOR_TABLE_EXITING: u32 = 1 << 2;
-export const PROC2_WBINVD_EXITING: u32 = 1 << 6;
 
 /** Set while the VMM's instruction emulator re-executes an exiting instruction. */
 export let exitsSuppressed: bool = false;

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { runNanobench } from "../../bench/modes/nanobench.js";
 import { loadMultiboot } from "../../vmm/boot/multiboot.js";
+import { TRAP_REASON_SOFTWARE } from "../../vmm/generated/abi.js";
 import * as L from "../../vmm/generated/layout.js";
 import { loadCoreModule } from "../../vmm/node/load-core.js";
 import { readCoreStats } from "../../vmm/stats/core-stats.js";
@@ -154,9 +155,6 @@ function trapCounts(vm: Vm): TrapCounts {
   return m;
 }
 
-/** KIND_TRAP reason of a software interrupt (INT n) the VMM reflected (vmm/stats/events.ts TRAP_NAMES). */
-const SOFTWARE = 33;
-
 async function runLabTrapped(name: string): Promise<{
   lines: string[];
   stop: VmStop;
@@ -240,7 +238,7 @@ describe("lab kernels, trap and emulate", () => {
     // writes of lab_cpu_init, LGDT, MOV SS (an RPL-0 selector), LTR, LLDT, LIDT, MOV from
     // CR0, the POPF probe's two CLIs, the far RET, and the isa-debug-exit write.
     expect(traps.get(13)).toBe(2 * serialBytes + 20);
-    expect(traps.get(SOFTWARE)).toBe(1); // INT 0x81
+    expect(traps.get(TRAP_REASON_SOFTWARE)).toBe(1); // INT 0x81
     expect(traps.size).toBe(2);
     const state = readTrapState(vm.cpu);
     expect(state.emulated).toBe(traps.get(13));
@@ -264,7 +262,7 @@ describe("lab kernels, trap and emulate", () => {
     names.forEach((name, i) => {
       const [from, to] = [atLineStart[i]!, atLineStart[i + 1]!];
       const d = (r: number) => (to.get(r) ?? 0) - (from.get(r) ?? 0);
-      per[name] = { gp: d(13) - 2 * (lines[i]!.length + 2), de: d(0), pf: d(14), soft: d(SOFTWARE) };
+      per[name] = { gp: d(13) - 2 * (lines[i]!.length + 2), de: d(0), pf: d(14), soft: d(TRAP_REASON_SOFTWARE) };
     });
     // The user-mode benchmarks end with one INT 0x80 back to the kernel.
     expect(per).toEqual({

@@ -5,7 +5,9 @@
 # random tests for every CPL-3 instruction form of core/isa/table.mjs and core/isa/x87.mjs,
 # runs them on this machine's CPU and writes the x86-vectors/1 corpus to test/native/corpus/.
 # The inputs depend only on the seed (--seed N, default in generate.ts); the expected outputs
-# come from the host CPU. Options after -- go to the generator: --seed N, --out DIR, --scale F.
+# come from the host CPU. Options after -- go to the generator: --seed N, --out DIR, --scale F,
+# --chains N (x87 chains), --only GROUP,... (e.g. --only x87-chains --chains 40000 --seed 7).
+# Then: npm run conformance -- DIR
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."

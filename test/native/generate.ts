@@ -4,9 +4,12 @@
 // test/conformance/data/VECTORS.md).
 //
 //   tsx test/native/generate.ts --runner build/native-runner/runner [--seed N] [--out DIR] [--scale F] [--keep]
+//                               [--chains N] [--only GROUP,...]
 //
 // --scale multiplies the number of tests per form; --keep leaves the runner's input and output
-// next to the runner (last-run.in, last-run.out) for debugging. test/native/corpus/README.md
+// next to the runner (last-run.in, last-run.out) for debugging. --chains sets the number of x87
+// chains (x87-chains.ts; default 1500 x scale) and --only keeps the named groups, e.g.
+// `--only x87-chains --chains 40000 --seed 7 --out /tmp/c` for a long x87 search. test/native/corpus/README.md
 // describes the corpus and every case that is left out.
 //
 // The inputs depend only on the seed; the outputs come from the host CPU. Flag masks come from
@@ -19,6 +22,22 @@ import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { entries, isSized, type TableEntry, undefinedFlagsMask } from "../../core/isa/table.mjs";
 import { undefinedStatusMask, x87Forms } from "../../core/isa/x87.mjs";
+import {
+  absMem,
+  DATA,
+  F_AUX,
+  F_ENV,
+  F_OPND,
+  F_RES,
+  F_VALS,
+  f80,
+  f80FromNumber,
+  le,
+  movd,
+  movw,
+  storeBytes,
+} from "./x87-bytes.js";
+import { genX87Chain } from "./x87-chains.js";
 
 // ---- table types ------------------------------------------------------------------------------
 
@@ -46,7 +65,6 @@ const X87 = x87Forms as unknown as X87Form[];
 // ---- environment constants ----------------------------------------------------------------------
 
 const CODE = 0x10000000;
-const DATA = 0x20000000;
 const DATA_SIZE = 0x10000;
 /** EFLAGS bits compared: bits 0-21 except RF (bit 16). Undefined status flags are removed per form. */
 const ALL_FLAGS = 0x3effff;
@@ -70,11 +88,6 @@ function readPattern(addr: number, size: number): number {
   return v >>> 0;
 }
 const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
-const le = (v: number, n: number): number[] => {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) out.push(Number((BigInt.asUintN(64, BigInt(Math.trunc(v))) >> BigInt(8 * i)) & 0xffn));
-  return out;
-};
 
 // ---- deterministic random numbers (xoshiro128**) ------------------------------------------------
 
@@ -779,25 +792,6 @@ function genFaults(g: Rng, count: number): TestCase[] {
 
 // ---- x87 ----------------------------------------------------------------------------------------
 
-const F_OPND = DATA + 0x6000; // operand of the form under test
-const F_VALS = DATA + 0x5000; // values loaded onto the stack
-const F_RES = DATA + 0x7000; // results stored by the sequence
-const F_ENV = DATA + 0x6800; // FNSTENV / FNSAVE images
-const F_AUX = DATA + 0x5f00; // control words
-
-const movd = (addr: number, v: number): number[] => [0xc7, 0x05, ...le(addr, 4), ...le(v, 4)];
-const movw = (addr: number, v: number): number[] => [0x66, 0xc7, 0x05, ...le(addr, 4), ...le(v, 2)];
-const absMem = (op: number, reg: number, addr: number): number[] => [op, (reg << 3) | 5, ...le(addr, 4)];
-/** Store bytes to memory with dword moves (the last one may write up to 3 bytes more). */
-function storeBytes(addr: number, bytes: number[]): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < bytes.length; i += 4) {
-    const chunk = [0, 1, 2, 3].map((k) => bytes[i + k] ?? 0);
-    out.push(...movd(addr + i, chunk[0] | (chunk[1] << 8) | (chunk[2] << 16) | (chunk[3] << 24)));
-  }
-  return out;
-}
-
 /** Loads +1, +0, -1, -0, +2, -2, +0, +1 (all exact, no exception) and pops them again. */
 const PREFILL = [
   ...[0xd9, 0xe8],
@@ -811,35 +805,6 @@ const PREFILL = [
   ...new Array(8).fill([0xdd, 0xd8]).flat(),
 ];
 
-/** 80-bit extended values, as 10 little-endian bytes. */
-function f80(sign: number, exp: number, mant: bigint): number[] {
-  const out = le(0, 0);
-  for (let i = 0; i < 8; i++) out.push(Number((mant >> BigInt(8 * i)) & 0xffn));
-  const se = ((sign & 1) << 15) | (exp & 0x7fff);
-  out.push(se & 0xff, se >> 8);
-  return out;
-}
-function f80FromNumber(x: number): number[] {
-  if (x === 0) return f80(Object.is(x, -0) ? 1 : 0, 0, 0n);
-  const sign = x < 0 ? 1 : 0;
-  const buf = new DataView(new ArrayBuffer(8));
-  buf.setFloat64(0, Math.abs(x));
-  const bits = buf.getBigUint64(0);
-  let exp = Number(bits >> 52n);
-  let frac = bits & ((1n << 52n) - 1n);
-  if (exp === 0) {
-    // double denormal: normalise
-    let e = -1022;
-    while ((frac & (1n << 52n)) === 0n) {
-      frac <<= 1n;
-      e--;
-    }
-    exp = e + 1 + 1023;
-    frac &= (1n << 52n) - 1n;
-  }
-  const mant = ((1n << 52n) | frac) << 11n;
-  return f80(sign, exp - 1023 + 16383, mant);
-}
 const rand64 = (g: Rng): bigint => (BigInt(g.u32()) << 32n) | BigInt(g.u32());
 
 function randomF80(g: Rng, kind: "any" | "normal" | "small" = "any"): number[] {
@@ -1319,6 +1284,8 @@ function main(): void {
   const seed = Number.parseInt(opt("--seed", "20261122"), 10);
   const outDir = opt("--out", "test/native/corpus");
   const scale = Number.parseFloat(opt("--scale", "1"));
+  const chains = Number.parseInt(opt("--chains", String(Math.round(1500 * scale))), 10);
+  const only = args.includes("--only") ? opt("--only", "") : null;
   const t0 = Date.now();
   const g = new Rng(seed);
   const tests: TestCase[] = [];
@@ -1386,6 +1353,24 @@ function main(): void {
     }
   }
   tests.push(...genX87Unmasked(g, Math.max(2, Math.round(10 * scale))));
+  // x87 chains: their own random stream, so that --chains and --only do not move the other inputs.
+  const gc = new Rng(seed ^ 0x87c4a1);
+  for (let i = 0; i < chains; i++) {
+    const c = genX87Chain(gc);
+    tests.push({
+      group: "x87-chains",
+      name: c.name,
+      bytes: c.bytes,
+      regs: new Build(gc).regs(),
+      mask: ALL_FLAGS & ~FLAG.A,
+    });
+  }
+  if (only) {
+    const keepGroups = new Set(only.split(","));
+    const kept = tests.filter((t) => keepGroups.has(t.group));
+    tests.length = 0;
+    tests.push(...kept);
+  }
   const tGen = Date.now();
 
   // Run everything on the host.

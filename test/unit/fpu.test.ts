@@ -246,6 +246,33 @@ describe("x87 compares, FXAM, FCMOV", () => {
 });
 
 describe("x87 stack faults and exceptions", () => {
+  it("a denormal m64fp or m32fp divided by zero raises ZE alone: ZE has priority over DE (SDM vol. 1, 4.9.2)", async () => {
+    // SDM vol. 1, 4.9.2 "Floating-Point Exception Priority": a divide-by-zero (priority 3) is
+    // handled and the denormal-operand exception (priority 4) of the same instruction is not
+    // reported. The m64fp/m32fp operand's denormal is found by its conversion, before the
+    // division sees the zero divisor; the host CPU (test/native x87-chains) agrees.
+    const denormal64 = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]; // 0x000FFFFFFFFFFFFF
+    const denormal32 = bytesU32(0x007fffff);
+    const divide = async (op: number[], st0: number[], operand: number[]) => {
+      const cpu = await run16([...FNINIT, ...st0, ...op, ...fnstsw(DATA + 0x20), ...fstpT(DATA)], {
+        data: [{ addr: DATA + 0x10, bytes: operand }],
+      });
+      return { flags: u16(cpu, DATA + 0x20) & 0x3f, result: x80(cpu, DATA) };
+    };
+    // FDIVR m64 / m32: ST0 = operand / ST0, with ST0 = +0.
+    for (const [op, operand] of [
+      [m(0xdc, 7, DATA + 0x10), denormal64],
+      [m(0xd8, 7, DATA + 0x10), denormal32],
+    ]) {
+      const r0 = await divide(op!, FLDZ, operand!);
+      expect(r0.flags).toBe(0x04); // ZE, not DE
+      expect(r0.result).toBe("7fff 8000000000000000"); // +infinity
+    }
+    // The same operand as a divisor of 1 (FDIV m64): no zero, so DE is reported (with PE).
+    const r1 = await divide(m(0xdc, 6, DATA + 0x10), FLD1, denormal64);
+    expect(r1.flags & 0x06).toBe(0x02);
+  });
+
   it("stack overflow: IE + SF + C1, the masked response pushes the indefinite (SDM vol. 1, 8.5.1.1)", async () => {
     const cpu = await run16([...FNINIT, ...Array(9).fill(FLD1).flat(), ...fnstsw(DATA), ...fstpT(DATA + 0x10)]);
     expect(u16(cpu, DATA) & 0x02ff).toBe(0x0241);

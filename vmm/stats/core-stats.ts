@@ -11,8 +11,8 @@ export interface CoreMemory {
   readonly memory: WebAssembly.Memory;
 }
 
-const TRACE_ENTRIES = 256;
-const ENTRY_WORDS = 8;
+const TRACE_ENTRIES = L.TRACE_ENTRIES;
+const ENTRY_WORDS = L.TRACE_ENTRY_WORDS;
 
 /** Page-walk figures (the 2-D walk of EPT shows here): TLB misses and references per miss. */
 export interface WalkStats {

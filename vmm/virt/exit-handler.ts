@@ -4,6 +4,7 @@
 // emulator, as KVM emulates string I/O in the kernel.
 
 import type { Cpu } from "../cpu.js";
+import { ExitReason } from "../generated/abi.js";
 import * as L from "../generated/layout.js";
 
 export interface PortBus {
@@ -17,9 +18,6 @@ export interface ExitHandlerContext {
   /** Hypercalls the core forwards to the host (pv console and the like); returns EAX. */
   hypercall?: (nr: number) => number | "stop";
 }
-
-export const EXIT_IO = 30;
-export const EXIT_VMCALL = 18;
 
 /** Decoded I/O exit qualification. */
 export interface IoExit {
@@ -46,7 +44,7 @@ export function decodeIoQualification(q: number): IoExit {
 export function handleHostExit(ctx: ExitHandlerContext): number {
   const { cpu } = ctx;
   const reason = cpu.u32(L.S_VMCS_EXIT_REASON) & 0xffff;
-  if (reason === EXIT_IO) {
+  if (reason === ExitReason.ioInstruction) {
     const io = decodeIoQualification(cpu.u32(L.S_VMCS_EXIT_QUALIFICATION));
     if (io.string) return L.VMX_ACTION_EMULATE;
     const mask = io.size === 1 ? 0xff : io.size === 2 ? 0xffff : 0xffffffff;
@@ -60,7 +58,7 @@ export function handleHostExit(ctx: ExitHandlerContext): number {
     cpu.setU32(L.S_EIP, cpu.u32(L.S_VMCS_GUEST_RIP) + cpu.u32(L.S_VMCS_EXIT_INSN_LEN));
     return L.VMX_ACTION_RESUME;
   }
-  if (reason === EXIT_VMCALL && ctx.hypercall) {
+  if (reason === ExitReason.vmcall && ctx.hypercall) {
     const r = ctx.hypercall(cpu.reg(0));
     if (r === "stop") return L.VMX_ACTION_STOP;
     cpu.setReg(0, r >>> 0);

@@ -7,27 +7,8 @@
 import type { TimedDevice } from "../../devices/clock.js";
 import type { GuestMemory } from "../../devices/dma.js";
 import type { Cpu } from "../cpu.js";
+import { EFAULT, EINVAL, KVM_ENOSYS, PV_CONSOLE_MAX, PV_HC_CONSOLE_WRITE, PV_HC_SET_TIMER } from "../generated/abi.js";
 import * as L from "../generated/layout.js";
-
-/** The project's hypercall numbers (core/virt/pv-abi.ts has the same). */
-export const PV_HC = {
-  consoleWrite: 64,
-  mmuUpdate: 65,
-  setSharedPage: 66,
-  yield: 67,
-  block: 68,
-  setTimer: 69,
-  fpuTaskSwitch: 70,
-} as const;
-
-/** Bytes one console write may carry. */
-export const PV_CONSOLE_MAX = 4096;
-/** Entries one batched page-table update may carry. */
-export const PV_MMU_BATCH_MAX = 512;
-
-export const EFAULT = 14;
-export const EINVAL = 22;
-export const KVM_ENOSYS = 1000;
 
 /** The PIC inputs pulseSharedIrq drives. */
 export interface IrqInputs {
@@ -111,9 +92,9 @@ export class PvHost {
     const ebx = this.cpu.reg(3);
     const ecx = this.cpu.reg(1);
     switch (nr) {
-      case PV_HC.consoleWrite:
+      case PV_HC_CONSOLE_WRITE:
         return this.consoleWrite(ebx, ecx);
-      case PV_HC.setTimer:
+      case PV_HC_SET_TIMER:
         return this.setTimer(ecx * 2 ** 32 + ebx);
       default:
         return -KVM_ENOSYS;
@@ -131,7 +112,7 @@ export class PvHost {
   }
 
   /**
-   * kvmclock time is the guest's TSC (one tick per nanosecond: see core/virt/kvm-paravirt.ts), so
+   * kvmclock time is the guest's TSC (one tick per nanosecond: see core/cpu/ops/kvm-paravirt.ts), so
    * the deadline is that many nanoseconds from now on the Vm's clock. A deadline already passed
    * fires at once, as Xen's set_timer_op does; 0 cancels.
    */

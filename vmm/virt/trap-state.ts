@@ -1,7 +1,8 @@
 // The trap VMM's virtual CPU as the host sees it (TRAP_VIRTUAL and the trap counters in the
-// core's state block; word order as in core/virt/trap-state.ts): what the guest believes its
+// core's state block; the words are core/layout/abi.mjs's TV_*): what the guest believes its
 // IF, CPL and descriptor-table registers hold, next to the real ones the VMM runs it with.
 
+import * as A from "../generated/abi.js";
 import * as L from "../generated/layout.js";
 
 export interface SystemSegment {
@@ -33,26 +34,24 @@ interface CoreWords {
   u32(addr: number): number;
 }
 
-const VALID = 0x80000000;
-
 export function readTrapState(cpu: CoreWords): TrapState {
   const w = (i: number) => cpu.u32(L.S_TRAP_VIRTUAL + i * 4);
   const seg = (at: number): SystemSegment => ({
-    selector: w(at),
-    base: w(at + 1),
-    limit: w(at + 2),
-    valid: (w(at + 3) & VALID) !== 0,
+    selector: w(at + A.TV_SEG_SELECTOR),
+    base: w(at + A.TV_SEG_BASE),
+    limit: w(at + A.TV_SEG_LIMIT),
+    valid: (w(at + A.TV_SEG_ATTR) & A.TV_VALID) !== 0,
   });
   return {
-    active: w(0) !== 0,
-    virtualIf: (w(1) & 0x200) !== 0,
-    virtualIopl: (w(1) >>> 12) & 3,
-    virtualCpl: w(2),
-    gdtr: { base: w(3), limit: w(4) },
-    idtr: { base: w(5), limit: w(6) },
-    ldtr: seg(7),
-    tr: seg(11),
-    sysenterCs: w(15),
+    active: w(A.TV_ACTIVE) !== 0,
+    virtualIf: (w(A.TV_FLAGS) & 0x200) !== 0,
+    virtualIopl: (w(A.TV_FLAGS) >>> 12) & 3,
+    virtualCpl: w(A.TV_CPL),
+    gdtr: { base: w(A.TV_GDTR_BASE), limit: w(A.TV_GDTR_LIMIT) },
+    idtr: { base: w(A.TV_IDTR_BASE), limit: w(A.TV_IDTR_LIMIT) },
+    ldtr: seg(A.TV_LDTR),
+    tr: seg(A.TV_TR),
+    sysenterCs: w(A.TV_SYSENTER_CS),
     emulated: cpu.u32(L.S_TRAP_EMULATED),
     reflected: cpu.u32(L.S_TRAP_REFLECTED),
   };

@@ -3,6 +3,7 @@
 // KVM does on Intel hosts, simplified where the reason is given.
 
 import type { Cpu } from "../cpu.js";
+import { PIN, PROC, PROC2 } from "../generated/abi.js";
 import * as L from "../generated/layout.js";
 
 export type VirtMode = "native" | "trap" | "bt" | "hvm" | "pv";
@@ -19,24 +20,8 @@ const VIRT_CODES: Record<VirtMode, number> = {
 };
 const MMU_CODES: Record<MmuMode, number> = { direct: L.MMU_DIRECT, shadow: L.MMU_SHADOW, ept: L.MMU_EPT };
 
-// Controls (SDM tables 24-5 to 24-7).
-export const PIN = { externalInterruptExiting: 1 << 0 } as const;
-export const PROC = {
-  interruptWindowExiting: 1 << 2,
-  useTscOffsetting: 1 << 3,
-  hltExiting: 1 << 7,
-  invlpgExiting: 1 << 9,
-  rdpmcExiting: 1 << 11,
-  rdtscExiting: 1 << 12,
-  cr3LoadExiting: 1 << 15,
-  cr3StoreExiting: 1 << 16,
-  movDrExiting: 1 << 23,
-  unconditionalIoExiting: 1 << 24,
-  useIoBitmaps: 1 << 25,
-  useMsrBitmaps: 1 << 28,
-  activateSecondary: 1 << 31,
-} as const;
-export const PROC2 = { enableEpt: 1 << 1, descriptorTableExiting: 1 << 2, wbinvdExiting: 1 << 6 } as const;
+// Control bits: PIN, PROC and PROC2 (SDM tables 24-5 to 24-7) from core/layout/abi.mjs.
+export { PIN, PROC, PROC2 };
 
 const CR0_PE = 1 << 0;
 const CR0_WP = 1 << 16;

@@ -4,7 +4,7 @@
 // above the maximum (extended leaves 8000_0000H and up included: the P6 has none) returns the
 // data of the highest basic leaf, as Intel processors do.
 
-import { EXIT_CPUID, exitIf } from "../../virt/vmx";
+import { exitIf } from "../../virt/vmx";
 import {
   CPUID1_ECX_HYPERVISOR,
   kvmCpuid,
@@ -13,8 +13,9 @@ import {
   resultEbx,
   resultEcx,
   resultEdx,
-} from "../../virt/kvm-paravirt";
+} from "./kvm-paravirt";
 import { EAX, EBX, ECX, EDX, reg32, setReg32 } from "../state";
+import { EXIT_CPUID } from "../../generated/abi";
 
 /** Family 6, model 3, stepping 3 (Pentium II "Klamath"); core/index.ts CPU_SIGNATURE. */
 export const CPUID_SIGNATURE: u32 = 0x0633;

@@ -5,7 +5,8 @@ import { fetch8 } from "../decode";
 import { faulted, gp } from "../fault";
 import { ioPermitted } from "../protected/io-permission";
 import { EAX, EDX, reg16, reg32, reg8, setReg16, setReg32, setReg8 } from "../state";
-import { EXIT_IO, ioExits, ioQualification, vmExit } from "../../virt/vmx";
+import { ioExits, ioQualification, vmExit } from "../../virt/vmx";
+import { EXIT_IO_INSTRUCTION } from "../../generated/abi";
 
 @inline function portIn(port: u32, size: u32, imm: bool): void {
   if (!ioPermitted(port, size)) {
@@ -13,7 +14,7 @@ import { EXIT_IO, ioExits, ioQualification, vmExit } from "../../virt/vmx";
     return;
   }
   if (ioExits(port, size)) {
-    vmExit(EXIT_IO, ioQualification(port, size, true, false, false, imm));
+    vmExit(EXIT_IO_INSTRUCTION, ioQualification(port, size, true, false, false, imm));
     return;
   }
   const v = hostIoRead(port, size);
@@ -27,7 +28,7 @@ import { EXIT_IO, ioExits, ioQualification, vmExit } from "../../virt/vmx";
     return;
   }
   if (ioExits(port, size)) {
-    vmExit(EXIT_IO, ioQualification(port, size, false, false, false, imm));
+    vmExit(EXIT_IO_INSTRUCTION, ioQualification(port, size, false, false, false, imm));
     return;
   }
   hostIoWrite(port, size, size == 1 ? reg8(EAX) : size == 2 ? reg16(EAX) : reg32(EAX));

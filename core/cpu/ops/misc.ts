@@ -1,11 +1,12 @@
 // Processor control that needs no privilege: NOP, HLT, flag instructions, prefixes-as-opcodes.
 
-import { EXIT_HLT, exitIf, PROC_HLT_EXITING, procControl } from "../../virt/vmx";
+import { exitIf, procControl } from "../../virt/vmx";
 import { S_HALTED } from "../../generated/layout";
 import { effectiveAddress, modrmIsReg } from "../decode";
 import { gp } from "../fault";
 import { getCF, setFlagBits } from "../flags";
 import { cpl, FLAG_CF, FLAG_DF } from "../state";
+import { EXIT_HLT, PROC_HLT_EXITING } from "../../generated/abi";
 
 export function NOP(): void {}
 

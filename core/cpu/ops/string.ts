@@ -2,7 +2,7 @@
 // Each iteration commits its register updates, so a fault in iteration k restarts at k, and a
 // REP instruction runs in chunks bounded by the run's budget (core/cpu/rep.ts).
 
-import { EXIT_IO, ioExits, ioQualification, vmExit } from "../../virt/vmx";
+import { ioExits, ioQualification, vmExit } from "../../virt/vmx";
 import {
   S_EFLAGS,
   S_INTR,
@@ -25,6 +25,7 @@ import { getZF, OP_SUB, setFlagsArith } from "../flags";
 import { ioPermitted } from "../protected/io-permission";
 import { countRepIterations, repAllowance, setRepProgress } from "../rep";
 import { EAX, ECX, EDI, EDX, ES, ESI, FLAG_DF, reg16, reg32, reg8, setReg16, setReg32, setReg8 } from "../state";
+import { EXIT_IO_INSTRUCTION } from "../../generated/abi";
 
 @inline function index(r: u32): u32 {
   return addrsize32 ? reg32(r) : reg16(r);
@@ -315,7 +316,7 @@ function bulkRun(srcSeg: u32, size: u32, limit: u32, isStore: bool): u32 {
     return;
   }
   if (ioExits(port, size)) {
-    vmExit(EXIT_IO, ioQualification(port, size, true, true, repPrefix != 0, false));
+    vmExit(EXIT_IO_INSTRUCTION, ioQualification(port, size, true, true, repPrefix != 0, false));
     return;
   }
   const d = step(size);
@@ -347,7 +348,7 @@ function bulkRun(srcSeg: u32, size: u32, limit: u32, isStore: bool): u32 {
     return;
   }
   if (ioExits(port, size)) {
-    vmExit(EXIT_IO, ioQualification(port, size, false, true, repPrefix != 0, false));
+    vmExit(EXIT_IO_INSTRUCTION, ioQualification(port, size, false, true, repPrefix != 0, false));
     return;
   }
   const src = dataSeg();

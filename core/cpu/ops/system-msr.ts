@@ -4,19 +4,9 @@
 // P6 Family Processors") restricted to what CPUID advertises: no APIC, no MTRRs, no PAT, no
 // machine-check architecture.
 
-import {
-  EXIT_RDMSR,
-  EXIT_RDPMC,
-  EXIT_RDTSC,
-  EXIT_WRMSR,
-  exitIf,
-  msrExits,
-  PROC_RDPMC_EXITING,
-  PROC_RDTSC_EXITING,
-  procControl,
-} from "../../virt/vmx";
-import { isKvmMsr, kvmReadMsr, kvmWriteMsr } from "../../virt/kvm-paravirt";
-import { retiredThisRun } from "../interp";
+import { exitIf, msrExits, procControl } from "../../virt/vmx";
+import { isKvmMsr, kvmReadMsr, kvmWriteMsr } from "./kvm-paravirt";
+import { retiredSoFar } from "../rep";
 import {
   S_CR,
   S_MSR_DEBUGCTL,
@@ -57,6 +47,14 @@ import {
   SS,
 } from "../state";
 import { requireCpl0 } from "./system";
+import {
+  EXIT_RDMSR,
+  EXIT_RDPMC,
+  EXIT_RDTSC,
+  EXIT_WRMSR,
+  PROC_RDPMC_EXITING,
+  PROC_RDTSC_EXITING,
+} from "../../generated/abi";
 
 // MSR addresses (SDM vol. 4, tables 2-2 and 2-3).
 export const MSR_P5_MC_ADDR: u32 = 0x0;
@@ -84,7 +82,7 @@ const PERFCTR_MASK: u64 = 0xff_ffff_ffff;
 /** The time-stamp counter now. */
 @inline export function currentTsc(): u64 {
   // S_TSC is brought up to date when run() returns; add what this slice has retired so far.
-  return load<u64>(S_TSC) + <u64>retiredThisRun() * <u64>load<u32>(S_TSC_PER_INSN);
+  return load<u64>(S_TSC) + <u64>retiredSoFar() * <u64>load<u32>(S_TSC_PER_INSN);
 }
 
 /**
@@ -136,7 +134,7 @@ export function writeMsr(n: u32, v: u64): bool {
     case MSR_TSC:
       // P6: only the low 32 bits can be written; the high 32 bits are cleared (SDM vol. 3,
       // 17.17 "Time-Stamp Counter").
-      store<u64>(S_TSC, <u64>lo - <u64>retiredThisRun() * <u64>load<u32>(S_TSC_PER_INSN));
+      store<u64>(S_TSC, <u64>lo - <u64>retiredSoFar() * <u64>load<u32>(S_TSC_PER_INSN));
       return true;
     case MSR_SYSENTER_CS:
       store<u32>(S_MSR_SYSENTER_CS, lo);

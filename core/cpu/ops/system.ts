@@ -3,18 +3,7 @@
 // instructions CLI/STI/PUSHF/POPF. Each routine cites the SDM (vol. 2 instruction pages,
 // vol. 3 chapters) for the rule it applies.
 
-import {
-  cr0WriteExits,
-  cr3LoadExits,
-  cr4WriteExits,
-  crQualification,
-  EXIT_CR_ACCESS,
-  EXIT_INVLPG,
-  exitIf,
-  PROC_CR3_STORE_EXITING,
-  PROC_INVLPG_EXITING,
-  procControl,
-} from "../../virt/vmx";
+import { cr0WriteExits, cr3LoadExits, cr4WriteExits, crQualification, exitIf, procControl } from "../../virt/vmx";
 import { invlpgHook } from "../../mmu/mmu-hooks";
 import { S_CR, S_DR, S_GDTR_BASE, S_GDTR_LIMIT, S_IDTR_BASE, S_IDTR_LIMIT, S_INT_SHADOW } from "../../generated/layout";
 import { read16, read32, write16, write32 } from "../../mmu/access";
@@ -50,6 +39,7 @@ import {
   setReg16,
   setReg32,
 } from "../state";
+import { EXIT_CR_ACCESS, EXIT_INVLPG, PROC_CR3_STORE_EXITING, PROC_INVLPG_EXITING } from "../../generated/abi";
 
 /** CR0 bits a P6 implements (PG CD NW AM WP NE ET TS EM MP PE); other bits are ignored. */
 const CR0_IMPLEMENTED: u32 = 0xe005003f;

@@ -7,8 +7,8 @@
 // The icount clock makes one TSC tick one nanosecond (a 1 GHz TSC), so the structure scales the
 // TSC by exactly 1 (mul 0x80000000, shift 1) and kvmclock time is the TSC.
 
-import { S_KVM_PARAVIRT, S_KVM_SYSTEM_TIME, S_KVM_WALL_SEC } from "../generated/layout";
-import { physWrite32 } from "../mmu/physical";
+import { S_KVM_PARAVIRT, S_KVM_SYSTEM_TIME, S_KVM_WALL_SEC } from "../../generated/layout";
+import { physWrite32 } from "../../mmu/physical";
 
 export const KVM_CPUID_SIGNATURE: u32 = 0x40000000;
 export const KVM_CPUID_FEATURES: u32 = 0x40000001;
