@@ -8,10 +8,10 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { formatJitInfo, jitInfo } from "../vmm/jit/info.js";
-import { VIRT_MODES, type VirtMode } from "../vmm/virt/vmcs.js";
 import { loadLinux } from "../vmm/boot/linux.js";
+import { formatJitInfo, jitInfo } from "../vmm/jit/info.js";
 import { coreWasmPath, loadCoreModule } from "../vmm/node/load-core.js";
+import { VIRT_MODES, type VirtMode } from "../vmm/virt/vmcs.js";
 import { Vm } from "../vmm/vm.js";
 
 const PROMPT = "~ # ";

@@ -7,7 +7,7 @@
 import { B_BYTES, B_GFN, B_LIN, blockLive, cacheFlush, cacheKill, frameListHead, frameListNext, frameListSet, frameListSetNext } from "./cache";
 import { btForgetAll, btForgetBlock } from "./execute";
 import { S_BT_CODE_WRITES, S_BT_INVALIDATED } from "../generated/layout";
-import { TRACK_BT, untrackFrame } from "../mmu/write-tracking";
+import { onBtCodeWrite, TRACK_BT, untrackFrame } from "../mmu/write-tracking";
 
 /** A write of `size` bytes at `gpa` reached a frame holding translated code. */
 export function btTrackedWrite(gpa: u32, size: u32): void {
@@ -51,3 +51,5 @@ export function btReset(): void {
   cacheFlush();
   btForgetAll();
 }
+
+onBtCodeWrite(btTrackedWrite);

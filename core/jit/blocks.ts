@@ -15,7 +15,7 @@ import {
   S_JIT_INVALIDATED,
   S_JIT_LIVE,
 } from "../generated/layout";
-import { TRACK_JIT, trackFrame, untrackFrame } from "../mmu/write-tracking";
+import { onJitCodeWrite, TRACK_JIT, trackFrame, untrackFrame } from "../mmu/write-tracking";
 
 /** Blocks alive at once at most (a full store is emptied, as v86 empties its table). */
 export const MAX_BLOCKS: u32 = 4096;
@@ -219,3 +219,5 @@ export function jitTrackedWrite(gpa: u32, size: u32): void {
   }
   if (killed != 0) store<u32>(S_JIT_INVALIDATED, load<u32>(S_JIT_INVALIDATED) + killed);
 }
+
+onJitCodeWrite(jitTrackedWrite);

@@ -13,8 +13,6 @@ import {
   S_MMU_MODE,
 } from "../generated/layout";
 import { eptMarkDirty } from "./ept-dirty";
-import { btTrackedWrite } from "../bt/invalidate";
-import { jitTrackedWrite } from "../jit/blocks";
 import { shadowTrackedWrite } from "./shadow";
 import { tlbFlush, tlbWriteProtectHost } from "./tlb";
 
@@ -25,6 +23,19 @@ export const TRACK_BT: u32 = 4;
 export const TRACK_JIT: u32 = 8;
 
 const FRAMES: u32 = HV_FRAME_BYTES >>> 2;
+
+function noCodeWrite(gpa: u32, size: u32): void {}
+// The translators live above the MMU (docs/architecture.md, floors): each registers what to do
+// when a write reaches a frame it translated code from (core/bt/invalidate.ts,
+// core/jit/blocks.ts). One indirect call per write to such a frame; nothing on other writes.
+let btTrackedWrite: (gpa: u32, size: u32) => void = noCodeWrite;
+let jitTrackedWrite: (gpa: u32, size: u32) => void = noCodeWrite;
+export function onBtCodeWrite(hook: (gpa: u32, size: u32) => void): void {
+  btTrackedWrite = hook;
+}
+export function onJitCodeWrite(hook: (gpa: u32, size: u32) => void): void {
+  jitTrackedWrite = hook;
+}
 
 @inline export function frameOwners(gfn: u32): u32 {
   return gfn < FRAMES ? load<u32>(HV_FRAME_BASE + (gfn << 2)) : 0;

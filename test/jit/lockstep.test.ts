@@ -20,7 +20,12 @@ interface Guest {
   cmdline: string;
   mem: number;
 }
-const LINUX: Guest = { kernel: "guests/linux/bzImage", initrd: "guests/linux/initramfs.cpio.gz", cmdline: "console=ttyS0 panic=-1", mem: 64 };
+const LINUX: Guest = {
+  kernel: "guests/linux/bzImage",
+  initrd: "guests/linux/initramfs.cpio.gz",
+  cmdline: "console=ttyS0 panic=-1",
+  mem: 64,
+};
 const SENSITIVE: Guest = { kernel: "guests/labs/sensitive/sensitive.elf", cmdline: "sensitive", mem: 32 };
 const NANOBENCH: Guest = { kernel: "guests/labs/nanobench/nanobench.elf", cmdline: "nanobench", mem: 32 };
 
@@ -48,31 +53,39 @@ describe("JIT and interpreter in lockstep", () => {
   it.each([
     ["native", "direct"],
     ["hvm", "shadow"],
-  ] as const)("the tiny Linux boots to its shell the same way (%s, MMU %s)", async (mode, mmu) => {
-    const p = await pair(LINUX, mode, mmu);
-    const r = lockstep(p.jit, p.interpreter, {
-      instructions: 600_000_000,
-      step: 50_000,
-      ramEvery: 50_000_000,
-      until: () => p.out.jit.includes("~ # "),
-    });
-    expect(r.divergence).toBeNull();
-    expect(p.out.jit).toContain("~ # ");
-    expect(p.out.jit).toBe(p.out.interpreter);
-    // The JIT really ran the boot: most instructions came from compiled code.
-    expect(p.jit.cpu.jit!.stats.blocksCompiled).toBeGreaterThan(1000);
-  }, 600_000);
+  ] as const)(
+    "the tiny Linux boots to its shell the same way (%s, MMU %s)",
+    async (mode, mmu) => {
+      const p = await pair(LINUX, mode, mmu);
+      const r = lockstep(p.jit, p.interpreter, {
+        instructions: 600_000_000,
+        step: 50_000,
+        ramEvery: 50_000_000,
+        until: () => p.out.jit.includes("~ # "),
+      });
+      expect(r.divergence).toBeNull();
+      expect(p.out.jit).toContain("~ # ");
+      expect(p.out.jit).toBe(p.out.interpreter);
+      // The JIT really ran the boot: most instructions came from compiled code.
+      expect(p.jit.cpu.jit!.stats.blocksCompiled).toBeGreaterThan(1000);
+    },
+    600_000,
+  );
 
   it.each([
     ["sensitive", SENSITIVE, "hvm"],
     ["sensitive", SENSITIVE, "pv"],
     ["nanobench", NANOBENCH, "hvm"],
     ["nanobench", NANOBENCH, "pv"],
-  ] as const)("the %s lab kernel runs to its end the same way (%s)", async (_name, g, mode) => {
-    const p = await pair(g, mode);
-    const r = lockstep(p.jit, p.interpreter, { instructions: 200_000_000, step: 5_000, ramEvery: 5_000_000 });
-    expect(r.divergence).toBeNull();
-    expect(r.ended).toBe("debug-exit");
-    expect(p.out.jit).toBe(p.out.interpreter);
-  }, 300_000);
+  ] as const)(
+    "the %s lab kernel runs to its end the same way (%s)",
+    async (_name, g, mode) => {
+      const p = await pair(g, mode);
+      const r = lockstep(p.jit, p.interpreter, { instructions: 200_000_000, step: 5_000, ramEvery: 5_000_000 });
+      expect(r.divergence).toBeNull();
+      expect(r.ended).toBe("debug-exit");
+      expect(p.out.jit).toBe(p.out.interpreter);
+    },
+    300_000,
+  );
 });

@@ -14,17 +14,16 @@ function floor(file: string): number {
   if (GROUND.includes(file)) return 1;
   if (file.startsWith("mmu/")) return 2;
   if (file === "cpu/interp.ts") return 5;
+  if (file === "run.ts") return 7;
   if (file.startsWith("cpu/") || file.startsWith("fpu/")) return 3;
   if (file === "virt/setup.ts" || file === "index.ts") return 7;
   if (file.startsWith("virt/")) return 4;
-  if (file.startsWith("bt/")) return 6;
+  if (file.startsWith("bt/") || file.startsWith("jit/")) return 6;
   throw new Error(`core/${file} has no floor: add it to docs/architecture.md and this test`);
 }
 
 /** Upward imports that remain until the files the JIT work reshapes change (see the doc). */
 const KNOWN_UPWARD = new Set([
-  "cpu/interp.ts -> bt/execute.ts",
-  "mmu/write-tracking.ts -> bt/invalidate.ts",
   "virt/vmx.ts -> cpu/decode.ts",
   "mmu/ept.ts -> cpu/decode.ts",
   "mmu/ept-exits.ts -> cpu/decode.ts",

@@ -43,7 +43,13 @@ const { values } = parseArgs({
   args: process.argv.slice(2).map((a) => (/^-(kernel|initrd|append|m)$/.test(a) ? `-${a}` : a)),
 });
 if (values.help) {
-  console.log(readFileSync(new URL(import.meta.url), "utf8").split("\n").slice(4, 9).join("\n").replace(/^\/\/ ?/gm, ""));
+  console.log(
+    readFileSync(new URL(import.meta.url), "utf8")
+      .split("\n")
+      .slice(4, 9)
+      .join("\n")
+      .replace(/^\/\/ ?/gm, ""),
+  );
   process.exit(0);
 }
 const mode = values.mode as VirtMode;
