@@ -163,6 +163,7 @@ export class Vm {
     cpu.setKvmWallClock(wallSeconds);
     const v = new Vm(cpu, devices, mode, nsPerInsn, { mode: virtMode, mmu });
     vm = v;
+    devices.pci?.ide.setMemory(v.memory);
     if (opts.pci) {
       for (const dev of opts.pci.virtio ?? []) {
         const fn = new VirtioPci(dev, { memory: v.memory, transitional: opts.pci.virtioTransitional });
