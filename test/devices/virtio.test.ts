@@ -107,7 +107,7 @@ describe("virtio-pci transport (virtio-blk on it)", () => {
     expect(d.common(0x18, 2)).toBe(128);
     d.setCommon(0x18, 2, 32);
     expect(d.common(0x18, 2)).toBe(32);
-    expect(d.common(0x10, 2)).toBe(0xffff); // no MSI-X
+    expect(d.common(0x10, 2)).toBe(0xffff); // no MSI-X vector (test/devices/msix.test.ts)
     d.setCommon(0x14, 1, 0); // reset
     expect(d.status).toBe(0);
     expect(d.common(0x18, 2)).toBe(128);
