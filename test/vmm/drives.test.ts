@@ -63,6 +63,7 @@ describe("-drive and -device", () => {
           parseDrive("file=e.img"), // next free IDE position: hdb
         ],
         devices: [parseDevice("virtio-blk-pci,drive=w"), parseDevice("virtio-rng-pci"), parseDevice("ne2k_pci")],
+        netdevs: [],
       },
       open,
     );
@@ -80,14 +81,14 @@ describe("-drive and -device", () => {
       { path: "w.img", writable: true },
     ]);
     // QEMU's default CD-ROM drive stays on hdc when nothing else is there.
-    expect(machinePci({ drives: [], devices: [] }, open).hdc).toEqual({ kind: "cdrom" });
+    expect(machinePci({ drives: [], devices: [], netdevs: [] }, open).hdc).toEqual({ kind: "cdrom" });
   });
 
   it("refuses drives that clash or dangle", () => {
     const m =
       (drives: string[], devices: string[] = []) =>
       () =>
-        machinePci({ drives: drives.map(parseDrive), devices: devices.map(parseDevice) }, open);
+        machinePci({ drives: drives.map(parseDrive), devices: devices.map(parseDevice), netdevs: [] }, open);
     expect(m(["file=a,index=0", "file=b,index=0"])).toThrow(/position 0 is taken/);
     expect(m(["file=a,if=none,id=x"])).toThrow(/no -device uses it/);
     expect(m([], ["virtio-blk-pci,drive=x"])).toThrow(/no -drive with id=x/);
@@ -100,7 +101,7 @@ describe("npm start with -kernel and disks", () => {
   const dir = mkdtempSync(join(tmpdir(), "x86lab-drives-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("attaches -hda and a virtio -drive to a directly booted kernel", async () => {
+  it("attaches -hda, a virtio -drive and a -nic to a directly booted kernel", async () => {
     const ide = join(dir, "ide.img");
     const vd = join(dir, "vd.img");
     writeFileSync(ide, new Uint8Array(1 << 20));
@@ -120,6 +121,8 @@ describe("npm start with -kernel and disks", () => {
         ide,
         "-drive",
         `file=${vd},if=virtio,format=raw`,
+        "-nic",
+        "user,model=ne2k_pci,mac=52:54:00:00:00:42",
         "--max-instructions",
         "400000000",
       ],
@@ -137,5 +140,6 @@ describe("npm start with -kernel and disks", () => {
     expect(r.stdout).toContain("virtio_blk virtio0: [vda] 4096 512-byte logical blocks");
     expect(r.stdout).toMatch(/ata1\.00: ATA-6: QEMU HARDDISK/);
     expect(r.stdout).toMatch(/sd 0:0:0:0: \[sda\] 2048 512-byte logical blocks/);
+    expect(r.stdout).toMatch(/ne2k-pci 0000:00:0\d\.0 eth0: RealTek RTL-8029\(AS\) found at .*, 52:54:00:00:00:42/);
   });
 });

@@ -5,11 +5,13 @@
 //   -drive file=F[,if=ide|virtio|none][,format=raw][,media=disk|cdrom][,readonly=on|off]
 //          [,snapshot=on|off][,index=N][,id=NAME]
 //   -device virtio-blk-pci,drive=NAME | virtio-rng-pci | virtio-net-pci | ne2k_pci
+//          (NICs take netdev=NAME and mac=, with -netdev and -nic: vmm/node/netdevs.ts)
 //
 // Disks are copy-on-write over the image (snapshot=on, this project's default); snapshot=off
 // sends writes to the file. if=virtio makes its own virtio-blk-pci, as in QEMU; if=none leaves
-// the drive for a -device to name. A NIC's (virtio-net-pci, ne2k_pci) wire has one host, 10.0.2.2, that
-// answers ARP and ping (devices/net/backend.ts) until a later issue brings a virtual switch.
+// the drive for a -device to name. A NIC's (virtio-net-pci, ne2k_pci) wire has one host, 10.0.2.2
+// unless its -netdev says otherwise, that answers ARP and ping (devices/net/backend.ts) until a
+// later issue brings a virtual switch; NICs get QEMU's MACs 52:54:00:12:34:56, :57, ... in order.
 // Every mistake is a one-line UserInputError.
 
 import type { IdeDeviceSpec } from "../../devices/ide/channel.js";
@@ -23,6 +25,7 @@ import { VirtioNet } from "../../devices/virtio/net.js";
 import { VirtioRng } from "../../devices/virtio/rng.js";
 import type { VmPciOptions } from "../vm.js";
 import { UserInputError } from "./files.js";
+import { connectNics, defaultMac, type NetdevArg, type NicArg, parseMac } from "./netdevs.js";
 
 export interface DriveArg {
   file: string;
@@ -39,16 +42,20 @@ export interface DriveArg {
 export interface DeviceArg {
   driver: "virtio-blk-pci" | "virtio-rng-pci" | "virtio-net-pci" | "ne2k_pci";
   drive?: string;
+  /** NICs: the -netdev id, and the MAC address. */
+  netdev?: string;
+  mac?: Uint8Array<ArrayBuffer>;
 }
 
-/** What the storage flags collected. */
+/** What the storage and network flags collected. */
 export interface MachineArgs {
   drives: DriveArg[];
   devices: DeviceArg[];
+  netdevs: NetdevArg[];
 }
 
 export function emptyMachineArgs(): MachineArgs {
-  return { drives: [], devices: [] };
+  return { drives: [], devices: [], netdevs: [] };
 }
 
 /** key=value pairs of a QEMU option string. */
@@ -125,8 +132,11 @@ export function parseDevice(value: string): DeviceArg {
   }
   const kv = keyValues("-device", rest.join(","));
   const device: DeviceArg = { driver };
+  const nic = driver === "virtio-net-pci" || driver === "ne2k_pci";
   for (const [k, v] of kv) {
     if (k === "drive" && driver === "virtio-blk-pci") device.drive = v;
+    else if (k === "netdev" && nic) device.netdev = v;
+    else if (k === "mac" && nic) device.mac = parseMac(`-device ${driver}`, v);
     else throw new UserInputError(`-device ${driver}: unknown property '${k}'`);
   }
   if (driver === "virtio-blk-pci" && !device.drive) {
@@ -198,17 +208,22 @@ export function machinePci(args: MachineArgs, open: OpenImage): VmPciOptions {
     if (index < 0 || ide[index]) throw new UserInputError(`-drive ${d.file}: IDE position ${index} is taken`);
     ide[index] = d.media === "cdrom" ? { kind: "cdrom", medium: disk(d) } : { kind: "disk", disk: disk(d) };
   }
+  const nics = args.devices.filter((d) => d.driver === "virtio-net-pci" || d.driver === "ne2k_pci");
+  const hosts = connectNics(
+    args.netdevs,
+    nics.map((d): NicArg => ({ model: d.driver as NicArg["model"], netdev: d.netdev })),
+  );
   for (const dev of args.devices) {
     if (dev.driver === "virtio-rng-pci") {
       virtio.push(new VirtioRng());
       continue;
     }
-    if (dev.driver === "virtio-net-pci") {
-      virtio.push(new VirtioNet(new EchoHostBackend()));
-      continue;
-    }
-    if (dev.driver === "ne2k_pci") {
-      functions.push(new Ne2000(new EchoHostBackend()));
+    const n = nics.indexOf(dev);
+    if (n >= 0) {
+      const wire = new EchoHostBackend(hosts[n]);
+      const mac = dev.mac ?? defaultMac(n);
+      if (dev.driver === "virtio-net-pci") virtio.push(new VirtioNet(wire, mac));
+      else functions.push(new Ne2000(wire, mac));
       continue;
     }
     const d = byId.get(dev.drive!);
