@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Ne2000 } from "../../devices/net/ne2000.js";
 import { bytesSource } from "../../devices/storage/block.js";
+import { VirtioBalloon } from "../../devices/virtio/balloon.js";
 import { VirtioBlk } from "../../devices/virtio/blk.js";
 import { VirtioRng } from "../../devices/virtio/rng.js";
 import { legacyDrives, machinePci, parseDevice, parseDrive } from "../../vmm/node/drives.js";
@@ -46,7 +47,10 @@ describe("-drive and -device", () => {
     expect(parseDevice("virtio-blk-pci,drive=d0")).toEqual({ driver: "virtio-blk-pci", drive: "d0" });
     expect(parseDevice("virtio-rng-pci")).toEqual({ driver: "virtio-rng-pci" });
     expect(() => parseDevice("virtio-blk-pci")).toThrow(/drive=NAME is required/);
-    expect(() => parseDevice("e1000")).toThrow(/virtio-blk-pci, virtio-rng-pci, virtio-net-pci and ne2k_pci/);
+    expect(() => parseDevice("e1000")).toThrow(
+      /virtio-blk-pci, virtio-rng-pci, virtio-net-pci, ne2k_pci and virtio-balloon-pci/,
+    );
+    expect(parseDevice("virtio-balloon-pci")).toEqual({ driver: "virtio-balloon-pci" });
     expect(parseDevice("ne2k_pci")).toEqual({ driver: "ne2k_pci" });
     expect(parseDevice("virtio-net-pci")).toEqual({ driver: "virtio-net-pci" });
     expect(() => parseDevice("virtio-rng-pci,drive=x")).toThrow(/unknown property/);
@@ -62,7 +66,12 @@ describe("-drive and -device", () => {
           parseDrive("file=w.img,if=none,id=w,snapshot=off"),
           parseDrive("file=e.img"), // next free IDE position: hdb
         ],
-        devices: [parseDevice("virtio-blk-pci,drive=w"), parseDevice("virtio-rng-pci"), parseDevice("ne2k_pci")],
+        devices: [
+          parseDevice("virtio-blk-pci,drive=w"),
+          parseDevice("virtio-rng-pci"),
+          parseDevice("ne2k_pci"),
+          parseDevice("virtio-balloon-pci"),
+        ],
         netdevs: [],
       },
       open,
@@ -71,7 +80,7 @@ describe("-drive and -device", () => {
     expect(pci.hdb?.kind).toBe("disk");
     expect(pci.hdc?.kind).toBe("cdrom");
     expect(pci.hdd).toBeUndefined();
-    expect(pci.virtio?.map((d) => d.constructor)).toEqual([VirtioBlk, VirtioBlk, VirtioRng]);
+    expect(pci.virtio?.map((d) => d.constructor)).toEqual([VirtioBlk, VirtioBlk, VirtioRng, VirtioBalloon]);
     expect(pci.functions?.map((f) => f.constructor)).toEqual([Ne2000]);
     expect(opened).toEqual([
       { path: "hda.img", writable: false },

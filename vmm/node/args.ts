@@ -42,6 +42,7 @@ const USAGE = `usage: npm start -- [options]
   -drive file=F[,if=ide|virtio|none][,format=raw][,media=disk|cdrom][,readonly=on]
          [,snapshot=off][,index=N][,id=NAME]
   -device virtio-blk-pci,drive=NAME | virtio-rng-pci | virtio-net-pci | ne2k_pci
+          | virtio-balloon-pci
                         (NICs take netdev=NAME and mac=52:54:00:xx:xx:xx)
   -netdev user,id=NAME[,net=ADDR/PREFIX][,host=ADDR]
   -nic user[,model=virtio-net-pci|ne2k_pci][,mac=...][,net=...][,host=...] | -nic none

@@ -132,6 +132,7 @@ async function main(): Promise<number> {
   const pci = machinePci(
     { ...args.machine, drives: [...legacyDrives(args), ...args.machine.drives] },
     (path, what, writable) => fileSource(path, what, writable, what === "CD image" ? ATAPI_CD_LIMIT : ATA_DISK_LIMIT),
+    args.memMiB * 1024 * 1024,
   );
   const vm = await Vm.create({
     module: loadCoreModule(),

@@ -5,6 +5,7 @@
 //   -drive file=F[,if=ide|virtio|none][,format=raw][,media=disk|cdrom][,readonly=on|off]
 //          [,snapshot=on|off][,index=N][,id=NAME]
 //   -device virtio-blk-pci,drive=NAME | virtio-rng-pci | virtio-net-pci | ne2k_pci
+//           | virtio-balloon-pci
 //          (NICs take netdev=NAME and mac=, with -netdev and -nic: vmm/node/netdevs.ts)
 //
 // Disks are copy-on-write over the image (snapshot=on, this project's default); snapshot=off
@@ -19,6 +20,7 @@ import { EchoHostBackend } from "../../devices/net/backend.js";
 import { Ne2000 } from "../../devices/net/ne2000.js";
 import type { PciFunction } from "../../devices/pci/pci.js";
 import { CowDisk, type ImageSource } from "../../devices/storage/block.js";
+import { VirtioBalloon } from "../../devices/virtio/balloon.js";
 import { VirtioBlk } from "../../devices/virtio/blk.js";
 import type { VirtioDevice } from "../../devices/virtio/device.js";
 import { VirtioNet } from "../../devices/virtio/net.js";
@@ -40,7 +42,7 @@ export interface DriveArg {
 }
 
 export interface DeviceArg {
-  driver: "virtio-blk-pci" | "virtio-rng-pci" | "virtio-net-pci" | "ne2k_pci";
+  driver: "virtio-blk-pci" | "virtio-rng-pci" | "virtio-net-pci" | "ne2k_pci" | "virtio-balloon-pci";
   drive?: string;
   /** NICs: the -netdev id, and the MAC address. */
   netdev?: string;
@@ -124,10 +126,11 @@ export function parseDevice(value: string): DeviceArg {
     driver !== "virtio-blk-pci" &&
     driver !== "virtio-rng-pci" &&
     driver !== "virtio-net-pci" &&
-    driver !== "ne2k_pci"
+    driver !== "ne2k_pci" &&
+    driver !== "virtio-balloon-pci"
   ) {
     throw new UserInputError(
-      `-device ${driver}: this machine has virtio-blk-pci, virtio-rng-pci, virtio-net-pci and ne2k_pci`,
+      `-device ${driver}: this machine has virtio-blk-pci, virtio-rng-pci, virtio-net-pci, ne2k_pci and virtio-balloon-pci`,
     );
   }
   const kv = keyValues("-device", rest.join(","));
@@ -174,7 +177,7 @@ export function legacyDrives(opts: {
 export type OpenImage = (path: string, what: string, writable: boolean) => ImageSource;
 
 /** Builds the Vm's PCI options: IDE positions, virtio devices, each disk over its image. */
-export function machinePci(args: MachineArgs, open: OpenImage): VmPciOptions {
+export function machinePci(args: MachineArgs, open: OpenImage, ramBytes = 64 << 20): VmPciOptions {
   const ide: (IdeDeviceSpec | undefined)[] = [undefined, undefined, undefined, undefined];
   const virtio: VirtioDevice[] = [];
   const functions: PciFunction[] = [];
@@ -216,6 +219,10 @@ export function machinePci(args: MachineArgs, open: OpenImage): VmPciOptions {
   for (const dev of args.devices) {
     if (dev.driver === "virtio-rng-pci") {
       virtio.push(new VirtioRng());
+      continue;
+    }
+    if (dev.driver === "virtio-balloon-pci") {
+      virtio.push(new VirtioBalloon({ ramBytes }));
       continue;
     }
     const n = nics.indexOf(dev);
