@@ -31,7 +31,10 @@ function ready(options: { stats?: boolean } = {}) {
 /** A buffer of little-endian PFNs. */
 function pfnBuffer(d: TestDriver, pfns: number[]): { addr: number; len: number } {
   const bytes = new Uint8Array(pfns.length * 4);
-  pfns.forEach((p, i) => new DataView(bytes.buffer).setUint32(i * 4, p, true));
+  const dv = new DataView(bytes.buffer);
+  pfns.forEach((p, i) => {
+    dv.setUint32(i * 4, p, true);
+  });
   return { addr: d.buffer(bytes), len: bytes.length };
 }
 
