@@ -15,7 +15,8 @@
 //     goes idle, as in QEMU, so the guest's timeout and reset recover);
 //   - the PRD table or a buffer is outside RAM (a master abort on the real bus): error 1,
 //     active 0, and the command fails with ABRT and an interrupt.
-// A table is read for at most 8,192 entries (64 KiB, the most the spec lets it span); a longer
+// The direction bit is not checked against the command (a READ DMA with the bit clear still
+// writes memory), as in QEMU. A table is read for at most 8,192 entries (64 KiB, the most the spec lets it span); a longer
 // one without end of table is treated like a PRD outside RAM. Memory is reached only through
 // GuestMemory, so the guest's own write tracking sees every byte a READ DMA stores.
 
