@@ -4,55 +4,15 @@
 // test/devices/ide-dma.test.ts).
 
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { bytesSource, CowDisk } from "../../devices/storage/block.js";
-import { loadLinux } from "../../vmm/boot/linux.js";
-import { loadCoreModule } from "../../vmm/node/load-core.js";
-import type { VirtMode } from "../../vmm/virt/vmcs.js";
-import { Vm } from "../../vmm/vm.js";
-
-const guest = (name: string) => new Uint8Array(readFileSync(new URL(`../../guests/linux/${name}`, import.meta.url)));
+import { bootToShell } from "./linux-shell.js";
 
 /** 2 MiB whose every byte depends on its offset (so a misplaced sector shows in the hash). */
 function patterned(bytes: number): Uint8Array {
   const b = new Uint8Array(bytes);
   for (let i = 0; i < bytes; i++) b[i] = (i * 31 + (i >>> 9) * 7) & 0xff;
   return b;
-}
-
-async function boot(disk: CowDisk, mode: VirtMode) {
-  const out = { text: "" };
-  const vm = await Vm.create({
-    module: loadCoreModule(),
-    ramBytes: 64 << 20,
-    mode,
-    onSerial: (com, b) => {
-      if (com === 1) out.text += String.fromCharCode(b);
-    },
-    pci: { hda: { kind: "disk", disk } },
-  });
-  loadLinux(vm.cpu, { kernel: guest("bzImage"), initrd: guest("initramfs.cpio.gz"), cmdline: "console=ttyS0" });
-  const until = (text: string, limit: number, from = 0) => {
-    const start = vm.cpu.instructions;
-    while (!out.text.includes(text, from)) {
-      if (Number(vm.cpu.instructions - start) > limit) {
-        throw new Error(`no '${text}' after ${limit} instructions; output ends with:\n${out.text.slice(-800)}`);
-      }
-      const stop = vm.run(5_000_000);
-      if (stop.kind !== "limit") throw new Error(`guest stopped: ${JSON.stringify(stop)}\n${out.text.slice(-800)}`);
-    }
-  };
-  until("~ # ", 1_500_000_000);
-  const sh = (cmd: string): string => {
-    const from = out.text.length;
-    vm.devices.com1.receive(`${cmd}; echo @@; echo done\r`);
-    until("@@\r\ndone", 1_000_000_000, from);
-    const end = out.text.indexOf("@@\r\ndone", from);
-    until("~ # ", 100_000_000, end);
-    return out.text.slice(from, end);
-  };
-  return { vm, out, sh };
 }
 
 const md5 = (b: Uint8Array) => createHash("md5").update(b).digest("hex");
@@ -62,7 +22,7 @@ describe("tiny Linux on IDE with bus-master DMA", () => {
     it(`ata_piix uses MWDMA2; dd reads and writes /dev/sda through PRD tables (${mode})`, async () => {
       const image = patterned(2 << 20);
       const disk = new CowDisk(bytesSource(image.slice()));
-      const { vm, out, sh } = await boot(disk, mode);
+      const { vm, out, sh } = await bootToShell({ mode, pci: { hda: { kind: "disk", disk } } });
       // The drive offers UDMA/100; the PIIX3 (ata_piix's piix_pata_mwdma) stops at MWDMA2.
       expect(out.text).toContain("ata1.00: ATA-6: QEMU HARDDISK, 2.5+, max UDMA/100");
       expect(sh("cat /sys/class/ata_device/dev1.0/xfer_mode")).toContain("XFER_MW_DMA_2");

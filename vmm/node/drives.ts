@@ -28,6 +28,7 @@ import { VirtioRng } from "../../devices/virtio/rng.js";
 import type { VmPciOptions } from "../vm.js";
 import { UserInputError } from "./files.js";
 import { connectNics, defaultMac, type NetdevArg, type NicArg, parseMac } from "./netdevs.js";
+import { keyValues } from "./qemu-options.js";
 
 export interface DriveArg {
   file: string;
@@ -58,20 +59,6 @@ export interface MachineArgs {
 
 export function emptyMachineArgs(): MachineArgs {
   return { drives: [], devices: [], netdevs: [] };
-}
-
-/** key=value pairs of a QEMU option string. */
-function keyValues(flag: string, value: string): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const part of value.split(",")) {
-    if (part === "") continue;
-    const eq = part.indexOf("=");
-    if (eq <= 0) throw new UserInputError(`${flag} ${value}: '${part}' is not key=value`);
-    const key = part.slice(0, eq);
-    if (map.has(key)) throw new UserInputError(`${flag} ${value}: '${key}' given twice`);
-    map.set(key, part.slice(eq + 1));
-  }
-  return map;
 }
 
 function onOff(flag: string, key: string, v: string): boolean {

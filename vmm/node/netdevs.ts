@@ -14,6 +14,7 @@
 // which this machine does not have).
 
 import { UserInputError } from "./files.js";
+import { wordAndKeyValues } from "./qemu-options.js";
 
 export const NIC_MODELS = ["virtio-net-pci", "ne2k_pci"] as const;
 export type NicModel = (typeof NIC_MODELS)[number];
@@ -30,21 +31,6 @@ export interface NicArg {
   netdev?: string;
   /** Six bytes, unicast. */
   mac?: Uint8Array<ArrayBuffer>;
-}
-
-/** key=value pairs after a leading word (the backend or driver). */
-function split(flag: string, value: string): { head: string; kv: Map<string, string> } {
-  const [head = "", ...rest] = value.split(",");
-  const kv = new Map<string, string>();
-  for (const part of rest) {
-    if (part === "") continue;
-    const eq = part.indexOf("=");
-    if (eq <= 0) throw new UserInputError(`${flag} ${value}: '${part}' is not key=value`);
-    const key = part.slice(0, eq);
-    if (kv.has(key)) throw new UserInputError(`${flag} ${value}: '${key}' given twice`);
-    kv.set(key, part.slice(eq + 1));
-  }
-  return { head, kv };
 }
 
 function octets(s: string): number[] | undefined {
@@ -113,7 +99,7 @@ function userBackend(flag: string, kv: Map<string, string>, allowed: string[]): 
 
 /** One -netdev value. */
 export function parseNetdev(value: string): NetdevArg {
-  const { head, kv } = split("-netdev", value);
+  const { head, kv } = wordAndKeyValues("-netdev", value);
   if (head !== "user") {
     throw new UserInputError(`-netdev ${head || value}: this machine has the user backend only (-netdev user,id=NAME)`);
   }
@@ -124,7 +110,7 @@ export function parseNetdev(value: string): NetdevArg {
 
 /** One -nic value: a NIC and its backend, or `none`. */
 export function parseNic(value: string, index: number): { netdev: NetdevArg; nic: NicArg } | undefined {
-  const { head, kv } = split("-nic", value);
+  const { head, kv } = wordAndKeyValues("-nic", value);
   if (head === "none" && kv.size === 0) return undefined;
   if (head !== "user") throw new UserInputError(`-nic ${head || value}: use -nic user[,model=...] or -nic none`);
   const model = kv.get("model") ?? "virtio-net-pci";
