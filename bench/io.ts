@@ -83,6 +83,8 @@ interface Phase {
   guestInstructions: number;
   /** Modeled cycles of all crossings in the phase, per cost profile id. */
   modeled: Record<string, number>;
+  /** Kinds with counts a profile has no figure for (its modeled cycles leave them out), per id. */
+  unpriced: Record<string, string[]>;
 }
 
 interface Row {
@@ -200,7 +202,7 @@ async function run(profile: Profile, device: DeviceKind, mib: number, withNet: b
       requests: kind === "disk" ? requests() - before.r : 0,
       hostMs,
       guestInstructions: Number(vm.cpu.instructions - before.insn),
-      modeled: priceAll(d).cycles,
+      ...(({ cycles, unpriced }) => ({ modeled: cycles, unpriced }))(priceAll(d)),
     };
   };
   const dev = ide ? "/dev/sda" : "/dev/vda";
@@ -235,6 +237,9 @@ const f1 = (n: number) => n.toFixed(1);
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const kc = (n: number) => (n / 1000).toFixed(1);
 const COST_IDS = COST_PROFILES.map((p) => p.id);
+/** Modeled kcycles per unit under each profile; n/p where a profile cannot price what happened. */
+const modeledCells = (p: Phase): string =>
+  `  ${COST_IDS.map((id) => (p.unpriced[id]?.length ? "n/p" : kc((p.modeled[id] ?? 0) / p.units))).join(" / ")}`;
 
 function diskTable(rows: Row[]): string {
   const head = `profile     device   op     io-cross/4K  cross/4K  accesses/4K  irqs/4K  requests  io-cross/req  acc/req  kinsn/4K  MiB/s(host)  host ms  modeled kcycles/4K: ${COST_IDS.join(" / ")}`;
@@ -258,7 +263,7 @@ function diskTable(rows: Row[]): string {
           f1(p.guestInstructions / p.units / 1000).padStart(9),
           f1(mib / (p.hostMs / 1000)).padStart(12),
           int(p.hostMs).padStart(8),
-          `  ${COST_IDS.map((id) => kc((p.modeled[id] ?? 0) / p.units)).join(" / ")}`,
+          modeledCells(p),
         ].join(" "),
       );
     }
@@ -286,7 +291,7 @@ function netTable(rows: Row[]): string {
           f1(p.guestInstructions / p.units / 1000).padStart(12),
           (Number.isNaN(kib) ? "-" : int(kib / (p.hostMs / 1000))).padStart(12),
           int(p.hostMs).padStart(8),
-          `  ${COST_IDS.map((id) => kc((p.modeled[id] ?? 0) / p.units)).join(" / ")}`,
+          modeledCells(p),
         ].join(" "),
       );
     }
@@ -400,7 +405,8 @@ async function main(): Promise<void> {
     `${mib} MiB file on ext2 after a remount, then sync); per 4 KiB block. ide-pio is the IDE disk with libata.dma=0.`,
     "requests: ATA commands (IDE) or virtio-blk chains; acc/req: the controller's port and MMIO accesses per request.",
     "modeled kcycles: every counted crossing of the phase priced by each cost profile (vmm/stats/profiles.ts);",
-    "device work and guest instructions are not in it.",
+    "device work and guest instructions are not in it; n/p: the profile has no figure for a kind that occurred",
+    "(bt's callouts under the recent-core profiles).",
     "",
     diskTable(rows),
     "",
