@@ -662,7 +662,7 @@ describe("EchoHostBackend", () => {
     expect(inetChecksum(r.subarray(14, 34))).toBe(0);
     expect(inetChecksum(r.subarray(34, 46))).toBe(0);
     host.transmit(Uint8Array.of(1, 2, 3));
-    expect(host.counts).toEqual({ frames: 3, arpReplies: 1, echoReplies: 1, ignored: 1 });
+    expect(host.counts).toEqual({ frames: 3, arpReplies: 1, echoReplies: 1, udpIn: 0, udpOut: 0, ignored: 1 });
   });
 });
 
