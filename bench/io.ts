@@ -237,9 +237,16 @@ const f1 = (n: number) => n.toFixed(1);
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const kc = (n: number) => (n / 1000).toFixed(1);
 const COST_IDS = COST_PROFILES.map((p) => p.id);
-/** Modeled kcycles per unit under each profile; n/p where a profile cannot price what happened. */
+/**
+ * Modeled kcycles per unit under each profile: n/p where it priced nothing of what happened, a
+ * trailing + where it priced only part (a lower bound).
+ */
 const modeledCells = (p: Phase): string =>
-  `  ${COST_IDS.map((id) => (p.unpriced[id]?.length ? "n/p" : kc((p.modeled[id] ?? 0) / p.units))).join(" / ")}`;
+  `  ${COST_IDS.map((id) => {
+    const cycles = p.modeled[id] ?? 0;
+    if (!p.unpriced[id]?.length) return kc(cycles / p.units);
+    return cycles > 0 ? `${kc(cycles / p.units)}+` : "n/p";
+  }).join(" / ")}`;
 
 function diskTable(rows: Row[]): string {
   const head = `profile     device   op     io-cross/4K  cross/4K  accesses/4K  irqs/4K  requests  io-cross/req  acc/req  kinsn/4K  MiB/s(host)  host ms  modeled kcycles/4K: ${COST_IDS.join(" / ")}`;
@@ -405,8 +412,8 @@ async function main(): Promise<void> {
     `${mib} MiB file on ext2 after a remount, then sync); per 4 KiB block. ide-pio is the IDE disk with libata.dma=0.`,
     "requests: ATA commands (IDE) or virtio-blk chains; acc/req: the controller's port and MMIO accesses per request.",
     "modeled kcycles: every counted crossing of the phase priced by each cost profile (vmm/stats/profiles.ts);",
-    "device work and guest instructions are not in it; n/p: the profile has no figure for a kind that occurred",
-    "(bt's callouts under the recent-core profiles).",
+    "device work and guest instructions are not in it; n/p: the profile has no figure for what occurred (bt's",
+    "callouts under the recent-core profiles); a trailing +: some kinds that occurred are unpriced (a lower bound).",
     "",
     diskTable(rows),
     "",
