@@ -386,6 +386,18 @@ function claims(rows: Row[]): string[] {
   return out;
 }
 
+/** Which kinds each cost profile left unpriced anywhere in the run (the + and n/p cells). */
+function unpricedLines(rows: Row[]): string[] {
+  const seen = new Map<string, Set<string>>();
+  for (const r of rows) {
+    for (const p of [...Object.values(r.disk), ...Object.values(r.net ?? {})]) {
+      for (const [id, kinds] of Object.entries(p.unpriced))
+        for (const k of kinds) seen.set(id, (seen.get(id) ?? new Set()).add(k));
+    }
+  }
+  return [...seen].map(([id, kinds]) => `unpriced under ${id}: ${[...kinds].join(", ")}`).concat("");
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const arg = (name: string) => {
@@ -425,6 +437,7 @@ async function main(): Promise<void> {
     "",
     ...claims(rows),
     "",
+    ...unpricedLines(rows),
   ].join("\n");
   console.log(text);
   if (!argv.includes("--no-write")) {
