@@ -51,7 +51,7 @@ export function installFirmware(vm: Vm, opts: FirmwareOptions): Firmware {
     hdc: { kind: "cdrom", medium: opts.cdrom } as const,
   };
   if (!devices.pci) {
-    devices.attachPci({ ...drives, onReset: opts.onReset });
+    devices.attachPci({ ...drives, onReset: opts.onReset }).ide.setMemory(vm.memory);
   } else {
     // The Vm was built with PCI (its default): the firmware finds it in its power-on state.
     if (opts.hda || opts.cdrom) {

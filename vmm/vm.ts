@@ -91,6 +91,8 @@ export class Vm {
   vga: Vga | undefined;
   /** Guest memory as devices see it for DMA (bounds-checked, writes tracked). */
   readonly memory: CpuGuestMemory;
+  /** The pv mode's host hypercalls (undefined in the other modes). */
+  pvHost: PvHost | undefined;
   /**
    * Whether PCI still needs what firmware does before an OS (BARs, IRQ routing): true until the
    * first run() does it, or firmware boot (installFirmware) takes that job.
@@ -170,6 +172,7 @@ export class Vm {
     cpu.setKvmWallClock(wallSeconds);
     const v = new Vm(cpu, devices, mode, nsPerInsn, { mode: virtMode, mmu });
     vm = v;
+    devices.pci?.ide.setMemory(v.memory);
     if (opts.pci) {
       for (const dev of opts.pci.virtio ?? []) {
         const fn = new VirtioPci(dev, { memory: v.memory, transitional: opts.pci.virtioTransitional });
@@ -187,9 +190,16 @@ export class Vm {
             console: (b) => opts.onSerial?.(1, b),
             pulseIrq0: () => pulseSharedIrq(devices.pic, 0),
             nowNs: () => v.nowNs(),
+            virtioNotify: (devfn, queue) => {
+              const fn = v.virtio.find((f) => f.bus?.get(devfn >> 3, devfn & 7) === f);
+              if (!fn || queue >= fn.device.queueSizes.length) return false;
+              fn.kick(queue);
+              return true;
+            },
           })
         : undefined;
     if (pvHost) devices.timed.push(pvHost.timer);
+    v.pvHost = pvHost;
     const hypercall: VmOptions["onHypercall"] = opts.onHypercall ?? (pvHost ? (nr) => pvHost.hypercall(nr) : undefined);
     const onHypercall = hypercall
       ? (nr: number) => {

@@ -259,6 +259,7 @@ export const hypercalls = [
   [68, "PV_HC_BLOCK"],
   [69, "PV_HC_SET_TIMER"],
   [70, "PV_HC_FPU_TASKSWITCH"],
+  [71, "PV_HC_VIRTIO_NOTIFY"],
 ];
 
 /** Other numbers of the hypercall ABI: [name, value, comment]. */

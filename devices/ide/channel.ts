@@ -8,8 +8,14 @@
 // is ready with DRQ set, and INTRQ is raised where the protocol raises it (each DRQ block of a PIO
 // data-in command, each block after the first and the end of a data-out command, the end of a
 // non-data command, each ATAPI data block and the ATAPI completion). Reading the status register
-// clears the pending interrupt; nIEN in the device control register masks it. No DMA: IDENTIFY
-// advertises PIO only, so Linux's libata and SeaBIOS use PIO.
+// clears the pending interrupt; nIEN in the device control register masks it.
+//
+// DMA (ATA-6, 8.23/8.24/8.45/8.46 and the bus-master interface of SFF-8038i): disks advertise
+// multiword DMA 0-2 and Ultra DMA 0-5 in IDENTIFY and accept SET FEATURES "set transfer mode".
+// READ/WRITE DMA (EXT) leave the device with DRQ set and a request posted in `dmaRequest`; the
+// controller's bus master (bus-master.ts) moves the data when the guest starts it and calls
+// `finishDma` or `failDma`, which complete the command with its interrupt as QEMU's ide_dma_cb
+// does. ATAPI devices stay PIO (IDENTIFY PACKET DEVICE offers no DMA).
 
 import type { IrqLine } from "../bus/irq.js";
 import type { AccessSize, PortBus } from "../bus/port-bus.js";
@@ -79,6 +85,8 @@ export class IdeDevice {
   readonly cylinders: number = 0;
   readonly heads: number = 0;
   readonly spt: number = 0;
+  /** The DMA mode SET FEATURES selected (IDENTIFY words 63 and 88 report it), or none. */
+  dmaMode: { kind: "mwdma" | "udma"; mode: number } | undefined;
   /** Current translation (INITIALIZE DEVICE PARAMETERS). */
   curHeads = 0;
   curSpt = 0;
@@ -159,10 +167,10 @@ export class IdeDevice {
       identString(w, 27, 40, this.model);
       w[47] = 0x8000 | MAX_MULTIPLE;
       w[48] = 1; // doubleword I/O
-      w[49] = (1 << 11) | (1 << 10) | (1 << 9); // IORDY, IORDY may be disabled, LBA
+      w[49] = (1 << 11) | (1 << 10) | (1 << 9) | (1 << 8); // IORDY, IORDY may be disabled, LBA, DMA
       w[50] = 0x4000;
       w[51] = 0x0200; // PIO timing mode 2 (obsolete)
-      w[53] = 0x0003; // words 54-58 and 64-70 valid
+      w[53] = 0x0007; // words 54-58, 64-70 and 88 valid
       const cyl = this.curCylinders;
       w[54] = cyl;
       w[55] = this.curHeads;
@@ -174,6 +182,8 @@ export class IdeDevice {
       const lba28 = Math.min(total, LBA28_MAX);
       w[60] = lba28 & 0xffff;
       w[61] = lba28 >>> 16;
+      const dma = this.dmaMode;
+      w[63] = MWDMA_MODES | (dma?.kind === "mwdma" ? 0x100 << dma.mode : 0);
       w[64] = 0x0003; // PIO modes 3 and 4
       w[65] = 120;
       w[66] = 120;
@@ -186,6 +196,8 @@ export class IdeDevice {
       w[85] = 1 << 5; // write cache enabled
       w[86] = (1 << 13) | (1 << 12) | (1 << 10);
       w[87] = 1 << 14;
+      w[88] = UDMA_MODES | (dma?.kind === "udma" ? 0x100 << dma.mode : 0);
+      w[93] = 0x6001; // hardware reset result: device 0, 80-conductor cable (QEMU's value)
       w[100] = total & 0xffff;
       w[101] = Math.floor(total / 0x10000) & 0xffff;
       w[102] = Math.floor(total / 0x100000000) & 0xffff;
@@ -209,6 +221,25 @@ export interface IdeChannelOptions {
 
 type Addressing = "chs" | "lba28" | "lba48";
 
+/** A READ/WRITE DMA command waiting for the bus master. */
+export interface DmaRequest {
+  readonly device: IdeDevice;
+  /** Device to memory (READ DMA) or memory to device (WRITE DMA). */
+  readonly toMemory: boolean;
+  readonly lba: number;
+  readonly sectors: number;
+  readonly mode: Addressing;
+}
+
+/** SET FEATURES subcommand 03h: the transfer mode in the sector count register (ATA-6, 8.46.11). */
+const XFER_PIO_DEFAULT = 0x00;
+const XFER_PIO_FLOW = 0x08;
+const XFER_MWDMA = 0x20;
+const XFER_UDMA = 0x40;
+/** Modes a disk offers: multiword DMA 0-2, Ultra DMA 0-5 (as QEMU's IDE disks). */
+const MWDMA_MODES = 0x07;
+const UDMA_MODES = 0x3f;
+
 /** A device's command block registers, with each one's previous value for 48-bit commands (HOB). */
 export class TaskFile {
   feature = 0;
@@ -231,6 +262,10 @@ export class IdeChannel {
   private readonly irq: IrqLine;
   /** Called when INTRQ rises (the bus-master status register's interrupt bit). */
   onInterrupt: (() => void) | undefined;
+  /** The READ/WRITE DMA command waiting for the bus master, if any. */
+  dmaRequest: DmaRequest | undefined;
+  /** Called when a DMA command is posted (the bus master runs it if the guest started it). */
+  onDmaRequest: (() => void) | undefined;
 
   /** Each device's copy of the command block registers (a write reaches both). */
   private readonly files: [TaskFile, TaskFile] = [new TaskFile(), new TaskFile()];
@@ -417,6 +452,7 @@ export class IdeChannel {
       if (!d) continue;
       d.resetState();
       d.multiple = 0;
+      d.dmaMode = undefined;
       d.curHeads = d.heads;
       d.curSpt = d.spt;
     }
@@ -471,6 +507,7 @@ export class IdeChannel {
     this.pos = this.end = 0;
     this.onBufferDone = undefined;
     this.atapiData = undefined;
+    this.dmaRequest = undefined;
   }
 
   /**
@@ -626,7 +663,27 @@ export class IdeChannel {
         dev.disk!.flush();
         this.ok(dev);
         return;
-      case 0xef: // SET FEATURES: write cache, transfer mode, look-ahead... all accepted
+      case 0xc8: // READ DMA
+      case 0xc9:
+        this.startDma(dev, "lba28", true);
+        return;
+      case 0x25: // READ DMA EXT
+        this.startDma(dev, "lba48", true);
+        return;
+      case 0xca: // WRITE DMA
+      case 0xcb:
+        this.startDma(dev, "lba28", false);
+        return;
+      case 0x35: // WRITE DMA EXT
+        this.startDma(dev, "lba48", false);
+        return;
+      case 0xef: // SET FEATURES
+        if (this.tf.feature === 0x03 && !this.setTransferMode(dev, this.tf.nsector)) {
+          this.abort(dev);
+          return;
+        }
+        this.ok(dev); // write cache, look-ahead and the rest: accepted
+        return;
       case 0xe0: // STANDBY IMMEDIATE
       case 0xe1: // IDLE IMMEDIATE
       case 0xe2: // STANDBY
@@ -646,6 +703,94 @@ export class IdeChannel {
         }
         this.abort(dev);
         return;
+    }
+  }
+
+  /** SET FEATURES 03h: PIO modes (no state kept) or a DMA mode this disk offers. */
+  private setTransferMode(dev: IdeDevice, value: number): boolean {
+    const mode = value & 0x07;
+    switch (value & 0xf8) {
+      case XFER_PIO_DEFAULT:
+        return mode <= 1;
+      case XFER_PIO_FLOW:
+        return mode <= 4;
+      case XFER_MWDMA:
+        if (!((MWDMA_MODES >> mode) & 1)) return false;
+        dev.dmaMode = { kind: "mwdma", mode };
+        return true;
+      case XFER_UDMA:
+        if (!((UDMA_MODES >> mode) & 1)) return false;
+        dev.dmaMode = { kind: "udma", mode };
+        return true;
+      default:
+        return false; // single-word DMA is not offered
+    }
+  }
+
+  /** READ/WRITE DMA (EXT): check the range, then wait for the bus master with DRQ set. */
+  private startDma(dev: IdeDevice, mode: Addressing, toMemory: boolean): void {
+    const r = this.taskRange(dev, mode);
+    if (!r) {
+      this.abort(dev, ER.IDNF);
+      return;
+    }
+    dev.status = ST.DRDY | ST.DSC | ST.DRQ;
+    this.dmaRequest = { device: dev, toMemory, lba: r.lba, sectors: r.count, mode: r.mode };
+    this.onDmaRequest?.();
+  }
+
+  /**
+   * The bus master's side of a DMA command: the sectors of the posted request (read from the
+   * disk), or undefined after failing the command (a medium error: IDNF, interrupt raised).
+   */
+  dmaReadSectors(): Uint8Array | undefined {
+    const req = this.dmaRequest;
+    if (!req) return undefined;
+    try {
+      return req.device.disk!.read(req.lba, req.sectors);
+    } catch {
+      this.setTaskAddress(req.device, req.lba, req.mode);
+      this.abort(req.device, ER.IDNF);
+      return undefined;
+    }
+  }
+
+  /** Writes the posted request's sectors; false after failing the command (read-only: ABRT). */
+  dmaWriteSectors(data: Uint8Array): boolean {
+    const req = this.dmaRequest;
+    if (!req) return false;
+    try {
+      req.device.disk!.write(req.lba, data);
+    } catch {
+      this.setTaskAddress(req.device, req.lba, req.mode);
+      this.abort(req.device, req.device.disk!.readOnly ? ER.ABRT : ER.IDNF);
+      return false;
+    }
+    return true;
+  }
+
+  /** The data moved: the command completes with its interrupt. */
+  finishDma(): void {
+    const req = this.dmaRequest;
+    if (!req) return;
+    this.dmaRequest = undefined;
+    this.setTaskAddress(req.device, req.lba + req.sectors - 1, req.mode);
+    this.ok(req.device);
+  }
+
+  /**
+   * The bus master could not move the data. `bus`: a master abort (PRD table or buffer outside
+   * RAM): the command is aborted with an interrupt, as QEMU's ide_dma_error. Otherwise the PRDs
+   * were shorter than the transfer: the device goes idle without an interrupt, as QEMU does.
+   */
+  failDma(bus: boolean): void {
+    const req = this.dmaRequest;
+    if (!req) return;
+    this.dmaRequest = undefined;
+    if (bus) {
+      this.abort(req.device);
+    } else {
+      req.device.status = ST.DRDY | ST.DSC;
     }
   }
 

@@ -3,10 +3,10 @@
 // "compatibility" mode, which this function cannot leave: the channels sit at the ISA addresses
 // 0x1F0-0x1F7/0x3F6 with IRQ 14 and 0x170-0x177/0x376 with IRQ 15, and BAR0-3 are absent).
 //
-// BAR4 is the 16-byte bus-master I/O window (BMIBA). DMA is not modelled: the window holds the
-// command, status and PRD table pointer registers of both channels so drivers can probe and
-// program them, the status register's interrupt bit follows the channel's INTRQ, and the start
-// bit never starts a transfer (IDENTIFY offers no DMA modes, so Linux and SeaBIOS stay on PIO).
+// BAR4 is the 16-byte bus-master I/O window (BMIBA): 8 bytes per channel of command, status and
+// PRD table address (bus-master.ts), which move READ/WRITE DMA data through guest memory while
+// the command register's bus-master bit is set. Linux's ata_piix drives the disks by multiword
+// DMA through it; SeaBIOS stays on PIO.
 //
 // IDETIM (0x40 primary, 0x42 secondary): bit 15 enables the channel's decode. It resets to 0 on
 // the real part and SeaBIOS sets it; we reset it to 0x8000 so that a guest booted without
@@ -16,7 +16,9 @@
 import type { IrqSink } from "../bus/irq.js";
 import { IrqLine } from "../bus/irq.js";
 import type { AccessSize, PortBus, PortHandle, PortRange } from "../bus/port-bus.js";
-import { PCI, PciFunction } from "../pci/pci.js";
+import type { GuestMemory } from "../dma.js";
+import { PCI, PCI_COMMAND_MASTER, PciFunction } from "../pci/pci.js";
+import { BusMaster } from "./bus-master.js";
 import { IdeChannel, type IdeDeviceSpec } from "./channel.js";
 
 export interface PiixIdeOptions {
@@ -26,6 +28,8 @@ export interface PiixIdeOptions {
   primarySlave?: IdeDeviceSpec;
   secondaryMaster?: IdeDeviceSpec;
   secondarySlave?: IdeDeviceSpec;
+  /** Guest memory for bus-master DMA (or later, with `setMemory`). */
+  memory?: GuestMemory;
 }
 
 export class PiixIde extends PciFunction {
@@ -35,10 +39,8 @@ export class PiixIde extends PciFunction {
   /** The port bus and registrations of the channels, once attached (setDrives moves them). */
   private ports: PortBus | undefined;
   private portHandles: PortHandle[] = [];
-  /** Bus-master registers per channel: command, status, PRD table address. */
-  private readonly bmCommand = [0, 0];
-  private readonly bmStatus = [0, 0];
-  private readonly bmPrd = [0, 0];
+  /** The bus-master engines of the primary and secondary channel. */
+  readonly busMasters: [BusMaster, BusMaster];
 
   constructor(options: PiixIdeOptions) {
     super("PIIX3 IDE", { vendor: 0x8086, device: 0x7010, classCode: 0x010180 });
@@ -54,8 +56,18 @@ export class PiixIde extends PciFunction {
     });
     this.saveResetState();
     this.irqs = options.irqs;
+    const mayMaster = () => (this.get16(PCI.COMMAND) & PCI_COMMAND_MASTER) !== 0;
     this.primary = this.makeChannel(0, options.primaryMaster, options.primarySlave);
     this.secondary = this.makeChannel(1, options.secondaryMaster, options.secondarySlave);
+    this.busMasters = [
+      new BusMaster(this.primary, options.memory, mayMaster),
+      new BusMaster(this.secondary, options.memory, mayMaster),
+    ];
+  }
+
+  /** Gives the bus masters guest memory (the VM's, which exists after the devices). */
+  setMemory(memory: GuestMemory): void {
+    for (const bm of this.busMasters) bm.memory = memory;
   }
 
   private makeChannel(ch: 0 | 1, master: IdeDeviceSpec | undefined, slave: IdeDeviceSpec | undefined): IdeChannel {
@@ -67,9 +79,8 @@ export class PiixIde extends PciFunction {
       master,
       slave,
     });
-    c.onInterrupt = () => {
-      this.bmStatus[ch]! |= 0x04;
-    };
+    c.onInterrupt = () => this.busMasters[ch].deviceInterrupt();
+    c.onDmaRequest = () => this.busMasters[ch].run();
     return c;
   }
 
@@ -104,6 +115,8 @@ export class PiixIde extends PciFunction {
     this.secondary.reset();
     this.primary = this.makeChannel(0, drives.primaryMaster, drives.primarySlave);
     this.secondary = this.makeChannel(1, drives.secondaryMaster, drives.secondarySlave);
+    this.busMasters[0].channel = this.primary;
+    this.busMasters[1].channel = this.secondary;
     if (this.ports) this.attach(this.ports);
   }
 
@@ -111,7 +124,12 @@ export class PiixIde extends PciFunction {
     super.reset();
     this.primary.reset();
     this.secondary.reset();
-    for (let i = 0; i < 2; i++) this.bmCommand[i] = this.bmStatus[i] = this.bmPrd[i] = 0;
+    for (const bm of this.busMasters) bm.reset();
+  }
+
+  /** Bus mastering enabled in the command register: a transfer waiting for it runs. */
+  protected override configWritten(offset: number, size: AccessSize): void {
+    if (offset <= PCI.COMMAND && offset + size > PCI.COMMAND) for (const bm of this.busMasters) bm.run();
   }
 
   private bmRead(off: number, size: AccessSize): number {
@@ -121,33 +139,11 @@ export class PiixIde extends PciFunction {
   }
 
   private bmReadByte(off: number): number {
-    const ch = off >> 3;
-    const reg = off & 7;
-    if (ch > 1) return 0;
-    if (reg === 0) return this.bmCommand[ch]!;
-    if (reg === 2) return this.bmStatus[ch]!;
-    if (reg >= 4) return (this.bmPrd[ch]! >>> ((reg - 4) * 8)) & 0xff;
-    return 0;
+    return this.busMasters[off >> 3]?.readByte(off & 7) ?? 0;
   }
 
   private bmWrite(off: number, size: AccessSize, value: number): void {
-    for (let i = 0; i < size; i++) this.bmWriteByte(off + i, (value >>> (i * 8)) & 0xff);
-  }
-
-  private bmWriteByte(off: number, v: number): void {
-    const ch = off >> 3;
-    const reg = off & 7;
-    if (ch > 1) return;
-    if (reg === 0) {
-      this.bmCommand[ch] = v & 0x09; // start/stop, read/write control
-    } else if (reg === 2) {
-      // Bits 6:5 (drive DMA capable) are read/write; 2 (interrupt) and 1 (error) clear on 1.
-      const s = this.bmStatus[ch]!;
-      this.bmStatus[ch] = (s & ~0x60 & ~(v & 0x06)) | (v & 0x60);
-    } else if (reg >= 4) {
-      const shift = (reg - 4) * 8;
-      const mask = (reg === 4 ? 0xfc : 0xff) << shift; // the PRD table is dword aligned
-      this.bmPrd[ch] = ((this.bmPrd[ch]! & ~mask) | ((v << shift) & mask)) >>> 0;
-    }
+    for (let i = 0; i < size; i++)
+      this.busMasters[(off + i) >> 3]?.writeByte((off + i) & 7, (value >>> (i * 8)) & 0xff);
   }
 }

@@ -2,7 +2,8 @@
 // the frames that arrive for it. A later issue plugs in a virtual switch; here there are two
 // backends the tests (and the command line) can use: a host port whose frames the host code
 // sends and reads, and a small host-side endpoint that answers ARP and ICMP echo for one
-// address, so that a guest's `ping` gets replies without any host networking.
+// address, so that a guest's `ping` gets replies without any host networking, and hands UDP
+// datagrams sent to it to a service (tftp.ts: a TFTP server for bulk transfers).
 
 /** Frames as whole Ethernet frames without FCS (destination MAC first). */
 export interface NetBackend {
@@ -55,14 +56,30 @@ export function inetChecksum(data: Uint8Array): number {
   return ~sum & 0xffff;
 }
 
+/** A UDP datagram to or from the host endpoint. */
+export interface UdpDatagram {
+  srcPort: number;
+  dstPort: number;
+  payload: Uint8Array;
+}
+
+/** What answers UDP at the host endpoint: the datagrams to send back to the sender. */
+export type UdpService = (d: UdpDatagram) => UdpDatagram[];
+
+const IP_UDP = 17;
+
 /**
  * A host on the wire at `ip` with `mac`: answers ARP requests for its address and ICMP echo
- * requests sent to it, and counts what it saw. Everything else is ignored.
+ * requests sent to it, passes UDP datagrams sent to it to `udp` (if set), and counts what it saw.
+ * Everything else is ignored.
  */
 export class EchoHostBackend implements NetBackend {
   onReceive: ((frame: Uint8Array) => void) | undefined;
   readonly ip: Uint8Array;
-  readonly counts = { frames: 0, arpReplies: 0, echoReplies: 0, ignored: 0 };
+  readonly counts = { frames: 0, arpReplies: 0, echoReplies: 0, udpIn: 0, udpOut: 0, ignored: 0 };
+  /** The UDP service (every port); without one, UDP is ignored. */
+  udp: UdpService | undefined;
+  private ipId = 0;
 
   constructor(
     ip = "10.0.2.2",
@@ -73,9 +90,58 @@ export class EchoHostBackend implements NetBackend {
 
   transmit(frame: Uint8Array): void {
     this.counts.frames++;
+    const udp = this.udpReplies(frame);
+    if (udp) {
+      for (const r of udp) this.onReceive?.(r);
+      return;
+    }
     const reply = this.answer(frame);
     if (reply) this.onReceive?.(reply);
     else this.counts.ignored++;
+  }
+
+  /** Frames answering a UDP datagram to this host, or undefined when `f` is not one. */
+  private udpReplies(f: Uint8Array): Uint8Array[] | undefined {
+    const service = this.udp;
+    if (!service || f.length < 42 || ((f[12]! << 8) | f[13]!) !== ETH_IPV4) return undefined;
+    const ihl = (f[14]! & 0x0f) * 4;
+    const total = (f[16]! << 8) | f[17]!;
+    if (f[14]! >> 4 !== 4 || ihl < 20 || 14 + total > f.length || total < ihl + 8) return undefined;
+    if (f[23] !== IP_UDP || !equal(f.subarray(30, 34), this.ip)) return undefined;
+    if (((f[20]! << 8) | f[21]!) & 0x3fff) return []; // a fragment: not reassembled, dropped
+    const u = 14 + ihl;
+    const len = (f[u + 4]! << 8) | f[u + 5]!;
+    if (len < 8 || u + len > 14 + total) return [];
+    this.counts.udpIn++;
+    const replies = service({
+      srcPort: (f[u]! << 8) | f[u + 1]!,
+      dstPort: (f[u + 2]! << 8) | f[u + 3]!,
+      payload: f.slice(u + 8, u + len),
+    });
+    const mac = f.subarray(6, 12);
+    const ip = f.subarray(26, 30);
+    return replies.map((d) => this.udpFrame(mac, ip, d));
+  }
+
+  /** An Ethernet/IPv4/UDP frame from this host (UDP checksum 0: none, as IPv4 allows). */
+  private udpFrame(mac: Uint8Array, ip: Uint8Array, d: UdpDatagram): Uint8Array {
+    const total = 20 + 8 + d.payload.length;
+    const r = new Uint8Array(14 + total);
+    r.set(mac, 0);
+    r.set(this.mac, 6);
+    r.set([0x08, 0x00, 0x45, 0, total >> 8, total & 0xff], 12);
+    this.ipId = (this.ipId + 1) & 0xffff;
+    r.set([this.ipId >> 8, this.ipId & 0xff, 0x40, 0, 64, IP_UDP, 0, 0], 18);
+    r.set(this.ip, 26);
+    r.set(ip, 30);
+    const h = inetChecksum(r.subarray(14, 34));
+    r[24] = h >> 8;
+    r[25] = h & 0xff;
+    const ulen = 8 + d.payload.length;
+    r.set([d.srcPort >> 8, d.srcPort & 0xff, d.dstPort >> 8, d.dstPort & 0xff, ulen >> 8, ulen & 0xff, 0, 0], 34);
+    r.set(d.payload, 42);
+    this.counts.udpOut++;
+    return r;
   }
 
   private answer(f: Uint8Array): Uint8Array | undefined {

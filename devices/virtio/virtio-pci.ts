@@ -12,13 +12,21 @@
 // QEMU gives by default: Linux's virtio_pci takes the modern interface when the capabilities are
 // there and falls back to legacy with virtio_pci.force_legacy=1.
 //
-// Requests complete in the access that kicks the queue. Interrupts are INTx# only (no MSI-X:
-// there is no APIC), level-triggered through the PIIX3's PIRQ routing. When the driver breaks a
+// MSI-X as QEMU lays it out: BAR1 (4 KiB) holds the table (a vector per queue plus one for
+// configuration changes) at 0 and the PBA at 0x800; common configuration's msix_config and
+// queue_msix_vector (or, on the legacy interface with MSI-X enabled, the registers at 0x14/0x16,
+// which move the device configuration to 0x18) map interrupts to vectors. With MSI-X enabled the
+// ISR bits are still set but INTx# stays low and the vector's message goes to the MSI sink
+// (devices/pci/msix.ts: without a local APIC, nowhere); otherwise interrupts are INTx#,
+// level-triggered through the PIIX3's PIRQ routing.
+//
+// Requests complete in the access that kicks the queue. When the driver breaks a
 // queue (virtqueue.ts lists how) the device sets DEVICE_NEEDS_RESET, raises a configuration
 // interrupt, counts the fault and leaves that queue stopped until the driver resets the device.
 
 import type { AccessSize } from "../bus/port-bus.js";
 import { DmaError, type GuestMemory } from "../dma.js";
+import { type MsiSink, Msix, UndeliveredMsi } from "../pci/msix.js";
 import { PciFunction } from "../pci/pci.js";
 import { bit, VIRTIO_F, type VirtioContext, type VirtioDevice } from "./device.js";
 import { type DescChain, newQueueState, Virtqueue, VirtqueueError, type VirtqueueState } from "./virtqueue.js";
@@ -43,7 +51,10 @@ export const REGION = { common: 0x0000, isr: 0x1000, device: 0x2000, notify: 0x3
 export const NOTIFY_MULTIPLIER = 4;
 const MODERN_BAR_SIZE = 0x4000;
 const COMMON_SIZE = 0x38;
-const NO_VECTOR = 0xffff;
+export const NO_VECTOR = 0xffff;
+export const MSIX_BAR = 1;
+const MSIX_BAR_SIZE = 0x1000;
+const MSIX_PBA = 0x800;
 
 /** Legacy I/O register offsets (virtio 0.9.5, without MSI-X). */
 export const LEGACY = {
@@ -56,6 +67,10 @@ export const LEGACY = {
   STATUS: 0x12,
   ISR: 0x13,
   CONFIG: 0x14,
+  /** With MSI-X enabled: the configuration and selected queue's vectors, and config from 0x18. */
+  CONFIG_VECTOR: 0x14,
+  QUEUE_VECTOR: 0x16,
+  CONFIG_MSIX: 0x18,
 } as const;
 
 /** The transport's registers and queues: plain data, apart from the wiring. */
@@ -69,6 +84,9 @@ export interface VirtioPciState {
   isr: number;
   configGeneration: number;
   queues: VirtqueueState[];
+  /** MSI-X vector of configuration changes, and of each queue (NO_VECTOR: none). */
+  configVector: number;
+  queueVectors: number[];
 }
 
 /** What crossed the device's boundary, for the stats and `info virtio`. */
@@ -89,6 +107,8 @@ export interface VirtioPciOptions {
   memory: GuestMemory;
   /** Offer the legacy interface on BAR0 (default true). */
   transitional?: boolean;
+  /** Where MSI-X messages go (default: counted as undeliverable; there is no local APIC). */
+  msi?: MsiSink;
 }
 
 export class VirtioPci extends PciFunction implements VirtioContext {
@@ -102,6 +122,7 @@ export class VirtioPci extends PciFunction implements VirtioContext {
   private readonly cfgCap: number;
   private inNotify = false;
   private readonly toSignal = new Set<Virtqueue>();
+  readonly msix: Msix;
 
   constructor(
     readonly device: VirtioDevice,
@@ -129,6 +150,8 @@ export class VirtioPci extends PciFunction implements VirtioContext {
       isr: 0,
       configGeneration: 0,
       queues: device.queueSizes.map((n) => newQueueState(n)),
+      configVector: NO_VECTOR,
+      queueVectors: device.queueSizes.map(() => NO_VECTOR),
     };
     this.vqs = this.state.queues.map((q) => new Virtqueue(q, this.mem));
     const n = device.queueSizes.length;
@@ -142,7 +165,7 @@ export class VirtioPci extends PciFunction implements VirtioContext {
 
     if (transitional) {
       let size = 32;
-      while (size < LEGACY.CONFIG + device.configSize) size *= 2;
+      while (size < LEGACY.CONFIG_MSIX + device.configSize) size *= 2;
       this.defineBar(LEGACY_BAR, {
         kind: "io",
         size,
@@ -163,6 +186,23 @@ export class VirtioPci extends PciFunction implements VirtioContext {
         this.count(0);
         this.modernWrite(off, s, v);
       },
+    });
+    this.defineBar(MSIX_BAR, {
+      kind: "mem",
+      size: MSIX_BAR_SIZE,
+      sizes: 1 | 2 | 4,
+      read: (off, s) => this.count(this.msix.read(off, s) ?? 0),
+      write: (off, s, v) => {
+        this.count(0);
+        this.msix.write(off, s, v);
+      },
+    });
+    this.msix = new Msix(this, {
+      vectors: n + 1,
+      bar: MSIX_BAR,
+      tableOffset: 0,
+      pbaOffset: MSIX_PBA,
+      sink: options.msi ?? new UndeliveredMsi(),
     });
     this.virtioCap(CAP.COMMON, REGION.common, COMMON_SIZE);
     this.virtioCap(CAP.ISR, REGION.isr, 1);
@@ -218,7 +258,7 @@ export class VirtioPci extends PciFunction implements VirtioContext {
 
   configChanged(): void {
     this.state.configGeneration = (this.state.configGeneration + 1) & 0xff;
-    this.raise(2);
+    this.raise(2, this.state.configVector);
   }
 
   // Interrupts ---------------------------------------------------------------------------------
@@ -231,14 +271,25 @@ export class VirtioPci extends PciFunction implements VirtioContext {
       this.fault(queue, e);
       return;
     }
-    if (need) this.raise(1);
+    if (need) this.raise(1, this.state.queueVectors[this.vqs.indexOf(queue)] ?? NO_VECTOR);
   }
 
-  private raise(isrBit: number): void {
+  /** Sets the ISR bit and interrupts: the vector's message under MSI-X, INTx# otherwise. */
+  private raise(isrBit: number, vector: number): void {
     const was = this.state.isr;
     this.state.isr |= isrBit;
+    if (this.msix.enabled) {
+      if (vector !== NO_VECTOR) this.counters.interrupts++;
+      this.msix.notify(vector);
+      return;
+    }
     if (was === 0) this.counters.interrupts++;
     this.setIntx(true);
+  }
+
+  /** A vector the driver asks for: kept if the table has it, NO_VECTOR otherwise (4.1.5.1.2). */
+  private vectorFor(v: number): number {
+    return v < this.msix.vectors ? v : NO_VECTOR;
   }
 
   private readIsr(): number {
@@ -320,6 +371,8 @@ export class VirtioPci extends PciFunction implements VirtioContext {
     s.driverFeatureSelect = 0;
     s.driverFeatures = [0, 0];
     s.queueSelect = 0;
+    s.configVector = NO_VECTOR;
+    s.queueVectors.fill(NO_VECTOR);
     s.queues.forEach((q, i) => {
       Object.assign(q, newQueueState(this.device.queueSizes[i]!));
     });
@@ -330,6 +383,7 @@ export class VirtioPci extends PciFunction implements VirtioContext {
 
   override reset(): void {
     super.reset();
+    this.msix.reset();
     this.resetDevice();
   }
 
@@ -379,7 +433,7 @@ export class VirtioPci extends PciFunction implements VirtioContext {
       case 0x0c:
         return s.driverFeatureSelect <= 1 ? s.driverFeatures[s.driverFeatureSelect]! : 0;
       case 0x10:
-        return NO_VECTOR;
+        return s.configVector;
       case 0x12:
         return s.queues.length;
       case 0x14:
@@ -391,7 +445,7 @@ export class VirtioPci extends PciFunction implements VirtioContext {
       case 0x18:
         return q ? q.size : 0;
       case 0x1a:
-        return NO_VECTOR;
+        return q ? s.queueVectors[s.queueSelect]! : NO_VECTOR;
       case 0x1c:
         return q?.enabled ? 1 : 0;
       case 0x1e:
@@ -423,11 +477,17 @@ export class VirtioPci extends PciFunction implements VirtioContext {
           s.driverFeatures[s.driverFeatureSelect] = v >>> 0;
         }
         break;
+      case 0x10:
+        s.configVector = this.vectorFor(v & 0xffff);
+        break;
       case 0x14:
         this.writeStatus(v);
         break;
       case 0x16:
         s.queueSelect = v & 0xffff;
+        break;
+      case 0x1a:
+        if (q) s.queueVectors[s.queueSelect] = this.vectorFor(v & 0xffff);
         break;
       case 0x18: {
         // A power of two up to the device's maximum; 0 or anything else is ignored.
@@ -455,19 +515,26 @@ export class VirtioPci extends PciFunction implements VirtioContext {
         if (setupAllowed && v !== 0) q.desc = q.avail = q.used = 0xfffff000;
         break;
       default:
-        break; // MSI-X vectors (no MSI-X), read-only fields
+        break; // read-only fields
     }
   }
 
   // Legacy interface ---------------------------------------------------------------------------
 
+  /** Where the legacy interface's device configuration starts (0x18 with MSI-X enabled). */
+  private get legacyConfig(): number {
+    return this.msix.enabled ? LEGACY.CONFIG_MSIX : LEGACY.CONFIG;
+  }
+
   private legacyRead(off: number, size: AccessSize): number {
     const s = this.state;
     const q = this.selected;
-    if (off >= LEGACY.CONFIG) {
-      const o = off - LEGACY.CONFIG;
+    if (off >= this.legacyConfig) {
+      const o = off - this.legacyConfig;
       return o + size <= this.device.configSize ? this.device.configRead(o, size) : 0;
     }
+    if (off === LEGACY.CONFIG_VECTOR) return s.configVector;
+    if (off === LEGACY.QUEUE_VECTOR) return q ? s.queueVectors[s.queueSelect]! : NO_VECTOR;
     switch (off) {
       case LEGACY.HOST_FEATURES:
         return this.offeredWord(0);
@@ -490,9 +557,17 @@ export class VirtioPci extends PciFunction implements VirtioContext {
 
   private legacyWrite(off: number, size: AccessSize, v: number): void {
     const s = this.state;
-    if (off >= LEGACY.CONFIG) {
-      const o = off - LEGACY.CONFIG;
+    if (off >= this.legacyConfig) {
+      const o = off - this.legacyConfig;
       if (o + size <= this.device.configSize) this.device.configWrite?.(o, size, v);
+      return;
+    }
+    if (off === LEGACY.CONFIG_VECTOR) {
+      s.configVector = this.vectorFor(v & 0xffff);
+      return;
+    }
+    if (off === LEGACY.QUEUE_VECTOR) {
+      if (this.selected) s.queueVectors[s.queueSelect] = this.vectorFor(v & 0xffff);
       return;
     }
     switch (off) {
@@ -554,6 +629,9 @@ export class VirtioPci extends PciFunction implements VirtioContext {
   }
 
   protected override configWritten(offset: number, size: AccessSize): void {
+    // MSI-X enabled: INTx# must not be asserted; unmasking sends what is pending.
+    if (this.msix.enabled) this.setIntx(false);
+    this.msix.controlWritten(offset, size);
     const data = this.cfgCap + 16;
     if (offset < data + 4 && offset + size > data) {
       const w = this.cfgWindow();
@@ -571,6 +649,7 @@ export class VirtioPci extends PciFunction implements VirtioContext {
     const s = this.state;
     const lines = [
       `${this.name}: status 0x${s.status.toString(16)} features 0x${this.features.toString(16)} isr ${s.isr} interrupts ${this.counters.interrupts} register accesses ${this.counters.registerAccesses}`,
+      `  MSI-X ${this.msix.enabled ? "enabled" : "disabled"}: ${this.msix.vectors} vectors, ${this.msix.counters.messages} messages (config vector ${s.configVector === NO_VECTOR ? "none" : s.configVector})`,
     ];
     s.queues.forEach((q, i) => {
       lines.push(

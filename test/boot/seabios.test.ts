@@ -130,7 +130,7 @@ describe("SeaBIOS boots an IDE disk", () => {
     expect(stop.kind).toBe("halted");
     expect(vm.virtio[0]!.faultCount).toBe(0);
     // SeaBIOS walks the capability list and takes the modern interface in the BAR it assigned.
-    expect(log).toContain("pci dev 00:02.0 virtio cap at 0x40 type 1 bar 4");
+    expect(log).toContain("pci dev 00:02.0 virtio cap at 0x4c type 1 bar 4"); // after the MSI-X capability at 0x40
     expect(log).toContain("using modern (1.0) virtio mode");
     expect(vm.virtio[0]!.state.status).toBe(0x0f); // ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK
     expect(blk.counters.sectorsRead).toBeGreaterThan(0);

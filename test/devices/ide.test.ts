@@ -137,7 +137,7 @@ describe("IDE ATA disk", () => {
     expect(identString(id, 10, 10)).toBe("QM00001");
     expect(word(id, 47)).toBe(0x8010);
     expect(word(id, 49) & 0x0200).toBe(0x0200); // LBA
-    expect(word(id, 49) & 0x0100).toBe(0); // no DMA offered
+    expect(word(id, 49) & 0x0100).toBe(0x0100); // DMA (the modes: test/devices/ide-dma.test.ts)
     expect(word(id, 60) | (word(id, 61) << 16)).toBe(20160);
     expect(word(id, 83) & 0x4400).toBe(0x4400); // 48-bit feature set
     expect(word(id, 100) + word(id, 101) * 65536).toBe(20160);

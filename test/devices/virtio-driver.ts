@@ -7,6 +7,7 @@
 import { ManualClock } from "../../devices/clock.js";
 import { ArrayGuestMemory } from "../../devices/dma.js";
 import { PcDevices } from "../../devices/pc.js";
+import type { MsiSink } from "../../devices/pci/msix.js";
 import type { VirtioDevice } from "../../devices/virtio/device.js";
 import { CAP, STATUS, VirtioPci } from "../../devices/virtio/virtio-pci.js";
 import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from "../../devices/virtio/virtqueue.js";
@@ -39,11 +40,11 @@ export class TestDriver {
   irqLevels: boolean[] = [];
   private caps = new Map<number, { bar: number; offset: number; length: number; at: number }>();
 
-  constructor(device: VirtioDevice, options: { memBytes?: number; transitional?: boolean } = {}) {
+  constructor(device: VirtioDevice, options: { memBytes?: number; transitional?: boolean; msi?: MsiSink } = {}) {
     this.pc = new PcDevices({ clock: new ManualClock() });
     this.pc.attachPci();
     this.mem = new ArrayGuestMemory(new Uint8Array(options.memBytes ?? 1 << 20));
-    this.dev = new VirtioPci(device, { memory: this.mem, transitional: options.transitional });
+    this.dev = new VirtioPci(device, { memory: this.mem, transitional: options.transitional, msi: options.msi });
     this.slot = this.pc.addPciFunction(this.dev);
     this.pc.setupPciLikeFirmware();
     const wire = this.dev.intxWire!;

@@ -107,7 +107,7 @@ describe("virtio-pci transport (virtio-blk on it)", () => {
     expect(d.common(0x18, 2)).toBe(128);
     d.setCommon(0x18, 2, 32);
     expect(d.common(0x18, 2)).toBe(32);
-    expect(d.common(0x10, 2)).toBe(0xffff); // no MSI-X
+    expect(d.common(0x10, 2)).toBe(0xffff); // no MSI-X vector (test/devices/msix.test.ts)
     d.setCommon(0x14, 1, 0); // reset
     expect(d.status).toBe(0);
     expect(d.common(0x18, 2)).toBe(128);
@@ -662,7 +662,7 @@ describe("EchoHostBackend", () => {
     expect(inetChecksum(r.subarray(14, 34))).toBe(0);
     expect(inetChecksum(r.subarray(34, 46))).toBe(0);
     host.transmit(Uint8Array.of(1, 2, 3));
-    expect(host.counts).toEqual({ frames: 3, arpReplies: 1, echoReplies: 1, ignored: 1 });
+    expect(host.counts).toEqual({ frames: 3, arpReplies: 1, echoReplies: 1, udpIn: 0, udpOut: 0, ignored: 1 });
   });
 });
 

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Ne2000 } from "../../devices/net/ne2000.js";
 import { bytesSource } from "../../devices/storage/block.js";
+import { VirtioBalloon } from "../../devices/virtio/balloon.js";
 import { VirtioBlk } from "../../devices/virtio/blk.js";
 import { VirtioRng } from "../../devices/virtio/rng.js";
 import { legacyDrives, machinePci, parseDevice, parseDrive } from "../../vmm/node/drives.js";
@@ -46,7 +47,10 @@ describe("-drive and -device", () => {
     expect(parseDevice("virtio-blk-pci,drive=d0")).toEqual({ driver: "virtio-blk-pci", drive: "d0" });
     expect(parseDevice("virtio-rng-pci")).toEqual({ driver: "virtio-rng-pci" });
     expect(() => parseDevice("virtio-blk-pci")).toThrow(/drive=NAME is required/);
-    expect(() => parseDevice("e1000")).toThrow(/virtio-blk-pci, virtio-rng-pci, virtio-net-pci and ne2k_pci/);
+    expect(() => parseDevice("e1000")).toThrow(
+      /virtio-blk-pci, virtio-rng-pci, virtio-net-pci, ne2k_pci and virtio-balloon-pci/,
+    );
+    expect(parseDevice("virtio-balloon-pci")).toEqual({ driver: "virtio-balloon-pci" });
     expect(parseDevice("ne2k_pci")).toEqual({ driver: "ne2k_pci" });
     expect(parseDevice("virtio-net-pci")).toEqual({ driver: "virtio-net-pci" });
     expect(() => parseDevice("virtio-rng-pci,drive=x")).toThrow(/unknown property/);
@@ -62,7 +66,13 @@ describe("-drive and -device", () => {
           parseDrive("file=w.img,if=none,id=w,snapshot=off"),
           parseDrive("file=e.img"), // next free IDE position: hdb
         ],
-        devices: [parseDevice("virtio-blk-pci,drive=w"), parseDevice("virtio-rng-pci"), parseDevice("ne2k_pci")],
+        devices: [
+          parseDevice("virtio-blk-pci,drive=w"),
+          parseDevice("virtio-rng-pci"),
+          parseDevice("ne2k_pci"),
+          parseDevice("virtio-balloon-pci"),
+        ],
+        netdevs: [],
       },
       open,
     );
@@ -70,7 +80,7 @@ describe("-drive and -device", () => {
     expect(pci.hdb?.kind).toBe("disk");
     expect(pci.hdc?.kind).toBe("cdrom");
     expect(pci.hdd).toBeUndefined();
-    expect(pci.virtio?.map((d) => d.constructor)).toEqual([VirtioBlk, VirtioBlk, VirtioRng]);
+    expect(pci.virtio?.map((d) => d.constructor)).toEqual([VirtioBlk, VirtioBlk, VirtioRng, VirtioBalloon]);
     expect(pci.functions?.map((f) => f.constructor)).toEqual([Ne2000]);
     expect(opened).toEqual([
       { path: "hda.img", writable: false },
@@ -80,14 +90,14 @@ describe("-drive and -device", () => {
       { path: "w.img", writable: true },
     ]);
     // QEMU's default CD-ROM drive stays on hdc when nothing else is there.
-    expect(machinePci({ drives: [], devices: [] }, open).hdc).toEqual({ kind: "cdrom" });
+    expect(machinePci({ drives: [], devices: [], netdevs: [] }, open).hdc).toEqual({ kind: "cdrom" });
   });
 
   it("refuses drives that clash or dangle", () => {
     const m =
       (drives: string[], devices: string[] = []) =>
       () =>
-        machinePci({ drives: drives.map(parseDrive), devices: devices.map(parseDevice) }, open);
+        machinePci({ drives: drives.map(parseDrive), devices: devices.map(parseDevice), netdevs: [] }, open);
     expect(m(["file=a,index=0", "file=b,index=0"])).toThrow(/position 0 is taken/);
     expect(m(["file=a,if=none,id=x"])).toThrow(/no -device uses it/);
     expect(m([], ["virtio-blk-pci,drive=x"])).toThrow(/no -drive with id=x/);
@@ -100,7 +110,7 @@ describe("npm start with -kernel and disks", () => {
   const dir = mkdtempSync(join(tmpdir(), "x86lab-drives-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("attaches -hda and a virtio -drive to a directly booted kernel", async () => {
+  it("attaches -hda, a virtio -drive and a -nic to a directly booted kernel", async () => {
     const ide = join(dir, "ide.img");
     const vd = join(dir, "vd.img");
     writeFileSync(ide, new Uint8Array(1 << 20));
@@ -120,6 +130,8 @@ describe("npm start with -kernel and disks", () => {
         ide,
         "-drive",
         `file=${vd},if=virtio,format=raw`,
+        "-nic",
+        "user,model=ne2k_pci,mac=52:54:00:00:00:42",
         "--max-instructions",
         "400000000",
       ],
@@ -137,5 +149,6 @@ describe("npm start with -kernel and disks", () => {
     expect(r.stdout).toContain("virtio_blk virtio0: [vda] 4096 512-byte logical blocks");
     expect(r.stdout).toMatch(/ata1\.00: ATA-6: QEMU HARDDISK/);
     expect(r.stdout).toMatch(/sd 0:0:0:0: \[sda\] 2048 512-byte logical blocks/);
+    expect(r.stdout).toMatch(/ne2k-pci 0000:00:0\d\.0 eth0: RealTek RTL-8029\(AS\) found at .*, 52:54:00:00:00:42/);
   });
 });

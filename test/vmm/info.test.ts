@@ -21,7 +21,10 @@ describe("monitor info commands", () => {
     expect(pci).toContain("00:02.0 1af4:1001 class 010000 virtio-blk, INTA# IRQ 10");
     expect(pci).toContain("  BAR4 mem 16384 bytes at 0xfe000000");
     expect(pci).toContain("  BAR0 io 128 bytes at 0xc000");
-    expect(infoVirtio(vm)).toMatch(/virtio-blk: status 0x0 .*\n {2}queue 0: size 128 disabled/);
+    expect(pci).toContain("  BAR1 mem 4096 bytes at 0xfe004000"); // MSI-X table and PBA
+    expect(infoVirtio(vm)).toMatch(
+      /virtio-blk: status 0x0 .*\n {2}MSI-X disabled: 2 vectors, 0 messages .*\n {2}queue 0: size 128 disabled/,
+    );
     // Two reads of the status register through the MMIO window: the core would send them here.
     vm.devices.mmioRead(0xfe000014, 1);
     vm.devices.mmioRead(0xfe000014, 1);

@@ -5,6 +5,7 @@ import { checkModes, defaultMmu, MMU_MODES, type MmuMode, VIRT_MODES, type VirtM
 import type { ClockMode } from "../vm.js";
 import { emptyMachineArgs, hasDrives, type MachineArgs, parseDevice, parseDrive } from "./drives.js";
 import { projectFile, UserInputError } from "./files.js";
+import { parseNetdev, parseNic } from "./netdevs.js";
 
 export interface Args {
   memMiB: number;
@@ -43,6 +44,11 @@ const USAGE = `usage: npm start -- [options]
   -drive file=F[,if=ide|virtio|none][,format=raw][,media=disk|cdrom][,readonly=on]
          [,snapshot=off][,index=N][,id=NAME]
   -device virtio-blk-pci,drive=NAME | virtio-rng-pci | virtio-net-pci | ne2k_pci
+          | virtio-balloon-pci
+                        (NICs take netdev=NAME and mac=52:54:00:xx:xx:xx)
+  -netdev user,id=NAME[,net=ADDR/PREFIX][,host=ADDR]
+  -nic user[,model=virtio-net-pci|ne2k_pci][,mac=...][,net=...][,host=...] | -nic none
+                        a NIC's wire has one host (10.0.2.2) that answers ARP and ping
   -serial stdio|none|file:PATH
   --clock icount|realtime, --mode native|trap|bt|hvm|pv, --mmu shadow|ept, --stats
   --jit on|off          compile hot guest code to WebAssembly (default on) or only interpret
@@ -112,6 +118,7 @@ export function parseArgs(argv: string[]): Args {
   let kernelGiven = false;
   let biosGiven = false;
   let initrdGiven = false;
+  let nicCount = 0;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -146,6 +153,17 @@ export function parseArgs(argv: string[]): Args {
       case "-device":
         args.machine.devices.push(parseDevice(value()));
         break;
+      case "-netdev":
+        args.machine.netdevs.push(parseNetdev(value()));
+        break;
+      case "-nic": {
+        const r = parseNic(value(), nicCount++);
+        if (r) {
+          args.machine.netdevs.push(r.netdev);
+          args.machine.devices.push({ driver: r.nic.model, netdev: r.nic.netdev, mac: r.nic.mac });
+        }
+        break;
+      }
       case "-boot": {
         const v = value().replace(/^order=/, "");
         if (!/^[acdn]+$/.test(v)) throw new UserInputError(`-boot ${v}: use drive letters a, c, d, n`);

@@ -132,8 +132,9 @@ async function main(): Promise<number> {
   // Drives and devices belong to the machine whatever boots it (-kernel with -hda attaches the
   // disk); each image is checked for type and size before it is opened.
   const pci = machinePci(
-    { drives: [...legacyDrives(args), ...args.machine.drives], devices: args.machine.devices },
+    { ...args.machine, drives: [...legacyDrives(args), ...args.machine.drives] },
     (path, what, writable) => fileSource(path, what, writable, what === "CD image" ? ATAPI_CD_LIMIT : ATA_DISK_LIMIT),
+    args.memMiB * 1024 * 1024,
   );
   const vm = await Vm.create({
     module: loadCoreModule(),

@@ -5,11 +5,14 @@
 //   -drive file=F[,if=ide|virtio|none][,format=raw][,media=disk|cdrom][,readonly=on|off]
 //          [,snapshot=on|off][,index=N][,id=NAME]
 //   -device virtio-blk-pci,drive=NAME | virtio-rng-pci | virtio-net-pci | ne2k_pci
+//           | virtio-balloon-pci
+//          (NICs take netdev=NAME and mac=, with -netdev and -nic: vmm/node/netdevs.ts)
 //
 // Disks are copy-on-write over the image (snapshot=on, this project's default); snapshot=off
 // sends writes to the file. if=virtio makes its own virtio-blk-pci, as in QEMU; if=none leaves
-// the drive for a -device to name. A NIC's (virtio-net-pci, ne2k_pci) wire has one host, 10.0.2.2, that
-// answers ARP and ping (devices/net/backend.ts) until a later issue brings a virtual switch.
+// the drive for a -device to name. A NIC's (virtio-net-pci, ne2k_pci) wire has one host, 10.0.2.2
+// unless its -netdev says otherwise, that answers ARP and ping (devices/net/backend.ts) until a
+// later issue brings a virtual switch; NICs get QEMU's MACs 52:54:00:12:34:56, :57, ... in order.
 // Every mistake is a one-line UserInputError.
 
 import type { IdeDeviceSpec } from "../../devices/ide/channel.js";
@@ -17,12 +20,15 @@ import { EchoHostBackend } from "../../devices/net/backend.js";
 import { Ne2000 } from "../../devices/net/ne2000.js";
 import type { PciFunction } from "../../devices/pci/pci.js";
 import { CowDisk, type ImageSource } from "../../devices/storage/block.js";
+import { VirtioBalloon } from "../../devices/virtio/balloon.js";
 import { VirtioBlk } from "../../devices/virtio/blk.js";
 import type { VirtioDevice } from "../../devices/virtio/device.js";
 import { VirtioNet } from "../../devices/virtio/net.js";
 import { VirtioRng } from "../../devices/virtio/rng.js";
 import type { VmPciOptions } from "../vm.js";
 import { UserInputError } from "./files.js";
+import { connectNics, defaultMac, type NetdevArg, type NicArg, parseMac } from "./netdevs.js";
+import { keyValues } from "./qemu-options.js";
 
 export interface DriveArg {
   file: string;
@@ -37,32 +43,22 @@ export interface DriveArg {
 }
 
 export interface DeviceArg {
-  driver: "virtio-blk-pci" | "virtio-rng-pci" | "virtio-net-pci" | "ne2k_pci";
+  driver: "virtio-blk-pci" | "virtio-rng-pci" | "virtio-net-pci" | "ne2k_pci" | "virtio-balloon-pci";
   drive?: string;
+  /** NICs: the -netdev id, and the MAC address. */
+  netdev?: string;
+  mac?: Uint8Array<ArrayBuffer>;
 }
 
-/** What the storage flags collected. */
+/** What the storage and network flags collected. */
 export interface MachineArgs {
   drives: DriveArg[];
   devices: DeviceArg[];
+  netdevs: NetdevArg[];
 }
 
 export function emptyMachineArgs(): MachineArgs {
-  return { drives: [], devices: [] };
-}
-
-/** key=value pairs of a QEMU option string. */
-function keyValues(flag: string, value: string): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const part of value.split(",")) {
-    if (part === "") continue;
-    const eq = part.indexOf("=");
-    if (eq <= 0) throw new UserInputError(`${flag} ${value}: '${part}' is not key=value`);
-    const key = part.slice(0, eq);
-    if (map.has(key)) throw new UserInputError(`${flag} ${value}: '${key}' given twice`);
-    map.set(key, part.slice(eq + 1));
-  }
-  return map;
+  return { drives: [], devices: [], netdevs: [] };
 }
 
 function onOff(flag: string, key: string, v: string): boolean {
@@ -117,16 +113,20 @@ export function parseDevice(value: string): DeviceArg {
     driver !== "virtio-blk-pci" &&
     driver !== "virtio-rng-pci" &&
     driver !== "virtio-net-pci" &&
-    driver !== "ne2k_pci"
+    driver !== "ne2k_pci" &&
+    driver !== "virtio-balloon-pci"
   ) {
     throw new UserInputError(
-      `-device ${driver}: this machine has virtio-blk-pci, virtio-rng-pci, virtio-net-pci and ne2k_pci`,
+      `-device ${driver}: this machine has virtio-blk-pci, virtio-rng-pci, virtio-net-pci, ne2k_pci and virtio-balloon-pci`,
     );
   }
   const kv = keyValues("-device", rest.join(","));
   const device: DeviceArg = { driver };
+  const nic = driver === "virtio-net-pci" || driver === "ne2k_pci";
   for (const [k, v] of kv) {
     if (k === "drive" && driver === "virtio-blk-pci") device.drive = v;
+    else if (k === "netdev" && nic) device.netdev = v;
+    else if (k === "mac" && nic) device.mac = parseMac(`-device ${driver}`, v);
     else throw new UserInputError(`-device ${driver}: unknown property '${k}'`);
   }
   if (driver === "virtio-blk-pci" && !device.drive) {
@@ -164,7 +164,7 @@ export function legacyDrives(opts: {
 export type OpenImage = (path: string, what: string, writable: boolean) => ImageSource;
 
 /** Builds the Vm's PCI options: IDE positions, virtio devices, each disk over its image. */
-export function machinePci(args: MachineArgs, open: OpenImage): VmPciOptions {
+export function machinePci(args: MachineArgs, open: OpenImage, ramBytes = 64 << 20): VmPciOptions {
   const ide: (IdeDeviceSpec | undefined)[] = [undefined, undefined, undefined, undefined];
   const virtio: VirtioDevice[] = [];
   const functions: PciFunction[] = [];
@@ -198,17 +198,26 @@ export function machinePci(args: MachineArgs, open: OpenImage): VmPciOptions {
     if (index < 0 || ide[index]) throw new UserInputError(`-drive ${d.file}: IDE position ${index} is taken`);
     ide[index] = d.media === "cdrom" ? { kind: "cdrom", medium: disk(d) } : { kind: "disk", disk: disk(d) };
   }
+  const nics = args.devices.filter((d) => d.driver === "virtio-net-pci" || d.driver === "ne2k_pci");
+  const hosts = connectNics(
+    args.netdevs,
+    nics.map((d): NicArg => ({ model: d.driver as NicArg["model"], netdev: d.netdev })),
+  );
   for (const dev of args.devices) {
     if (dev.driver === "virtio-rng-pci") {
       virtio.push(new VirtioRng());
       continue;
     }
-    if (dev.driver === "virtio-net-pci") {
-      virtio.push(new VirtioNet(new EchoHostBackend()));
+    if (dev.driver === "virtio-balloon-pci") {
+      virtio.push(new VirtioBalloon({ ramBytes }));
       continue;
     }
-    if (dev.driver === "ne2k_pci") {
-      functions.push(new Ne2000(new EchoHostBackend()));
+    const n = nics.indexOf(dev);
+    if (n >= 0) {
+      const wire = new EchoHostBackend(hosts[n]);
+      const mac = dev.mac ?? defaultMac(n);
+      if (dev.driver === "virtio-net-pci") virtio.push(new VirtioNet(wire, mac));
+      else functions.push(new Ne2000(wire, mac));
       continue;
     }
     const d = byId.get(dev.drive!);

@@ -1,13 +1,23 @@
 // The host's half of the pv hypercall ABI (docs/hypercalls.md): the hypercalls the core forwards
 // because they need the host's devices or its clock. The console writes a guest buffer to the
 // serial console's output; the one-shot timer raises IRQ 0 through the PIC when virtual time
-// passes a kvmclock deadline. Every guest-supplied address and length is checked here: a bad one
-// is an error in EAX, never a host exception.
+// passes a kvmclock deadline; the virtio notify kicks a queue of a virtio-pci function without
+// an I/O write (the core does not forward it yet: docs/hypercalls.md). Every guest-supplied
+// address and length is checked here: a bad one is an error in EAX, never a host exception.
 
 import type { TimedDevice } from "../../devices/clock.js";
 import type { GuestMemory } from "../../devices/dma.js";
 import type { Cpu } from "../cpu.js";
-import { EFAULT, EINVAL, KVM_ENOSYS, PV_CONSOLE_MAX, PV_HC_CONSOLE_WRITE, PV_HC_SET_TIMER } from "../generated/abi.js";
+import {
+  EFAULT,
+  EINVAL,
+  KVM_ENOSYS,
+  PV_CONSOLE_MAX,
+  PV_HC_CONSOLE_WRITE,
+  PV_HC_SET_TIMER,
+  PV_HC_VIRTIO_NOTIFY,
+} from "../generated/abi.js";
+
 import * as L from "../generated/layout.js";
 
 /** The PIC inputs pulseSharedIrq drives. */
@@ -37,6 +47,11 @@ export interface PvHostOptions {
   pulseIrq0: () => void;
   /** Virtual time in nanoseconds (the Vm's clock). */
   nowNs: () => number;
+  /**
+   * Kicks queue `queue` of the virtio-pci function at bus 0 `devfn` (device << 3 | function), as
+   * a write to its notify register would; false when there is no such function or queue.
+   */
+  virtioNotify?: (devfn: number, queue: number) => boolean;
 }
 
 /** The one-shot timer of PV_HC_SET_TIMER: a device on the Vm's clock. */
@@ -78,8 +93,10 @@ export class PvHost {
   private readonly memory: GuestMemory;
   private readonly console: ((byte: number) => void) | undefined;
   private readonly nowNs: () => number;
+  private readonly virtioNotify: PvHostOptions["virtioNotify"];
 
   constructor(opts: PvHostOptions) {
+    this.virtioNotify = opts.virtioNotify;
     this.cpu = opts.cpu;
     this.memory = opts.memory;
     this.console = opts.console;
@@ -96,6 +113,11 @@ export class PvHost {
         return this.consoleWrite(ebx, ecx);
       case PV_HC_SET_TIMER:
         return this.setTimer(ecx * 2 ** 32 + ebx);
+      case PV_HC_VIRTIO_NOTIFY:
+        // EBX = devfn (bus 0), ECX = queue index.
+        if (!this.virtioNotify) return -KVM_ENOSYS;
+        if (ebx > 0xff || ecx > 0xffff) return -EINVAL;
+        return this.virtioNotify(ebx, ecx) ? 0 : -EINVAL;
       default:
         return -KVM_ENOSYS;
     }

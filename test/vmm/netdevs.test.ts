@@ -1,0 +1,106 @@
+// The command line's -netdev, -nic and the NICs' netdev=/mac= (vmm/node/netdevs.ts), and what
+// they build: each NIC on its own wire whose host answers at the address the flags give.
+
+import { describe, expect, it } from "vitest";
+import type { EchoHostBackend } from "../../devices/net/backend.js";
+import { Ne2000 } from "../../devices/net/ne2000.js";
+import { bytesSource } from "../../devices/storage/block.js";
+import { VirtioNet } from "../../devices/virtio/net.js";
+import { parseArgs } from "../../vmm/node/args.js";
+import { machinePci } from "../../vmm/node/drives.js";
+import { UserInputError } from "../../vmm/node/files.js";
+import { parseMac, parseNetdev, parseNic } from "../../vmm/node/netdevs.js";
+
+const open = () => bytesSource(new Uint8Array(8192));
+const build = (argv: string[]) => machinePci(parseArgs(argv).machine, open);
+const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
+
+/** An ARP request for `ip` from 10.0.2.15; the answer's sender address, or undefined. */
+function arpAnswer(wire: EchoHostBackend, ip: number[]): number[] | undefined {
+  const f = new Uint8Array(42);
+  f.fill(0xff, 0, 6);
+  f.set([0x52, 0x54, 0, 0x12, 0x34, 0x56], 6);
+  f.set([0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1], 12);
+  f.set([0x52, 0x54, 0, 0x12, 0x34, 0x56, 10, 0, 2, 15], 22);
+  f.set(ip, 38);
+  let reply: Uint8Array | undefined;
+  const was = wire.onReceive;
+  wire.onReceive = (r) => {
+    reply = r;
+  };
+  wire.transmit(f);
+  wire.onReceive = was;
+  return reply ? [...reply.subarray(28, 32)] : undefined;
+}
+
+describe("-netdev and -nic", () => {
+  it("parses QEMU's spellings", () => {
+    expect(parseNetdev("user,id=n0")).toEqual({ kind: "user", id: "n0", host: "10.0.2.2" });
+    expect(parseNetdev("user,id=n1,net=192.168.76.0/24")).toMatchObject({ host: "192.168.76.2" });
+    expect(parseNetdev("user,id=n1,net=172.16.0.0/255.255.0.0,host=172.16.9.1")).toMatchObject({
+      host: "172.16.9.1",
+    });
+    expect(parseNic("none", 0)).toBeUndefined();
+    const nic = parseNic("user,model=ne2k_pci,mac=52:54:00:ab:cd:ef", 3);
+    expect(nic?.netdev).toEqual({ kind: "user", id: "nic3", host: "10.0.2.2" });
+    expect(nic?.nic.model).toBe("ne2k_pci");
+    expect(hex(nic!.nic.mac!)).toBe("52:54:00:ab:cd:ef");
+    expect(parseNic("user", 0)?.nic.model).toBe("virtio-net-pci");
+    expect(hex(parseMac("x", "02-00-00-00-00-01"))).toBe("02:00:00:00:00:01");
+  });
+
+  it("refuses what this machine cannot do with a one-line error", () => {
+    const bad: [() => unknown, RegExp][] = [
+      [() => parseNetdev("tap,id=t0"), /user backend only/],
+      [() => parseNetdev("user"), /id=NAME is required/],
+      [() => parseNetdev("user,id=a,hostfwd=tcp::2222-:22"), /'hostfwd' is not supported here \(id, net, host\)/],
+      [() => parseNetdev("user,id=a,net=10.0.2.0/33"), /net=10\.0\.2\.0\/33/],
+      [() => parseNetdev("user,id=a,net=10.0.2.0/255.0.255.0"), /give ADDR\/PREFIX/],
+      [() => parseNetdev("user,id=a,host=10.0.3.2"), /not in the network 10\.0\.2\.0\/24/],
+      [() => parseNetdev("user,id=a,host=300.1.1.1"), /not an IPv4 address/],
+      [() => parseNetdev("user,id=a,id=b"), /given twice/],
+      [() => parseNic("user,model=e1000", 0), /model=e1000: this machine has virtio-net-pci and ne2k_pci/],
+      [() => parseNic("tap", 0), /use -nic user/],
+      [() => parseNic("user,mac=01:00:00:00:00:01", 0), /multicast/],
+      [() => parseNic("user,mac=52:54:00:12:34", 0), /six hex bytes/],
+      [() => parseNic("user,dns=10.0.2.3", 0), /'dns' is not supported/],
+    ];
+    for (const [f, msg] of bad) expect(f).toThrow(msg);
+    expect(() => parseArgs(["-netdev", "user,id=a", "-netdev", "user,id=a"])).not.toThrow(); // parsing only
+    expect(() => build(["-netdev", "user,id=a", "-netdev", "user,id=a"])).toThrow(/id=a is used twice/);
+    expect(() => build(["-netdev", "user,id=a"])).toThrow(/no NIC uses it/);
+    expect(() => build(["-device", "virtio-net-pci,netdev=b"])).toThrow(/no -netdev with id=b/);
+    expect(() =>
+      build(["-netdev", "user,id=a", "-device", "ne2k_pci,netdev=a", "-device", "virtio-net-pci,netdev=a"]),
+    ).toThrow(/already used by another NIC/);
+    expect(() => build(["-device", "virtio-rng-pci,netdev=a"])).toThrow(/unknown property 'netdev'/);
+    expect(() => parseArgs(["-netdev"])).toThrow(UserInputError);
+  });
+
+  it("builds each NIC on its own wire, with QEMU's MACs in order and the host the flags name", () => {
+    const pci = build([
+      "-netdev",
+      "user,id=lan,net=192.168.7.0/24",
+      "-device",
+      "ne2k_pci,netdev=lan",
+      "-nic",
+      "user,mac=52:54:00:00:00:aa",
+      "-device",
+      "virtio-net-pci",
+    ]);
+    const [ne2k] = pci.functions as Ne2000[];
+    const [nic1, nic2] = pci.virtio as VirtioNet[];
+    expect(ne2k).toBeInstanceOf(Ne2000);
+    expect([nic1, nic2].every((n) => n instanceof VirtioNet)).toBe(true);
+    expect(hex(ne2k!.mac)).toBe("52:54:00:12:34:56");
+    expect(hex(nic1!.mac)).toBe("52:54:00:00:00:aa");
+    expect(hex(nic2!.mac)).toBe("52:54:00:12:34:58");
+    const wire = ne2k!.backend as EchoHostBackend;
+    expect(arpAnswer(wire, [192, 168, 7, 2])).toEqual([192, 168, 7, 2]);
+    expect(arpAnswer(wire, [10, 0, 2, 2])).toBeUndefined();
+    expect(arpAnswer(nic1!.backend as EchoHostBackend, [10, 0, 2, 2])).toEqual([10, 0, 2, 2]);
+    expect(nic1!.backend).not.toBe(nic2!.backend);
+    // -nic none adds nothing.
+    expect(build(["-nic", "none"]).virtio).toEqual([]);
+  });
+});
