@@ -86,81 +86,110 @@ async function main(): Promise<void> {
     memMiB: o.memMiB,
   };
   const manifest = readFileSync(`${dir}/MANIFEST`, "utf8").trim();
-  const ver = versions(o.peers);
   const log = (s: string) => process.stdout.write(`${s}\n`);
-  const loadBefore = load();
-  log(`bench:guest: ${o.rounds} round(s) of ${o.peers.join(", ")}; load average before ${loadBefore.join(" ")}`);
-  const runs: Partial<Record<Peer, RunResult[]>> = {};
-  const runLoads: { round: number; peer: Peer; loadBefore: number[] }[] = [];
+  const run: BenchRun = {
+    o,
+    manifest,
+    ver: versions(o.peers),
+    started: new Date(),
+    loadBefore: load(),
+    runs: {},
+    runLoads: [],
+  };
+  log(`bench:guest: ${o.rounds} round(s) of ${o.peers.join(", ")}; load average before ${run.loadBefore.join(" ")}`);
+  let bad = false;
   for (let round = 1; round <= o.rounds; round++) {
     for (const peer of o.peers) {
-      runLoads.push({ round, peer, loadBefore: load() });
+      run.runLoads.push({ round, peer, loadBefore: load() });
       // progress on stderr: our emulator takes minutes per run
       const r = await runGuest(peerCommand(peer, guest, o.ourFlags), o.timeoutMs, (ev) => {
         if (ev.kind !== "out")
           process.stderr.write(`  ${peer} ${(ev.atMs / 1000).toFixed(1)} s: ${ev.kind} ${ev.name ?? ""}\n`);
       });
-      runs[peer] = [...(runs[peer] ?? []), r];
+      run.runs[peer] = [...(run.runs[peer] ?? []), r];
       log(
         `round ${round} ${peer}: ${r.ok ? "ok" : `FAILED: ${r.error}`}; /init at ${r.boot?.toFixed(1) ?? "-"} s, ` +
           `${r.workloads.length} workloads done, end at ${r.total?.toFixed(1) ?? "-"} s`,
       );
       if (!r.ok) log(`  last console lines: ${r.console.trim().split("\n").slice(-5).join("\n  ")}`);
     }
+    // after every round, so that a run cut short keeps the rounds it finished
+    const rep = report(run, round);
+    bad = rep.bad;
+    if (round === o.rounds) log(`\n${rep.text}`);
+    if (o.write) log(`wrote ${rep.wrote}`);
   }
+  if (bad) process.exitCode = 1;
+}
+
+interface BenchRun {
+  o: ReturnType<typeof options>;
+  manifest: string;
+  ver: Record<string, string>;
+  started: Date;
+  loadBefore: number[];
+  runs: Partial<Record<Peer, RunResult[]>>;
+  runLoads: { round: number; peer: Peer; loadBefore: number[] }[];
+}
+
+/** The table and the files for the rounds done so far. */
+function report(run: BenchRun, roundsDone: number): { text: string; bad: boolean; wrote: string } {
+  const { o, runs } = run;
   const loadAfter = load();
   const rows = summarize(runs);
-  const table = formatTable(rows, o.peers);
   const mismatches = outputMismatches(runs);
   const failures = o.peers.flatMap((p) =>
     (runs[p] ?? []).flatMap((r, i) => (r.ok ? [] : [`${p} round ${i + 1}: ${r.error}`])),
   );
   const date = new Date().toISOString();
+  const partial = roundsDone < o.rounds ? ` (${roundsDone} of ${o.rounds} done so far)` : "";
   const text = [
     `bench:guest ${date}`,
     `host: ${os.cpus()[0]?.model ?? "unknown"} x${os.cpus().length}, node ${process.version}`,
-    `guest: ${CMDLINE}, ${o.memMiB} MiB RAM, direct kernel boot; median of ${o.rounds} round(s), seconds of host time`,
-    ...manifest.split("\n").filter((l) => !l.startsWith("#")),
-    `emulators: ${o.peers.map((p) => `${p} = ${ver[p]}`).join("; ")}`,
+    `guest: ${CMDLINE}, ${o.memMiB} MiB RAM, direct kernel boot; median of ${roundsDone} round(s)${partial}, seconds of host time`,
+    ...run.manifest.split("\n").filter((l) => !l.startsWith("#")),
+    `emulators: ${o.peers.map((p) => `${p} = ${run.ver[p]}`).join("; ")}`,
     `our flags: ${o.ourFlags.length ? o.ourFlags.join(" ") : "(defaults: native mode, icount clock)"}`,
-    `load average (1, 5, 15 min) before: ${loadBefore.join(" ")}, after: ${loadAfter.join(" ")}`,
+    `load average (1, 5, 15 min) before: ${run.loadBefore.join(" ")}, after: ${loadAfter.join(" ")}`,
     "",
-    table,
+    formatTable(rows, o.peers),
     "",
     mismatches.length ? `OUTPUTS DIFFER:\n${mismatches.join("\n")}` : "outputs: every run computed the same results",
     ...(failures.length ? ["FAILED RUNS:", ...failures] : []),
   ].join("\n");
-  log(`\n${text}`);
-  if (o.write) {
-    const out = `${repoRoot}bench/results`;
-    mkdirSync(out, { recursive: true });
-    const stamp = date.replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-    const doc = {
-      benchmark: "guest",
-      date,
-      host: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version },
-      guest: { cmdline: CMDLINE, memMiB: o.memMiB, manifest },
-      emulators: ver,
-      ourFlags: o.ourFlags,
-      rounds: o.rounds,
-      loadBefore,
-      loadAfter,
-      rows: rows.map((r) => ({ ...r, usOverV86: ratio(r, "v86"), usOverQemu: ratio(r, "qemu") })),
-      runs: Object.fromEntries(
-        Object.entries(runs).map(([p, list]) => [p, list.map(({ console: _c, ...rest }) => rest)]),
-      ),
-      runLoads,
-      outputMismatches: mismatches,
-      failures,
-    };
-    const json = `${JSON.stringify(doc, null, 2)}\n`;
-    writeFileSync(`${out}/guest-${stamp}.txt`, `${text}\n`);
-    writeFileSync(`${out}/guest-${stamp}.json`, json);
-    writeFileSync(`${out}/guest-latest.txt`, `${text}\n`);
-    writeFileSync(`${out}/guest-latest.json`, json);
-    log(`wrote bench/results/guest-${stamp}.{txt,json} and guest-latest.{txt,json}`);
-  }
-  if (failures.length || mismatches.length) process.exitCode = 1;
+  const bad = failures.length > 0 || mismatches.length > 0;
+  if (!o.write) return { text, bad, wrote: "" };
+  const out = `${repoRoot}bench/results`;
+  mkdirSync(out, { recursive: true });
+  const stamp = run.started
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+  const doc = {
+    benchmark: "guest",
+    date,
+    host: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version },
+    guest: { cmdline: CMDLINE, memMiB: o.memMiB, manifest: run.manifest },
+    emulators: run.ver,
+    ourFlags: o.ourFlags,
+    rounds: o.rounds,
+    roundsDone,
+    loadBefore: run.loadBefore,
+    loadAfter,
+    rows: rows.map((r) => ({ ...r, usOverV86: ratio(r, "v86"), usOverQemu: ratio(r, "qemu") })),
+    runs: Object.fromEntries(
+      Object.entries(runs).map(([p, list]) => [p, list.map(({ console: _c, ...rest }) => rest)]),
+    ),
+    runLoads: run.runLoads,
+    outputMismatches: mismatches,
+    failures,
+  };
+  const json = `${JSON.stringify(doc, null, 2)}\n`;
+  writeFileSync(`${out}/guest-${stamp}.txt`, `${text}\n`);
+  writeFileSync(`${out}/guest-${stamp}.json`, json);
+  writeFileSync(`${out}/guest-latest.txt`, `${text}\n`);
+  writeFileSync(`${out}/guest-latest.json`, json);
+  return { text, bad, wrote: `bench/results/guest-${stamp}.{txt,json} and guest-latest.{txt,json}` };
 }
 
 main().catch((err: unknown) => {
