@@ -66,23 +66,22 @@ if [ "$APT" = 1 ]; then
   $SUDO apt-get update -q >&2 || log "warning: apt-get update reported errors (network down?)"
 fi
 
-# deb PKG: the path of PKG's .deb in $DEBS (downloaded unless --no-apt)
+# deb PKG: the path of a .deb of PKG in $DEBS: one already there (the newest) unless --refresh,
+# else a fresh `apt-get download` (into a folder of its own, so that its file is the only one)
 deb() {
   n=${1%%:*}
-  f=
-  if [ "$APT" = 1 ]; then
-    (cd "$DEBS" && apt-get download -q "$1" >&2) ||
-      die "apt-get download $1 failed: is the network up and is the i386 architecture's package list there?"
-    want=$(apt-cache policy "$1" | sed -n 's/^ *Candidate: //p')
-    # file names carry an epoch URL-encoded (1%3a...): match on the Version field
-    for d in "$DEBS/${n}_"*.deb; do
-      [ -f "$d" ] && [ "$(dpkg-deb -f "$d" Version)" = "$want" ] && f=$d
-    done
-  else
+  if [ "$REFRESH" = 0 ] || [ "$APT" = 0 ]; then
     f=$(ls -t "$DEBS/${n}_"*.deb 2>/dev/null | head -n1)
+    if [ -n "$f" ]; then echo "$f"; return 0; fi
+    [ "$APT" = 1 ] || die "--no-apt: no .deb for $1 in $DEBS"
   fi
-  [ -n "$f" ] && [ -f "$f" ] || die "no .deb for $1 in $DEBS"
-  echo "$f"
+  t=$(mktemp -d "$DEBS/.download.XXXXXX")
+  if ! (cd "$t" && apt-get download -q "$1" >&2); then
+    rm -rf "$t"
+    die "apt-get download $1 failed: is the network up and is the i386 architecture's package list there?"
+  fi
+  for f in "$t"/*.deb; do mv "$f" "$DEBS/"; echo "$DEBS/${f##*/}"; done
+  rmdir "$t"
 }
 
 # ---------------------------------------------------------------- kernel

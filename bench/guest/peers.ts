@@ -27,26 +27,13 @@ const tsx = createRequire(import.meta.url).resolve("tsx");
  * (direct boot, native mode, icount clock).
  */
 export function peerCommand(peer: Peer, g: GuestFiles, ourFlags: readonly string[]): Command {
+  // our command line takes QEMU's flags for these
+  const machine = ["-m", String(g.memMiB), "-kernel", g.kernel, "-initrd", g.initrd, "-append", g.cmdline];
   switch (peer) {
     case "ours":
       return {
         file: process.execPath,
-        args: [
-          "--import",
-          tsx,
-          `${repoRoot}vmm/node/cli.ts`,
-          "-m",
-          String(g.memMiB),
-          "-kernel",
-          g.kernel,
-          "-initrd",
-          g.initrd,
-          "-append",
-          g.cmdline,
-          "-serial",
-          "stdio",
-          ...ourFlags,
-        ],
+        args: ["--import", tsx, `${repoRoot}vmm/node/cli.ts`, ...machine, "-serial", "stdio", ...ourFlags],
       };
     case "v86":
       // Debian's SeaBIOS and SeaVGABIOS (guests/seabios/, from the `seabios` package)
@@ -73,25 +60,7 @@ export function peerCommand(peer: Peer, g: GuestFiles, ourFlags: readonly string
     case "qemu":
       return {
         file: "qemu-system-i386",
-        args: [
-          "-accel",
-          "tcg",
-          "-m",
-          String(g.memMiB),
-          "-kernel",
-          g.kernel,
-          "-initrd",
-          g.initrd,
-          "-append",
-          g.cmdline,
-          "-display",
-          "none",
-          "-monitor",
-          "none",
-          "-serial",
-          "stdio",
-          "-no-reboot",
-        ],
+        args: ["-accel", "tcg", ...machine, "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot"],
       };
   }
 }
