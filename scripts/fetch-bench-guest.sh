@@ -12,7 +12,9 @@
 #   --no-apt   never run apt-get: use the .deb files and tools already there
 #
 # Idempotent: a complete cache (both files, made from the current bench/guest/init) is reused
-# without touching the network; the initramfs alone is repacked when /init changed.
+# without touching the network; otherwise both are remade from the .deb files already in the
+# cache where it has them (apt still resolves which kernel linux-image-686 means), and
+# downloaded where not. Every apt step that fails says so and what to check.
 # Environment: X86LAB_CACHE (default $XDG_CACHE_HOME/x86lab, else ~/.cache/x86lab), as the
 # scripts under guests/ use. Prints the output directory on the last line of stdout.
 set -eu
@@ -29,7 +31,7 @@ for a in "$@"; do
   case $a in
     --refresh) REFRESH=1 ;;
     --no-apt) APT=0 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "fetch-bench-guest.sh: unknown argument: $a" >&2; exit 2 ;;
   esac
 done
