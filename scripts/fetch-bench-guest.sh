@@ -31,7 +31,7 @@ for a in "$@"; do
   case $a in
     --refresh) REFRESH=1 ;;
     --no-apt) APT=0 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "fetch-bench-guest.sh: unknown argument: $a" >&2; exit 2 ;;
   esac
 done
