@@ -70,7 +70,8 @@ export function formatTable(rows: readonly Row[], peers: readonly Peer[]): strin
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) =>
     `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ")} |`;
-  const rule = `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`;
+  // the delimiter row as Biome formats Markdown, so the table can be pasted into the README
+  const rule = line(widths.map((w, i) => (i === 0 ? "-".repeat(w) : `${"-".repeat(w - 1)}:`)));
   return [line(head), rule, ...body.map(line)].join("\n");
 }
 

@@ -101,6 +101,7 @@ describe("summary and table", () => {
     const table = formatTable(rows, ["ours", "v86", "qemu"]).split("\n");
     expect(table[0]).toMatch(/^\| marker .*\| ours \(s\) \| v86 \(s\) \| qemu \(s\) \| us \/ v86 \| us \/ qemu \|$/);
     expect(table[2]).toMatch(/^\| power-on to \/init +\| +110\.0 \| +11\.0 \| +5\.00 \| +10\.0x \| +22\.0x \|$/);
+    expect(table[1]).toBe("| ------------------------------ | -------: | ------: | -------: | -------: | --------: |");
     expect(table).toHaveLength(5);
   });
 
