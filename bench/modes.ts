@@ -3,8 +3,12 @@
 // table (guest instructions, crossings by kind, modeled cycles per profile, host milliseconds) and
 // checks the claims of reference/virtualization.md section 9 that these workloads cover.
 // Results: bench/results/modes-<time>.json and .txt, and modes-latest.{json,txt}.
+//
+//   npm run bench:modes [-- --jit on|off]     (the JIT on by default; off: the interpreter alone,
+//                                              written as modes-nojit-*; the crossings must match)
 
 import { mkdirSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
 import { KIND_NAMES } from "../vmm/stats/events.js";
 import { PROFILES } from "../vmm/stats/profiles.js";
 import { type BootTable, type ClaimLine, checkClaims, type NanoTable } from "./modes/claims.js";
@@ -40,6 +44,9 @@ function fmt(n: number | undefined): string {
 }
 
 async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { jit: { type: "string", default: "on" } } });
+  if (values.jit !== "on" && values.jit !== "off") throw new Error(`--jit ${values.jit}: use on or off`);
+  const jit = values.jit === "on";
   const rows: RunRow[] = [];
   const nano: NanoTable = {};
   const boot: BootTable = {};
@@ -48,7 +55,7 @@ async function main(): Promise<void> {
   for (const m of MODES) {
     const elf = nanobenchElf(m);
     try {
-      const r = await runNanobench(m.mode, m.mmu, elf);
+      const r = await runNanobench(m.mode, m.mmu, elf, jit);
       const complete = r.stop.kind === "debug-exit" && r.output.includes("nanobench done");
       for (const b of r.results) {
         const byMode = nano[b.name] ?? {};
@@ -74,7 +81,7 @@ async function main(): Promise<void> {
 
   for (const m of LINUX_MODES) {
     try {
-      const r = await bootLinux(m.mode, m.mmu);
+      const r = await bootLinux(m.mode, m.mmu, undefined, jit);
       boot[m.label] = { crossings: r.crossings, refsPerMiss: r.walk.refsPerMiss, instructions: r.instructionsToPrompt };
       const priced = priceAll(r.crossings);
       rows.push({
@@ -106,15 +113,16 @@ async function main(): Promise<void> {
   const dir = new URL("./results/", import.meta.url);
   mkdirSync(dir, { recursive: true });
   const json = JSON.stringify(
-    { date: new Date().toISOString(), rows, nanobench: summarizeNano(nano), claims },
+    { date: new Date().toISOString(), jit, rows, nanobench: summarizeNano(nano), claims },
     null,
     1,
   );
-  for (const name of [`modes-${stamp}`, "modes-latest"]) {
+  const base = jit ? "modes" : "modes-nojit";
+  for (const name of [`${base}-${stamp}`, `${base}-latest`]) {
     writeFileSync(new URL(`${name}.json`, dir), json);
     writeFileSync(new URL(`${name}.txt`, dir), `${text}\n`);
   }
-  log(`\nwritten: bench/results/modes-${stamp}.json and .txt (and modes-latest.*)`);
+  log(`\nwritten: bench/results/${base}-${stamp}.json and .txt (and ${base}-latest.*)`);
 }
 
 function summarizeNano(nano: NanoTable) {

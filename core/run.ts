@@ -4,9 +4,9 @@
 // (core/jit/), the binary translator's cache (core/bt/, the bt mode) or the interpreter's step.
 
 import { beginStep, finishStep, serviceEvents, settleRun, step } from "./cpu/interp";
-import { beginRun, budgetLeft } from "./cpu/rep";
-import { btStep } from "./bt/execute";
-import { jitTryBlock, takeJitStop } from "./jit/enter";
+import { beginRun, budgetLeft, repExtraIterations, retiredInRun } from "./cpu/rep";
+import { btCountDirect, btDirectCode, btLeaveCache, btStep } from "./bt/execute";
+import { jitFaulted, jitTryBlock, takeJitStop } from "./jit/enter";
 import { RUN_BUDGET, S_BT_ACTIVE, S_HALTED, S_INTR, S_JIT_ON } from "./generated/layout";
 import { clearExitStop } from "./virt/exits";
 import { trapBeforeRun, trapMode } from "./virt/trap";
@@ -16,17 +16,17 @@ export function run(budget: i32): u32 {
   clearExitStop();
   let reason: u32 = RUN_BUDGET;
   if (trapMode()) trapBeforeRun();
-  // The bt mode runs guest-kernel code from the translation cache (core/bt/execute.ts); the
-  // trap mode keeps the interpreter.
+  // The bt mode runs guest-kernel code from the translation cache (core/bt/execute.ts) and user
+  // code directly, which the JIT may compile; the trap mode keeps the interpreter.
   const bt = load<u32>(S_BT_ACTIVE) != 0;
-  const jit = load<u32>(S_JIT_ON) != 0 && !bt && !trapMode();
+  const jit = load<u32>(S_JIT_ON) != 0 && !trapMode();
   while (budgetLeft()) {
     // INTR, NMI, HALTED and INT_SHADOW are adjacent words: one test covers the common case. An
     // interrupt the VMM holds for injection (hvm, pv) keeps INTR asserted until it injects it.
     if ((load<u64>(S_INTR) | load<u64>(S_HALTED)) != 0) {
       reason = serviceEvents();
       if (reason != RUN_BUDGET) break;
-    } else if (jit && jitTryBlock()) {
+    } else if (jit && (!bt || btDirectCode()) && runCompiled(bt)) {
       // Compiled code ran one or more instructions (nothing was pending, so none of them could
       // have been preceded by an interrupt).
       reason = takeJitStop();
@@ -41,4 +41,18 @@ export function run(budget: i32): u32 {
   }
   settleRun();
   return reason;
+}
+
+/**
+ * Runs a compiled block at EIP if there is one. In the bt mode this is user code executed
+ * directly: the translator's block is settled first and the instructions counted as direct
+ * execution, as btStep counts them (steps that completed: REP iterations and faults aside).
+ */
+@inline function runCompiled(bt: bool): bool {
+  if (!bt) return jitTryBlock();
+  btLeaveCache();
+  const before = <u32>retiredInRun() - repExtraIterations - jitFaulted;
+  if (!jitTryBlock()) return false;
+  btCountDirect(<u32>retiredInRun() - repExtraIterations - jitFaulted - before);
+  return true;
 }

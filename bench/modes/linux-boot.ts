@@ -32,7 +32,12 @@ export interface LinuxBootResult {
 }
 
 /** Boots to the prompt, then reads the current clocksource; throws with the output's tail on failure. */
-export async function bootLinux(mode: VirtMode, mmu?: MmuMode, limit = 2_000_000_000): Promise<LinuxBootResult> {
+export async function bootLinux(
+  mode: VirtMode,
+  mmu?: MmuMode,
+  limit = 2_000_000_000,
+  jit = true,
+): Promise<LinuxBootResult> {
   let out = "";
   const t0 = performance.now();
   const vm = await Vm.create({
@@ -40,6 +45,7 @@ export async function bootLinux(mode: VirtMode, mmu?: MmuMode, limit = 2_000_000
     ramBytes: 64 << 20,
     mode,
     mmu,
+    jit,
     wallClockSeconds: 1704067200,
     onSerial: (com, b) => {
       if (com === 1) out += String.fromCharCode(b);

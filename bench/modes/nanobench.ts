@@ -38,7 +38,12 @@ export interface NanobenchRun {
 const LINE = /^nanobench (\S+) (\d+) (\d+) (\d+\.\d\d)$/;
 
 /** `elf` is a path under guests/labs (e.g. "nanobench/nanobench.elf"). */
-export async function runNanobench(mode: VirtMode, mmu: MmuMode | undefined, elf: string): Promise<NanobenchRun> {
+export async function runNanobench(
+  mode: VirtMode,
+  mmu: MmuMode | undefined,
+  elf: string,
+  jit = true,
+): Promise<NanobenchRun> {
   const kernel = new Uint8Array(readFileSync(new URL(`../../guests/labs/${elf}`, import.meta.url)));
   let out = "";
   let line = "";
@@ -76,6 +81,7 @@ export async function runNanobench(mode: VirtMode, mmu: MmuMode | undefined, elf
     clock: "icount",
     mode,
     mmu,
+    jit,
     onSerial: (com, byte) => {
       if (com === 1) onByte(byte);
     },

@@ -175,6 +175,24 @@ function settle(): void {
   }
 }
 
+/**
+ * Whether the code at EIP runs outside the cache "directly" (user code, virtual-8086 code): the
+ * run loop may run it compiled by the JIT, after btLeaveCache, counting it as direct execution.
+ */
+@inline export function btDirectCode(): bool {
+  return load<u64>(S_CPL) != KERNEL && load<u32>(S_MODE) != MODE_REAL;
+}
+
+/** Leaving the cache for directly executed code: settles the block that was executing. */
+export function btLeaveCache(): void {
+  if (inCache) settle();
+}
+
+/** Instructions executed directly (outside the cache) by someone else: the JIT's user code. */
+export function btCountDirect(n: u32): void {
+  if (n != 0) countEvent(KIND_GUEST_INSTR, EXEC_DIRECT, WHERE_CORE, n);
+}
+
 /** User code (directly) and real-mode code (interpreted): the normal interpreter, no cache. */
 function outsideKernel(): void {
   if (inCache) settle();

@@ -72,9 +72,15 @@ let progress: u32 = 0;
   return left > 0 ? <u32>left : 1;
 }
 
+/** Iterations of REP instructions beyond their first, ever (steps = retired - these). */
+export let repExtraIterations: u32 = 0;
+
 /** A REP string instruction ran `iterations` in this step (the run loop counts the first). */
 @inline export function countRepIterations(iterations: u32): void {
-  if (iterations > 1) setExecuted(getExecuted() + <i32>(iterations - 1));
+  if (iterations > 1) {
+    setExecuted(getExecuted() + <i32>(iterations - 1));
+    repExtraIterations += iterations - 1;
+  }
   progress = 0;
 }
 

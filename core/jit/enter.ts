@@ -9,6 +9,7 @@
 
 import { finishStep, beginStep, step } from "../cpu/interp";
 import { budgetRemaining, retiredInRun } from "../cpu/rep";
+import { faulted } from "../cpu/fault";
 import {
   RUN_BUDGET,
   S_EFLAGS,
@@ -56,6 +57,8 @@ const CS_LIMIT: u32 = S_SEG_LIMIT + 4;
 export let jitStop: u32 = RUN_BUDGET;
 /** jitKills when the executing block was entered. */
 let killsAtEntry: u32 = 0;
+/** Instructions compiled code handed to the interpreter that faulted or exited, ever. */
+export let jitFaulted: u32 = 0;
 
 @inline function modeFlags(): u32 {
   return (load<u32>(S_CS_DB) != 0 ? BLOCK_CS32 : 0) | (load<u32>(S_SS_DB) != 0 ? BLOCK_SS32 : 0);
@@ -137,6 +140,7 @@ export function jitStep(eip: u32, next: u32): u32 {
   store<u32>(S_EIP, eip);
   const flags = beginStep();
   step();
+  if (faulted) jitFaulted++;
   const r = finishStep(flags);
   if (r != RUN_BUDGET) {
     jitStop = r;

@@ -2,7 +2,8 @@
 // one the interpreter alone, advanced by the same instruction counts and compared after each
 // step. run(budget) stops both at exactly the same instruction boundary (a compiled block runs
 // only when it fits the budget), so any difference in registers, flags, segments, control
-// registers, counters, device output or RAM is a JIT bug, reported where it first appears.
+// registers, crossing counters, device output or RAM is a JIT bug, reported where it first
+// appears.
 
 import type { Cpu } from "../cpu.js";
 import * as L from "../generated/layout.js";
@@ -58,6 +59,25 @@ export function cpuState(cpu: Cpu): Map<string, number | bigint> {
   return s;
 }
 
+/** The crossing counters (HV_EVENTS: kind x reason x where), which must match as well. */
+function eventCounters(cpu: Cpu): Uint32Array {
+  return new Uint32Array(cpu.memory.buffer, L.HV_EVENTS_BASE, L.HV_EVENTS_BYTES / 4);
+}
+
+function eventDifference(a: Cpu, b: Cpu): string | null {
+  const x = eventCounters(a);
+  const y = eventCounters(b);
+  for (let i = 0; i < x.length; i++) {
+    if (x[i] !== y[i]) {
+      const where = i % 2;
+      const reason = (i >> 1) % L.EVENT_REASONS;
+      const kind = Math.floor((i >> 1) / L.EVENT_REASONS);
+      return `event counter kind ${kind} reason ${reason} where ${where}: ${x[i]} with the JIT, ${y[i]} without`;
+    }
+  }
+  return null;
+}
+
 function firstDifference(a: Map<string, number | bigint>, b: Map<string, number | bigint>): string | null {
   for (const [k, v] of a) if (b.get(k) !== v) return k;
   return null;
@@ -102,6 +122,16 @@ export function lockstep(jit: Vm, interp: Vm, opts: LockstepOptions): LockstepRe
     const stopA = JSON.stringify(sa);
     const stopB = JSON.stringify(sb);
     const field = stopA !== stopB ? "stop" : firstDifference(a, b);
+    const events = field ? null : eventDifference(jit.cpu, interp.cpu);
+    if (events) {
+      return {
+        instructions: done,
+        steps,
+        ramChecks,
+        ended: null,
+        divergence: { after: done, what: "crossings", jit: events, interpreter: "" },
+      };
+    }
     if (field) {
       return {
         instructions: done,
