@@ -30,7 +30,7 @@ export interface CpuOptions {
 }
 
 /** Visits before a block is compiled: a compile costs about what 5,000 interpreted instructions do. */
-export const DEFAULT_JIT_THRESHOLD = 200;
+export const DEFAULT_JIT_THRESHOLD = 2000;
 
 export type RunReason = "budget" | "halt" | "shutdown" | "reset" | "stop" | "exception" | "vmexit";
 const REASONS: RunReason[] = ["budget", "halt", "shutdown", "reset", "stop", "exception", "vmexit"];

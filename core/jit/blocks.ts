@@ -11,13 +11,12 @@ import {
   HV_JIT_META_BASE,
   RAM_BASE,
   S_JIT_EVICTED,
-  S_JIT_FLUSHES,
   S_JIT_INVALIDATED,
   S_JIT_LIVE,
 } from "../generated/layout";
 import { onJitCodeWrite, TRACK_JIT, trackFrame, untrackFrame } from "../mmu/write-tracking";
 
-/** Blocks alive at once at most (a full store is emptied, as v86 empties its table). */
+/** Blocks alive at once at most (a full store evicts one block per compile). */
 export const MAX_BLOCKS: u32 = 4096;
 const HASH_SLOTS: u32 = 16384;
 const FRAME_BUCKETS: u32 = 4096;
@@ -25,8 +24,8 @@ const FRAME_BUCKETS: u32 = 4096;
 const RECORD: u32 = 32;
 const BLOCKS: u32 = HV_JIT_META_BASE;
 const HASH: u32 = BLOCKS + MAX_BLOCKS * RECORD; // [lin, block + 1] per slot
-const HEAT: u32 = HASH + HASH_SLOTS * 8; // u32 per slot
-const BUCKETS: u32 = HEAT + HASH_SLOTS * 4; // block + 1 heading each chain
+const HEAT: u32 = HASH + HASH_SLOTS * 8; // [lin, misses] per slot
+const BUCKETS: u32 = HEAT + HASH_SLOTS * 8; // block + 1 heading each chain
 const FREE: u32 = BUCKETS + FRAME_BUCKETS * 4; // stack of free block numbers
 const FREE_TOP: u32 = FREE + MAX_BLOCKS * 4;
 
@@ -77,16 +76,27 @@ export let jitKills: u32 = 0;
   return load<u32>(record(b) + R_SPAN) >>> 16;
 }
 
-/** One more miss at this slot; true when its heat reached `threshold` (and it starts again). */
-@inline export function heatUp(slot: u32, threshold: u32): bool {
-  const p = HEAT + (slot << 2);
-  const h = load<u32>(p) + 1;
-  if (h >= threshold) {
-    store<u32>(p, 0);
+/**
+ * One more miss at `lin` (hash slot `slot`); true when its heat reached `threshold` (and it
+ * starts again). The slot remembers one address: another address taking it over starts from
+ * one, so addresses that share a slot do not add up to a compile of neither's hot code.
+ */
+@inline export function heatUp(slot: u32, lin: u32, threshold: u32): bool {
+  const p = HEAT + (slot << 3);
+  let h: i32 = 1;
+  if (load<u32>(p) == lin) h = load<i32>(p + 4) + 1;
+  else store<u32>(p, lin);
+  if (h >= <i32>threshold) {
+    store<i32>(p + 4, 0);
     return true;
   }
-  store<u32>(p, h);
+  store<i32>(p + 4, h);
   return false;
+}
+
+/** The code at this slot could not be compiled: try again only after 64 thresholds' worth of misses. */
+export function heatBackOff(slot: u32, threshold: u32): void {
+  store<i32>(HEAT + (slot << 3) + 4, -<i32>(threshold < 0x100000 ? threshold << 6 : 0x4000000));
 }
 
 /** Empties the store: no block, every number free, every frame untracked by the JIT. */
@@ -100,7 +110,7 @@ export function jitReset(): void {
     store<u32>(r + R_FLAGS, 0);
   }
   memory.fill(HASH, 0, HASH_SLOTS * 8);
-  memory.fill(HEAT, 0, HASH_SLOTS * 4);
+  memory.fill(HEAT, 0, HASH_SLOTS * 8);
   memory.fill(BUCKETS, 0, FRAME_BUCKETS * 4);
   for (let i: u32 = 0; i < MAX_BLOCKS; i++) store<u32>(FREE + (i << 2), MAX_BLOCKS - 1 - i);
   freeCount = MAX_BLOCKS;
@@ -108,16 +118,21 @@ export function jitReset(): void {
   jitKills++;
 }
 
-/** Drops every block to make room: an eviction, counted. */
-function evictAll(): void {
-  store<u32>(S_JIT_EVICTED, load<u32>(S_JIT_EVICTED) + load<u32>(S_JIT_LIVE));
-  store<u32>(S_JIT_FLUSHES, load<u32>(S_JIT_FLUSHES) + 1);
-  jitReset();
-}
+/** The next block a full store evicts (round robin over the block numbers). */
+let clockHand: u32 = 0;
 
-/** A free block number for a compile, evicting everything when none is left. */
+/**
+ * A free block number for a compile. When every number is in use, one block is evicted, in
+ * round-robin order: emptying the whole store (v86's way) made a kernel boot recompile its
+ * hot code over and over once its working set passed the store's size.
+ */
 export function allocateBlock(): u32 {
-  if (freeCount == 0) evictAll();
+  if (freeCount == 0) {
+    const victim = clockHand;
+    clockHand = (clockHand + 1) & (MAX_BLOCKS - 1);
+    killBlock(victim);
+    store<u32>(S_JIT_EVICTED, load<u32>(S_JIT_EVICTED) + 1);
+  }
   freeCount--;
   return load<u32>(FREE + (freeCount << 2));
 }

@@ -42,6 +42,7 @@ import {
   blockHost,
   commitBlock,
   hashSlot,
+  heatBackOff,
   heatUp,
   jitKills,
   releaseBlock,
@@ -82,11 +83,14 @@ export function jitTryBlock(): bool {
   let b1 = slotBlock(slot);
   if (b1 == 0 || slotLin(slot) != lin || !fits(b1 - 1, host, flags)) {
     store<u64>(S_JIT_LOOKUP_MISSES, load<u64>(S_JIT_LOOKUP_MISSES) + 1);
-    if (!heatUp(slot, load<u32>(S_JIT_THRESHOLD))) return false;
+    if (!heatUp(slot, lin, load<u32>(S_JIT_THRESHOLD))) return false;
     // Hot: compile it and run it now (with a threshold of 1, code runs compiled from its first
     // execution on).
     b1 = compile(lin, eip, host, flags);
-    if (b1 == 0) return false;
+    if (b1 == 0) {
+      heatBackOff(slot, load<u32>(S_JIT_THRESHOLD));
+      return false;
+    }
   }
   const b = b1 - 1;
   // The whole block inside the budget and inside the CS limit (a smaller CS than at compile

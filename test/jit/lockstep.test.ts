@@ -30,7 +30,7 @@ const LINUX: Guest = {
 const SENSITIVE: Guest = { kernel: "guests/labs/sensitive/sensitive.elf", cmdline: "sensitive", mem: 32 };
 const NANOBENCH: Guest = { kernel: "guests/labs/nanobench/nanobench.elf", cmdline: "nanobench", mem: 32 };
 
-async function pair(g: Guest, mode: VirtMode, mmu?: MmuMode) {
+async function pair(g: Guest, mode: VirtMode, mmu?: MmuMode, jitThreshold = 1) {
   const out = { jit: "", interpreter: "" };
   const make = async (jit: boolean) => {
     const vm = await Vm.create({
@@ -39,7 +39,7 @@ async function pair(g: Guest, mode: VirtMode, mmu?: MmuMode) {
       mode,
       mmu,
       jit,
-      jitThreshold: 1,
+      jitThreshold,
       onSerial: (com, b) => {
         if (com === 1) out[jit ? "jit" : "interpreter"] += String.fromCharCode(b);
       },
@@ -58,7 +58,9 @@ describe("JIT and interpreter in lockstep", () => {
   ] as const)(
     "the tiny Linux boots to its shell the same way (%s, MMU %s)",
     async (mode, mmu) => {
-      const p = await pair(LINUX, mode, mmu);
+      // A low threshold (compiled after 100 visits, 20x sooner than by default) so that most of the
+      // boot runs compiled; the lab kernels compile everything from the first execution.
+      const p = await pair(LINUX, mode, mmu, 100);
       const r = lockstep(p.jit, p.interpreter, {
         instructions: 600_000_000,
         step: 50_000,
@@ -69,7 +71,8 @@ describe("JIT and interpreter in lockstep", () => {
       expect(p.out.jit).toContain("~ # ");
       expect(p.out.jit).toBe(p.out.interpreter);
       // The JIT really ran the boot: most instructions came from compiled code.
-      expect(p.jit.cpu.jit!.stats.blocksCompiled).toBeGreaterThan(1000);
+      // (Under bt only user code is the JIT's: the kernel runs from the translation cache.)
+      expect(p.jit.cpu.jit!.stats.blocksCompiled).toBeGreaterThan(mode === "bt" ? 100 : 500);
     },
     600_000,
   );

@@ -25,7 +25,6 @@ export interface JitInfo {
   compiledShare: number;
   lookupMisses: number;
   invalidated: number;
-  flushes: number;
   evicted: number;
 }
 
@@ -52,7 +51,6 @@ export function jitInfo(cpu: Cpu): JitInfo {
     compiledShare: total ? compiled / total : 0,
     lookupMisses: u64(L.S_JIT_LOOKUP_MISSES),
     invalidated: cpu.u32(L.S_JIT_INVALIDATED),
-    flushes: cpu.u32(L.S_JIT_FLUSHES),
     evicted: cpu.u32(L.S_JIT_EVICTED),
   };
 }
@@ -67,6 +65,6 @@ export function formatJitInfo(j: JitInfo): string {
     `wasm ${(j.wasmBytes / 1024).toFixed(1)} KiB compiled, ${(j.liveCodeBytes / 1024).toFixed(1)} KiB live`,
     `compile time ${j.compileMs.toFixed(1)} ms, worst single compile ${j.worstCompileMs.toFixed(2)} ms`,
     `entries ${j.entries}, instructions run compiled ${j.instructionsCompiled} (${pct(j.compiledShare)} of all)`,
-    `lookup misses ${j.lookupMisses}, invalidations ${j.invalidated}, evictions ${j.evicted} in ${j.flushes} flushes`,
+    `lookup misses ${j.lookupMisses}, invalidations ${j.invalidated}, evictions ${j.evicted}`,
   ].join("\n");
 }
