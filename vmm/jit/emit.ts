@@ -137,13 +137,8 @@ export class BlockEmitter {
    */
   interpret(insn: Insn, ends: boolean): void {
     this.interpreted++;
-    this.storeRegs();
-    this.addRetired(this.pending);
+    this.callStep(insn);
     this.pending = 0;
-    this.c
-      .const(insn.eip)
-      .const((insn.eip + insn.len) | 0)
-      .call(FN_STEP);
     if (ends) {
       this.c.op(Op.drop).op(Op.return);
       return;
@@ -158,12 +153,7 @@ export class BlockEmitter {
    * instruction; the count is put back so both paths leave it as the fast one does.
    */
   slowPath(insn: Insn): void {
-    this.storeRegs();
-    this.addRetired(this.pending);
-    this.c
-      .const(insn.eip)
-      .const((insn.eip + insn.len) | 0)
-      .call(FN_STEP);
+    this.callStep(insn);
     this.c.ifVoid().op(Op.return).op(Op.end);
     this.addRetired(-(this.pending + 1));
     this.loadRegs();
@@ -428,14 +418,18 @@ export class BlockEmitter {
 
   /** The interpreter runs this (last) instruction and the block ends. */
   slowExit(insn: Insn): void {
+    this.callStep(insn);
+    this.c.op(Op.drop).op(Op.return);
+  }
+
+  /** Memory up to date (registers, the count), then jitStep for `insn`; its answer on the stack. */
+  private callStep(insn: Insn): void {
     this.storeRegs();
     this.addRetired(this.pending);
     this.c
       .const(insn.eip)
       .const((insn.eip + insn.len) | 0)
-      .call(FN_STEP)
-      .op(Op.drop)
-      .op(Op.return);
+      .call(FN_STEP);
   }
 
   // ---- operands -------------------------------------------------------------------------------

@@ -183,6 +183,18 @@ function exitToV(em: BlockEmitter, insn: Insn): void {
   em.slowExit(insn);
 }
 
+/**
+ * A form that is one r/m operand of `size` bytes and a body (mode as BlockEmitter.rm): the body
+ * reads FA and/or sets FR.
+ */
+function rmForm(size: 1 | 4, mode: "r" | "w" | "rw", body: (em: BlockEmitter, insn: Insn) => void): Emitter {
+  return (em, insn) => {
+    em.rm(insn, size, mode, () => body(em, insn));
+    em.retired();
+    return true;
+  };
+}
+
 /** POP into local V at the top of a 32-bit stack; `then` runs on the fast path after ESP += 4. */
 function popToV(em: BlockEmitter, insn: Insn, then: () => void): void {
   const c = em.c;
@@ -214,45 +226,21 @@ const EMITTERS: Record<string, Emitter> = {
     em.retired();
     return true;
   },
-  MOV_EvGv_32: (em, insn) => {
-    em.rm(insn, 4, "w", () => {
-      em.getReg(insn.reg);
-      em.c.set(FR);
-    });
-    em.retired();
-    return true;
-  },
-  MOV_EvIz_32: (em, insn) => {
-    em.rm(insn, 4, "w", () => em.c.const(insn.imm[0]).set(FR));
-    em.retired();
-    return true;
-  },
-  MOV_GvEv_32: (em, insn) => {
-    em.rm(insn, 4, "r", () => {
-      em.c.get(FA);
-      em.setReg(insn.reg);
-    });
-    em.retired();
-    return true;
-  },
-  MOV_EbGb: (em, insn) => {
-    em.rm(insn, 1, "w", () => {
-      em.getReg8(insn.reg);
-      em.c.set(FR);
-    });
-    em.retired();
-    return true;
-  },
-  MOV_EbIb: (em, insn) => {
-    em.rm(insn, 1, "w", () => em.c.const(insn.imm[0] & 0xff).set(FR));
-    em.retired();
-    return true;
-  },
-  MOV_GbEb: (em, insn) => {
-    em.rm(insn, 1, "r", () => em.setReg8(insn.reg, FA));
-    em.retired();
-    return true;
-  },
+  MOV_EvGv_32: rmForm(4, "w", (em, insn) => {
+    em.getReg(insn.reg);
+    em.c.set(FR);
+  }),
+  MOV_EvIz_32: rmForm(4, "w", (em, insn) => em.c.const(insn.imm[0]).set(FR)),
+  MOV_GvEv_32: rmForm(4, "r", (em, insn) => {
+    em.c.get(FA);
+    em.setReg(insn.reg);
+  }),
+  MOV_EbGb: rmForm(1, "w", (em, insn) => {
+    em.getReg8(insn.reg);
+    em.c.set(FR);
+  }),
+  MOV_EbIb: rmForm(1, "w", (em, insn) => em.c.const(insn.imm[0] & 0xff).set(FR)),
+  MOV_GbEb: rmForm(1, "r", (em, insn) => em.setReg8(insn.reg, FA)),
   LEA_GvM_32: (em, insn) => {
     if (!insn.mem) return false;
     em.ea(insn.mem);
@@ -260,21 +248,13 @@ const EMITTERS: Record<string, Emitter> = {
     em.retired();
     return true;
   },
-  NOT_Ev_32: (em, insn) => {
-    em.rm(insn, 4, "rw", () => em.c.get(FA).const(-1).op(Op.i32Xor).set(FR));
-    em.retired();
-    return true;
-  },
-  NEG_Ev_32: (em, insn) => {
-    em.rm(insn, 4, "rw", () => {
-      em.c.get(FA).set(FB).const(0).set(FA);
-      em.c.get(FA).get(FB).op(Op.i32Sub).set(FR);
-      em.flagsArith(OP_SUB);
-      em.setFuse("sub");
-    });
-    em.retired();
-    return true;
-  },
+  NOT_Ev_32: rmForm(4, "rw", (em) => em.c.get(FA).const(-1).op(Op.i32Xor).set(FR)),
+  NEG_Ev_32: rmForm(4, "rw", (em) => {
+    em.c.get(FA).set(FB).const(0).set(FA);
+    em.c.get(FA).get(FB).op(Op.i32Sub).set(FR);
+    em.flagsArith(OP_SUB);
+    em.setFuse("sub");
+  }),
   INC_Zv_32: incDec(true, true),
   DEC_Zv_32: incDec(false, true),
   INC_Ev_32: incDec(true, false),
@@ -294,14 +274,10 @@ const EMITTERS: Record<string, Emitter> = {
     em.retired();
     return true;
   },
-  SETCC_Eb: (em, insn) => {
-    em.rm(insn, 1, "w", () => {
-      em.condition(insn.opcode & 15);
-      em.c.set(FR);
-    });
-    em.retired();
-    return true;
-  },
+  SETCC_Eb: rmForm(1, "w", (em, insn) => {
+    em.condition(insn.opcode & 15);
+    em.c.set(FR);
+  }),
   XCHG_EvGv_32: (em, insn) => {
     if (insn.mem) return false; // a locked bus cycle: the interpreter's
     em.getReg(insn.rm);

@@ -123,28 +123,21 @@ export function lockstep(jit: Vm, interp: Vm, opts: LockstepOptions): LockstepRe
     const stopB = JSON.stringify(sb);
     const field = stopA !== stopB ? "stop" : firstDifference(a, b);
     const events = field ? null : eventDifference(jit.cpu, interp.cpu);
-    if (events) {
-      return {
-        instructions: done,
-        steps,
-        ramChecks,
-        ended: null,
-        divergence: { after: done, what: "crossings", jit: events, interpreter: "" },
-      };
-    }
+    const differs = (divergence: Divergence): LockstepResult => ({
+      instructions: done,
+      steps,
+      ramChecks,
+      ended: null,
+      divergence,
+    });
+    if (events) return differs({ after: done, what: "crossings", jit: events, interpreter: "" });
     if (field) {
-      return {
-        instructions: done,
-        steps,
-        ramChecks,
-        ended: null,
-        divergence: {
-          after: done,
-          what: field,
-          jit: field === "stop" ? stopA : hex(a.get(field)),
-          interpreter: field === "stop" ? stopB : hex(b.get(field)),
-        },
-      };
+      return differs({
+        after: done,
+        what: field,
+        jit: field === "stop" ? stopA : hex(a.get(field)),
+        interpreter: field === "stop" ? stopB : hex(b.get(field)),
+      });
     }
     done += n;
     sinceRam += n;
@@ -154,18 +147,12 @@ export function lockstep(jit: Vm, interp: Vm, opts: LockstepOptions): LockstepRe
       const at = ramDifference(jit.cpu.ram, interp.cpu.ram);
       if (at < 0) ramOkAt = done;
       else {
-        return {
-          instructions: done,
-          steps,
-          ramChecks,
-          ended: null,
-          divergence: {
-            after: ramOkAt,
-            what: `ram[0x${at.toString(16)}]`,
-            jit: hex(jit.cpu.ram[at]),
-            interpreter: hex(interp.cpu.ram[at]),
-          },
-        };
+        return differs({
+          after: ramOkAt,
+          what: `ram[0x${at.toString(16)}]`,
+          jit: hex(jit.cpu.ram[at]),
+          interpreter: hex(interp.cpu.ram[at]),
+        });
       }
     }
     if (sa.kind !== "limit") return { instructions: done, steps, ramChecks, divergence: null, ended: sa.kind };
