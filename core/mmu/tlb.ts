@@ -8,6 +8,7 @@ import { faulted, raise, VEC_PF } from "../cpu/fault";
 import {
   PHYS_MMIO,
   PHYS_NONE,
+  RAM_BASE,
   PHYS_RAM,
   S_A20_MASK,
   S_CPL,
@@ -142,7 +143,16 @@ function eptEntry(gpa: u32, bits: u32, write: bool): u32 {
   const r = eptFinal(gpa, write);
   if ((r & EPT_HOST_DEVICE) != 0) return (gpa & ~0xfff) | bits | TLB_VALID | TLB_SLOW;
   // Until the EPT leaf's dirty flag is set, writes take the slow path so that the refill sets it.
-  if ((r & (EPT_HOST_DIRTY | EPT_HOST_NO_FAST_WRITE)) != EPT_HOST_DIRTY) bits |= TLB_NO_USER_WRITE | TLB_NO_SUPER_WRITE;
+  if ((r & (EPT_HOST_DIRTY | EPT_HOST_NO_FAST_WRITE)) != EPT_HOST_DIRTY) {
+    // A dirty leaf over write-tracked RAM: permitted writes go on through physical.ts without a
+    // refill, as makeEntry's tracked-RAM case (tracking must not add page walks: the JIT tracks
+    // the frames it compiled code from).
+    if ((r & EPT_HOST_DIRTY) != 0 && (r & ~0xfff) >= RAM_BASE) {
+      if ((bits & TLB_NO_USER_WRITE) == 0) bits |= TLB_WRITE_PHYS_USER;
+      if ((bits & TLB_NO_SUPER_WRITE) == 0) bits |= TLB_WRITE_PHYS_SUPER;
+    }
+    bits |= TLB_NO_USER_WRITE | TLB_NO_SUPER_WRITE;
+  }
   return (r & ~0xfff) | bits | TLB_VALID;
 }
 

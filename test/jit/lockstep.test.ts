@@ -2,8 +2,8 @@
 // machines, one compiling every block on sight, one interpreting, compared after every few
 // thousand instructions (registers, flags, segments, control registers, counters) and their
 // RAM every few million, and the crossing counters too. The tiny Linux boots to its shell
-// natively, under hvm and under bt (whose user code the JIT runs); the lab kernels run to their
-// end under hvm and pv.
+// natively, under hvm with shadow paging, under pv with EPT and under bt (whose user code the JIT
+// runs); the lab kernels run to their end under hvm and pv.
 
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -54,6 +54,7 @@ describe("JIT and interpreter in lockstep", () => {
   it.each([
     ["native", "direct"],
     ["hvm", "shadow"],
+    ["pv", "ept"],
     ["bt", "shadow"],
   ] as const)(
     "the tiny Linux boots to its shell the same way (%s, MMU %s)",

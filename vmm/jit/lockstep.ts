@@ -56,6 +56,10 @@ export function cpuState(cpu: Cpu): Map<string, number | bigint> {
   s.set("halted", cpu.u32(L.S_HALTED));
   s.set("irqs", cpu.u32(L.S_IRQ_COUNT));
   s.set("exits", cpu.u32(L.S_VMX_EXITS));
+  // Page walks are counted too (walkRef in the crossings): compiling must not add any.
+  s.set("walk.tlbMisses", cpu.u32(L.S_WALK_TLB_MISSES));
+  s.set("walk.guestRefs", cpu.u32(L.S_WALK_GUEST_REFS));
+  s.set("walk.nestedRefs", cpu.u32(L.S_WALK_NESTED_REFS));
   return s;
 }
 
