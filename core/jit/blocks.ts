@@ -27,7 +27,6 @@ const HASH: u32 = BLOCKS + MAX_BLOCKS * RECORD; // [lin, block + 1] per slot
 const HEAT: u32 = HASH + HASH_SLOTS * 8; // [lin, misses] per slot
 const BUCKETS: u32 = HEAT + HASH_SLOTS * 8; // block + 1 heading each chain
 const FREE: u32 = BUCKETS + FRAME_BUCKETS * 4; // stack of free block numbers
-const FREE_TOP: u32 = FREE + MAX_BLOCKS * 4;
 
 // A block record.
 const R_LIN: u32 = 0;

@@ -79,13 +79,13 @@ describe("JIT and interpreter in lockstep", () => {
   );
 
   it.each([
-    ["sensitive", SENSITIVE, "hvm"],
-    ["sensitive", SENSITIVE, "pv"],
-    ["nanobench", NANOBENCH, "hvm"],
-    ["nanobench", NANOBENCH, "pv"],
+    ["sensitive", "hvm", SENSITIVE],
+    ["sensitive", "pv", SENSITIVE],
+    ["nanobench", "hvm", NANOBENCH],
+    ["nanobench", "pv", NANOBENCH],
   ] as const)(
     "the %s lab kernel runs to its end the same way (%s)",
-    async (_name, g, mode) => {
+    async (_name, mode, g) => {
       const p = await pair(g, mode);
       const r = lockstep(p.jit, p.interpreter, { instructions: 200_000_000, step: 5_000, ramEvery: 5_000_000 });
       expect(r.divergence).toBeNull();
