@@ -195,15 +195,18 @@ function rmForm(size: 1 | 4, mode: "r" | "w" | "rw", body: (em: BlockEmitter, in
   };
 }
 
-/** POP into local V at the top of a 32-bit stack; `then` runs on the fast path after ESP += 4. */
-function popToV(em: BlockEmitter, insn: Insn, then: () => void): void {
+/**
+ * POP into local V from the 32-bit stack at register `top` (ESP; EBP for LEAVE), ESP = top + 4;
+ * `then` runs on the fast path after that. The caller closes the `if` with the slow path.
+ */
+function popToV(em: BlockEmitter, top: number, then: () => void): void {
   const c = em.c;
-  em.getReg(4);
+  em.getReg(top);
   c.set(EA);
   em.accessOk(SEG_SS, 4, false);
   c.ifVoid();
   c.get(HOST).load(Op.i32Load).set(V);
-  em.getReg(4);
+  em.getReg(top);
   c.const(4).op(Op.i32Add);
   em.setReg(4);
   then();
@@ -329,7 +332,7 @@ const EMITTERS: Record<string, Emitter> = {
   PUSH_Ibs_32: (em, insn) => push(em, insn, () => em.c.const(insn.imm[0])),
   POP_Zv_32: (em, insn) => {
     if (!em.ss32) return false;
-    popToV(em, insn, () => {
+    popToV(em, 4, () => {
       em.c.get(V);
       em.setReg(insn.opcode & 7);
     });
@@ -343,16 +346,10 @@ const EMITTERS: Record<string, Emitter> = {
     if (!em.ss32) return false;
     // ESP = EBP, then POP EBP; the interpreter does both when the read cannot be made here.
     const c = em.c;
-    em.getReg(5);
-    c.set(EA);
-    em.accessOk(SEG_SS, 4, false);
-    c.ifVoid();
-    c.get(HOST).load(Op.i32Load).set(V);
-    em.getReg(5);
-    c.const(4).op(Op.i32Add);
-    em.setReg(4);
-    c.get(V);
-    em.setReg(5);
+    popToV(em, 5, () => {
+      c.get(V);
+      em.setReg(5);
+    });
     c.op(Op.else);
     em.slowPath(insn);
     c.op(Op.end);
