@@ -121,7 +121,7 @@ export function jitFlush(): void {
   jitReset();
 }
 export { jitStep } from "./jit/enter";
-export { jitAlu, jitCondition, jitImul, jitIncDecFlags, jitShift } from "./jit/callbacks";
+export { jitAlu, jitCondition, jitShift } from "./jit/callbacks";
 
 /** Host-side segment load (loaders, test harnesses): sets the cache as given. */
 export function setSegment(seg: u32, sel: u32, base: u32, limit: u32, attr: u32): void {

@@ -3,14 +3,22 @@
 // WebAssembly function for the block, compiles and instantiates it against the core's memory
 // and callbacks, and puts it into the core's function table at the block's slot. Synchronous
 // compilation is allowed in Node and in a browser Worker at these sizes (a few KiB).
+//
+// A block is a region: the basic blocks reachable from the hot address through direct JMPs and
+// both sides of Jccs, forward in the same page (and back to the hot address itself). They
+// become one function whose dispatch loop goes from basic block to basic block, so the loops
+// and branches inside a page stay in compiled code with the registers in locals, instead of
+// returning to the run loop at every taken branch.
 
 import { decodeInsn, type Insn } from "./decode.js";
-import { BlockEmitter, LOCALS } from "./emit.js";
-import { continuesPast, emitInline } from "./forms.js";
-import { encodeModule, I32 } from "./wasm.js";
+import { BlockEmitter, LOCALS, NEXT, type RegionMap } from "./emit.js";
+import { emitInline, inlineBranch } from "./forms.js";
+import { encodeModule, I32, Op } from "./wasm.js";
 
-/** Instructions per block at most (a block also ends at a branch, a sensitive instruction or the page end). */
-const MAX_INSNS = 64;
+/** Guest instructions per region at most (it also ends at the page end). */
+const MAX_INSNS = 256;
+/** Basic blocks per region at most. */
+const MAX_BASIC_BLOCKS = 64;
 /** Blocks the core keeps at once (core/jit/blocks.ts MAX_BLOCKS): the table slots reserved. */
 export const JIT_SLOTS = 4096;
 const BLOCK_CS32 = 2;
@@ -20,9 +28,7 @@ export interface JitCoreExports {
   table: WebAssembly.Table;
   jitStep(eip: number, next: number): number;
   jitCondition(cc: number): number;
-  jitIncDecFlags(op: number, a: number, res: number): void;
   jitShift(op: number, v: number, count: number): number;
-  jitImul(a: number, b: number): number;
   jitAlu(op: number, a: number, b: number, size: number): number;
   jitFlush(): void;
 }
@@ -84,30 +90,21 @@ export class Jit {
 
   private compileBlock(block: number, eip: number, code: number, avail: number, flags: number): number {
     const bytes = new Uint8Array(this.memory.buffer, code, avail);
-    const cs32 = (flags & BLOCK_CS32) !== 0;
-    const insns: Insn[] = [];
-    let off = 0;
-    let ends = false;
-    while (insns.length < MAX_INSNS && !ends) {
-      const insn = decodeInsn(bytes, off, (eip + off) | 0, cs32);
-      if (!insn) break;
-      insns.push(insn);
-      off += insn.len;
-      ends = endsBlock(insn);
-    }
-    if (insns.length === 0) return 0;
-    const endEip = (eip + off) | 0;
+    const bbs = decodeRegion(bytes, eip, (flags & BLOCK_CS32) !== 0);
+    if (bbs.length === 0) return 0;
     const ss32 = (flags & BLOCK_SS32) !== 0;
     // Pass 1 finds the registers the block touches; pass 2 emits with them.
     const record = { used: new Set<number>(), written: new Set<number>() };
-    this.emitBody(insns, ends, endEip, eip, ss32, record.used, record.written, record);
-    const em = this.emitBody(insns, ends, endEip, eip, ss32, record.used, record.written, null);
+    this.emitBody(bbs, ss32, record.used, record.written, record);
+    const em = this.emitBody(bbs, ss32, record.used, record.written, null);
+    const insnCount = bbs.reduce((n, bb) => n + bb.insns.length, 0);
+    let span = 0;
+    for (const bb of bbs) for (const insn of bb.insns) span = Math.max(span, insn.eip + insn.len - eip);
     const wasm = encodeModule({
       types: [
         { params: [], results: [] },
         { params: [I32, I32], results: [I32] },
         { params: [I32], results: [I32] },
-        { params: [I32, I32, I32], results: [] },
         { params: [I32, I32, I32], results: [I32] },
         { params: [I32, I32, I32, I32], results: [I32] },
       ],
@@ -115,10 +112,8 @@ export class Jit {
       imports: [
         { name: "step", type: 1 },
         { name: "cond", type: 2 },
-        { name: "incdec", type: 3 },
-        { name: "shift", type: 4 },
-        { name: "imul", type: 1 },
-        { name: "alu", type: 5 },
+        { name: "shift", type: 3 },
+        { name: "alu", type: 4 },
       ],
       func: { type: 0, locals: LOCALS, body: em.c },
     });
@@ -128,9 +123,7 @@ export class Jit {
         m: this.memory,
         step: this.core.jitStep,
         cond: this.core.jitCondition,
-        incdec: this.core.jitIncDecFlags,
         shift: this.core.jitShift,
-        imul: this.core.jitImul,
         alu: this.core.jitAlu,
       },
     });
@@ -138,42 +131,121 @@ export class Jit {
     this.liveBytes += wasm.length - this.slotBytes[block];
     this.slotBytes[block] = wasm.length;
     this.stats.blocksCompiled++;
-    this.stats.guestInstructions += insns.length;
+    this.stats.guestInstructions += insnCount;
     this.stats.inlineInstructions += em.inline;
     this.stats.wasmBytes += wasm.length;
-    return insns.length | (off << 16);
+    // The core checks the entry basic block against the budget and the span against CS.limit.
+    return bbs[0].insns.length | (span << 16);
   }
 
+  /**
+   * The function body: the registers loaded, then a loop around a br_table on NEXT over one
+   * nested block per basic block (basic block i's code follows the end of block i), so a
+   * transfer to basic block j sets NEXT and branches to the loop, and the layout's successor
+   * is reached by falling through.
+   */
   private emitBody(
-    insns: Insn[],
-    ends: boolean,
-    endEip: number,
-    startEip: number,
+    bbs: BasicBlock[],
     ss32: boolean,
     used: Set<number>,
     written: Set<number>,
     record: { used: Set<number>; written: Set<number> } | null,
   ): BlockEmitter {
-    const em = new BlockEmitter(used, written, startEip, insns.length, ss32, record);
+    const region: RegionMap = new Map(bbs.map((bb, index) => [bb.start, { index, count: bb.insns.length }]));
+    const em = new BlockEmitter(used, written, region, ss32, record);
+    const c = em.c;
+    const k = bbs.length;
     em.loadRegs();
-    em.c.loopVoid();
-    insns.forEach((insn, i) => {
-      const last = i === insns.length - 1 && ends;
-      if (!emitInline(em, insn, last)) em.interpret(insn, last);
+    c.loopVoid();
+    for (let i = 0; i < k; i++) c.blockVoid();
+    c.get(NEXT).op(Op.brTable).u32(k);
+    for (let i = 0; i < k; i++) c.u32(i);
+    c.u32(k - 1).op(Op.end);
+    bbs.forEach((bb, i) => {
+      em.beginBasicBlock(k - 1 - i, i + 1 < k ? i + 1 : -1);
+      bb.insns.forEach((insn, j) => {
+        const last = j === bb.insns.length - 1 && bb.exits;
+        if (!emitInline(em, insn, last)) em.interpret(insn, last);
+      });
+      if (bb.next !== null) em.fallOut(bb.next);
+      c.op(Op.end); // block i + 1, or the loop after the last basic block
     });
-    if (!ends) em.fallOut(endEip);
-    em.c.op(0x0b); // end of the loop
     return em;
   }
 }
 
+interface BasicBlock {
+  start: number;
+  insns: Insn[];
+  /** Its last instruction leaves the block by itself (a branch the region does not follow, a sensitive instruction, REP). */
+  exits: boolean;
+  /** Where it falls through to when it ends without a branch (null: it ends with one). */
+  next: number | null;
+}
+
 /**
- * Whether the block ends after `insn`: control flow (but a Jcc with inline code, whose taken
- * side leaves), a sensitive instruction, a REP string.
+ * The region at `eip`: the instructions reachable from it without leaving the page (`bytes`),
+ * going forward or back to `eip` itself, cut into basic blocks in address order (the first is
+ * the entry). A basic block starts at `eip`, at a branch target, after a Jcc and where decoding
+ * ran into code already decoded; it ends at a branch, an instruction that ends the block, or
+ * before the next start.
+ */
+function decodeRegion(bytes: Uint8Array, eip: number, cs32: boolean): BasicBlock[] {
+  const at = new Map<number, Insn>();
+  const starts = new Set<number>([eip]);
+  const inPage = (a: number) => a - eip >= 0 && a - eip < bytes.length;
+  const work = [eip];
+  while (work.length > 0 && at.size < MAX_INSNS && starts.size < MAX_BASIC_BLOCKS) {
+    let a = work.pop() as number;
+    while (at.size < MAX_INSNS) {
+      if (at.has(a)) {
+        starts.add(a);
+        break;
+      }
+      if (!inPage(a)) break;
+      const insn = decodeInsn(bytes, a - eip, a, cs32);
+      if (!insn) break;
+      at.set(a, insn);
+      const next = (a + insn.len) | 0;
+      const branch = inlineBranch(insn);
+      if (branch && inPage(branch.target) && !starts.has(branch.target)) {
+        starts.add(branch.target);
+        work.push(branch.target);
+      }
+      if (branch?.jcc) starts.add(next);
+      else if (branch || endsBlock(insn)) break;
+      a = next;
+    }
+  }
+  const bbs: BasicBlock[] = [];
+  for (const start of [...starts].filter((s) => at.has(s)).sort((x, y) => x - y)) {
+    const bb: BasicBlock = { start, insns: [], exits: false, next: null };
+    let a = start;
+    for (;;) {
+      const insn = at.get(a) as Insn;
+      bb.insns.push(insn);
+      a = (a + insn.len) | 0;
+      if (inlineBranch(insn)) break;
+      if (endsBlock(insn)) {
+        bb.exits = true;
+        break;
+      }
+      if (!at.has(a) || starts.has(a)) {
+        bb.next = a;
+        break;
+      }
+    }
+    bbs.push(bb);
+  }
+  return bbs;
+}
+
+/**
+ * Whether the block's path ends after `insn` (the region does not follow it): control flow other
+ * than inline direct JMP/Jcc, a sensitive instruction, a REP string.
  */
 function endsBlock(insn: Insn): boolean {
   const bt = insn.entry.bt;
-  if (bt.flow === "jcc" && bt.callout === null && continuesPast(insn)) return false;
   if (bt.flow !== "none" || bt.callout !== null) return true;
   if (insn.rep !== 0 && /^(MOVS|CMPS|STOS|LODS|SCAS|INS|OUTS)/.test(insn.entry.mnem)) return true;
   return false;

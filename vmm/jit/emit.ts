@@ -6,8 +6,7 @@
 // for the whole instruction when the segment check, the TLB or the page end says no, so faults,
 // device memory and write-tracked pages behave exactly as interpreted. An instruction without
 // an emitter always runs through the interpreter (core/jit/enter.ts jitStep), so every form is
-// covered. Flags are written in the interpreter's lazy form; a Jcc right after an inline
-// CMP/SUB/TEST/AND/OR/XOR computes its condition from the operands directly.
+// covered. Flags stay in locals until something outside the block could read them (flags.ts).
 //
 // Instruction counting: inline instructions are counted at compile time and added to RUN_RETIRED
 // before every call into the interpreter and at every exit, so devices always see the exact
@@ -15,15 +14,14 @@
 
 import * as L from "../generated/layout.js";
 import type { Insn, MemOperand } from "./decode.js";
+import { flushPending, type Pending, pendingCondition, reloadable, reloadPending, XA, XB, XR } from "./flags.js";
 import { Code, Op } from "./wasm.js";
 
 // Function indices of the imports (compiler.ts declares them in this order).
 export const FN_STEP = 0;
 export const FN_COND = 1;
-export const FN_INCDEC = 2;
-export const FN_SHIFT = 3;
-export const FN_IMUL = 4;
-export const FN_ALU = 5;
+export const FN_SHIFT = 2;
+export const FN_ALU = 3;
 
 // Locals: the eight registers, then scratch.
 export const EA = 8;
@@ -33,35 +31,39 @@ export const V = 11;
 export const FA = 12;
 export const FB = 13;
 export const FR = 14;
-// The operands and result of the last inline CMP/SUB/NEG/TEST/AND/OR/XOR, for a fused Jcc.
-const XA = 15;
-const XB = 16;
-const XR = 17;
-export const LOCALS = 18;
+// 15..18: the pending flags' locals (flags.ts XA, XB, XR, XC).
+/** The basic block the region's dispatch goes to next (compiler.ts). */
+export const NEXT = 19;
+export const LOCALS = 20;
 
 export const SEG_SS = 2;
-const OP_ADD = 0;
-export const OP_SUB = 2;
-const OP_LOGIC = 4;
-const FLAGS_ARITH = 0x8d5;
 
-type Fuse = "sub" | "logic" | null;
+/** The basic blocks of a compiled region by start address: their index and instruction count. */
+export type RegionMap = Map<number, { index: number; count: number }>;
+
 export type AluKind = "add" | "sub" | "cmp" | "and" | "test" | "or" | "xor";
 
 export class BlockEmitter {
   readonly c = new Code();
   /** Inline instructions retired since RUN_RETIRED was last brought up to date. */
   pending = 0;
-  fuse: Fuse = null;
+  /** Flags an inline instruction produced that the state block does not have yet (flags.ts). */
+  flags: Pending | null = null;
   /** Instructions emitted inline / through the interpreter (stats). */
   inline = 0;
   interpreted = 0;
 
+  /** Control depth of the region's dispatch loop from the current position. */
+  depth = 0;
+  /** The basic block laid out after the one being emitted (-1: none): a transfer may fall into it. */
+  layoutNext = -1;
+  /** The depth at the top level of the basic block being emitted. */
+  private bbDepth = 0;
+
   constructor(
     private readonly used: Set<number>,
     private readonly written: Set<number>,
-    private readonly startEip: number,
-    private readonly count: number,
+    private readonly region: RegionMap,
     readonly ss32: boolean,
     /** Pass 1 only records which registers the block touches. */
     private readonly record: { used: Set<number>; written: Set<number> } | null,
@@ -120,15 +122,30 @@ export class BlockEmitter {
   /** Leaves the block with EIP = the value `target()` pushes, `extra` more instructions retired. */
   exitWith(target: () => void, extra: number): void {
     this.storeRegs();
+    this.flushFlags();
     this.addRetired(this.pending + extra);
     this.c.const(L.S_EIP);
     target();
     this.c.store(Op.i32Store).op(Op.return);
   }
 
-  /** The block ran to its end without a branch: EIP = the next instruction's. */
-  fallOut(endEip: number): void {
-    this.exitWith(() => this.c.const(endEip), 0);
+  /**
+   * A basic block starts: it is entered with the flags and the count in the state block, `depth`
+   * labels inside the dispatch loop, with `layoutNext` after it.
+   */
+  beginBasicBlock(depth: number, layoutNext: number): void {
+    this.flags = null;
+    this.pending = 0;
+    this.depth = this.bbDepth = depth;
+    this.layoutNext = layoutNext;
+  }
+
+  /**
+   * On at `eip` (the next instruction's), `extra` more instructions retired: the basic block ran
+   * to its end, or a Jcc was not taken.
+   */
+  fallOut(eip: number, extra = 0): void {
+    if (!this.toRegion(eip, extra)) this.exitWith(() => this.c.const(eip), extra);
   }
 
   /**
@@ -145,7 +162,8 @@ export class BlockEmitter {
     }
     this.c.ifVoid().op(Op.return).op(Op.end);
     this.loadRegs();
-    this.fuse = null;
+    // The interpreter read the flushed flags and left its own in the state block.
+    this.flags = null;
   }
 
   /**
@@ -245,19 +263,23 @@ export class BlockEmitter {
     this.c.set(EA);
     this.accessOk(m.seg, size, write);
     this.c.ifVoid();
-    const fuseBefore = this.fuse;
+    const before = this.flags;
     fast();
-    const fuseAfter = this.fuse;
+    let after = this.flags;
+    // Both paths must leave the same flag state. Flags the interpreter's path cannot rebuild in
+    // the locals are flushed on the fast path instead.
+    if (after !== null && after !== before && !reloadable(after)) {
+      this.flushFlags();
+      after = null;
+    }
     this.c.op(Op.else);
-    this.fuse = fuseBefore;
+    this.flags = before;
     if (ends) this.slowExit(insn);
     else this.slowPath(insn);
-    // The interpreter left the same lazy flags in memory: reload what a fused Jcc reads.
-    if (fuseAfter !== null) {
-      this.c.loadAt(L.S_LAZY_SRC1).set(XA).loadAt(L.S_LAZY_SRC2).set(XB).loadAt(L.S_LAZY_RES).set(XR);
-    }
+    // The interpreter left the same lazy record in the state block: read the locals back.
+    if (after !== null && after !== before) reloadPending(this.c, after);
     this.c.op(Op.end);
-    this.fuse = fuseAfter;
+    this.flags = after;
   }
 
   /** Stack push of local `from` (32-bit stack): ESP - 4, checked like any write. */
@@ -278,38 +300,42 @@ export class BlockEmitter {
 
   // ---- flags ----------------------------------------------------------------------------------
 
-  flagsArith(op: number): void {
+  /**
+   * The flags of an inline instruction become `p`: its operands and result (FA, FB, FR) are
+   * copied to the pending locals; nothing is written to the state block yet.
+   */
+  setFlags(p: Pending): void {
     const c = this.c;
-    c.const(L.S_LAZY_OP).const(op).store(Op.i32Store);
-    c.const(L.S_LAZY_SRC1).get(FA).store(Op.i32Store);
-    c.const(L.S_LAZY_SRC2).get(FB).store(Op.i32Store);
-    c.const(L.S_LAZY_RES).get(FR).store(Op.i32Store);
-    c.const(L.S_LAZY_SIZE).const(32).store(Op.i32Store);
-    c.const(L.S_FLAGS_LAZY).const(FLAGS_ARITH).store(Op.i32Store);
-  }
-  flagsLogic(): void {
-    const c = this.c;
-    c.const(L.S_LAZY_OP).const(OP_LOGIC).store(Op.i32Store);
-    c.const(L.S_LAZY_RES).get(FR).store(Op.i32Store);
-    c.const(L.S_LAZY_SIZE).const(32).store(Op.i32Store);
-    c.const(L.S_FLAGS_LAZY).const(FLAGS_ARITH).store(Op.i32Store);
+    if (p.kind !== "logic") c.get(FA).set(XA);
+    if (p.kind === "add" || p.kind === "sub") c.get(FB).set(XB);
+    c.get(FR).set(XR);
+    this.flags = p;
   }
 
-  /** FR = FA op FB (32 bits) with the interpreter's lazy flags. */
+  /** Writes pending flags to the state block on this path only (an exit or a call follows). */
+  flushFlags(): void {
+    if (this.flags) flushPending(this.c, this.flags);
+  }
+
+  /** Writes pending flags to the state block for the rest of the block (before a core routine). */
+  settleFlags(): void {
+    this.flushFlags();
+    this.flags = null;
+  }
+
+  /** FR = FA op FB (32 bits), its flags pending. */
   alu(kind: AluKind): void {
     const c = this.c;
     c.get(FA).get(FB);
     switch (kind) {
       case "add":
         c.op(Op.i32Add).set(FR);
-        this.flagsArith(OP_ADD);
-        this.fuse = null;
+        this.setFlags({ kind: "add" });
         return;
       case "sub":
       case "cmp":
         c.op(Op.i32Sub).set(FR);
-        this.flagsArith(OP_SUB);
-        this.setFuse("sub");
+        this.setFlags({ kind: "sub" });
         return;
       case "and":
       case "test":
@@ -322,78 +348,24 @@ export class BlockEmitter {
         c.op(Op.i32Xor).set(FR);
         break;
     }
-    this.flagsLogic();
-    this.setFuse("logic");
+    this.setFlags({ kind: "logic" });
   }
 
-  /** The flags just set come from FA op FB = FR: a Jcc may test them directly. */
-  setFuse(kind: Fuse): void {
-    this.c.get(FA).set(XA).get(FB).set(XB).get(FR).set(XR);
-    this.fuse = kind;
-  }
-
-  /** Pushes condition `cc` (1 when it holds). */
+  /** Pushes condition `cc` (1 when it holds): from the pending flags, else the core's routine. */
   condition(cc: number): void {
-    const c = this.c;
-    const base = cc >> 1;
-    const neg = (cc & 1) !== 0;
-    if (this.fuse === "sub" && base !== 5) {
-      switch (base) {
-        case 0: // OF
-          c.get(XA).get(XB).op(Op.i32Xor).get(XA).get(XR).op(Op.i32Xor).op(Op.i32And).const(31).op(Op.i32ShrU);
-          break;
-        case 1:
-          c.get(XA).get(XB).op(Op.i32LtU);
-          break;
-        case 2:
-          c.get(XR).op(Op.i32Eqz);
-          break;
-        case 3:
-          c.get(XA).get(XB).op(Op.i32LeU);
-          break;
-        case 4:
-          c.get(XR).const(0).op(Op.i32LtS);
-          break;
-        case 6:
-          c.get(XA).get(XB).op(Op.i32LtS);
-          break;
-        default:
-          c.get(XA).get(XB).op(Op.i32LeS);
-          break;
-      }
-    } else if (this.fuse === "logic" && base !== 5) {
-      switch (base) {
-        case 0:
-        case 1:
-          c.const(0);
-          break;
-        case 2:
-        case 3:
-          c.get(XR).op(Op.i32Eqz);
-          break;
-        case 4:
-        case 6:
-          c.get(XR).const(0).op(Op.i32LtS);
-          break;
-        default:
-          c.get(XR).const(0).op(Op.i32LeS);
-          break;
-      }
-    } else {
-      c.const(cc).call(FN_COND);
-      return;
-    }
-    if (neg) c.op(Op.i32Eqz);
+    if (this.flags) pendingCondition(this.c, this.flags, cc);
+    else this.c.const(cc).call(FN_COND);
   }
 
   // ---- control flow ---------------------------------------------------------------------------
 
   /**
-   * A near transfer to the constant `target` as the block's last instruction: a loop back to the
-   * block's start stays inside while the budget allows; a target past the CS limit is left to
-   * the interpreter (#GP).
+   * A near transfer to the constant `target` (the branch is the basic block's last instruction):
+   * inside the region when it has the target, else out of the block; a target past the CS limit
+   * is left to the interpreter (#GP).
    */
   jumpTo(insn: Insn, target: number): void {
+    if (this.toRegion(target, 1)) return;
     const c = this.c;
     c.const(target)
       .loadAt(L.S_SEG_LIMIT + 4)
@@ -401,20 +373,29 @@ export class BlockEmitter {
       .ifVoid();
     this.slowExit(insn);
     c.op(Op.end);
-    if (target === this.startEip) {
-      // Back to the top (label depth: the enclosing loop) when the whole block fits again.
-      this.addRetired(this.pending + 1);
-      c.loadAt(L.S_RUN_LIMIT).loadAt(L.S_RUN_RETIRED).op(Op.i32Sub).const(this.count).op(Op.i32GeS);
-      c.op(Op.brIf).u32(this.depth);
-      this.storeRegs();
-      c.const(L.S_EIP).const(target).store(Op.i32Store).op(Op.return);
-      return;
-    }
     this.exitWith(() => c.const(target), 1);
   }
 
-  /** Control depth of the block's loop label from the current position. */
-  depth = 0;
+  /**
+   * Goes on at `target`'s basic block inside this function, `extra` more instructions retired,
+   * if the region has it (false, nothing emitted, if not). The basic block starts with the flags
+   * and the count in the state block, and runs only when all of it fits in the budget: run()
+   * retires exactly its budget. (Every address of the region passed the CS limit check at entry.)
+   */
+  private toRegion(target: number, extra: number): boolean {
+    const bb = this.region.get(target);
+    if (bb === undefined) return false;
+    const c = this.c;
+    this.flushFlags();
+    this.addRetired(this.pending + extra);
+    c.loadAt(L.S_RUN_LIMIT).loadAt(L.S_RUN_RETIRED).op(Op.i32Sub).const(bb.count).op(Op.i32LtS).ifVoid();
+    this.storeRegs();
+    c.const(L.S_EIP).const(target).store(Op.i32Store).op(Op.return);
+    c.op(Op.end);
+    if (this.depth === this.bbDepth && bb.index === this.layoutNext) return true;
+    c.const(bb.index).set(NEXT).op(Op.br).u32(this.depth);
+    return true;
+  }
 
   /** The interpreter runs this (last) instruction and the block ends. */
   slowExit(insn: Insn): void {
@@ -425,6 +406,7 @@ export class BlockEmitter {
   /** Memory up to date (registers, the count), then jitStep for `insn`; its answer on the stack. */
   private callStep(insn: Insn): void {
     this.storeRegs();
+    this.flushFlags();
     this.addRetired(this.pending);
     this.c
       .const(insn.eip)

@@ -6,29 +6,13 @@
 
 import * as L from "../generated/layout.js";
 import type { Insn } from "./decode.js";
-import {
-  type AluKind,
-  type BlockEmitter,
-  EA,
-  FA,
-  FB,
-  FN_ALU,
-  FN_IMUL,
-  FN_INCDEC,
-  FN_SHIFT,
-  FR,
-  HOST,
-  OP_SUB,
-  SEG_SS,
-  V,
-} from "./emit.js";
+import { type AluKind, type BlockEmitter, EA, FA, FB, FN_ALU, FN_COND, FN_SHIFT, FR, HOST, SEG_SS, V } from "./emit.js";
+import { pendingCarry, XC, XR } from "./flags.js";
 import { Op } from "./wasm.js";
 
 /** Emits `insn`; `last`: it ends the block. False when it emitted nothing (the form is left to the interpreter). */
 type Emitter = (em: BlockEmitter, insn: Insn, last: boolean) => boolean;
 
-const OP_INC = 5;
-const OP_DEC = 6;
 const FLAG_DF = 0x400;
 /** The eight ALU operations in opcode order (ADD OR ADC SBB AND SUB XOR CMP). */
 const ALU_NAMES = ["ADD", "OR", "ADC", "SBB", "AND", "SUB", "XOR", "CMP"];
@@ -50,6 +34,8 @@ function aluOp(em: BlockEmitter, mnem: string, size: 1 | 4): void {
     em.alu(kind);
     return;
   }
+  // ADC/SBB read the carry, and the routine leaves its flags in the state block.
+  em.settleFlags();
   em.c
     .const(ALU_INDEX[mnem])
     .get(FA)
@@ -57,7 +43,6 @@ function aluOp(em: BlockEmitter, mnem: string, size: 1 | 4): void {
     .const(size * 8)
     .call(FN_ALU)
     .set(FR);
-  em.fuse = null;
 }
 
 const stores = (mnem: string) => mnem !== "CMP" && mnem !== "TEST";
@@ -110,10 +95,24 @@ function aluForm(mnem: string, form: string): Emitter {
   };
 }
 
-/** Shift group (C1 /r Ib, D1 /r, D3 /r CL): the core's shift() computes result and flags. */
+const SHIFT_KINDS: Record<number, "shl" | "shr" | "sar"> = { 4: "shl", 5: "shr", 6: "shl", 7: "sar" };
+const SHIFT_OPS = { shl: Op.i32Shl, shr: Op.i32ShrU, sar: Op.i32ShrS };
+
+/**
+ * Shift group (C1 /r Ib, D1 /r, D3 /r CL). SHL/SHR/SAR by a constant count run inline with their
+ * flags pending; rotates, counts in CL and a count of 0 (flags unchanged) use the core's shift().
+ */
 function shiftForm(count: "Ib" | "1" | "CL"): Emitter {
   return (em, insn) => {
+    const n = count === "Ib" ? insn.imm[0] & 0x1f : 1;
+    const kind = SHIFT_KINDS[insn.reg];
     em.rm(insn, 4, "rw", () => {
+      if (count !== "CL" && n !== 0 && kind) {
+        em.c.get(FA).const(n).op(SHIFT_OPS[kind]).set(FR);
+        em.setFlags({ kind, count: n });
+        return;
+      }
+      em.settleFlags();
       em.c.const(insn.reg).get(FA);
       if (count === "Ib") em.c.const(insn.imm[0] & 0xff);
       else if (count === "1") em.c.const(1);
@@ -122,41 +121,48 @@ function shiftForm(count: "Ib" | "1" | "CL"): Emitter {
         em.c.const(0xff).op(Op.i32And);
       }
       em.c.call(FN_SHIFT).set(FR);
-      em.fuse = null;
     });
     em.retired();
     return true;
   };
 }
 
+/** IMUL Gv,Ev(,imm): the low half inline; CF = OF = the product does not fit in 32 bits. */
 function imulForm(imm: boolean): Emitter {
   return (em, insn) => {
+    const c = em.c;
     em.rm(insn, 4, "r", () => {
-      em.c.get(FA);
-      if (imm) em.c.const(insn.imm[0]);
-      else em.getReg(insn.reg);
-      em.c.call(FN_IMUL);
+      const other = () => (imm ? c.const(insn.imm[0]) : em.getReg(insn.reg));
+      c.get(FA);
+      other();
+      c.op(Op.i32Mul).set(FR);
+      c.get(FA).op(Op.i64ExtendI32s);
+      other();
+      c.op(Op.i64ExtendI32s).op(Op.i64Mul).const64(32).op(Op.i64ShrS).op(Op.i32WrapI64);
+      c.get(FR).const(31).op(Op.i32ShrS).op(Op.i32Ne).set(XC);
+      c.get(FR).set(XR);
+      em.flags = { kind: "imul" };
+      c.get(FR);
       em.setReg(insn.reg);
-      em.fuse = null;
     });
     em.retired();
     return true;
   };
 }
 
+/** INC/DEC: the carry they keep comes from the pending flags (or the core, when none are). */
 function incDec(inc: boolean, opcodeReg: boolean): Emitter {
   return (em, insn) => {
     const c = em.c;
     const body = () => {
+      if (em.flags) pendingCarry(c, em.flags);
+      else c.const(2).call(FN_COND); // condition B: CF
+      c.set(XC);
       c.get(FA)
         .const(1)
         .op(inc ? Op.i32Add : Op.i32Sub)
         .set(FR);
-      c.const(inc ? OP_INC : OP_DEC)
-        .get(FA)
-        .get(FR)
-        .call(FN_INCDEC);
-      em.fuse = null;
+      em.setFlags({ kind: inc ? "inc" : "dec" });
     };
     if (opcodeReg) {
       const r = insn.opcode & 7;
@@ -255,8 +261,7 @@ const EMITTERS: Record<string, Emitter> = {
   NEG_Ev_32: rmForm(4, "rw", (em) => {
     em.c.get(FA).set(FB).const(0).set(FA);
     em.c.get(FA).get(FB).op(Op.i32Sub).set(FR);
-    em.flagsArith(OP_SUB);
-    em.setFuse("sub");
+    em.setFlags({ kind: "sub" });
   }),
   INC_Zv_32: incDec(true, true),
   DEC_Zv_32: incDec(false, true),
@@ -362,7 +367,7 @@ const EMITTERS: Record<string, Emitter> = {
     return true;
   },
   JMP_Jz_32: (em, insn, last) => EMITTERS.JMP_Jb(em, insn, last),
-  JCC_Jb: (em, insn, last) => {
+  JCC_Jb: (em, insn) => {
     em.inline++;
     const next = (insn.eip + insn.len) | 0;
     em.condition(insn.opcode & 15);
@@ -371,10 +376,8 @@ const EMITTERS: Record<string, Emitter> = {
     em.jumpTo(insn, (next + insn.imm[0]) | 0);
     em.depth--;
     em.c.op(Op.end);
-    // Not taken: the block's last instruction leaves for the next; otherwise the block goes on
-    // (a trace through the fall-through path).
-    if (last) em.exitWith(() => em.c.const(next), 1);
-    else em.pending++;
+    // Not taken: on at the next instruction (its fetch, not the Jcc, faults past the CS limit).
+    em.fallOut(next, 1);
     return true;
   },
   JCC_Jz_32: (em, insn, last) => EMITTERS.JCC_Jb(em, insn, last),
@@ -484,9 +487,15 @@ export function emitInline(em: BlockEmitter, insn: Insn, last: boolean): boolean
   return inlinable(insn) && EMITTERS[insn.handler](em, insn, last);
 }
 
-/** A conditional branch the block can continue past (its taken side leaves or loops). */
-export function continuesPast(insn: Insn): boolean {
-  return (insn.handler === "JCC_Jb" || insn.handler === "JCC_Jz_32") && inlinable(insn);
+/**
+ * A direct JMP or Jcc with inline code: its kind and target. The region compiler follows both
+ * (compiler.ts); any other branch ends the region's path.
+ */
+export function inlineBranch(insn: Insn): { jcc: boolean; target: number } | null {
+  const jcc = insn.handler === "JCC_Jb" || insn.handler === "JCC_Jz_32";
+  if (!jcc && insn.handler !== "JMP_Jb" && insn.handler !== "JMP_Jz_32") return null;
+  if (!inlinable(insn)) return null;
+  return { jcc, target: (insn.eip + insn.len + insn.imm[0]) | 0 };
 }
 
 /** Forms with an emitter (for the stats and the tests). */

@@ -14,6 +14,7 @@ export const Op = {
   end: 0x0b,
   br: 0x0c,
   brIf: 0x0d,
+  brTable: 0x0e,
   return: 0x0f,
   call: 0x10,
   drop: 0x1a,
@@ -44,12 +45,18 @@ export const Op = {
   i32Add: 0x6a,
   i32Sub: 0x6b,
   i32Mul: 0x6c,
+  i32Popcnt: 0x69,
   i32And: 0x71,
   i32Or: 0x72,
   i32Xor: 0x73,
   i32Shl: 0x74,
   i32ShrS: 0x75,
   i32ShrU: 0x76,
+  i32WrapI64: 0xa7,
+  i64ExtendI32s: 0xac,
+  i64Mul: 0x7e,
+  i64ShrS: 0x87,
+  i64Const: 0x42,
   i32Extend8s: 0xc0,
   i32Extend16s: 0xc1,
 } as const;
@@ -91,6 +98,10 @@ export class Code {
   }
   const(v: number): this {
     return this.op(Op.i32Const).i32(v);
+  }
+  /** i64.const of a small value (the signed LEB128 of an i32 is the same bytes). */
+  const64(v: number): this {
+    return this.op(Op.i64Const).i32(v);
   }
   get(local: number): this {
     return this.op(Op.localGet).u32(local);

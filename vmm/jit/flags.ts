@@ -1,0 +1,246 @@
+// The arithmetic flags of compiled code, kept in wasm locals until something needs them.
+//
+// The interpreter records flags lazily in the state block (core/cpu/flags.ts: an operation, its
+// operands and result) and computes a flag only when something reads it. Compiled code goes one
+// step further: an inline flag-writing instruction leaves its operands and result in the locals
+// XA/XB/XR (and XC) and only records, at compile time, which operation made them ("pending").
+// A Jcc, SETcc or CMOVcc computes its condition from those locals; the state block is brought up
+// to date ("flushed") only where something outside the block could read it: an exit, a call
+// into the interpreter, a call of one of the core's routines. Most flag results are overwritten
+// by the next instruction before anything reads them, and those now cost nothing.
+//
+// A flush writes exactly what the interpreter would have written for the same instruction, so
+// the state block never shows that flags were held back: the lazy record for ADD/SUB/logic and
+// INC/DEC, the computed bits for shifts and IMUL (which the interpreter computes eagerly).
+
+import * as L from "../generated/layout.js";
+import { type Code, Op } from "./wasm.js";
+
+// Locals holding the pending operation's operands and result (emit.ts allocates them).
+export const XA = 15;
+export const XB = 16;
+export const XR = 17;
+/** INC/DEC: the carry they keep; IMUL: the overflow (CF = OF). */
+export const XC = 18;
+
+const FLAG_CF = 0x1;
+const FLAGS_ARITH = 0x8d5;
+// The interpreter's lazy operations (core/cpu/flags.ts OP_*).
+const LAZY_OP = { add: 0, sub: 2, logic: 4, inc: 5, dec: 6 } as const;
+
+/** The flags of the last inline flag-writing instruction, not yet in the state block. */
+export type Pending =
+  | { kind: "add" | "sub" } // XA op XB = XR
+  | { kind: "logic" } // AND/OR/XOR/TEST: XR
+  | { kind: "inc" | "dec" } // XA +/- 1 = XR, the kept carry in XC
+  | { kind: "shl" | "shr" | "sar"; count: number } // XA shifted by count (1..31) = XR
+  | { kind: "imul" }; // XR the low half, XC the overflow
+
+/** Pushes the carry flag (0 or 1) of pending flags `p`. */
+function carry(c: Code, p: Pending): void {
+  switch (p.kind) {
+    case "add":
+      c.get(XR).get(XA).op(Op.i32LtU);
+      return;
+    case "sub":
+      c.get(XA).get(XB).op(Op.i32LtU);
+      return;
+    case "logic":
+      c.const(0);
+      return;
+    case "shl":
+      c.get(XA)
+        .const(32 - p.count)
+        .op(Op.i32ShrU)
+        .const(1)
+        .op(Op.i32And);
+      return;
+    case "shr":
+    case "sar":
+      // Bit count-1 of the source is the last bit shifted out (SAR too, for counts up to 31).
+      c.get(XA)
+        .const(p.count - 1)
+        .op(Op.i32ShrU)
+        .const(1)
+        .op(Op.i32And);
+      return;
+    default:
+      c.get(XC);
+  }
+}
+
+/** Pushes the overflow flag (0 or 1) of pending flags `p`. */
+function overflow(c: Code, p: Pending): void {
+  switch (p.kind) {
+    case "add":
+      c.get(XA).get(XR).op(Op.i32Xor).get(XB).get(XR).op(Op.i32Xor).op(Op.i32And).const(31).op(Op.i32ShrU);
+      return;
+    case "sub":
+      c.get(XA).get(XB).op(Op.i32Xor).get(XA).get(XR).op(Op.i32Xor).op(Op.i32And).const(31).op(Op.i32ShrU);
+      return;
+    case "inc":
+      c.get(XR).const(0x80000000).op(Op.i32Eq);
+      return;
+    case "dec":
+      c.get(XA).const(0x80000000).op(Op.i32Eq);
+      return;
+    case "shl":
+      c.get(XR).const(31).op(Op.i32ShrU);
+      carry(c, p);
+      c.op(Op.i32Xor);
+      return;
+    case "shr":
+      // As the interpreter: the top two bits of the result (MSB of the source for a count of 1).
+      c.get(XR).const(31).op(Op.i32ShrU).get(XR).const(30).op(Op.i32ShrU).const(1).op(Op.i32And).op(Op.i32Xor);
+      return;
+    case "imul":
+      c.get(XC);
+      return;
+    default: // logic, sar
+      c.const(0);
+  }
+}
+
+const zero = (c: Code) => c.get(XR).op(Op.i32Eqz);
+const sign = (c: Code) => c.get(XR).const(31).op(Op.i32ShrU);
+const parity = (c: Code) => c.get(XR).const(0xff).op(Op.i32And).op(Op.i32Popcnt).const(1).op(Op.i32And).op(Op.i32Eqz);
+
+/** Pushes condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc: 1 when it holds) from `p`. */
+export function pendingCondition(c: Code, p: Pending, cc: number): void {
+  const base = cc >> 1;
+  if (p.kind === "sub" && base !== 5) {
+    // The comparison itself: CMP a, b and then JB is a < b unsigned, and so on.
+    switch (base) {
+      case 0:
+        overflow(c, p);
+        break;
+      case 1:
+        c.get(XA).get(XB).op(Op.i32LtU);
+        break;
+      case 2:
+        zero(c);
+        break;
+      case 3:
+        c.get(XA).get(XB).op(Op.i32LeU);
+        break;
+      case 4:
+        c.get(XR).const(0).op(Op.i32LtS);
+        break;
+      case 6:
+        c.get(XA).get(XB).op(Op.i32LtS);
+        break;
+      default:
+        c.get(XA).get(XB).op(Op.i32LeS);
+        break;
+    }
+  } else {
+    switch (base) {
+      case 0:
+        overflow(c, p);
+        break;
+      case 1:
+        carry(c, p);
+        break;
+      case 2:
+        zero(c);
+        break;
+      case 3:
+        carry(c, p);
+        zero(c);
+        c.op(Op.i32Or);
+        break;
+      case 4:
+        sign(c);
+        break;
+      case 5:
+        parity(c);
+        break;
+      case 6:
+        sign(c);
+        overflow(c, p);
+        c.op(Op.i32Xor);
+        break;
+      default:
+        zero(c);
+        sign(c);
+        overflow(c, p);
+        c.op(Op.i32Xor).op(Op.i32Or);
+        break;
+    }
+  }
+  if (cc & 1) c.op(Op.i32Eqz);
+}
+
+/** Pushes the carry `p` leaves (for INC/DEC, which keep it). */
+export function pendingCarry(c: Code, p: Pending): void {
+  carry(c, p);
+}
+
+function storeLocal(c: Code, addr: number, local: number): void {
+  c.const(addr).get(local).store(Op.i32Store);
+}
+function storeConst(c: Code, addr: number, v: number): void {
+  c.const(addr).const(v).store(Op.i32Store);
+}
+
+/** Writes pending flags `p` to the state block as the interpreter would have written them. */
+export function flushPending(c: Code, p: Pending): void {
+  switch (p.kind) {
+    case "add":
+    case "sub":
+      storeConst(c, L.S_LAZY_OP, LAZY_OP[p.kind]);
+      storeLocal(c, L.S_LAZY_SRC1, XA);
+      storeLocal(c, L.S_LAZY_SRC2, XB);
+      storeLocal(c, L.S_LAZY_RES, XR);
+      storeConst(c, L.S_LAZY_SIZE, 32);
+      storeConst(c, L.S_FLAGS_LAZY, FLAGS_ARITH);
+      return;
+    case "logic":
+      storeConst(c, L.S_LAZY_OP, LAZY_OP.logic);
+      storeLocal(c, L.S_LAZY_RES, XR);
+      storeConst(c, L.S_LAZY_SIZE, 32);
+      storeConst(c, L.S_FLAGS_LAZY, FLAGS_ARITH);
+      return;
+    case "inc":
+    case "dec":
+      c.const(L.S_EFLAGS).loadAt(L.S_EFLAGS).const(~FLAG_CF).op(Op.i32And).get(XC).op(Op.i32Or).store(Op.i32Store);
+      storeConst(c, L.S_LAZY_OP, LAZY_OP[p.kind]);
+      storeLocal(c, L.S_LAZY_SRC1, XA);
+      storeConst(c, L.S_LAZY_SRC2, 1);
+      storeLocal(c, L.S_LAZY_RES, XR);
+      storeConst(c, L.S_LAZY_SIZE, 32);
+      storeConst(c, L.S_FLAGS_LAZY, FLAGS_ARITH & ~FLAG_CF);
+      return;
+    default:
+      // Shifts and IMUL: every arithmetic flag computed (AF = 0), none lazy.
+      c.const(L.S_EFLAGS).loadAt(L.S_EFLAGS).const(~FLAGS_ARITH).op(Op.i32And);
+      zero(c);
+      c.const(6).op(Op.i32Shl).op(Op.i32Or);
+      sign(c);
+      c.const(7).op(Op.i32Shl).op(Op.i32Or);
+      parity(c);
+      c.const(2).op(Op.i32Shl).op(Op.i32Or);
+      carry(c, p);
+      c.op(Op.i32Or);
+      overflow(c, p);
+      c.const(11).op(Op.i32Shl).op(Op.i32Or);
+      c.store(Op.i32Store);
+      storeConst(c, L.S_FLAGS_LAZY, 0);
+  }
+}
+
+/**
+ * Whether the locals of `p` can be read back from the state block after the interpreter ran the
+ * same instruction (its slow path): the lazy kinds can, the computed ones cannot.
+ */
+export function reloadable(p: Pending): boolean {
+  return p.kind === "add" || p.kind === "sub" || p.kind === "logic" || p.kind === "inc" || p.kind === "dec";
+}
+
+/** Reads the locals of (reloadable) `p` back from what the interpreter left in the state block. */
+export function reloadPending(c: Code, p: Pending): void {
+  if (p.kind !== "logic") c.loadAt(L.S_LAZY_SRC1).set(XA);
+  if (p.kind === "add" || p.kind === "sub") c.loadAt(L.S_LAZY_SRC2).set(XB);
+  c.loadAt(L.S_LAZY_RES).set(XR);
+  if (p.kind === "inc" || p.kind === "dec") c.loadAt(L.S_EFLAGS).const(FLAG_CF).op(Op.i32And).set(XC);
+}
