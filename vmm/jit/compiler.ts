@@ -99,7 +99,7 @@ export class Jit {
     const em = this.emitBody(bbs, ss32, record.used, record.written, null);
     const insnCount = bbs.reduce((n, bb) => n + bb.insns.length, 0);
     let span = 0;
-    for (const bb of bbs) for (const insn of bb.insns) span = Math.max(span, insn.eip + insn.len - eip);
+    for (const bb of bbs) for (const insn of bb.insns) span = Math.max(span, (insn.eip + insn.len - eip) | 0);
     const wasm = encodeModule({
       types: [
         { params: [], results: [] },
@@ -190,10 +190,13 @@ interface BasicBlock {
  * ran into code already decoded; it ends at a branch, an instruction that ends the block, or
  * before the next start.
  */
-function decodeRegion(bytes: Uint8Array, eip: number, cs32: boolean): BasicBlock[] {
+function decodeRegion(bytes: Uint8Array, start: number, cs32: boolean): BasicBlock[] {
+  // Addresses are signed 32-bit numbers throughout (as the decoder and the branch targets
+  // compute them), so that kernel addresses above 2 GiB compare as they should.
+  const eip = start | 0;
   const at = new Map<number, Insn>();
   const starts = new Set<number>([eip]);
-  const inPage = (a: number) => a - eip >= 0 && a - eip < bytes.length;
+  const inPage = (a: number) => ((a - eip) | 0) >= 0 && ((a - eip) | 0) < bytes.length;
   const work = [eip];
   while (work.length > 0 && at.size < MAX_INSNS && starts.size < MAX_BASIC_BLOCKS) {
     let a = work.pop() as number;
@@ -218,9 +221,9 @@ function decodeRegion(bytes: Uint8Array, eip: number, cs32: boolean): BasicBlock
     }
   }
   const bbs: BasicBlock[] = [];
-  for (const start of [...starts].filter((s) => at.has(s)).sort((x, y) => x - y)) {
-    const bb: BasicBlock = { start, insns: [], exits: false, next: null };
-    let a = start;
+  for (const first of [...starts].filter((s) => at.has(s)).sort((x, y) => ((x - eip) | 0) - ((y - eip) | 0))) {
+    const bb: BasicBlock = { start: first, insns: [], exits: false, next: null };
+    let a = first;
     for (;;) {
       const insn = at.get(a) as Insn;
       bb.insns.push(insn);
