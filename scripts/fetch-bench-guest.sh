@@ -4,15 +4,19 @@
 #                      `linux-image-686` metapackage depends on (apt-get download, dpkg-deb -x)
 #   initramfs.cpio.gz  Debian's static i386 busybox (`busybox-static:i386`) and
 #                      bench/guest/init as /init, packed reproducibly
-#   MANIFEST           package versions and sha256 of both
+#   initramfs-devices.cpio.gz
+#                      the same busybox, bench/guest/init-devices as /init and the kernel's own
+#                      virtio and ne2k-pci modules with their dependencies (all are modules in
+#                      Debian's kernel): the device check of `npm run test:media`, never timed
+#   MANIFEST           package versions and sha256 of the three
 # and makes sure the peers' tools are installed: `qemu-system-i386` (Debian's qemu-system-x86).
 #
 # usage: scripts/fetch-bench-guest.sh [--refresh] [--no-apt]
 #   --refresh  ask apt for the current package versions even when the cache is complete
 #   --no-apt   never run apt-get: use the .deb files and tools already there
 #
-# Idempotent: a complete cache (both files, made from the current bench/guest/init) is reused
-# without touching the network; otherwise both are remade from the .deb files already in the
+# Idempotent: a complete cache (all files, made from the current bench/guest init scripts) is reused
+# without touching the network; otherwise all are remade from the .deb files already in the
 # cache where it has them (apt still resolves which kernel linux-image-686 means), and
 # downloaded where not. Every apt step that fails says so and what to check.
 # Environment: X86LAB_CACHE (default $XDG_CACHE_HOME/x86lab, else ~/.cache/x86lab), as the
@@ -22,6 +26,9 @@ umask 022
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 INIT=$ROOT/bench/guest/init
+INIT_DEVICES=$ROOT/bench/guest/init-devices
+# the drivers the device check loads (their dependencies are found in the modules themselves)
+DEVICE_MODULES="virtio_pci virtio_blk virtio_net virtio_console virtio_rng virtio_balloon ne2k_pci"
 CACHE=${X86LAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/x86lab}
 DEBS=$CACHE/debs
 OUT=$CACHE/bench-guest
@@ -31,7 +38,7 @@ for a in "$@"; do
   case $a in
     --refresh) REFRESH=1 ;;
     --no-apt) APT=0 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "fetch-bench-guest.sh: unknown argument: $a" >&2; exit 2 ;;
   esac
 done
@@ -40,9 +47,11 @@ die() { log "error: $*"; exit 1; }
 mkdir -p "$DEBS" "$OUT"
 
 init_sum=$(sha256sum "$INIT" | cut -d' ' -f1)
+devices_sum=$(printf '%s\n' "$(sha256sum "$INIT_DEVICES" | cut -d' ' -f1)" "$DEVICE_MODULES" | sha256sum | cut -d' ' -f1)
 complete() {
-  [ -f "$OUT/vmlinuz-686" ] && [ -f "$OUT/initramfs.cpio.gz" ] && [ -f "$OUT/MANIFEST" ] &&
-    grep -q "^init $init_sum\$" "$OUT/MANIFEST"
+  [ -f "$OUT/vmlinuz-686" ] && [ -f "$OUT/initramfs.cpio.gz" ] && [ -f "$OUT/initramfs-devices.cpio.gz" ] &&
+    [ -f "$OUT/MANIFEST" ] && grep -q "^init $init_sum\$" "$OUT/MANIFEST" &&
+    grep -q "^init-devices $devices_sum\$" "$OUT/MANIFEST"
 }
 have_qemu() { command -v qemu-system-i386 >/dev/null; }
 if [ "$REFRESH" = 0 ] && complete && have_qemu; then
@@ -121,10 +130,48 @@ printf 'root:x:0:\n' > "$R/etc/group"
 # reproducible: fixed times (the busybox binary's), sorted names, no owner, gzip -n
 epoch=$(stat -c %Y "$X/bb/bin/busybox")
 find "$R" -exec touch -h -d "@$epoch" {} +
-(cd "$R" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --reproducible --quiet) |
-  gzip -9 -n > "$OUT/initramfs.cpio.gz.new"
-mv "$OUT/initramfs.cpio.gz.new" "$OUT/initramfs.cpio.gz"
+# pack DIR NAME: DIR as a reproducible newc archive $OUT/NAME
+pack() {
+  (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --reproducible --quiet) |
+    gzip -9 -n > "$OUT/$2.new"
+  mv "$OUT/$2.new" "$OUT/$2"
+}
+pack "$R" initramfs.cpio.gz
 log "initramfs: busybox-static:i386 $bver"
+
+# ---------------------------------------------------------------- device-check initramfs
+# The same root with init-devices as /init, plus the modules of DEVICE_MODULES and everything
+# they depend on (the `depends=` field of each module's .modinfo), listed in /etc/modules in an
+# order that loads every dependency first.
+dpkg-deb --fsys-tarfile "$kdeb" | tar -x -C "$X" ./lib/modules
+MODS=$(ls -d "$X"/lib/modules/*/ | head -n1)
+MODS=${MODS%/}
+krel=${MODS##*/}
+D=$X/devices
+cp -a "$R" "$D"
+cp "$INIT_DEVICES" "$D/init"
+chmod 755 "$D/init"
+mkdir -p "$D/lib/modules/$krel"
+: > "$D/etc/modules"
+# modpath NAME: the module's path under $MODS (a name matches - and _ alike, as modprobe does)
+modpath() { find "$MODS/kernel" -name "$(echo "$1" | sed 's/[-_]/[-_]/g').ko" | head -n1; }
+# need NAME: its dependencies first, then NAME, each once
+need() {
+  grep -qx "$1" "$X/needed" 2>/dev/null && return 0
+  p=$(modpath "$1")
+  [ -n "$p" ] || die "module $1 is not in $kpkg"
+  for dep in $(tr '\0' '\n' < "$p" | sed -n 's/^depends=//p' | tr ',' ' '); do need "$dep"; done
+  p=$(modpath "$1")
+  echo "$1" >> "$X/needed"
+  rel=${p#"$MODS"/}
+  mkdir -p "$D/lib/modules/$krel/${rel%/*}"
+  cp "$p" "$D/lib/modules/$krel/$rel"
+  echo "$rel" >> "$D/etc/modules"
+}
+for m in $DEVICE_MODULES; do need "$m"; done
+find "$D" -exec touch -h -d "@$epoch" {} +
+pack "$D" initramfs-devices.cpio.gz
+log "device-check initramfs: $(wc -l < "$D/etc/modules") modules of $kpkg"
 
 # ---------------------------------------------------------------- peers
 if ! have_qemu; then
@@ -138,7 +185,8 @@ fi
   echo "kernel $kpkg:i386 $kver"
   echo "busybox-static:i386 $bver"
   echo "init $init_sum"
-  for f in vmlinuz-686 initramfs.cpio.gz; do
+  echo "init-devices $devices_sum"
+  for f in vmlinuz-686 initramfs.cpio.gz initramfs-devices.cpio.gz; do
     echo "$(sha256sum "$OUT/$f" | cut -d' ' -f1)  $f  $(stat -c %s "$OUT/$f")"
   done
 } > "$OUT/MANIFEST"

@@ -20,6 +20,8 @@
 //   68 block until an event (STI; HLT, unmasking the shared page): core/virt/pv-events.ts
 //   69 set one-shot timer (EBX:ECX deadline in kvmclock ns low:high, 0 cancels): host
 //   70 FPU task switch (EBX 1 sets CR0.TS, 0 clears it; Xen's fpu_taskswitch)
+//   71 virtio notify (EBX PCI devfn on bus 0, ECX queue): host; one exit per kick, as the
+//      notify register's write would be, but without the MMIO decode or the I/O instruction
 // A hypercall is counted as a hypercall by number (not also as exit 18), where it was handled:
 // WHERE_CORE in this file, WHERE_HOST for the ones forwarded to the host's exit handler.
 
@@ -61,6 +63,7 @@ import {
   PV_HC_MMU_UPDATE,
   PV_HC_SET_SHARED_PAGE,
   PV_HC_SET_TIMER,
+  PV_HC_VIRTIO_NOTIFY,
   PV_HC_YIELD,
 } from "../generated/abi";
 
@@ -79,7 +82,7 @@ export function hypercallExit(): bool {
   setEip(load<u32>(S_VMCS_GUEST_RIP) + load<u32>(S_VMCS_EXIT_INSN_LEN));
   const nr = reg32(EAX);
   const pv = load<u32>(S_VIRT_MODE) == VIRT_PV && nr >= PV_HC_FIRST && nr <= PV_HC_LAST;
-  if (pv && cpl() == 0 && (nr == PV_HC_CONSOLE_WRITE || nr == PV_HC_SET_TIMER)) {
+  if (pv && cpl() == 0 && (nr == PV_HC_CONSOLE_WRITE || nr == PV_HC_SET_TIMER || nr == PV_HC_VIRTIO_NOTIFY)) {
     traceEvent(KIND_HYPERCALL, nr, WHERE_HOST, nr, reg32(EBX));
     forwardToHost();
     return true;

@@ -154,7 +154,7 @@ const ENOSYS = -1000;
 
 describe("pv hypercalls: KVM's numbers", () => {
   it("KICK_CPU, SEND_IPI, SCHED_YIELD return 0; CLOCK_PAIRING -KVM_EOPNOTSUPP; MAP_GPA_RANGE and unknown -KVM_ENOSYS", async () => {
-    const nrs = [5, 10, 11, 9, 12, 99, 71];
+    const nrs = [5, 10, 11, 9, 12, 99, 72];
     const g = await guest([...nrs.flatMap((nr, i) => hypercall(nr, 0, 0, i)), ...HLT]);
     expect(g.vm.run(1000)).toEqual({ kind: "halted" });
     expect(nrs.map((_, i) => g.result(i))).toEqual([0, 0, 0, EOPNOTSUPP, ENOSYS, ENOSYS, ENOSYS]);

@@ -2,7 +2,7 @@
 // because they need the host's devices or its clock. The console writes a guest buffer to the
 // serial console's output; the one-shot timer raises IRQ 0 through the PIC when virtual time
 // passes a kvmclock deadline; the virtio notify kicks a queue of a virtio-pci function without
-// an I/O write (the core does not forward it yet: docs/hypercalls.md). Every guest-supplied
+// an I/O write (test/vmm/pv-notify.test.ts). Every guest-supplied
 // address and length is checked here: a bad one is an error in EAX, never a host exception.
 
 import type { TimedDevice } from "../../devices/clock.js";

@@ -110,8 +110,5 @@ export const HYPERCALL_TEXT: Readonly<Record<number, Localized>> = {
   68: { en: "pv: block until an event (the pv idle)", ko: "pv: 이벤트까지 대기 (pv의 유휴)" },
   69: { en: "pv: set a one-shot timer", ko: "pv: 단발 타이머 설정" },
   70: { en: "pv: set or clear CR0.TS for lazy FPU switching", ko: "pv: 지연 FPU 전환을 위한 CR0.TS 설정·해제" },
-  71: {
-    en: "pv: notify a virtio queue without an I/O write (the host side exists; the core does not forward it yet)",
-    ko: "pv: I/O 쓰기 없이 virtio 큐에 알림 (호스트 쪽은 있으나 코어가 아직 전달하지 않음)",
-  },
+  71: { en: "pv: notify a virtio queue without an I/O write", ko: "pv: I/O 쓰기 없이 virtio 큐에 알림" },
 };
