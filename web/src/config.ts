@@ -45,5 +45,6 @@ export function configFor(s: Settings, upload: Upload | undefined): MachineConfi
     mmu: s.mmu,
     jit: s.jit,
     vga: g.vga,
+    work: g.work,
   };
 }

@@ -2,6 +2,7 @@
 // under guest/ by the Vite plugin (web/vite.config.ts) in development and copied into the build.
 
 import type { MmuMode, VirtMode } from "../../vmm/virt/vmcs.js";
+import type { GuestWork } from "./guest-work.js";
 
 export interface Guest {
   id: string;
@@ -19,7 +20,20 @@ export interface Guest {
   vga: boolean;
   /** The guest stops the machine itself when done (the lab kernels, through isa-debug-exit). */
   finite: boolean;
+  /** A disk and a shell script typed at the prompt (the tiny Linux doing one job, then rebooting). */
+  work?: GuestWork;
 }
+
+const LINUX_FILES = {
+  kernel: "guest/bzImage",
+  kernelFile: "guests/linux/bzImage",
+  initrd: "guest/initramfs.cpio.gz",
+  initrdFile: "guests/linux/initramfs.cpio.gz",
+} as const;
+
+/** Reads the whole 4 MiB disk once, 4 KiB at a time, then leaves the shell (the guest reboots). */
+const READ_DISK = (dev: string) =>
+  `dd if=/dev/${dev} of=/dev/null bs=4096 && echo x86lab-read-done; grep -h ${dev === "vda" ? "virtio" : "ata_piix"} /proc/interrupts; exit`;
 
 export const GUESTS: readonly Guest[] = [
   {
@@ -33,6 +47,27 @@ export const GUESTS: readonly Guest[] = [
     modes: ["native", "bt", "hvm", "pv"],
     vga: true,
     finite: false,
+  },
+  {
+    id: "linux-ide-read",
+    ...LINUX_FILES,
+    // libata.dma=0: the IDE disk by programmed I/O, every 16-bit word through the data port.
+    cmdline: "console=ttyS0 panic=-1 libata.dma=0",
+    memMiB: 64,
+    modes: ["native", "bt", "hvm", "pv"],
+    vga: false,
+    finite: true,
+    work: { disk: { bus: "ide", mib: 4 }, script: READ_DISK("sda") },
+  },
+  {
+    id: "linux-virtio-read",
+    ...LINUX_FILES,
+    cmdline: "console=ttyS0 panic=-1",
+    memMiB: 64,
+    modes: ["native", "bt", "hvm", "pv"],
+    vga: false,
+    finite: true,
+    work: { disk: { bus: "virtio-blk", mib: 4 }, script: READ_DISK("vda") },
   },
   {
     id: "sensitive",

@@ -25,6 +25,11 @@ export const ko: Record<keyof typeof en, string> = {
   "setup.mmu": "메모리 가상화",
   "setup.memory": "메모리",
   "setup.profile": "비용 프로파일",
+  "setup.jit": "JIT",
+  "setup.jitHint":
+    "자주 실행되는 게스트 코드를 WebAssembly로 컴파일(켬)하거나 모든 명령어를 인터프리터로 실행(끔)합니다. 게스트가 하는 일은 같아서 카운트는 같고 속도만 다릅니다.",
+  "jit.on": "켬 (자주 쓰는 코드 컴파일)",
+  "jit.off": "끔 (인터프리터만)",
   "setup.boot": "부팅",
   "setup.upload": "직접 올린 커널이나 디스크",
   "setup.uploadKind": "파일의 종류",
@@ -41,6 +46,8 @@ export const ko: Record<keyof typeof en, string> = {
   "control.reset": "리셋",
   "control.powerOff": "전원 끄기",
   "guest.linux": "작은 Linux (busybox 셸)",
+  "guest.linux-ide-read": "작은 Linux: 4 MiB IDE 디스크 읽기 (에뮬레이션, PIO) 후 종료",
+  "guest.linux-virtio-read": "작은 Linux: 4 MiB virtio-blk 디스크 읽기 (반가상화) 후 종료",
   "guest.sensitive": "실습 커널: 민감한 명령어",
   "guest.nanobench": "실습 커널: nanobench",
   "guest.nanobench-pv": "실습 커널: nanobench (반가상화 빌드)",
@@ -126,6 +133,9 @@ export const ko: Record<keyof typeof en, string> = {
   "costs.selected": "(선택됨)",
   "costs.structures": "모드의 자료 구조가 한 일",
   "costs.bt": "번역 캐시: 블록 {blocks}개, 연결 {chained}개, 무효화 {invalidated}개, 비우기 {flushes}번",
+  "costs.jit":
+    "JIT (모델링된 하이퍼바이저가 아니라 이 에뮬레이터): 블록 {blocks}개를 WebAssembly로 컴파일({live}개 유지), 명령어의 {share}%가 컴파일된 코드로 실행, 블록당 명령어 {perBlock}개, 코드 {kib} KiB를 {ms} ms에 컴파일, 무효화 {invalidated}개, 내보냄 {evicted}개",
+  "costs.jitOff": "JIT 꺼짐: 모든 명령어가 인터프리터로 실행되었습니다.",
   "costs.shadow":
     "섀도 테이블: 루트 적중 {hits}번, 루트 미스 {misses}번, 사용 중 페이지 {pages}개, 풀 비우기 {flushes}번",
   "costs.ept": "EPT: 재매핑 {remaps}번, 풀 비우기 {flushes}번",

@@ -100,6 +100,18 @@ export function Setup(p: Props) {
             ))}
           </select>
         </label>
+        <label>
+          {t("setup.jit")}
+          <select
+            id="jit"
+            value={s.jit ? "on" : "off"}
+            title={t("setup.jitHint")}
+            onChange={(e) => p.onChange({ jit: e.currentTarget.value === "on" })}
+          >
+            <option value="on">{t("jit.on")}</option>
+            <option value="off">{t("jit.off")}</option>
+          </select>
+        </label>
         <fieldset class="upload">
           <legend>{t("setup.upload")}</legend>
           <select
