@@ -40,6 +40,12 @@ export const en = {
   "setup.noFile": "no file chosen",
   "setup.uploadHint": "A kernel, disk or CD image from your computer (it stays in this tab; writes go to a copy).",
   "setup.uploaded": "uploaded: {name}",
+  "setup.keptGroup": "Kept in this browser",
+  "setup.keptItem": "{name} ({kind})",
+  "setup.keep": "Keep in this browser",
+  "setup.keepHint":
+    "Keep a copy of this file in this browser (IndexedDB) so it is listed among the guests after a reload. It never leaves your computer.",
+  "setup.forget": "Forget the kept copy",
   "control.pause": "Pause",
   "control.resume": "Resume",
   "control.reset": "Reset",

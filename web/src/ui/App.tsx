@@ -8,6 +8,7 @@ import { guestById } from "../guests.js";
 import { LANGS, type Lang, type MessageKey, numberFormat, translator } from "../i18n/index.js";
 import { LabSession } from "../labs/session.js";
 import type { Machine } from "../machine.js";
+import { forgetMedium, type KeptMedium, keepMedium, listMedia, loadMedium } from "../media.js";
 import type { StatusMessage } from "../protocol.js";
 import { loadSettings, normalize, type Settings, saveSettings, TABS, UPLOAD_GUEST, withQuery } from "../settings.js";
 import { Compare } from "./Compare.js";
@@ -49,6 +50,15 @@ function statusText(ui: Ui, st: StatusMessage): string {
 export function App({ machine }: { machine: Machine }) {
   const [settings, setSettings] = useState<Settings>(() => withQuery(loadSettings(), location.search));
   const [upload, setUpload] = useState<Upload>();
+  const [kept, setKept] = useState<readonly KeptMedium[]>([]);
+  const [mediaError, setMediaError] = useState<string>();
+  const refreshKept = () =>
+    listMedia()
+      .then(setKept)
+      .catch((e: unknown) => setMediaError(String(e)));
+  useEffect(() => {
+    refreshKept();
+  }, []);
   const [errorSeen, setErrorSeen] = useState<string>();
   const labs = useMemo(() => new LabSession(machine), [machine]);
   useMachine(machine);
@@ -68,7 +78,7 @@ export function App({ machine }: { machine: Machine }) {
   useEffect(() => boot(), []);
 
   const { t } = ui;
-  const error = machine.error && machine.error !== errorSeen ? machine.error : undefined;
+  const error = mediaError ?? (machine.error && machine.error !== errorSeen ? machine.error : undefined);
   return (
     <UiContext.Provider value={ui}>
       <a class="skip" href="#terminal">
@@ -91,7 +101,7 @@ export function App({ machine }: { machine: Machine }) {
       {error && (
         <div id="error" role="alert" class="error">
           <span>{t("status.error", { message: error })}</span>
-          <button type="button" onClick={() => setErrorSeen(error)}>
+          <button type="button" onClick={() => (mediaError ? setMediaError(undefined) : setErrorSeen(error))}>
             {t("error.dismiss")}
           </button>
         </div>
@@ -104,6 +114,32 @@ export function App({ machine }: { machine: Machine }) {
         onUpload={(u) => {
           setUpload(u);
           change({ guest: UPLOAD_GUEST });
+        }}
+        kept={kept}
+        onPickKept={(id) => {
+          loadMedium(id)
+            .then((u) => {
+              setUpload(u);
+              change({ guest: UPLOAD_GUEST });
+            })
+            .catch((e: unknown) => setMediaError(String(e instanceof Error ? e.message : e)));
+        }}
+        onKeep={() => {
+          if (!upload) return;
+          keepMedium(upload)
+            .then((m) => {
+              setUpload({ ...upload, kept: m.id });
+              return refreshKept();
+            })
+            .catch((e: unknown) => setMediaError(String(e instanceof Error ? e.message : e)));
+        }}
+        onForget={(id) => {
+          forgetMedium(id)
+            .then(() => {
+              if (upload?.kept === id) setUpload({ ...upload, kept: undefined });
+              return refreshKept();
+            })
+            .catch((e: unknown) => setMediaError(String(e instanceof Error ? e.message : e)));
         }}
         onBoot={() => boot()}
         onPause={() => machine.pause()}
