@@ -61,6 +61,15 @@ describe("the lab (web/) in Chromium", () => {
   const terminal = (page: Page) => page.evaluate(() => window.__x86lab.screenText());
   const serial = (page: Page) => page.evaluate(() => window.__x86lab.serialText());
   const state = (page: Page) => page.evaluate(() => window.__x86lab.state());
+  /** Waits until COM1 has printed `text`. */
+  const untilSerial = (page: Page, what: string, text: string, ms: number) =>
+    waitFor(
+      page,
+      what,
+      () => serial(page),
+      (s) => s.includes(text),
+      ms,
+    );
   const tab = async (page: Page, name: string) => {
     await page.click(`#tab-${name}`);
     await page.waitForSelector(`#panel-${name}`);
@@ -123,23 +132,11 @@ describe("the lab (web/) in Chromium", () => {
       "(exec 3< /dev/tty1; echo kbd-ready-$((3*3)) > /dev/ttyS0; read line <&3; echo kbd-got-$line > /dev/ttyS0) &",
     );
     await page.keyboard.press("Enter");
-    await waitFor(
-      page,
-      "the keyboard reader",
-      () => serial(page),
-      (s) => s.includes("kbd-ready-9"),
-      20_000,
-    );
+    await untilSerial(page, "the keyboard reader", "kbd-ready-9", 20_000);
     await page.click(".vga-input");
     await page.keyboard.type("hello9");
     await page.keyboard.press("Enter");
-    await waitFor(
-      page,
-      "the keyboard line on COM1",
-      () => serial(page),
-      (s) => s.includes("kbd-got-hello9"),
-      20_000,
-    );
+    await untilSerial(page, "the keyboard line on COM1", "kbd-got-hello9", 20_000);
 
     // Measure this: only what happened between start and stop.
     const totalBefore = await page.evaluate(() => window.__x86lab.counters().reduce((a, r) => a + r.core + r.host, 0));
@@ -360,13 +357,7 @@ describe("the lab (web/) in Chromium", () => {
     await page.setInputFiles("#upload", { name: "my-kernel.elf", mimeType: "application/octet-stream", buffer: elf });
     await page.selectOption("#mode", "bt");
     await page.click("#boot");
-    await waitFor(
-      page,
-      "the uploaded kernel's run",
-      () => serial(page),
-      (s) => s.includes("sensitive done"),
-      20_000,
-    );
+    await untilSerial(page, "the uploaded kernel's run", "sensitive done", 20_000);
     expect(await serial(page)).toMatch(/violations 0/);
     const runningColor = await page.locator("#status").evaluate((e) => getComputedStyle(e).color);
 
@@ -379,13 +370,7 @@ describe("the lab (web/) in Chromium", () => {
     });
     await page.selectOption("#mode", "native");
     await page.click("#boot");
-    await waitFor(
-      page,
-      "the disk's boot sector",
-      () => serial(page),
-      (s) => s.includes("x86lab-disk-ok"),
-      60_000,
-    );
+    await untilSerial(page, "the disk's boot sector", "x86lab-disk-ok", 60_000);
     await untilStopped(page, "the disk's run to end", 10_000);
     // SeaBIOS drew on the VGA, so the screen is shown.
     expect(await page.evaluate(() => window.__x86lab.vgaText())).toMatch(/SeaBIOS|Booting from Hard Disk/);
@@ -401,13 +386,7 @@ describe("the lab (web/) in Chromium", () => {
     await page.selectOption("#guest", keptValue);
     await page.waitForFunction(() => (document.querySelector("#guest") as HTMLSelectElement).value === "upload");
     await page.click("#boot");
-    await waitFor(
-      page,
-      "the kept disk's boot sector",
-      () => serial(page),
-      (s) => s.includes("x86lab-disk-ok"),
-      60_000,
-    );
+    await untilSerial(page, "the kept disk's boot sector", "x86lab-disk-ok", 60_000);
     shots.push(await screenshot(page, "kept-media-en"));
     await page.click("#forget-medium");
     await page.locator("#keep-medium").waitFor({ timeout: 10_000 });

@@ -31,9 +31,27 @@ const LINUX_FILES = {
   initrdFile: "guests/linux/initramfs.cpio.gz",
 } as const;
 
-/** Reads the whole 4 MiB disk once, 4 KiB at a time, then leaves the shell (the guest reboots). */
-const READ_DISK = (dev: string) =>
-  `dd if=/dev/${dev} of=/dev/null bs=4096 && echo x86lab-read-done; grep -h ${dev === "vda" ? "virtio" : "ata_piix"} /proc/interrupts; exit`;
+/**
+ * The tiny Linux reading a blank 4 MiB disk once, 4 KiB at a time, then leaving the shell (the
+ * guest reboots, which ends the run). `extra` goes on the kernel's command line.
+ */
+function linuxDiskRead(id: string, bus: "ide" | "virtio-blk", extra = ""): Guest {
+  const dev = bus === "ide" ? "sda" : "vda";
+  const irq = bus === "ide" ? "ata_piix" : "virtio";
+  return {
+    id,
+    ...LINUX_FILES,
+    cmdline: `console=ttyS0 panic=-1${extra}`,
+    memMiB: 64,
+    modes: ["native", "bt", "hvm", "pv"],
+    vga: false,
+    finite: true,
+    work: {
+      disk: { bus, mib: 4 },
+      script: `dd if=/dev/${dev} of=/dev/null bs=4096 && echo x86lab-read-done; grep -h ${irq} /proc/interrupts; exit`,
+    },
+  };
+}
 
 export const GUESTS: readonly Guest[] = [
   {
@@ -48,27 +66,9 @@ export const GUESTS: readonly Guest[] = [
     vga: true,
     finite: false,
   },
-  {
-    id: "linux-ide-read",
-    ...LINUX_FILES,
-    // libata.dma=0: the IDE disk by programmed I/O, every 16-bit word through the data port.
-    cmdline: "console=ttyS0 panic=-1 libata.dma=0",
-    memMiB: 64,
-    modes: ["native", "bt", "hvm", "pv"],
-    vga: false,
-    finite: true,
-    work: { disk: { bus: "ide", mib: 4 }, script: READ_DISK("sda") },
-  },
-  {
-    id: "linux-virtio-read",
-    ...LINUX_FILES,
-    cmdline: "console=ttyS0 panic=-1",
-    memMiB: 64,
-    modes: ["native", "bt", "hvm", "pv"],
-    vga: false,
-    finite: true,
-    work: { disk: { bus: "virtio-blk", mib: 4 }, script: READ_DISK("vda") },
-  },
+  // libata.dma=0: the IDE disk by programmed I/O, every 16-bit word through the data port.
+  linuxDiskRead("linux-ide-read", "ide", " libata.dma=0"),
+  linuxDiskRead("linux-virtio-read", "virtio-blk"),
   {
     id: "sensitive",
     kernel: "guest/labs/sensitive.elf",
