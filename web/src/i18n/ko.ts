@@ -41,7 +41,7 @@ export const ko: Record<keyof typeof en, string> = {
   "setup.noFile": "고른 파일 없음",
   "setup.uploadHint": "내 컴퓨터의 커널, 디스크, CD 이미지 (이 탭 안에만 머물고, 쓰기는 사본에 합니다).",
   "setup.keptGroup": "이 브라우저에 보관됨",
-  "setup.keptItem": "{name} ({kind})",
+  "setup.keptItem": "{name} (종류: {kind})",
   "setup.keep": "이 브라우저에 보관",
   "setup.keepHint":
     "이 파일의 사본을 이 브라우저(IndexedDB)에 보관해 다시 불러온 뒤에도 게스트 목록에 나오게 합니다. 사용자의 컴퓨터를 떠나지 않습니다.",
