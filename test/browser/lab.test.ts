@@ -318,6 +318,15 @@ describe("the lab (web/) in Chromium", () => {
     await page.close();
   }, 900_000);
 
+  it("runs the VM with no view at all in bare.html (bench:web's baseline)", async () => {
+    const page = await h.newPage();
+    await page.goto(`${h.url}bare.html?guest=sensitive&mode=bt`);
+    await untilStopped(page, "the lab kernel in bare.html", 20_000);
+    expect(await serial(page)).toMatch(/violations 0/);
+    expect(h.problems).toEqual([]);
+    await page.close();
+  }, 30_000);
+
   it("runs two modes side by side, each in its own Worker, and says where each paid", async () => {
     const page = await h.newPage();
     await page.goto(`${h.url}?guest=nanobench&mode=native`);
