@@ -397,6 +397,10 @@ describe("the lab (web/) in Chromium", () => {
     await page.click("#boot");
     await untilSerial(page, "the kept disk's boot sector", "x86lab-disk-ok", 60_000);
     shots.push(await screenshot(page, "kept-media-en"));
+    // The chosen kept medium is itself remembered: a reload boots it again.
+    await page.goto(h.url);
+    await untilSerial(page, "the kept disk booted after a reload", "x86lab-disk-ok", 60_000);
+    expect(await page.locator("#guest").inputValue()).toBe("upload");
     await page.click("#forget-medium");
     await page.locator("#keep-medium").waitFor({ timeout: 10_000 });
     expect(await page.locator(`#guest option[value='${keptValue}']`).count()).toBe(0);

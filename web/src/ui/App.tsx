@@ -10,7 +10,16 @@ import { LabSession } from "../labs/session.js";
 import type { Machine } from "../machine.js";
 import { forgetMedium, type KeptMedium, keepMedium, listMedia, loadMedium } from "../media.js";
 import type { StatusMessage } from "../protocol.js";
-import { loadSettings, normalize, type Settings, saveSettings, TABS, UPLOAD_GUEST, withQuery } from "../settings.js";
+import {
+  defaultSettings,
+  loadSettings,
+  normalize,
+  type Settings,
+  saveSettings,
+  TABS,
+  UPLOAD_GUEST,
+  withQuery,
+} from "../settings.js";
 import { Compare } from "./Compare.js";
 import { Console } from "./Console.js";
 import { Costs } from "./Costs.js";
@@ -74,8 +83,22 @@ export function App({ machine }: { machine: Machine }) {
 
   const change = (patch: Partial<Settings>) => setSettings((s) => normalize({ ...s, ...patch }));
   const boot = (s: Settings = settings) => machine.boot(configFor(s, upload));
-  // Boot the remembered guest once, on load.
-  useEffect(() => boot(), []);
+  const mediaFailed = (e: unknown) => setMediaError(String(e instanceof Error ? e.message : e));
+  // Boot the remembered guest once, on load: a kept medium once its bytes are read back.
+  useEffect(() => {
+    if (settings.guest !== UPLOAD_GUEST) return boot();
+    loadMedium(settings.kept)
+      .then((u) => {
+        setUpload(u);
+        machine.boot(configFor(settings, u));
+      })
+      .catch((e: unknown) => {
+        mediaFailed(e);
+        const next = normalize({ ...settings, guest: defaultSettings().guest, kept: "" });
+        setSettings(next);
+        boot(next);
+      });
+  }, []);
 
   const { t } = ui;
   const error = mediaError ?? (machine.error && machine.error !== errorSeen ? machine.error : undefined);
@@ -113,33 +136,35 @@ export function App({ machine }: { machine: Machine }) {
         onChange={change}
         onUpload={(u) => {
           setUpload(u);
-          change({ guest: UPLOAD_GUEST });
+          change({ guest: UPLOAD_GUEST, kept: "" });
         }}
         kept={kept}
         onPickKept={(id) => {
           loadMedium(id)
             .then((u) => {
               setUpload(u);
-              change({ guest: UPLOAD_GUEST });
+              change({ guest: UPLOAD_GUEST, kept: id });
             })
-            .catch((e: unknown) => setMediaError(String(e instanceof Error ? e.message : e)));
+            .catch(mediaFailed);
         }}
         onKeep={() => {
           if (!upload) return;
           keepMedium(upload)
             .then((m) => {
               setUpload({ ...upload, kept: m.id });
+              if (settings.guest === UPLOAD_GUEST) change({ kept: m.id });
               return refreshKept();
             })
-            .catch((e: unknown) => setMediaError(String(e instanceof Error ? e.message : e)));
+            .catch(mediaFailed);
         }}
         onForget={(id) => {
           forgetMedium(id)
             .then(() => {
               if (upload?.kept === id) setUpload({ ...upload, kept: undefined });
+              if (settings.kept === id) change({ kept: "" });
               return refreshKept();
             })
-            .catch((e: unknown) => setMediaError(String(e instanceof Error ? e.message : e)));
+            .catch(mediaFailed);
         }}
         onBoot={() => boot()}
         onPause={() => machine.pause()}
