@@ -1,7 +1,7 @@
 // npm run bench:modes: nanobench and the tiny Linux boot under every mode that applies (native,
 // trap, bt, hvm with shadow paging, hvm with EPT, pv), on the icount clock. Prints and writes a
 // table (guest instructions, crossings by kind, modeled cycles per profile, host milliseconds) and
-// checks the claims of reference/virtualization.md section 9 that these workloads cover.
+// checks the published claims about the modes that these workloads cover (bench/modes/claims.ts).
 // Results: bench/results/modes-<time>.json and .txt, and modes-latest.{json,txt}.
 //
 //   npm run bench:modes [-- --jit on|off]     (the JIT on by default; off: the interpreter alone,
@@ -192,7 +192,7 @@ function report(rows: RunRow[], nano: NanoTable, claims: ClaimLine[]): string {
     out.push(`    ${r.mode.padEnd(11)} ${cols.join("; ")}`);
   }
   out.push("");
-  out.push("Claims (reference/virtualization.md section 9)");
+  out.push("Claims (published results about the modes; sources in bench/modes/claims.ts)");
   for (const c of claims) out.push(`  [${c.status}] ${c.claim}\n      ${c.numbers}`);
   return out.join("\n");
 }

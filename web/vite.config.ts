@@ -61,5 +61,16 @@ export default defineConfig({
   // Preact's JSX runtime for the .tsx views (tsconfig.json says the same to the type checker).
   oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
   worker: { format: "es" },
-  build: { outDir: project("build/web"), emptyOutDir: true, target: "es2022" },
+  build: {
+    outDir: project("build/web"),
+    emptyOutDir: true,
+    target: "es2022",
+    // The lab, and bare.html: its Worker with no view (bench:web's baseline).
+    rollupOptions: {
+      input: {
+        index: fileURLToPath(new URL("index.html", import.meta.url)),
+        bare: fileURLToPath(new URL("bare.html", import.meta.url)),
+      },
+    },
+  },
 });

@@ -1,8 +1,9 @@
 // The lab in a real browser (Chromium through playwright-core, at 1024x768). One full guest boot
 // (the tiny Linux: shell, uname, the VGA panel, measure-this, pause and resume); everything else
-// runs the short lab kernels: both guided labs to their automatic checks, the trace, costs and
-// glossary views, an uploaded kernel, an error shown as an error, the language switch, settings
-// surviving a reload, keyboard navigation and an axe-core scan. Screenshots of each view go to
+// runs the short lab kernels (and, for the labs that need it, the tiny Linux doing one job): every
+// guided lab to its automatic checks, the trace, costs and glossary views, an uploaded kernel, a
+// kept medium, an error shown as an error, the language switch, settings surviving a reload,
+// keyboard navigation and an axe-core scan. Screenshots of each view go to
 // build/screenshots/.
 
 import { readFileSync } from "node:fs";
@@ -60,6 +61,15 @@ describe("the lab (web/) in Chromium", () => {
   const terminal = (page: Page) => page.evaluate(() => window.__x86lab.screenText());
   const serial = (page: Page) => page.evaluate(() => window.__x86lab.serialText());
   const state = (page: Page) => page.evaluate(() => window.__x86lab.state());
+  /** Waits until COM1 has printed `text`. */
+  const untilSerial = (page: Page, what: string, text: string, ms: number) =>
+    waitFor(
+      page,
+      what,
+      () => serial(page),
+      (s) => s.includes(text),
+      ms,
+    );
   const tab = async (page: Page, name: string) => {
     await page.click(`#tab-${name}`);
     await page.waitForSelector(`#panel-${name}`);
@@ -122,23 +132,11 @@ describe("the lab (web/) in Chromium", () => {
       "(exec 3< /dev/tty1; echo kbd-ready-$((3*3)) > /dev/ttyS0; read line <&3; echo kbd-got-$line > /dev/ttyS0) &",
     );
     await page.keyboard.press("Enter");
-    await waitFor(
-      page,
-      "the keyboard reader",
-      () => serial(page),
-      (s) => s.includes("kbd-ready-9"),
-      20_000,
-    );
+    await untilSerial(page, "the keyboard reader", "kbd-ready-9", 20_000);
     await page.click(".vga-input");
     await page.keyboard.type("hello9");
     await page.keyboard.press("Enter");
-    await waitFor(
-      page,
-      "the keyboard line on COM1",
-      () => serial(page),
-      (s) => s.includes("kbd-got-hello9"),
-      20_000,
-    );
+    await untilSerial(page, "the keyboard line on COM1", "kbd-got-hello9", 20_000);
 
     // Measure this: only what happened between start and stop.
     const totalBefore = await page.evaluate(() => window.__x86lab.counters().reduce((a, r) => a + r.core + r.host, 0));
@@ -233,7 +231,8 @@ describe("the lab (web/) in Chromium", () => {
       // Watching another view while the step runs loses neither the prediction nor the result.
       await tab(page, "crossings");
       await tab(page, "labs");
-      await step.locator(".results").waitFor({ timeout: 20_000 });
+      // A lab kernel ends in a second or two; the tiny Linux doing one job boots first (tens of seconds).
+      await step.locator(".results").waitFor({ timeout: 240_000 });
       expect(await step.locator("input[type=radio]").first().isChecked()).toBe(true);
       const items = await step
         .locator(".results li")
@@ -243,7 +242,7 @@ describe("the lab (web/) in Chromium", () => {
     return results;
   }
 
-  it("runs both guided labs to their automatic checks, and shows trace, costs and glossary", async () => {
+  it("runs every guided lab to its automatic checks, and shows trace, costs and glossary", async () => {
     const page = await h.newPage();
     await page.goto(`${h.url}?guest=sensitive&mode=native`);
     await untilStopped(page, "the lab kernel to end", 20_000);
@@ -285,6 +284,8 @@ describe("the lab (web/) in Chromium", () => {
     const modeled = await page.locator("#modeled tbody tr").allTextContents();
     expect(modeled.length).toBeGreaterThanOrEqual(2);
     expect(modeled.join("\n")).toMatch(/pentium4-2006.*[1-9]/);
+    // The JIT's figures beside the mode's structures (the JIT is on by default).
+    expect(await page.locator("#jit-stats").textContent()).toMatch(/[\d,]+ blocks compiled to WebAssembly/);
     shots.push(await screenshot(page, "costs-en"));
 
     // The page-walk view of an address nanobench maps: the 2-D walk, 14 references.
@@ -315,7 +316,16 @@ describe("the lab (web/) in Chromium", () => {
     shots.push(await screenshot(page, "glossary-en"));
     expect(h.problems).toEqual([]);
     await page.close();
-  }, 120_000);
+  }, 900_000);
+
+  it("runs the VM with no view at all in bare.html (bench:web's baseline)", async () => {
+    const page = await h.newPage();
+    await page.goto(`${h.url}bare.html?guest=sensitive&mode=bt`);
+    await untilStopped(page, "the lab kernel in bare.html", 20_000);
+    expect(await serial(page)).toMatch(/violations 0/);
+    expect(h.problems).toEqual([]);
+    await page.close();
+  }, 30_000);
 
   it("runs two modes side by side, each in its own Worker, and says where each paid", async () => {
     const page = await h.newPage();
@@ -356,13 +366,7 @@ describe("the lab (web/) in Chromium", () => {
     await page.setInputFiles("#upload", { name: "my-kernel.elf", mimeType: "application/octet-stream", buffer: elf });
     await page.selectOption("#mode", "bt");
     await page.click("#boot");
-    await waitFor(
-      page,
-      "the uploaded kernel's run",
-      () => serial(page),
-      (s) => s.includes("sensitive done"),
-      20_000,
-    );
+    await untilSerial(page, "the uploaded kernel's run", "sensitive done", 20_000);
     expect(await serial(page)).toMatch(/violations 0/);
     const runningColor = await page.locator("#status").evaluate((e) => getComputedStyle(e).color);
 
@@ -375,17 +379,31 @@ describe("the lab (web/) in Chromium", () => {
     });
     await page.selectOption("#mode", "native");
     await page.click("#boot");
-    await waitFor(
-      page,
-      "the disk's boot sector",
-      () => serial(page),
-      (s) => s.includes("x86lab-disk-ok"),
-      60_000,
-    );
+    await untilSerial(page, "the disk's boot sector", "x86lab-disk-ok", 60_000);
     await untilStopped(page, "the disk's run to end", 10_000);
     // SeaBIOS drew on the VGA, so the screen is shown.
     expect(await page.evaluate(() => window.__x86lab.vgaText())).toMatch(/SeaBIOS|Booting from Hard Disk/);
     shots.push(await screenshot(page, "upload-disk-en"));
+
+    // Kept in this browser (IndexedDB): listed among the guests after a reload, boots again, can be forgotten.
+    await page.click("#keep-medium");
+    await page.locator("#forget-medium").waitFor({ timeout: 10_000 });
+    await page.goto(`${h.url}?guest=sensitive&mode=native`);
+    await untilStopped(page, "the run after the reload", 20_000);
+    const keptValue = "kept:hda:generated.img";
+    await page.locator(`#guest option[value='${keptValue}']`).waitFor({ state: "attached", timeout: 10_000 });
+    await page.selectOption("#guest", keptValue);
+    await page.waitForFunction(() => (document.querySelector("#guest") as HTMLSelectElement).value === "upload");
+    await page.click("#boot");
+    await untilSerial(page, "the kept disk's boot sector", "x86lab-disk-ok", 60_000);
+    shots.push(await screenshot(page, "kept-media-en"));
+    // The chosen kept medium is itself remembered: a reload boots it again.
+    await page.goto(h.url);
+    await untilSerial(page, "the kept disk booted after a reload", "x86lab-disk-ok", 60_000);
+    expect(await page.locator("#guest").inputValue()).toBe("upload");
+    await page.click("#forget-medium");
+    await page.locator("#keep-medium").waitFor({ timeout: 10_000 });
+    expect(await page.locator(`#guest option[value='${keptValue}']`).count()).toBe(0);
 
     // A file that is no kernel: a clear error, in the error style, and the page still works.
     await page.selectOption("#upload-kind", "kernel");
@@ -400,7 +418,7 @@ describe("the lab (web/) in Chromium", () => {
     shots.push(await screenshot(page, "upload-error-en"));
     h.problems.length = 0; // the Worker's failed boot is reported by the page, not a page error
     await page.close();
-  }, 60_000);
+  }, 180_000);
 
   it("switches every visible string to Korean and back, and remembers the choice", async () => {
     const page = await h.newPage();
@@ -433,7 +451,8 @@ describe("the lab (web/) in Chromium", () => {
     }
     expect(seen).toEqual({ crossings: [], trace: [], costs: [], walk: [], compare: [], labs: [], glossary: [] });
 
-    // The choice, the guest and the tab survive a reload.
+    // The choice, the guest, the JIT setting and the tab survive a reload.
+    await page.selectOption("#jit", "off");
     await page.selectOption("#lang", "ko");
     await tab(page, "costs");
     await page.goto(h.url);
@@ -442,6 +461,9 @@ describe("the lab (web/) in Chromium", () => {
     expect(await page.locator("#guest").inputValue()).toBe("nanobench");
     expect(await page.locator("#mmu").inputValue()).toBe("shadow");
     expect(await page.locator("#tab-costs").getAttribute("aria-selected")).toBe("true");
+    expect(await page.locator("#jit").inputValue()).toBe("off");
+    await untilStopped(page, "nanobench without the JIT", 30_000);
+    expect(await page.locator("#jit-stats").textContent()).toContain("JIT 꺼짐");
     shots.push(await screenshot(page, "costs-ko"));
     await page.close();
   }, 90_000);

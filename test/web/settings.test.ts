@@ -25,6 +25,16 @@ describe("settings", () => {
     expect(loadSettings(st)).toEqual({ ...s, memMiB: 64 });
   });
 
+  it("brings back an upload only when it was kept in the browser", () => {
+    const kept = loadSettings(memoryStorage(JSON.stringify({ guest: "upload", kept: "hda:disk.img", mode: "bt" })));
+    expect([kept.guest, kept.kept, kept.mode]).toEqual(["upload", "hda:disk.img", "bt"]);
+    const gone = loadSettings(memoryStorage(JSON.stringify({ guest: "upload", kept: "", mode: "bt" })));
+    expect([gone.guest, gone.kept]).toEqual(["linux", ""]);
+    // A built-in guest named in the address wins, and forgets the kept medium.
+    const linked = withQuery(kept, "?guest=sensitive");
+    expect([linked.guest, linked.kept]).toEqual(["sensitive", ""]);
+  });
+
   it("falls back field by field on malformed or stale entries", () => {
     expect(loadSettings(memoryStorage("{not json"))).toEqual(loadSettings(memoryStorage()));
     const s = loadSettings(memoryStorage(JSON.stringify({ guest: "gone", mode: "warp", lang: "ko", memMiB: 3 })));

@@ -72,11 +72,12 @@ export function price(snapshot: StatsSnapshot, profile: Profile): Pricing {
       continue;
     }
     const figure = profile.costs[kind];
-    // Callouts with their own published figure are priced apart from the kind's figure.
+    // Reasons with their own figure (an indirect-branch lookup, a #PF exit) are priced apart from the kind's.
     let special = 0;
-    if (kind === "callout" && profile.calloutByReason) {
+    const byReason = profile.byReason?.[kind];
+    if (byReason) {
       for (const row of snapshot.counters) {
-        const f = row.kind === "callout" ? profile.calloutByReason[row.reason] : undefined;
+        const f = row.kind === kind && !excluded?.[row.reason] ? byReason[row.reason] : undefined;
         if (!f || f.cycles === null) continue;
         const n = row.core + row.host;
         special += n;

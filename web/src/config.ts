@@ -9,6 +9,8 @@ export interface Upload {
   bytes: Uint8Array;
   /** What the file is: a kernel (booted directly), or a disk or CD image (booted by SeaBIOS). */
   kind: "kernel" | "hda" | "cdrom";
+  /** The id of the copy kept in this browser (media.ts), when it came from or went there. */
+  kept?: string;
 }
 
 const asset = (name: string) => new URL(name, document.baseURI).href;
@@ -45,5 +47,6 @@ export function configFor(s: Settings, upload: Upload | undefined): MachineConfi
     mmu: s.mmu,
     jit: s.jit,
     vga: g.vga,
+    work: g.work,
   };
 }

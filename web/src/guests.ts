@@ -2,6 +2,7 @@
 // under guest/ by the Vite plugin (web/vite.config.ts) in development and copied into the build.
 
 import type { MmuMode, VirtMode } from "../../vmm/virt/vmcs.js";
+import type { GuestWork } from "./guest-work.js";
 
 export interface Guest {
   id: string;
@@ -19,6 +20,37 @@ export interface Guest {
   vga: boolean;
   /** The guest stops the machine itself when done (the lab kernels, through isa-debug-exit). */
   finite: boolean;
+  /** A disk and a shell script typed at the prompt (the tiny Linux doing one job, then rebooting). */
+  work?: GuestWork;
+}
+
+const LINUX_FILES = {
+  kernel: "guest/bzImage",
+  kernelFile: "guests/linux/bzImage",
+  initrd: "guest/initramfs.cpio.gz",
+  initrdFile: "guests/linux/initramfs.cpio.gz",
+} as const;
+
+/**
+ * The tiny Linux reading a blank 4 MiB disk once, 4 KiB at a time, then leaving the shell (the
+ * guest reboots, which ends the run). `extra` goes on the kernel's command line.
+ */
+function linuxDiskRead(id: string, bus: "ide" | "virtio-blk", extra = ""): Guest {
+  const dev = bus === "ide" ? "sda" : "vda";
+  const irq = bus === "ide" ? "ata_piix" : "virtio";
+  return {
+    id,
+    ...LINUX_FILES,
+    cmdline: `console=ttyS0 panic=-1${extra}`,
+    memMiB: 64,
+    modes: ["native", "bt", "hvm", "pv"],
+    vga: false,
+    finite: true,
+    work: {
+      disk: { bus, mib: 4 },
+      script: `dd if=/dev/${dev} of=/dev/null bs=4096 && echo x86lab-read-done; grep -h ${irq} /proc/interrupts; exit`,
+    },
+  };
 }
 
 export const GUESTS: readonly Guest[] = [
@@ -34,6 +66,9 @@ export const GUESTS: readonly Guest[] = [
     vga: true,
     finite: false,
   },
+  // libata.dma=0: the IDE disk by programmed I/O, every 16-bit word through the data port.
+  linuxDiskRead("linux-ide-read", "ide", " libata.dma=0"),
+  linuxDiskRead("linux-virtio-read", "virtio-blk"),
   {
     id: "sensitive",
     kernel: "guest/labs/sensitive.elf",

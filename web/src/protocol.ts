@@ -1,9 +1,11 @@
 // Messages between the page and the Worker that hosts the VM (worker.ts).
 
+import type { JitInfo } from "../../vmm/jit/info.js";
 import type { StructureStats, WalkStats } from "../../vmm/stats/core-stats.js";
 import type { CounterRow, TraceRow } from "../../vmm/stats/stats.js";
 import type { MmuMode, VirtMode } from "../../vmm/virt/vmcs.js";
 import type { PageWalkView } from "../../vmm/virt/walk-view.js";
+import type { GuestWork } from "./guest-work.js";
 
 /** What to boot: the page resolves a built-in guest or an upload into this. */
 export interface MachineConfig {
@@ -25,6 +27,8 @@ export interface MachineConfig {
   jit?: boolean;
   /** Attach a VGA (the tiny Linux draws its VGA console there; the lab kernels use none). */
   vga: boolean;
+  /** A built-in guest's disk and the script typed at its first prompt (guest-work.ts). */
+  work?: GuestWork;
 }
 
 export type ToWorker =
@@ -84,6 +88,8 @@ export interface StatsMessage {
   traceRecorded: number;
   walk: WalkStats;
   structures: StructureStats;
+  /** What the JIT did (`info jit`): blocks compiled to WebAssembly, instructions run compiled. */
+  jit: JitInfo;
   modeled: ModeledCost[];
   /** Guest instructions retired since boot. */
   instructions: number;

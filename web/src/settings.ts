@@ -21,10 +21,15 @@ export interface Settings {
   chartKinds: string[];
   /** Hot guest code compiled to WebAssembly (the JIT), or the interpreter alone. */
   jit: boolean;
+  /** With guest "upload": the medium kept in this browser (media.ts) it came from, or "". */
+  kept: string;
 }
 
 const KEY = "x86lab.settings.v1";
-/** The guest id of an uploaded kernel (not restored after a reload: the bytes are not kept). */
+/**
+ * The guest id of an uploaded kernel or image. Restored after a reload only when the file was kept
+ * in this browser (`kept`): otherwise the bytes are gone and the default guest is chosen.
+ */
 export const UPLOAD_GUEST = "upload";
 
 export function defaultSettings(): Settings {
@@ -39,6 +44,7 @@ export function defaultSettings(): Settings {
     tab: "crossings",
     chartKinds: ["exit", "callout", "hypercall", "shadowFault", "eptViolation", "trap"],
     jit: true,
+    kept: "",
   };
 }
 
@@ -49,6 +55,7 @@ export function normalize(s: Settings): Settings {
     const mmus = mmusFor(s.mode);
     return { ...s, mmu: mmus.includes(s.mmu) ? s.mmu : mmus[0]! };
   }
+  if (s.kept !== "") s = { ...s, kept: "" };
   const guest = guestById(s.guest) ?? GUESTS[0]!;
   const mode = guest.modes.includes(s.mode) ? s.mode : guest.modes[0]!;
   const mmus = mmusFor(mode);
@@ -69,7 +76,12 @@ export function loadSettings(storage: Pick<Storage, "getItem"> | undefined = glo
   const pick = <T>(v: unknown, ok: (x: unknown) => x is T, fallback: T): T => (ok(v) ? v : fallback);
   const isStr = (x: unknown): x is string => typeof x === "string";
   return normalize({
-    guest: pick(raw.guest, (x): x is string => isStr(x) && guestById(x) !== undefined, d.guest),
+    // An upload comes back only as a kept medium, whose bytes this browser still has.
+    guest:
+      raw.guest === UPLOAD_GUEST && isStr(raw.kept) && raw.kept !== ""
+        ? UPLOAD_GUEST
+        : pick(raw.guest, (x): x is string => isStr(x) && guestById(x) !== undefined, d.guest),
+    kept: raw.guest === UPLOAD_GUEST ? pick(raw.kept, isStr, d.kept) : d.kept,
     mode: pick(raw.mode, (x): x is VirtMode => VIRT_MODES.includes(x as VirtMode), d.mode),
     mmu: pick(raw.mmu, (x): x is MmuMode => MMU_MODES.includes(x as MmuMode), d.mmu),
     memMiB: pick(raw.memMiB, (x): x is number => (MEMORY_CHOICES as readonly unknown[]).includes(x), d.memMiB),

@@ -9,12 +9,14 @@ import { kernelFormat } from "../../vmm/boot/kernel.js";
 import { loadLinux } from "../../vmm/boot/linux.js";
 import { loadMultiboot } from "../../vmm/boot/multiboot.js";
 import { installFirmware } from "../../vmm/firmware.js";
+import { jitInfo } from "../../vmm/jit/info.js";
 import { readCoreStats, readStructureStats, readWalkStats } from "../../vmm/stats/core-stats.js";
 import { price } from "../../vmm/stats/cost-model.js";
 import { PROFILES } from "../../vmm/stats/profiles.js";
 import { diffSnapshots, type StatsSnapshot } from "../../vmm/stats/stats.js";
 import { pageWalkView } from "../../vmm/virt/walk-view.js";
 import { Vm, type VmStop } from "../../vmm/vm.js";
+import { pciFor, ScriptTyper } from "./guest-work.js";
 import type { FromWorker, MachineConfig, ModeledCost, ToWorker } from "./protocol.js";
 
 /** Instructions per slice: about 30-50 ms of guest time at the interpreter's speed. */
@@ -192,6 +194,7 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
   if (gen !== generation) return;
 
   let out: number[] = [];
+  const typer = new ScriptTyper(config.work?.script);
   const vm = await Vm.create({
     module,
     ramBytes: config.memMiB * 1024 * 1024,
@@ -200,8 +203,11 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
     mode: config.mode,
     mmu: config.mmu,
     jit: config.jit,
+    pci: pciFor(config.work),
     onSerial: (com, byte) => {
-      if (com === 1) out.push(byte);
+      if (com !== 1) return;
+      out.push(byte);
+      typer.onByte(byte);
     },
   });
   if (!kernel) {
@@ -255,6 +261,7 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
       traceRecorded: snap.trace.recorded,
       walk: readWalkStats(vm.cpu),
       structures: readStructureStats(vm.cpu),
+      jit: jitInfo(vm.cpu),
       modeled: modeledCosts(snap),
       instructions: vm.cpu.retired,
       hostMs: s.hostMs,
@@ -317,6 +324,8 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
     const stop = vm.runSlice(SLICE, SLICE_MS);
     s.hostMs += performance.now() - t0;
     flush();
+    const script = typer.take();
+    if (script) vm.devices.com1.receive(script);
     postVga(stop.kind !== "limit");
     if (stop.kind !== "limit") {
       // The session stays: its counters can still be read and a measurement ended.

@@ -20,7 +20,8 @@ export interface CheckResult {
 export function countOf(counters: readonly CounterRow[], ref: CounterRef): number {
   let n = 0;
   for (const r of counters) {
-    if (r.kind === ref.kind && (ref.reason === undefined || r.reason === ref.reason)) n += r.core + r.host;
+    if (r.kind !== ref.kind || (ref.reason !== undefined && r.reason !== ref.reason)) continue;
+    n += ref.where === "core" ? r.core : ref.where === "host" ? r.host : r.core + r.host;
   }
   return n;
 }

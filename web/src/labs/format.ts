@@ -15,6 +15,8 @@ export interface CounterRef {
   kind: KindName;
   /** One reason of the kind; all reasons when absent. */
   reason?: number;
+  /** Only the events handled there: in the core (the Wasm CPU) or the host (the TypeScript VMM); both when absent. */
+  where?: "core" | "host";
 }
 
 export type Check =
@@ -144,7 +146,13 @@ function parseCheck(
   const ref = isObj(c.counter) ? c.counter : {};
   if (!KIND_NAMES.includes(ref.kind as KindName)) bad(`${at}.counter.kind`, `unknown kind '${String(ref.kind)}'`);
   if (ref.reason !== undefined && !Number.isInteger(ref.reason)) bad(`${at}.counter.reason`, "must be an integer");
-  const counter: CounterRef = { kind: ref.kind as KindName, reason: ref.reason as number | undefined };
+  if (ref.where !== undefined && ref.where !== "core" && ref.where !== "host")
+    bad(`${at}.counter.where`, "must be core or host");
+  const counter: CounterRef = {
+    kind: ref.kind as KindName,
+    reason: ref.reason as number | undefined,
+    where: ref.where as CounterRef["where"],
+  };
   const op = c.op as CompareOp;
   if (!OPS.includes(op)) bad(`${at}.op`, `must be one of ${OPS.join(" ")}`);
   if (typeof c.step === "string") {

@@ -8,8 +8,18 @@ import { guestById } from "../guests.js";
 import { LANGS, type Lang, type MessageKey, numberFormat, translator } from "../i18n/index.js";
 import { LabSession } from "../labs/session.js";
 import type { Machine } from "../machine.js";
+import { forgetMedium, type KeptMedium, keepMedium, listMedia, loadMedium } from "../media.js";
 import type { StatusMessage } from "../protocol.js";
-import { loadSettings, normalize, type Settings, saveSettings, TABS, UPLOAD_GUEST, withQuery } from "../settings.js";
+import {
+  defaultSettings,
+  loadSettings,
+  normalize,
+  type Settings,
+  saveSettings,
+  TABS,
+  UPLOAD_GUEST,
+  withQuery,
+} from "../settings.js";
 import { Compare } from "./Compare.js";
 import { Console } from "./Console.js";
 import { Costs } from "./Costs.js";
@@ -49,6 +59,15 @@ function statusText(ui: Ui, st: StatusMessage): string {
 export function App({ machine }: { machine: Machine }) {
   const [settings, setSettings] = useState<Settings>(() => withQuery(loadSettings(), location.search));
   const [upload, setUpload] = useState<Upload>();
+  const [kept, setKept] = useState<readonly KeptMedium[]>([]);
+  const [mediaError, setMediaError] = useState<string>();
+  const refreshKept = () =>
+    listMedia()
+      .then(setKept)
+      .catch((e: unknown) => setMediaError(String(e)));
+  useEffect(() => {
+    refreshKept();
+  }, []);
   const [errorSeen, setErrorSeen] = useState<string>();
   const labs = useMemo(() => new LabSession(machine), [machine]);
   useMachine(machine);
@@ -64,11 +83,25 @@ export function App({ machine }: { machine: Machine }) {
 
   const change = (patch: Partial<Settings>) => setSettings((s) => normalize({ ...s, ...patch }));
   const boot = (s: Settings = settings) => machine.boot(configFor(s, upload));
-  // Boot the remembered guest once, on load.
-  useEffect(() => boot(), []);
+  const mediaFailed = (e: unknown) => setMediaError(String(e instanceof Error ? e.message : e));
+  // Boot the remembered guest once, on load: a kept medium once its bytes are read back.
+  useEffect(() => {
+    if (settings.guest !== UPLOAD_GUEST) return boot();
+    loadMedium(settings.kept)
+      .then((u) => {
+        setUpload(u);
+        machine.boot(configFor(settings, u));
+      })
+      .catch((e: unknown) => {
+        mediaFailed(e);
+        const next = normalize({ ...settings, guest: defaultSettings().guest, kept: "" });
+        setSettings(next);
+        boot(next);
+      });
+  }, []);
 
   const { t } = ui;
-  const error = machine.error && machine.error !== errorSeen ? machine.error : undefined;
+  const error = mediaError ?? (machine.error && machine.error !== errorSeen ? machine.error : undefined);
   return (
     <UiContext.Provider value={ui}>
       <a class="skip" href="#terminal">
@@ -91,7 +124,7 @@ export function App({ machine }: { machine: Machine }) {
       {error && (
         <div id="error" role="alert" class="error">
           <span>{t("status.error", { message: error })}</span>
-          <button type="button" onClick={() => setErrorSeen(error)}>
+          <button type="button" onClick={() => (mediaError ? setMediaError(undefined) : setErrorSeen(error))}>
             {t("error.dismiss")}
           </button>
         </div>
@@ -103,7 +136,35 @@ export function App({ machine }: { machine: Machine }) {
         onChange={change}
         onUpload={(u) => {
           setUpload(u);
-          change({ guest: UPLOAD_GUEST });
+          change({ guest: UPLOAD_GUEST, kept: "" });
+        }}
+        kept={kept}
+        onPickKept={(id) => {
+          loadMedium(id)
+            .then((u) => {
+              setUpload(u);
+              change({ guest: UPLOAD_GUEST, kept: id });
+            })
+            .catch(mediaFailed);
+        }}
+        onKeep={() => {
+          if (!upload) return;
+          keepMedium(upload)
+            .then((m) => {
+              setUpload({ ...upload, kept: m.id });
+              if (settings.guest === UPLOAD_GUEST) change({ kept: m.id });
+              return refreshKept();
+            })
+            .catch(mediaFailed);
+        }}
+        onForget={(id) => {
+          forgetMedium(id)
+            .then(() => {
+              if (upload?.kept === id) setUpload({ ...upload, kept: undefined });
+              if (settings.kept === id) change({ kept: "" });
+              return refreshKept();
+            })
+            .catch(mediaFailed);
         }}
         onBoot={() => boot()}
         onPause={() => machine.pause()}

@@ -29,6 +29,12 @@ interface Props {
 export function Chart({ title, series, data, height = 220 }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | undefined>(undefined);
+  /** What the canvas shows: the x points, the last x and the number of series. */
+  const drawn = useRef<{ n: number; last: number | null | undefined; series: number }>({
+    n: -1,
+    last: null,
+    series: 0,
+  });
   const key = series.map((s) => s.label + s.color).join("|");
   useEffect(() => {
     const el = box.current!;
@@ -54,6 +60,7 @@ export function Chart({ title, series, data, height = 220 }: Props) {
     };
     const u = new uPlot(opts, data as uPlot.AlignedData, el);
     plot.current = u;
+    drawn.current = { n: data[0]?.length ?? 0, last: data[0]?.at(-1), series: data.length };
     const resize = new ResizeObserver(() => u.setSize({ width: Math.max(280, el.clientWidth), height }));
     resize.observe(el);
     return () => {
@@ -62,7 +69,13 @@ export function Chart({ title, series, data, height = 220 }: Props) {
       plot.current = undefined;
     };
   }, [key, height]);
+  // The page re-renders on every message from the Worker (serial output, the VGA screen, status),
+  // but the data changes only with a stats message (four a second): redraw the canvas only then.
   useEffect(() => {
+    const x = data[0] ?? [];
+    const d = drawn.current;
+    if (d.n === x.length && d.last === x[x.length - 1] && d.series === data.length) return;
+    drawn.current = { n: x.length, last: x[x.length - 1], series: data.length };
     plot.current?.setData(data as uPlot.AlignedData);
   });
   // The canvas is hidden from assistive technology: the tables beside it carry the same numbers.

@@ -70,6 +70,20 @@ export function Costs({ machine, profile }: { machine: Machine; profile: string 
             })}
           </li>
         )}
+        <li id="jit-stats">
+          {s.jit.enabled
+            ? t("costs.jit", {
+                blocks: nf.format(s.jit.blocksCompiled),
+                live: nf.format(s.jit.blocksLive),
+                share: (s.jit.compiledShare * 100).toFixed(1),
+                perBlock: s.jit.instructionsPerBlock.toFixed(1),
+                kib: nf.format(Math.round(s.jit.wasmBytes / 1024)),
+                ms: nf.format(Math.round(s.jit.compileMs)),
+                invalidated: nf.format(s.jit.invalidated),
+                evicted: nf.format(s.jit.evicted),
+              })
+            : t("costs.jitOff")}
+        </li>
         {s.mmu === "shadow" && (
           <li>
             {t("costs.shadow", {

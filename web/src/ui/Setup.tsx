@@ -8,6 +8,7 @@ import type { MmuMode, VirtMode } from "../../../vmm/virt/vmcs.js";
 import type { Upload } from "../config.js";
 import { GUESTS, MEMORY_CHOICES, mmusFor } from "../guests.js";
 import type { MessageKey } from "../i18n/index.js";
+import type { KeptMedium } from "../media.js";
 import type { MachineState } from "../protocol.js";
 import { type Settings, UPLOAD_GUEST as UPLOAD_ID } from "../settings.js";
 import { useUi } from "./context.js";
@@ -15,6 +16,8 @@ import { useUi } from "./context.js";
 export type { Upload } from "../config.js";
 
 const ALL_MODES: readonly VirtMode[] = ["native", "trap", "bt", "hvm", "pv"];
+/** Guest-list values of kept media: the prefix, then the medium's id. */
+const KEPT_PREFIX = "kept:";
 
 interface Props {
   settings: Settings;
@@ -22,6 +25,11 @@ interface Props {
   state: MachineState;
   onChange(patch: Partial<Settings>): void;
   onUpload(u: Upload): void;
+  /** Media kept in this browser (media.ts), listed among the guests. */
+  kept: readonly KeptMedium[];
+  onPickKept(id: string): void;
+  onKeep(): void;
+  onForget(id: string): void;
   onBoot(): void;
   onPause(): void;
   onResume(): void;
@@ -52,11 +60,30 @@ export function Setup(p: Props) {
       >
         <label>
           {t("setup.guest")}
-          <select id="guest" value={s.guest} onChange={(e) => p.onChange({ guest: e.currentTarget.value })}>
+          <select
+            id="guest"
+            value={s.guest}
+            onChange={(e) => {
+              const v = e.currentTarget.value;
+              if (v.startsWith(KEPT_PREFIX)) p.onPickKept(v.slice(KEPT_PREFIX.length));
+              else p.onChange({ guest: v });
+            }}
+          >
             {GUESTS.map((g) => (
               <option value={g.id}>{t(`guest.${g.id}` as MessageKey)}</option>
             ))}
             {p.upload && <option value={UPLOAD_ID}>{t("setup.uploaded", { name: p.upload.name })}</option>}
+            {p.kept.length > 0 && (
+              <optgroup label={t("setup.keptGroup")}>
+                {p.kept
+                  .filter((m) => !(s.guest === UPLOAD_ID && p.upload?.kept === m.id))
+                  .map((m) => (
+                    <option value={KEPT_PREFIX + m.id}>
+                      {t("setup.keptItem", { name: m.name, kind: t(`upload.${m.kind}` as MessageKey) })}
+                    </option>
+                  ))}
+              </optgroup>
+            )}
           </select>
         </label>
         <label>
@@ -100,6 +127,18 @@ export function Setup(p: Props) {
             ))}
           </select>
         </label>
+        <label>
+          {t("setup.jit")}
+          <select
+            id="jit"
+            value={s.jit ? "on" : "off"}
+            title={t("setup.jitHint")}
+            onChange={(e) => p.onChange({ jit: e.currentTarget.value === "on" })}
+          >
+            <option value="on">{t("jit.on")}</option>
+            <option value="off">{t("jit.off")}</option>
+          </select>
+        </label>
         <fieldset class="upload">
           <legend>{t("setup.upload")}</legend>
           <select
@@ -128,6 +167,16 @@ export function Setup(p: Props) {
             {t("setup.chooseFile")}
           </label>
           <span class="muted">{p.upload ? p.upload.name : t("setup.noFile")}</span>
+          {p.upload &&
+            (p.upload.kept ? (
+              <button type="button" id="forget-medium" onClick={() => p.onForget(p.upload!.kept!)}>
+                {t("setup.forget")}
+              </button>
+            ) : (
+              <button type="button" id="keep-medium" title={t("setup.keepHint")} onClick={p.onKeep}>
+                {t("setup.keep")}
+              </button>
+            ))}
         </fieldset>
         <div class="buttons">
           <button type="submit" id="boot" class="primary">
