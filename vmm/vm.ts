@@ -73,6 +73,8 @@ export type VmStop =
   | { kind: "debug-exit"; status: number }
   | { kind: "halted" }
   | { kind: "stopped" }
+  /** A host breakpoint (the gdb stub's) was reached: the CPU is at its address. */
+  | { kind: "debug" }
   | { kind: "limit" }
   | { kind: "vmexit"; reason: number; qualification: number; eip: number };
 
