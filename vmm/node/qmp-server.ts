@@ -1,7 +1,7 @@
 // QMP's transports: a unix socket or a TCP port on loopback (one session per connection), or
 // stdio (one session on the terminal's lines).
 
-import { rmSync } from "node:fs";
+import { lstatSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import type { Machine } from "../lib/machine.js";
 import type { Monitor } from "../monitor/monitor.js";
@@ -50,8 +50,13 @@ export async function startQmp(
     server.once("error", (err: NodeJS.ErrnoException) =>
       reject(new UserInputError(`-qmp ${where}: ${err.code ?? err.message}`)),
     );
-    if (endpoint.kind === "unix") server.listen(endpoint.path, resolve);
-    else server.listen(endpoint.port, endpoint.host, resolve);
+    if (endpoint.kind === "unix") {
+      // A socket left by an earlier run is replaced (QEMU unlinks it too); any other file is not.
+      try {
+        if (lstatSync(endpoint.path).isSocket()) rmSync(endpoint.path);
+      } catch {}
+      server.listen(endpoint.path, resolve);
+    } else server.listen(endpoint.port, endpoint.host, resolve);
   });
   return {
     close: () => {

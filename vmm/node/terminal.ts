@@ -13,6 +13,25 @@ const CTRL_A = 0x01;
 const HELP =
   "\r\nC-a h    print this help\r\nC-a x    exit emulator\r\nC-a c    switch between console and monitor\r\nC-a C-a  sends C-a\r\n";
 
+/**
+ * Splits input into keys (a byte, or an escape sequence: ESC [ ... final, ESC O x) and writes
+ * each on its own, as a terminal delivers keys: readline edits a line right only when a cursor
+ * key does not arrive in one chunk with the text around it.
+ */
+export function writeKeys(to: NodeJS.WritableStream, bytes: number[]): void {
+  for (let i = 0; i < bytes.length; ) {
+    let end = i + 1;
+    if (bytes[i] === 0x1b && (bytes[i + 1] === 0x5b || bytes[i + 1] === 0x4f)) {
+      end = i + 2;
+      if (bytes[i + 1] === 0x4f) end++;
+      else while (end < bytes.length && !(bytes[end]! >= 0x40 && bytes[end]! <= 0x7e)) end++;
+      end = Math.min(end + (bytes[i + 1] === 0x5b ? 1 : 0), bytes.length);
+    }
+    to.write(Uint8Array.from(bytes.slice(i, end)));
+    i = end;
+  }
+}
+
 export interface Terminal {
   /** Moves held input into the guest when its serial port listens (each slice). */
   pump(): void;
@@ -57,7 +76,7 @@ export function attachTerminal(opts: {
           return;
         }
         if (k === 0x63 && repl) {
-          if (forMonitor.length) monitorInput.write(Uint8Array.from(forMonitor));
+          writeKeys(monitorInput, forMonitor);
           forMonitor = [];
           inMonitor = !inMonitor;
           stdout.write("\r\n");
@@ -70,7 +89,7 @@ export function attachTerminal(opts: {
       else if (inMonitor) forMonitor.push(b);
       else held.push(b);
     }
-    if (forMonitor.length) monitorInput.write(Uint8Array.from(forMonitor));
+    writeKeys(monitorInput, forMonitor);
     pump();
   };
   stdin.on("data", onData);
