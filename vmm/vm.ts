@@ -332,6 +332,8 @@ export class Vm {
           return { kind: "shutdown", message: "triple fault", detail: this.describeLastException() };
         case "exception":
           return { kind: "shutdown", message: `unexpected exception stop (vector ${this.cpu.lastException.vector})` };
+        case "debug":
+          return { kind: "debug" };
         case "vmexit":
           if (this.stopRequest) break;
           return { kind: "vmexit", ...this.cpu.lastExit };

@@ -50,10 +50,12 @@ describe("the monitor on the terminal", () => {
 
   it("-monitor stdio takes commands line by line and quits on 'quit'", async () => {
     const { child, output, exited } = spawnCli(["-kernel", kernel, "-monitor", "stdio", "-S"]);
-    child.stdin.write("info status\ncont\ninfo status\nxp /1wx 0x100000\nquit\n");
+    const gdbPort = 20_000 + ((process.pid * 7 + 3) % 20_000);
+    child.stdin.write(`info status\ncont\ninfo status\nxp /1wx 0x100000\ngdbserver tcp::${gdbPort}\nquit\n`);
     expect(await exited).toBe(0);
     expect(output.stdout).toMatch(/VM status: paused \(prelaunch\)[\s\S]*VM status: running/);
     expect(output.stdout).toContain("00100000: 0x1badb002");
+    expect(output.stdout).toMatch(/Waiting for gdb connection on device 'tcp:127\.0\.0\.1:\d+'/);
   }, 30_000);
 });
 
