@@ -52,7 +52,7 @@ export class Breakpoints {
   private apply(vm: Vm): void {
     const cpu = vm.cpu;
     const list = [...this.addresses];
-    list.forEach((a, i) => cpu.setU32(L.S_HOST_BP + i * 4, a));
+    for (const [i, a] of list.entries()) cpu.setU32(L.S_HOST_BP + i * 4, a);
     cpu.setU32(L.S_HOST_BP_COUNT, list.length);
     const armed = cpu.u32(L.S_DEBUG_ARMED) & ~L.DEBUG_ARMED_HOST;
     cpu.setU32(L.S_DEBUG_ARMED, armed | (list.length ? L.DEBUG_ARMED_HOST : 0));
