@@ -82,6 +82,53 @@ describe("npm start: help and bad kernels", () => {
   }, 60_000);
 });
 
+/** A Multiboot a.out-kludge kernel loaded at `load` (below 1 MiB too) whose code follows the header. */
+function multibootAt(load: number, code: number[]): Uint8Array {
+  const flags = 0x10000;
+  const words = [0x1badb002, flags, -(0x1badb002 + flags) >>> 0, load, load, 0, 0, load + 32];
+  const img = new Uint8Array(32 + code.length);
+  for (const [i, w] of words.entries()) new DataView(img.buffer).setUint32(i * 4, w, true);
+  img.set(code, 32);
+  return img;
+}
+
+// Prints the Multiboot command line (info + 16) on port 0xE9, then cli; hlt.
+const PRINT_CMDLINE = [0x8b, 0x73, 0x10, 0x8a, 0x06, 0x84, 0xc0, 0x74, 0x05, 0xe6, 0xe9, 0x46, 0xeb, 0xf5, 0xfa, 0xf4];
+
+describe("npm start: Multiboot kernels as GRUB and QEMU load them", () => {
+  it("loads a kernel at 64 KiB and passes 'kernel-path args' as its command line", async () => {
+    const path = join(dir, "low.bin");
+    writeFileSync(path, multibootAt(0x10000, PRINT_CMDLINE));
+    const [withArgs, bare] = await Promise.all([
+      start(["-kernel", path, "-append", "hello world", "-debugcon", "stdio"], ""),
+      start(["-kernel", path, "-debugcon", "stdio"], ""),
+    ]);
+    expect(withArgs.stderr).toBe("");
+    expect(withArgs.status).toBe(0);
+    expect(withArgs.stdout).toMatch(new RegExp(`^${path} hello world\r\nguest halted`));
+    expect(bare.stdout).toMatch(new RegExp(`^${path}\r\nguest halted`));
+  }, 60_000);
+
+  it("refuses a segment over the EBDA, VGA and BIOS area", async () => {
+    const path = join(dir, "vga.bin");
+    writeFileSync(path, multibootAt(0xa0000, PRINT_CMDLINE));
+    expectOneLineError(await start(["-kernel", path]), /overlaps the EBDA, VGA and BIOS area \(0x9FC00-0xFFFFF\)/);
+  }, 30_000);
+
+  it("logs POST codes and the reset state with -d post,cpu_reset -D FILE", async () => {
+    const log = join(dir, "d.log");
+    // mov al,0x42; out 0x80,al; cli; hlt
+    const r = await start(
+      ["-kernel", kernelFile("post.bin", [0xb0, 0x42, 0xe6, 0x80, 0xfa, 0xf4]), "-d", "post,cpu_reset", "-D", log],
+      "",
+    );
+    expect(r.status).toBe(0);
+    const text = readFileSync(log, "utf8");
+    expect(text).toMatch(/CPU Reset \(CPU 0\)\nEAX=2badb002/);
+    expect(text).toContain("POST code 0x42");
+  }, 30_000);
+});
+
 describe("npm start: how a run ends", () => {
   it("reboots on a guest reset, and with -no-reboot ends with 'guest reset'", async () => {
     const k = kernelFile("reset.bin", RESET);

@@ -34,6 +34,8 @@ export interface Args {
   defaultKernel: boolean;
   initrd?: string;
   append: string;
+  /** -append was given (a Multiboot kernel's command line is then "PATH ARGS", else "PATH"). */
+  appendGiven: boolean;
   clock: ClockMode;
   /** -rtc base=: wall-clock seconds at power-on, "now" (the host's), or undefined (the clock's default). */
   rtcBase?: number | "now";
@@ -299,6 +301,7 @@ export function parseArgs(argv: string[]): Args {
     defaultKernel: true,
     initrd: projectFile("guests/linux/initramfs.cpio.gz"),
     append: "console=ttyS0 panic=-1",
+    appendGiven: false,
     clock: "icount",
     maxInstructions: Number.POSITIVE_INFINITY,
     serial: { kind: "stdio" },
@@ -376,6 +379,7 @@ export function parseArgs(argv: string[]): Args {
         break;
       case "append":
         args.append = v;
+        args.appendGiven = true;
         break;
       case "rtc":
         args.rtcBase = parseRtcBase(v);

@@ -4,6 +4,7 @@
 
 import { toAnsi } from "../../devices/vga/render.js";
 import { loadKernel } from "../boot/kernel.js";
+import { loadMultiboot } from "../boot/multiboot.js";
 import { installFirmware } from "../firmware.js";
 import type { BuildVm } from "../lib/machine.js";
 import { Vm } from "../vm.js";
@@ -30,7 +31,7 @@ export function planBoot(args: Args): BootPlan {
   // Every image is loaded into guest RAM (the BIOS into its 1 MiB at the top of 4 GiB).
   const ram: SizeLimit = { bytes: args.memMiB * 2 ** 20, why: `the guest's RAM (-m ${args.memMiB})` };
   const kernel = args.firmwareBoot ? undefined : readGuestFile(args.kernel, "kernel", ram);
-  if (kernel) checkKernelImage(args, kernel);
+  const format = kernel ? checkKernelImage(args, kernel) : undefined;
   const initrd = args.initrd ? readGuestFile(args.initrd, "initrd", ram) : undefined;
   if (initrd?.length === 0) throw new UserInputError(`initrd '${args.initrd}' is empty (0 bytes)`);
   const bios = args.bios ? readGuestFile(args.bios, "BIOS image", BIOS_LIMIT) : undefined;
@@ -70,6 +71,14 @@ export function planBoot(args: Args): BootPlan {
         onReset: () => vm.requestStop({ kind: "reset", source: "PIIX3 0xCF9" }),
       }).vga;
       drawn = -1;
+    } else if (kernel && format === "multiboot") {
+      // As GRUB and QEMU pass it: the kernel's path, then -append's words; a module's command
+      // line is its path.
+      loadMultiboot(vm.cpu, {
+        kernel,
+        cmdline: args.appendGiven ? `${args.kernel} ${args.append}` : args.kernel,
+        modules: initrd ? [{ data: initrd, cmdline: args.initrd }] : [],
+      });
     } else if (kernel) {
       loadKernel(vm.cpu, kernel, initrd, args.append);
     }

@@ -1,15 +1,21 @@
-// Cost-model profiles as data (issue 4, item 5). Each figure carries its source. Figures are per
-// event kind and come from published measurements as transcribed in
-// ../shared/reference/virtualization.md ("the reference"); none is fitted to a benchmark of this
-// project. A figure with `cycles: null` has no published value in the reference: the event kind is
-// then reported as unpriced, never guessed.
+// Cost-model profiles as data (issue 4, item 5). Each figure carries its source: the paper, manual
+// or mailing-list post that published it. None is fitted to a benchmark of this project. A figure
+// with `cycles: null` has no published value we know of: the event kind is then reported as
+// unpriced, never guessed.
 //
-// Provenance tags are the reference's (section 0): "V" verified against the primary text, "Q" the
-// paper's sentence seen verbatim in a secondary copy, "M" recalled / approximate (verify before
-// publishing), "derived" arithmetic on figures of the reference, "none" no figure.
+// Sources: K. Adams and O. Agesen, "A Comparison of Software and Hardware Techniques for x86
+// Virtualization", ASPLOS 2006 (Figure 4, the nanobenchmarks); O. Agesen, J. Mattson, R. Rugina
+// and J. Sheldon, "Software Techniques for Avoiding Hardware Virtualization Exits", USENIX ATC
+// 2012 (Figure 1, exit latency by processor generation); R. Bhargava, B. Serebrin, F. Spadini and
+// S. Manne, "Accelerating Two-Dimensional Page Walks for Virtualized Systems", ASPLOS 2008; the
+// Intel SDM vol. 3C, 25.1.2 (instructions that cause VM exits unconditionally: VMCALL); and an
+// LKML thread (below) for an AMD exit measured through KVM_RUN.
 //
-// Page numbers of the papers are not given: the reference had no stored text of the Adams & Agesen
-// PDF, so figures are cited by figure number and by the reference's section and table.
+// Provenance tags: "V" verified against the primary text, "Q" the paper's sentence seen verbatim
+// in a secondary copy, "M" recalled / approximate (verify before publishing), "derived"
+// arithmetic on published figures, "none" no figure.
+//
+// Page numbers of the papers are not given: figures are cited by figure number.
 
 export type Provenance = "V" | "Q" | "M" | "derived" | "none";
 
@@ -57,10 +63,9 @@ export interface Profile {
 }
 
 const AA = "Adams & Agesen, ASPLOS 2006, Figure 4 (virtualization nanobenchmarks, 3.8 GHz Pentium 4 672)";
-const REF_12 = "reference/virtualization.md section 1.2 (Figure 4 table)";
 
 function q(cycles: number, what: string): Figure {
-  return { cycles, provenance: "Q", source: `${AA}: ${what}; ${REF_12}` };
+  return { cycles, provenance: "Q", source: `${AA}: ${what}` };
 }
 
 function none(why: string): Figure {
@@ -74,57 +79,51 @@ export const PENTIUM4_2006: Profile = {
     description: "HP xw4300, VT-enabled 3.8 GHz Intel Pentium 4 672, hyper-threading off",
     cycles: null,
     provenance: "M",
-    source: "Adams & Agesen, ASPLOS 2006, test machine; reference/virtualization.md section 1.1",
+    source: "Adams & Agesen, ASPLOS 2006, section 6 (the test machine)",
   },
   costs: {
     exit: {
       cycles: 15826,
       provenance: "Q",
-      source:
-        `${AA}: \`in\` from port 0x80 under the hardware VMM, 15,826 cycles for VM exit + VMM emulation + VM entry; ` +
-        "reference/virtualization.md sections 1.2, 1.5 and 5.8 (table 'Measured/derived data points', first row)",
+      source: `${AA}: \`in\` from port 0x80 under the hardware VMM, 15,826 cycles for VM exit + VMM emulation + VM entry`,
       note:
         "Includes the VMM's handling of the exit; the paper publishes no bare exit+entry figure. " +
-        "The reference's generational table (section 5.8, [M]) gives ~2,500-4,000 cycles for the hardware transition alone.",
+        "Agesen et al., USENIX ATC 2012, Figure 1 shows ~2,500-4,000 cycles for the hardware transition alone on this generation ([M]).",
     },
     callout: {
       cycles: 391,
       provenance: "Q",
       source:
         `${AA}: \`ptemod\` under the software VMM, 391 cycles: adaptive BT turns the traced PTE store into a callout ` +
-        "to the software MMU instead of a fault; reference/virtualization.md sections 1.2 and 2.6",
+        "to the software MMU instead of a fault",
     },
     hypercall: {
       cycles: 15826,
       provenance: "Q",
-      source:
-        `${AA}: \`in\` under the hardware VMM, 15,826 cycles (one exit round trip with handling); ` +
-        "reference/virtualization.md sections 1.2 and 5.8",
-      note: "VMCALL exits unconditionally (reference section 5.2); the paper has no hypercall figure, so a hypercall is priced as one exit round trip.",
+      source: `${AA}: \`in\` under the hardware VMM, 15,826 cycles (one exit round trip with handling)`,
+      note: "VMCALL exits unconditionally (Intel SDM vol. 3C, 25.1.2); the paper has no hypercall figure, so a hypercall is priced as one exit round trip.",
     },
     shadowFault: {
       cycles: 3927,
       provenance: "Q",
       source:
         `${AA}: \`pgfault\` under the software VMM, 3,927 cycles for a true guest page fault handled by the ` +
-        `software MMU (shadow page tables) without a VM exit; ${REF_12}`,
+        `software MMU (shadow page tables) without a VM exit`,
       note: "Under hvm with shadow paging the exit that delivers the fault is counted and priced separately as an exit.",
     },
     walkRef: none(
-      "No figure: the Pentium 4 had no nested paging (reference section 1.1) and the reference gives no per-reference memory cost.",
+      "No figure: the Pentium 4 had no nested paging, and no published per-reference memory cost is known for it.",
     ),
-    translation: none(
-      "No figure: Adams & Agesen do not break out translation cost per instruction (reference sections 1.2, 2.6).",
-    ),
+    translation: none("No figure: Adams & Agesen do not break out translation cost per instruction."),
     guestInstr: none(
-      "No figure: the reference's native numbers are whole nanobenchmark operations, not a cost per instruction.",
+      "No figure: Adams & Agesen's native numbers are whole nanobenchmark operations, not a cost per instruction.",
     ),
     trap: {
       cycles: 889,
       provenance: "derived",
       source:
         `${AA}: \`divzero\` native, 889 cycles: one exception delivered to a ring-0 handler and its IRET, ` +
-        `the hardware part of a trap into a trap-and-emulate VMM; ${REF_12}`,
+        `the hardware part of a trap into a trap-and-emulate VMM`,
       note: "The VMM's decode and emulation work after the trap is not included (no published figure).",
     },
   },
@@ -134,20 +133,20 @@ export const PENTIUM4_2006: Profile = {
       provenance: "derived",
       source:
         `${AA}: \`call/ret\` 51 cycles under the software VMM vs 11 native, 'average penalty 40' per indirect ` +
-        `branch (the RET's lookup in the translation cache); ${REF_12} and section 10`,
+        "branch (the RET's lookup in the translation cache)",
     },
   },
   reference: [
     {
       benchmark: "syscall",
-      native: none("Figure 4 bar not transcribed ('baseline (few hundred)'); reference section 1.2"),
+      native: none("Figure 4 bar not transcribed ('baseline (few hundred)'; Adams & Agesen, ASPLOS 2006)"),
       softwareVmm: {
         cycles: null,
         provenance: "Q",
-        source: `${AA}: 'native + ~2000' per syscall under BT; ${REF_12}`,
+        source: `${AA}: 'native + ~2000' per syscall under BT`,
         note: "only the difference to native is given",
       },
-      hardwareVmm: none("Figure 4: '≈ native', no value transcribed; reference section 1.2"),
+      hardwareVmm: none("Figure 4: '≈ native', no value transcribed (Adams & Agesen, ASPLOS 2006)"),
     },
     {
       benchmark: "in",
@@ -155,7 +154,7 @@ export const PENTIUM4_2006: Profile = {
       softwareVmm: {
         cycles: 214,
         provenance: "derived",
-        source: `${AA}: BT is '15x faster than native' on \`in\`, 3,209 / 15 ≈ 214; ${REF_12}`,
+        source: `${AA}: BT is '15x faster than native' on \`in\`, 3,209 / 15 ≈ 214`,
       },
       hardwareVmm: q(15826, "`in` under the hardware VMM, 15,826 cycles"),
     },
@@ -164,13 +163,13 @@ export const PENTIUM4_2006: Profile = {
       native: {
         cycles: 140,
         provenance: "derived",
-        source: `${AA}: native cr8wr '≈ 4x the BT cost' of 35 cycles; ${REF_12}`,
+        source: `${AA}: native cr8wr '≈ 4x the BT cost' of 35 cycles`,
       },
       softwareVmm: q(35, "`cr8wr` under the software VMM, 35 cycles (inline sequence)"),
       hardwareVmm: {
         cycles: 140,
         provenance: "derived",
-        source: `${AA}: '≈ native' under the hardware VMM (no exit taken); ${REF_12}`,
+        source: `${AA}: '≈ native' under the hardware VMM (no exit taken)`,
       },
     },
     {
@@ -196,7 +195,7 @@ export const PENTIUM4_2006: Profile = {
       native: {
         cycles: 1,
         provenance: "derived",
-        source: `${AA}: native ptemod '~1 (single store)'; ${REF_12}`,
+        source: `${AA}: native ptemod '~1 (single store)'`,
       },
       softwareVmm: q(391, "`ptemod` under the software VMM, 391 cycles"),
       hardwareVmm: q(12733, "`ptemod` under the hardware VMM, 12,733 cycles"),
@@ -205,8 +204,8 @@ export const PENTIUM4_2006: Profile = {
 };
 
 const GEN_TABLE =
-  "reference/virtualization.md section 5.8, generational table (Agesen, Mattson, Rugina, Sheldon, USENIX ATC 2012, " +
-  "Figure 1 trend, and a 2009 VMware performance blog chart)";
+  "Agesen, Mattson, Rugina, Sheldon, USENIX ATC 2012, Figure 1 (exit latency by processor generation) and its trend " +
+  "to later generations";
 
 export const INTEL_HASWELL_PLUS: Profile = {
   id: "intel-haswell-plus",
@@ -224,28 +223,28 @@ export const INTEL_HASWELL_PLUS: Profile = {
       source:
         GEN_TABLE +
         ", row 'Haswell and later': a complete KVM CPUID exit seen from the guest ≈ 1,000-1,500 cycles (midpoint taken)",
-      note: "Approximate per the reference ([M], verify before publishing); hardware-only round trip ~400-600 cycles in the same row.",
+      note: "Approximate ([M], verify before publishing); a hardware-only round trip is ~400-600 cycles on the same generation.",
     },
-    callout: none("No figure: the reference has no binary-translation callout cost for a recent core."),
+    callout: none("No figure: no published figure gives a binary-translation callout cost for a recent core."),
     hypercall: {
       cycles: 1250,
       provenance: "M",
       source: GEN_TABLE + ", row 'Haswell and later', ≈ 1,000-1,500 cycles per complete exit (midpoint taken)",
-      note: "VMCALL exits unconditionally (reference section 5.2): priced as one exit round trip.",
+      note: "VMCALL exits unconditionally (Intel SDM vol. 3C, 25.1.2): priced as one exit round trip.",
     },
-    shadowFault: none("No figure: the reference has no shadow-MMU fault-handling cost for a recent core."),
+    shadowFault: none("No figure: no published figure gives a shadow-MMU fault-handling cost for a recent core."),
     walkRef: none(
-      "No figure: the reference gives reference counts of a 2-D walk (section 5.6, Bhargava et al. 2008) but no cycles per reference.",
+      "No figure: Bhargava et al., ASPLOS 2008, count the references of a 2-D walk but give no cycles per reference.",
     ),
-    translation: none("No figure: the reference has no translation cost for a recent core."),
-    guestInstr: none("No figure: the reference has no cost per guest instruction for a recent core."),
-    trap: none("No figure: the reference has no exception-delivery cost for a recent core."),
+    translation: none("No figure: no published figure gives a translation cost for a recent core."),
+    guestInstr: none("No figure: no published figure gives a cost per guest instruction for a recent core."),
+    trap: none("No figure: no published figure gives a exception-delivery cost for a recent core."),
   },
 };
 
 const LKML_SVM =
   "LKML thread on SVM vmload/wrgsbase, Dec 2020 (lkml.iu.edu/hypermail/linux/kernel/2012.2/00527.html), rdtsc samples " +
-  "'ioctl entry ... total cycles: 2528'; reference/virtualization.md section 5.8 (table 'Measured/derived data points', AMD 2020 row)";
+  "'ioctl entry ... total cycles: 2528'";
 
 export const AMD_SVM_2020: Profile = {
   id: "amd-svm-2020",
@@ -258,18 +257,18 @@ export const AMD_SVM_2020: Profile = {
       source: LKML_SVM + ": full KVM_RUN round trip incl. return to userspace ≈ 2,528 cycles",
       note: "Of which VMRUN to #VMEXIT ≈ 1,344-1,376 cycles in the samples; the figure includes the host-side (userspace) return.",
     },
-    callout: none("No figure: the reference has no binary-translation callout cost for a recent core."),
+    callout: none("No figure: no published figure gives a binary-translation callout cost for a recent core."),
     hypercall: {
       cycles: 2528,
       provenance: "V",
       source: LKML_SVM + ": one exit round trip ≈ 2,528 cycles",
       note: "VMMCALL/VMCALL exits unconditionally: priced as one exit round trip.",
     },
-    shadowFault: none("No figure: the reference has no shadow-MMU fault-handling cost for a recent core."),
-    walkRef: none("No figure: the reference gives no cycles per 2-D walk reference."),
-    translation: none("No figure: the reference has no translation cost for a recent core."),
-    guestInstr: none("No figure: the reference has no cost per guest instruction for a recent core."),
-    trap: none("No figure: the reference has no exception-delivery cost for a recent core."),
+    shadowFault: none("No figure: no published figure gives a shadow-MMU fault-handling cost for a recent core."),
+    walkRef: none("No figure: no published cycles per 2-D walk reference for this core."),
+    translation: none("No figure: no published figure gives a translation cost for a recent core."),
+    guestInstr: none("No figure: no published figure gives a cost per guest instruction for a recent core."),
+    trap: none("No figure: no published figure gives a exception-delivery cost for a recent core."),
   },
 };
 
