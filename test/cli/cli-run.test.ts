@@ -153,6 +153,20 @@ describe("npm start: how a run ends", () => {
     expect(de.status).toBe(11);
   }, 60_000);
 
+  it("logs exceptions (-d int) and VM exits (-d exits)", async () => {
+    const intLog = join(dir, "int.log");
+    const exitLog = join(dir, "exits.log");
+    await Promise.all([
+      start(["-kernel", kernelFile("triple2.bin", TRIPLE), "-d", "int", "-D", intLog], ""),
+      start(
+        ["-kernel", kernelFile("reset3.bin", RESET), "--mode", "hvm", "-no-reboot", "-d", "exits", "-D", exitLog],
+        "",
+      ),
+    ]);
+    expect(readFileSync(intLog, "utf8")).toMatch(/exceptions at insn \d+: #13 x\d+; last: vector \d+/);
+    expect(readFileSync(exitLog, "utf8")).toMatch(/exit #1 exit .*eip=0x10002/);
+  }, 60_000);
+
   it("writes the debug console to a file with -device isa-debugcon,chardev=file:", async () => {
     const log = join(dir, "debugcon.txt");
     const r = await start(
