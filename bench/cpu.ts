@@ -12,6 +12,14 @@ import os from "node:os";
 import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Cpu, REG, SEG } from "../vmm/cpu.js";
+import {
+  type CommandLine,
+  choiceOption,
+  exitOnCommandLineError,
+  integerOption,
+  parseOrExit,
+  stringOption,
+} from "../vmm/node/command-line.js";
 import { coreWasmPath, loadCoreModule } from "../vmm/node/load-core.js";
 import { type BenchProgram, LOAD_ADDR, PROGRAMS, RAM_BYTES, STACK_TOP } from "./programs.js";
 
@@ -30,33 +38,32 @@ interface Options {
 
 type Engine = "jit" | "interpreter";
 
+const COMMAND_LINE: CommandLine = {
+  program: "npm run bench:cpu --",
+  options: {
+    quick: { type: "boolean", help: "one run of each program, shorter runs" },
+    runs: { type: "string", value: "N", help: "runs per program and engine (default 3; 1 with --quick)" },
+    only: { type: "string", value: "int,mem,branch", help: "run only these programs" },
+    jit: { type: "string", value: "on|off|both", help: "engines: the JIT, the interpreter, or both (default)" },
+    "no-write": { type: "boolean", help: "do not write bench/results/" },
+  },
+};
+
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, runs: 3, only: null, write: true, engines: ["jit", "interpreter"] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "--quick") o.quick = true;
-    else if (a === "--no-write") o.write = false;
-    else if (a === "--runs") o.runs = Math.max(1, Number.parseInt(argv[++i] ?? "3", 10) || 3);
-    else if (a === "--only") o.only = (argv[++i] ?? "").split(",").filter(Boolean);
-    else if (a === "--jit") {
-      const v = argv[++i];
-      if (v !== "on" && v !== "off" && v !== "both") {
-        console.error(`--jit takes on, off or both, got ${v ?? "nothing"}`);
-        process.exit(2);
-      }
-      o.engines = v === "on" ? ["jit"] : v === "off" ? ["interpreter"] : ["jit", "interpreter"];
-    } else if (a === "--help" || a === "-h") {
-      console.log(
-        "usage: npm run bench:cpu [-- --quick] [--runs N] [--only int,mem,branch] [--jit on|off|both] [--no-write]",
-      );
-      process.exit(0);
-    } else {
-      console.error(`unknown argument: ${a}`);
-      process.exit(2);
-    }
+  const p = parseOrExit(COMMAND_LINE, argv);
+  try {
+    const quick = p.values.quick === true;
+    const jit = choiceOption(p, "jit", ["on", "off", "both"] as const, "both");
+    return {
+      quick,
+      runs: integerOption(p, "runs", quick ? 1 : 3, 1, 1000),
+      only: p.values.only === undefined ? null : stringOption(p, "only", "").split(",").filter(Boolean),
+      write: p.values["no-write"] !== true,
+      engines: jit === "on" ? ["jit"] : jit === "off" ? ["interpreter"] : ["jit", "interpreter"],
+    };
+  } catch (err) {
+    exitOnCommandLineError(err);
   }
-  if (o.quick && !argv.includes("--runs")) o.runs = 1;
-  return o;
 }
 
 interface RunResult {

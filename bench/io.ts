@@ -27,6 +27,14 @@ import { VirtioBlk } from "../devices/virtio/blk.js";
 import { VirtioNet } from "../devices/virtio/net.js";
 import { VirtioRng } from "../devices/virtio/rng.js";
 import { loadLinux } from "../vmm/boot/linux.js";
+import {
+  type CommandLine,
+  exitOnCommandLineError,
+  integerOption,
+  parseOrExit,
+  stringOption,
+} from "../vmm/node/command-line.js";
+import { UserInputError } from "../vmm/node/files.js";
 import { loadCoreModule } from "../vmm/node/load-core.js";
 import { readCoreStats } from "../vmm/stats/core-stats.js";
 import { Callout, ExitReason } from "../vmm/stats/events.js";
@@ -398,17 +406,32 @@ function unpricedLines(rows: Row[]): string[] {
   return [...seen].map(([id, kinds]) => `unpriced under ${id}: ${[...kinds].join(", ")}`).concat("");
 }
 
+const COMMAND_LINE: CommandLine = {
+  program: "npm run bench:io --",
+  options: {
+    modes: { type: "string", value: "NAME,...", help: "cost-profile modes to run (default: all)" },
+    devices: { type: "string", value: "KIND,...", help: `machines to run: ${DEVICES.join(", ")} (default: all)` },
+    mib: { type: "string", value: "N", help: "MiB per disk and network workload, 1 to 16 (default 4)" },
+    "no-write": { type: "boolean", help: "do not write bench/results/" },
+  },
+};
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const arg = (name: string) => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const only = arg("--modes")?.split(",");
-  const devices = (arg("--devices")?.split(",") ?? DEVICES) as DeviceKind[];
-  for (const d of devices) if (!DEVICES.includes(d)) throw new Error(`--devices ${d}: use ${DEVICES.join(", ")}`);
-  const mib = Number(arg("--mib") ?? 4);
-  if (!Number.isInteger(mib) || mib < 1 || mib > 16) throw new Error(`--mib ${arg("--mib")}: 1 to 16`);
+  const p = parseOrExit(COMMAND_LINE, argv);
+  let only: string[] | undefined;
+  let devices: DeviceKind[];
+  let mib: number;
+  try {
+    only = stringOption(p, "modes")?.split(",");
+    devices = (stringOption(p, "devices")?.split(",") ?? DEVICES) as DeviceKind[];
+    for (const d of devices) {
+      if (!DEVICES.includes(d)) throw new UserInputError(`--devices ${d}: use ${DEVICES.join(", ")}`);
+    }
+    mib = integerOption(p, "mib", 4, 1, 16);
+  } catch (err) {
+    exitOnCommandLineError(err);
+  }
   const profiles = only ? PROFILES.filter((p) => only.includes(p.name)) : PROFILES;
   const rows: Row[] = [];
   for (const p of profiles) {
@@ -440,7 +463,7 @@ async function main(): Promise<void> {
     ...unpricedLines(rows),
   ].join("\n");
   console.log(text);
-  if (!argv.includes("--no-write")) {
+  if (p.values["no-write"] !== true) {
     const dir = `${repoRoot}bench/results`;
     mkdirSync(dir, { recursive: true });
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");

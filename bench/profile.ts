@@ -9,6 +9,14 @@
 // text file the build writes beside core.wasm (imports first, then functions in order).
 
 import { readFileSync } from "node:fs";
+import {
+  type CommandLine,
+  exitOnCommandLineError,
+  integerOption,
+  parseOrExit,
+  stringOption,
+  usage,
+} from "../vmm/node/command-line.js";
 
 interface ProfileNode {
   id: number;
@@ -22,15 +30,23 @@ interface Profile {
   timeDeltas?: number[];
 }
 
-const args = process.argv.slice(2);
+const COMMAND_LINE: CommandLine = {
+  program: "npx tsx bench/profile.ts",
+  positionals: "FILE.cpuprofile...",
+  options: {
+    top: { type: "string", value: "N", help: "functions to list (default 30)" },
+    wat: { type: "string", value: "FILE", help: "core.wat, to name the wasm functions" },
+  },
+};
+const parsed = parseOrExit(COMMAND_LINE, process.argv.slice(2));
 let top = 30;
-let wat: string | null = null;
-const files: string[] = [];
-for (let i = 0; i < args.length; i++) {
-  if (args[i] === "--top") top = Number.parseInt(args[++i] ?? "30", 10);
-  else if (args[i] === "--wat") wat = args[++i] ?? null;
-  else files.push(args[i]);
+try {
+  top = integerOption(parsed, "top", 30, 1, 100_000);
+} catch (err) {
+  exitOnCommandLineError(err);
 }
+const wat: string | null = stringOption(parsed, "wat") ?? null;
+const files: string[] = parsed.positionals;
 
 /** wasm function index -> name, from the .wat (imported functions take the first indices). */
 const watNames: string[] = [];
@@ -43,7 +59,7 @@ if (wat) {
   }
 }
 if (files.length === 0) {
-  console.error("usage: npx tsx bench/profile.ts FILE.cpuprofile... [--top N]");
+  console.error(`${usage(COMMAND_LINE)}\n(give at least one file)`);
   process.exit(2);
 }
 

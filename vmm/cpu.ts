@@ -32,8 +32,8 @@ export interface CpuOptions {
 /** Visits before a block is compiled: a compile costs about what 5,000 interpreted instructions do. */
 export const DEFAULT_JIT_THRESHOLD = 2000;
 
-export type RunReason = "budget" | "halt" | "shutdown" | "reset" | "stop" | "exception" | "vmexit";
-const REASONS: RunReason[] = ["budget", "halt", "shutdown", "reset", "stop", "exception", "vmexit"];
+export type RunReason = "budget" | "halt" | "shutdown" | "reset" | "stop" | "exception" | "vmexit" | "debug";
+const REASONS: RunReason[] = ["budget", "halt", "shutdown", "reset", "stop", "exception", "vmexit", "debug"];
 
 export interface SegmentCache {
   selector: number;

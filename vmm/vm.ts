@@ -73,6 +73,8 @@ export type VmStop =
   | { kind: "debug-exit"; status: number }
   | { kind: "halted" }
   | { kind: "stopped" }
+  /** A host breakpoint (the gdb stub's) was reached: the CPU is at its address. */
+  | { kind: "debug" }
   | { kind: "limit" }
   | { kind: "vmexit"; reason: number; qualification: number; eip: number };
 
@@ -330,6 +332,8 @@ export class Vm {
           return { kind: "shutdown", message: "triple fault", detail: this.describeLastException() };
         case "exception":
           return { kind: "shutdown", message: `unexpected exception stop (vector ${this.cpu.lastException.vector})` };
+        case "debug":
+          return { kind: "debug" };
         case "vmexit":
           if (this.stopRequest) break;
           return { kind: "vmexit", ...this.cpu.lastExit };

@@ -4,13 +4,17 @@
 
 import { dispatch } from "../generated/dispatch";
 import {
+  DEBUG_ARMED_DR7,
+  DEBUG_ARMED_HOST,
   RUN_BUDGET,
+  RUN_DEBUG,
   RUN_EXCEPTION,
   RUN_HALT,
   RUN_SHUTDOWN,
   RUN_STOP,
   RUN_VMEXIT,
   S_BT_ACTIVE,
+  S_DEBUG_ARMED,
   S_DR,
   S_EFLAGS,
   S_EXC_EIP,
@@ -49,6 +53,7 @@ import { clearFault, faulted, faultError, faultIsSoftware, faultIsTrap, faultVec
 import { deliver, shutdown } from "./interrupts";
 import { getEip } from "./state";
 import { endRun, retiredSoFar, retireOne } from "./rep";
+import { atHostBreakpoint, instructionBreakpoint } from "./debug";
 
 // 1 for the bytes step() must look at before dispatch: the prefixes and 0F.
 const PREFIX_TABLE: usize = memory.data<u8>([
@@ -73,6 +78,8 @@ const PREFIX_TABLE: usize = memory.data<u8>([
 /** Executes one instruction: prefixes, then the table-generated dispatch. */
 @inline export function step(): void {
   beginInstruction(getEip(), csIs32());
+  // DR0-DR3 execution breakpoints (a fault before the instruction), only while DR7 arms one.
+  if ((load<u32>(S_DEBUG_ARMED) & DEBUG_ARMED_DR7) != 0 && instructionBreakpoint()) return;
   let b = fetch8();
   if (faulted) return;
   // Most instructions have no prefix: one table load instead of a chain of compares.
@@ -167,6 +174,8 @@ export function finishStep(flags: u32): u32 {
     store<u32>(S_STOP_REQUEST, 0);
     return RUN_STOP;
   }
+  // A host (debugger) breakpoint at the next instruction: stop before it executes.
+  if ((load<u32>(S_DEBUG_ARMED) & DEBUG_ARMED_HOST) != 0 && atHostBreakpoint()) return RUN_DEBUG;
   return RUN_BUDGET;
 }
 
@@ -213,6 +222,7 @@ export function emulateOnce(): bool {
  * RUN_BUDGET to go on executing, or the reason run() must stop.
  */
 export function serviceEvents(): u32 {
+  const eipBefore = getEip();
   if (load<u32>(S_INT_SHADOW) != 0) {
     store<u32>(S_INT_SHADOW, 0);
   } else if (load<u32>(S_NMI) != 0) {
@@ -232,6 +242,10 @@ export function serviceEvents(): u32 {
     if (shutdown) return RUN_SHUTDOWN;
   }
   if (load<u32>(S_HALTED) != 0) return RUN_HALT;
+  // An event took the CPU to a handler with a host breakpoint at its first instruction.
+  if ((load<u32>(S_DEBUG_ARMED) & DEBUG_ARMED_HOST) != 0 && getEip() != eipBefore && atHostBreakpoint()) {
+    return RUN_DEBUG;
+  }
   return RUN_BUDGET;
 }
 

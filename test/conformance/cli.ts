@@ -7,32 +7,40 @@
 
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
+import {
+  type CommandLine,
+  exitOnCommandLineError,
+  integerOption,
+  parseOrExit,
+  usage,
+} from "../../vmm/node/command-line.js";
 import type { FileResult, TestFailure } from "./results.js";
 import { ConformanceRunner, totals } from "./run.js";
 
-function usage(): never {
-  console.error("usage: npm run conformance -- [--verbose] [--failures N] [--summary] PATH...");
+const COMMAND_LINE: CommandLine = {
+  program: "npm run conformance --",
+  positionals: "PATH...",
+  options: {
+    verbose: { type: "boolean", short: "v", help: "show the first failures of each file" },
+    failures: { type: "string", value: "N", help: "failures shown per file (implies --verbose; default 3)" },
+    summary: { type: "boolean", help: "only the totals" },
+  },
+};
+
+const parsed = parseOrExit(COMMAND_LINE, process.argv.slice(2));
+let perFile = 3;
+try {
+  perFile = integerOption(parsed, "failures", 3, 0, 1_000_000);
+} catch (err) {
+  exitOnCommandLineError(err);
+}
+const verbose = parsed.values.verbose === true || parsed.values.failures !== undefined;
+const summary = parsed.values.summary === true;
+const paths = parsed.positionals;
+if (paths.length === 0) {
+  console.error(`${usage(COMMAND_LINE)}\n(give at least one PATH)`);
   process.exit(2);
 }
-
-const args = process.argv.slice(2);
-let verbose = false;
-let summary = false;
-let perFile = 3;
-const paths: string[] = [];
-for (let i = 0; i < args.length; i++) {
-  const a = args[i];
-  if (a === "--verbose" || a === "-v") verbose = true;
-  else if (a === "--summary") summary = true;
-  else if (a === "--failures") {
-    perFile = Number(args[++i]);
-    if (!Number.isInteger(perFile) || perFile < 0) usage();
-    verbose = true;
-  } else if (a === "--help" || a === "-h") usage();
-  else if (a.startsWith("-")) usage();
-  else paths.push(a);
-}
-if (paths.length === 0) usage();
 for (const p of paths) {
   if (!existsSync(p)) {
     console.error(`conformance: no such file or directory: ${p}`);

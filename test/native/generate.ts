@@ -23,6 +23,14 @@ import { gzipSync } from "node:zlib";
 import { entries, isSized, type TableEntry, undefinedFlagsMask } from "../../core/isa/table.mjs";
 import { undefinedStatusMask, x87Forms } from "../../core/isa/x87.mjs";
 import {
+  type CommandLine,
+  exitOnCommandLineError,
+  integerOption,
+  numberOption,
+  parseOrExit,
+  stringOption,
+} from "../../vmm/node/command-line.js";
+import {
   absMem,
   DATA,
   F_AUX,
@@ -1274,18 +1282,34 @@ function hostCpu(): string {
   }
 }
 
+const COMMAND_LINE: CommandLine = {
+  program: "tsx test/native/generate.ts",
+  options: {
+    runner: { type: "string", value: "FILE", help: "the host runner (default build/native-runner/runner)" },
+    seed: { type: "string", value: "N", help: "the random seed (default 20261122)" },
+    out: { type: "string", value: "DIR", help: "where the vector files go (default test/native/corpus)" },
+    scale: { type: "string", value: "F", help: "multiplies the number of tests per form (default 1)" },
+    chains: { type: "string", value: "N", help: "x87 chains (default 1500 x scale)" },
+    only: { type: "string", value: "GROUP,...", help: "keep only the named groups" },
+    keep: { type: "boolean", help: "leave the runner's input and output next to it (last-run.in/.out)" },
+  },
+};
+
 function main(): void {
-  const args = process.argv.slice(2);
-  const opt = (k: string, d: string) => {
-    const i = args.indexOf(k);
-    return i >= 0 ? args[i + 1] : d;
-  };
-  const runner = opt("--runner", "build/native-runner/runner");
-  const seed = Number.parseInt(opt("--seed", "20261122"), 10);
-  const outDir = opt("--out", "test/native/corpus");
-  const scale = Number.parseFloat(opt("--scale", "1"));
-  const chains = Number.parseInt(opt("--chains", String(Math.round(1500 * scale))), 10);
-  const only = args.includes("--only") ? opt("--only", "") : null;
+  const p = parseOrExit(COMMAND_LINE, process.argv.slice(2));
+  let seed: number;
+  let scale: number;
+  let chains: number;
+  try {
+    seed = integerOption(p, "seed", 20261122, 0, 2 ** 32 - 1);
+    scale = numberOption(p, "scale", 1, 0.001, 1000);
+    chains = integerOption(p, "chains", Math.round(1500 * scale), 0, 10_000_000);
+  } catch (err) {
+    exitOnCommandLineError(err);
+  }
+  const runner = stringOption(p, "runner", "build/native-runner/runner");
+  const outDir = stringOption(p, "out", "test/native/corpus");
+  const only = stringOption(p, "only") ?? null;
   const t0 = Date.now();
   const g = new Rng(seed);
   const tests: TestCase[] = [];
@@ -1374,7 +1398,7 @@ function main(): void {
   const tGen = Date.now();
 
   // Run everything on the host.
-  const keep = args.includes("--keep") ? join(dirname(runner), "last-run") : undefined;
+  const keep = p.values.keep === true ? join(dirname(runner), "last-run") : undefined;
   const lines = runOnHost(runner, tests, keep);
   const tRun = Date.now();
   const byGroup = new Map<string, Vector[]>();

@@ -17,9 +17,13 @@ const INFO_MODS = 1 << 3;
 const INFO_MMAP = 1 << 6;
 const INFO_LOADER_NAME = 1 << 9;
 
-/** Where the loader's own structures go (below the EBDA, above the real-mode IVT/BDA). */
-const INFO_AREA = 0x9000;
-const GDT_ADDR = 0x8000;
+/**
+ * The loader's own structures (its GDT, the information structure, the module list and the
+ * memory map) go above the kernel, its modules and their strings, where no kernel segment is:
+ * a kernel may load anywhere in conventional memory (as QEMU's loader allows), but not over the
+ * EBDA, the VGA window and the BIOS area from 0x9FC00 to 1 MiB.
+ */
+const LOW_RAM_END = 0x9fc00;
 
 export interface MultibootModule {
   data: Uint8Array;
@@ -152,8 +156,10 @@ export function loadMultiboot(cpu: Cpu, opts: MultibootOptions): { entry: number
     );
   }
   for (const s of img.segments) {
-    if (s.addr < 0x100000 && s.addr + s.memSize > 0x8000) {
-      throw new BootImageError(`Multiboot segment at 0x${s.addr.toString(16)} overlaps the loader's area below 1 MiB`);
+    if (s.addr < 0x100000 && s.addr + s.memSize > LOW_RAM_END) {
+      throw new BootImageError(
+        `Multiboot segment at 0x${s.addr.toString(16)} (${s.memSize} bytes) overlaps the EBDA, VGA and BIOS area (0x9FC00-0xFFFFF)`,
+      );
     }
     if (s.addr + s.memSize > ram) {
       throw new BootImageError(
@@ -206,9 +212,15 @@ export function loadMultiboot(cpu: Cpu, opts: MultibootOptions): { entry: number
     mm.setBigUint64(i * 24 + 12, BigInt(len), true);
     mm.setUint32(i * 24 + 20, type, true);
   });
-  const infoAddr = INFO_AREA;
+  // The loader's area: GDT (24 bytes), then the information structure, modules and memory map.
+  next = Math.ceil(next / 16) * 16;
+  const gdtAddr = next;
+  const infoAddr = gdtAddr + 32;
   const modsAddr = infoAddr + 128;
   const mmapAddr = modsAddr + modList.byteLength;
+  if (mmapAddr + mm.byteLength > ram) {
+    throw new BootImageError("no room for the Multiboot information structure: give the VM more RAM");
+  }
   info.setUint32(0, INFO_MEM | INFO_CMDLINE | INFO_MODS | INFO_MMAP | INFO_LOADER_NAME, true);
   info.setUint32(4, 639, true); // mem_lower (KiB)
   info.setUint32(8, (ram - 0x100000) / 1024, true); // mem_upper (KiB above 1 MiB)
@@ -226,8 +238,8 @@ export function loadMultiboot(cpu: Cpu, opts: MultibootOptions): { entry: number
   const gdt = new DataView(new ArrayBuffer(24));
   gdt.setBigUint64(8, 0x00cf9a000000ffffn, true);
   gdt.setBigUint64(16, 0x00cf92000000ffffn, true);
-  cpu.writePhysical(GDT_ADDR, new Uint8Array(gdt.buffer));
-  cpu.setGdtr(GDT_ADDR, 23);
+  cpu.writePhysical(gdtAddr, new Uint8Array(gdt.buffer));
+  cpu.setGdtr(gdtAddr, 23);
   cpu.setA20(true);
   cpu.setCr(0, 0x11);
   cpu.setSegment(SEG.CS, { selector: 0x08, base: 0, limit: 0xffffffff, attr: 0xc09b });

@@ -9,62 +9,59 @@
 // Exit status 0 when the runs agree, 1 on a difference, 2 on bad arguments.
 
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { loadKernel } from "../boot/kernel.js";
 import { formatJitInfo, jitInfo } from "../jit/info.js";
 import { lockstep } from "../jit/lockstep.js";
 import { MMU_MODES, type MmuMode, VIRT_MODES, type VirtMode } from "../virt/vmcs.js";
 import { Vm } from "../vm.js";
+import {
+  type CommandLine,
+  choiceOption,
+  exitOnCommandLineError,
+  integerOption,
+  parseOrExit,
+  stringOption,
+} from "./command-line.js";
 import { loadCoreModule } from "./load-core.js";
 
 const projectFile = (p: string) => new URL(`../../${p}`, import.meta.url);
 
-function fail(message: string): never {
-  console.error(`jit-diff: ${message}`);
-  process.exit(2);
-}
-
-const { values } = parseArgs({
+const COMMAND_LINE: CommandLine = {
+  program: "npm run jit-diff --",
   options: {
-    kernel: { type: "string" },
-    initrd: { type: "string" },
-    append: { type: "string" },
-    m: { type: "string", default: "64" },
-    mode: { type: "string", default: "native" },
-    mmu: { type: "string" },
-    instructions: { type: "string", default: "300000000" },
-    step: { type: "string", default: "10000" },
-    threshold: { type: "string", default: "1" },
-    help: { type: "boolean", short: "h" },
+    kernel: { type: "string", qemu: true, value: "FILE", help: "the kernel (default: the tiny Linux)" },
+    initrd: { type: "string", qemu: true, value: "FILE", help: "the initrd" },
+    append: { type: "string", qemu: true, value: "CMDLINE", help: "the kernel command line" },
+    m: { type: "string", value: "MiB", help: "guest RAM in MiB (default 64)" },
+    mode: { type: "string", value: "MODE", help: `${VIRT_MODES.join(", ")} (default native)` },
+    mmu: { type: "string", value: "shadow|ept", help: "memory virtualization for the hypervisor modes" },
+    instructions: { type: "string", value: "N", help: "instructions to compare (default 300000000)" },
+    step: { type: "string", value: "N", help: "instructions between comparisons (default 10000)" },
+    threshold: { type: "string", value: "N", help: "visits before a block is compiled (default 1)" },
   },
-  allowNegative: false,
-  strict: true,
-  // QEMU spells these with one dash.
-  args: process.argv.slice(2).map((a) => (/^-(kernel|initrd|append|m)$/.test(a) ? `-${a}` : a)),
-});
-if (values.help) {
-  console.log(
-    readFileSync(new URL(import.meta.url), "utf8")
-      .split("\n")
-      .slice(4, 9)
-      .join("\n")
-      .replace(/^\/\/ ?/gm, ""),
-  );
-  process.exit(0);
-}
-const mode = values.mode as VirtMode;
-if (!VIRT_MODES.includes(mode)) fail(`--mode ${values.mode}: use ${VIRT_MODES.join(", ")}`);
-const mmu = values.mmu as MmuMode | undefined;
-if (mmu !== undefined && !MMU_MODES.includes(mmu)) fail(`--mmu ${mmu}: use ${MMU_MODES.join(", ")}`);
-const count = (name: string, v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) fail(`--${name} ${v}: a positive integer`);
-  return n;
 };
-const instructions = count("instructions", values.instructions);
-const step = count("step", values.step);
-const threshold = count("threshold", values.threshold);
-const memMiB = count("m", values.m);
+const parsed = parseOrExit(COMMAND_LINE, process.argv.slice(2));
+const values = {
+  kernel: stringOption(parsed, "kernel"),
+  initrd: stringOption(parsed, "initrd"),
+  append: stringOption(parsed, "append"),
+};
+let mode: VirtMode;
+let mmu: MmuMode | undefined;
+let instructions: number;
+let step: number;
+let threshold: number;
+let memMiB: number;
+try {
+  mode = choiceOption(parsed, "mode", VIRT_MODES, "native");
+  mmu = stringOption(parsed, "mmu") === undefined ? undefined : choiceOption(parsed, "mmu", MMU_MODES, "shadow");
+  instructions = integerOption(parsed, "instructions", 300_000_000, 1, Number.MAX_SAFE_INTEGER);
+  step = integerOption(parsed, "step", 10_000, 1, 2 ** 31 - 1);
+  threshold = integerOption(parsed, "threshold", 1, 1, 2 ** 31 - 1);
+  memMiB = integerOption(parsed, "m", 64, 16, 3072);
+} catch (err) {
+  exitOnCommandLineError(err);
+}
 const kernel = new Uint8Array(readFileSync(values.kernel ?? projectFile("guests/linux/bzImage")));
 const initrd =
   values.initrd !== undefined || values.kernel === undefined

@@ -3,6 +3,7 @@
 // instructions CLI/STI/PUSHF/POPF. Each routine cites the SDM (vol. 2 instruction pages,
 // vol. 3 chapters) for the rule it applies.
 
+import { updateDebugArmed } from "../debug";
 import { cr0WriteExits, cr3LoadExits, cr4WriteExits, crQualification, exitIf, procControl } from "../../virt/vmx";
 import { invlpgHook } from "../../mmu/mmu-hooks";
 import { S_CR, S_DR, S_GDTR_BASE, S_GDTR_LIMIT, S_IDTR_BASE, S_IDTR_LIMIT, S_INT_SHADOW } from "../../generated/layout";
@@ -270,6 +271,7 @@ export function MOV_DdRd(): void {
   if (n == 6) v = (v & DR6_WRITABLE) | DR6_FIXED1;
   else if (n == 7) v = (v & DR7_WRITABLE) | 0x400;
   store<u32>(S_DR + (<u32>n << 2), v);
+  if (n == 7) updateDebugArmed();
 }
 
 // ---- descriptor-table registers ------------------------------------------------------------

@@ -1,0 +1,240 @@
+// A gdb stub for one machine: the GDB remote serial protocol's commands on top of the Machine's
+// run control. Breakpoints (Z0 software, Z1 hardware: both are the host breakpoints of the core,
+// HOST_BP, so the guest's memory and debug registers stay untouched), single step, continue,
+// Ctrl-C, registers (registers.ts) and memory through the guest's page tables. Watchpoints
+// (Z2-Z4) are answered as unsupported, so gdb falls back to its own (single-stepping) ones.
+//
+// The core checks host breakpoints only in the interpreter: while any is set the JIT is off
+// (compiled blocks do not check); in the bt mode, kernel code run from the translation cache
+// does not check either.
+
+import * as L from "../generated/layout.js";
+import type { Machine, MachineEnd } from "../lib/machine.js";
+import { readLinear, translate } from "../monitor/memory.js";
+import type { Vm } from "../vm.js";
+import { fromHex, toHex } from "./packets.js";
+import { readAll, readRegister, TARGET_XML, writeAll, writeRegister } from "./registers.js";
+
+const MAX_BREAKPOINTS = 8;
+const SIGINT = "02";
+const SIGTRAP = "05";
+
+/** Host breakpoints of a machine, kept across reboots (a new VM gets them again). */
+export class Breakpoints {
+  readonly addresses = new Set<number>();
+  private jitWas: boolean | undefined;
+
+  constructor(private readonly machine: Machine) {
+    machine.onVm.push((vm) => {
+      this.jitWas = undefined;
+      this.apply(vm);
+    });
+  }
+
+  add(addr: number): boolean {
+    if (!this.addresses.has(addr) && this.addresses.size >= MAX_BREAKPOINTS) return false;
+    this.addresses.add(addr >>> 0);
+    this.apply(this.machine.vm);
+    return true;
+  }
+
+  remove(addr: number): void {
+    this.addresses.delete(addr >>> 0);
+    this.apply(this.machine.vm);
+  }
+
+  clear(): void {
+    this.addresses.clear();
+    this.apply(this.machine.vm);
+  }
+
+  /** Writes the list into the core and turns the JIT off while any breakpoint is set. */
+  private apply(vm: Vm): void {
+    const cpu = vm.cpu;
+    const list = [...this.addresses];
+    for (const [i, a] of list.entries()) cpu.setU32(L.S_HOST_BP + i * 4, a);
+    cpu.setU32(L.S_HOST_BP_COUNT, list.length);
+    const armed = cpu.u32(L.S_DEBUG_ARMED) & ~L.DEBUG_ARMED_HOST;
+    cpu.setU32(L.S_DEBUG_ARMED, armed | (list.length ? L.DEBUG_ARMED_HOST : 0));
+    if (list.length && this.jitWas === undefined) {
+      this.jitWas = cpu.jitEnabled;
+      cpu.jitEnabled = false;
+    } else if (!list.length && this.jitWas !== undefined) {
+      cpu.jitEnabled = this.jitWas;
+      this.jitWas = undefined;
+    }
+  }
+}
+
+/** One gdb connection. `send` writes a reply's data (framing is the transport's). */
+export class GdbSession {
+  /** A continue is outstanding: the next stop is reported to gdb. */
+  private waiting = false;
+  private readonly offs: (() => void)[] = [];
+
+  constructor(
+    private readonly machine: Machine,
+    private readonly breakpoints: Breakpoints,
+    private readonly send: (data: string) => void,
+    private readonly onKill: () => void,
+  ) {
+    // As QEMU does, the CPU stops while gdb attaches.
+    machine.pause("debugger");
+    this.offs.push(
+      machine.on("stop", (reason) => {
+        if (!this.waiting) return;
+        this.waiting = false;
+        this.send(`S${reason === "breakpoint" ? SIGTRAP : SIGINT}`);
+      }),
+      machine.on("end", (end) => {
+        if (!this.waiting) return;
+        this.waiting = false;
+        this.send(exitReply(end));
+      }),
+    );
+  }
+
+  close(): void {
+    for (const off of this.offs) off();
+  }
+
+  /** Ctrl-C: stop the running CPU (the stop event answers the outstanding continue). */
+  interrupt(): void {
+    if (this.machine.status === "running") this.machine.pause("debugger");
+  }
+
+  /** Handles one packet; returns the reply, or undefined when the reply comes later (continue). */
+  handle(p: string): string | undefined {
+    const m = this.machine;
+    const cpu = () => m.vm.cpu;
+    if (m.status === "ended" && p !== "k" && p !== "D" && p !== "?") return exitReply(m.ended!);
+    switch (p[0]) {
+      case "?":
+        return m.status === "ended" ? exitReply(m.ended!) : `S${SIGTRAP}`;
+      case "g":
+        return readAll(cpu());
+      case "G":
+        return writeAll(cpu(), p.slice(1)) ? "OK" : "E01";
+      case "p": {
+        const v = readRegister(cpu(), Number.parseInt(p.slice(1), 16));
+        return v ?? "E01";
+      }
+      case "P": {
+        const [n = "", v = ""] = p.slice(1).split("=");
+        return writeRegister(cpu(), Number.parseInt(n, 16), v) ? "OK" : "E01";
+      }
+      case "m":
+        return this.readMemory(p.slice(1));
+      case "M":
+        return this.writeMemory(p.slice(1));
+      case "X":
+        // Binary writes: not offered, so gdb uses M.
+        return "";
+      case "c":
+        if (p.length > 1) cpu().eip = Number.parseInt(p.slice(1), 16) >>> 0;
+        this.waiting = true;
+        m.resume();
+        return undefined;
+      case "s": {
+        if (p.length > 1) cpu().eip = Number.parseInt(p.slice(1), 16) >>> 0;
+        // The JIT would run a whole block: the step is interpreted.
+        const jit = cpu().jitEnabled;
+        cpu().jitEnabled = false;
+        m.step();
+        if (m.status !== "ended") cpu().jitEnabled = jit;
+        return m.status === "ended" ? exitReply(m.ended!) : `S${SIGTRAP}`;
+      }
+      case "Z":
+      case "z":
+        return this.breakpoint(p);
+      case "D":
+        this.breakpoints.clear();
+        m.resume();
+        return "OK";
+      case "k":
+        this.onKill();
+        return undefined;
+      case "H":
+      case "T":
+        return "OK";
+      case "q":
+        return this.query(p);
+      case "Q":
+        return p === "QStartNoAckMode" ? "OK" : "";
+      case "v":
+        return p === "vMustReplyEmpty" ? "" : "";
+      default:
+        return "";
+    }
+  }
+
+  private query(p: string): string {
+    if (p.startsWith("qSupported")) {
+      return "PacketSize=4000;qXfer:features:read+;swbreak+;hwbreak+;QStartNoAckMode+";
+    }
+    const xfer = /^qXfer:features:read:target\.xml:([0-9a-f]+),([0-9a-f]+)$/.exec(p);
+    if (xfer) {
+      const off = Number.parseInt(xfer[1]!, 16);
+      const len = Number.parseInt(xfer[2]!, 16);
+      const part = TARGET_XML.slice(off, off + len);
+      return `${off + len >= TARGET_XML.length ? "l" : "m"}${part}`;
+    }
+    if (p.startsWith("qXfer:features:read:")) return "E00";
+    if (p === "qAttached") return "1";
+    if (p === "qC") return "QC1";
+    if (p === "qfThreadInfo") return "m1";
+    if (p === "qsThreadInfo") return "l";
+    if (p.startsWith("qSymbol")) return "OK";
+    return "";
+  }
+
+  private readMemory(args: string): string {
+    const [a = "", l = ""] = args.split(",");
+    const addr = Number.parseInt(a, 16);
+    const len = Number.parseInt(l, 16);
+    if (!Number.isFinite(addr) || !(len >= 0) || len > 0x10000) return "E01";
+    const bytes = readLinear(this.machine.vm.cpu, addr >>> 0, len);
+    return bytes ? toHex(bytes) : "E14";
+  }
+
+  private writeMemory(args: string): string {
+    const m = /^([0-9a-f]+),([0-9a-f]+):([0-9a-fA-F]*)$/.exec(args);
+    if (!m) return "E01";
+    const addr = Number.parseInt(m[1]!, 16) >>> 0;
+    const data = fromHex(m[3]!);
+    if (!data || data.length !== Number.parseInt(m[2]!, 16)) return "E01";
+    const cpu = this.machine.vm.cpu;
+    // Every page first, so that a write that faults halfway writes nothing.
+    const pieces: [number, Uint8Array][] = [];
+    for (let done = 0; done < data.length; ) {
+      const lin = (addr + done) >>> 0;
+      const n = Math.min(data.length - done, 4096 - (lin & 0xfff));
+      const phys = translate(cpu, lin);
+      if (phys === null || phys + n > cpu.ramBytes) return "E14";
+      pieces.push([phys, data.subarray(done, done + n)]);
+      done += n;
+    }
+    for (const [phys, bytes] of pieces) cpu.writePhysical(phys, bytes);
+    return "OK";
+  }
+
+  private breakpoint(p: string): string {
+    const m = /^([Zz])([0-4]),([0-9a-f]+),([0-9a-f]+)/.exec(p);
+    if (!m) return "E01";
+    const type = m[2];
+    if (type !== "0" && type !== "1") return "";
+    const addr = Number.parseInt(m[3]!, 16);
+    if (m[1] === "z") {
+      this.breakpoints.remove(addr);
+      return "OK";
+    }
+    return this.breakpoints.add(addr) ? "OK" : "E0c";
+  }
+}
+
+/** W (exited with a status) or X (killed) for an ended machine. */
+function exitReply(end: MachineEnd): string {
+  const status =
+    end.kind === "debug-exit" ? end.status & 0xff : end.kind === "shutdown" && end.message === "triple fault" ? 4 : 0;
+  return `W${status.toString(16).padStart(2, "0")}`;
+}

@@ -1,0 +1,245 @@
+// The human monitor's commands (QEMU's names and output where they exist), for Ctrl-A C,
+// -monitor stdio, QMP's human-monitor-command and the library. Each command returns its text;
+// the line editing is the front end's (vmm/node/monitor-repl.ts uses node:readline). Other parts
+// of the VMM add `info` subcommands with registerInfo (the network helper's `info network`).
+
+import { infoIo, infoPci, infoVirtio } from "../info.js";
+import { formatJitInfo, jitInfo } from "../jit/info.js";
+import type { Machine } from "../lib/machine.js";
+import { resetCoreStats } from "../stats/index.js";
+import { infoMtree, infoPic } from "./devices.js";
+import { sendKeys } from "./keys.js";
+import {
+  type DumpFormat,
+  dumpMemory,
+  infoMem,
+  infoTlb,
+  MonitorError,
+  parseAddress,
+  parseFormat,
+  readLinear,
+  readPhysical,
+} from "./memory.js";
+import { basicStats, crossingReport, registersReport, traceReport } from "./report.js";
+
+export { MonitorError };
+
+/** What the monitor asks of its host (the CLI in Node, a page, a test). */
+export interface MonitorHost {
+  /** Ends the program (quit). */
+  quit(): void;
+  /** Writes a file (screendump); absent: the command says it cannot. */
+  writeFile?(path: string, data: string): void;
+  /** Starts the gdb stub on a loopback port; returns what it says. */
+  gdbserver?(port: number): Promise<string>;
+  /** Host wall time the machine has run, for the measured line of `info stats`. */
+  hostMs?(): number;
+}
+
+export interface InfoCommand {
+  help: string;
+  run(args: string[]): string | Promise<string>;
+}
+
+interface Command {
+  args: string;
+  help: string;
+  run(args: string[], rest: string): string | Promise<string>;
+}
+
+export class Monitor {
+  private readonly info = new Map<string, InfoCommand>();
+  private readonly commands = new Map<string, Command>();
+  private readonly aliases = new Map<string, string>();
+  private lastFormat: DumpFormat = { count: 1, format: "x", size: 4 };
+
+  constructor(
+    readonly machine: Machine,
+    private readonly host: MonitorHost,
+  ) {
+    this.addCommands();
+    this.addInfo();
+  }
+
+  /** Adds (or replaces) an `info NAME` subcommand. */
+  registerInfo(name: string, help: string, run: InfoCommand["run"]): void {
+    this.info.set(name, { help, run });
+  }
+
+  /** The command names, for completion. */
+  completions(): string[] {
+    return [...this.commands.keys(), ...[...this.info.keys()].map((k) => `info ${k}`)];
+  }
+
+  /** Runs one command line; returns its output (an error is output too, one line). */
+  async execute(line: string): Promise<string> {
+    const words = line.trim().split(/\s+/).filter(Boolean);
+    if (words.length === 0) return "";
+    const name = this.aliases.get(words[0]!) ?? words[0]!;
+    const cmd = this.commands.get(name);
+    if (!cmd) return `unknown command: '${words[0]}' (help lists them)\n`;
+    try {
+      return await cmd.run(words.slice(1), line.trim().slice(words[0]!.length).trim());
+    } catch (err) {
+      if (err instanceof MonitorError) return `${err.message}\n`;
+      throw err;
+    }
+  }
+
+  private add(name: string, args: string, help: string, run: Command["run"], ...aliases: string[]): void {
+    this.commands.set(name, { args, help, run });
+    for (const a of aliases) this.aliases.set(a, name);
+  }
+
+  private get vm() {
+    return this.machine.vm;
+  }
+
+  private addCommands(): void {
+    this.add("help", "[command]", "show the commands, or one command's help", (a) => this.help(a[0]), "?", "h");
+    this.add("info", "subcommand", "show machine state (info with no argument lists what)", (a) => this.runInfo(a));
+    this.add("x", "/fmt addr", "virtual memory dump from addr (fmt: count, x|d|u|o|c|a, b|h|w|g)", (a) =>
+      this.dump(a, false),
+    );
+    this.add("xp", "/fmt addr", "physical memory dump from addr", (a) => this.dump(a, true));
+    this.add("stop", "", "stop the CPU", () => {
+      this.machine.pause("user");
+      return "";
+    });
+    this.add(
+      "cont",
+      "",
+      "resume the CPU",
+      () => {
+        if (this.machine.status === "ended") return "the machine has ended\n";
+        this.machine.resume();
+        return "";
+      },
+      "c",
+    );
+    this.add("system_reset", "", "reset the machine (the kernel or firmware boots again)", () => {
+      this.machine.requestReset("monitor");
+      return "";
+    });
+    this.add("system_powerdown", "", "power the machine off (no ACPI here: the guest is not asked first)", () => {
+      this.machine.end({ kind: "powerdown" });
+      return "";
+    });
+    this.add("sendkey", "keys", "send keys to the PS/2 keyboard: ctrl-alt-delete, a, ret, f1 ...", (a) => {
+      if (!a[0]) throw new MonitorError("sendkey: name the keys, e.g. sendkey ctrl-alt-f1");
+      sendKeys(this.vm.devices.i8042.keyboard, a[0]);
+      return "";
+    });
+    this.add("screendump", "file", "save the VGA text screen to a file (as text)", (a) => {
+      if (!a[0]) throw new MonitorError("screendump: give a file name");
+      const vga = this.vm.vga;
+      if (!vga) throw new MonitorError("screendump: this machine has no VGA (firmware boot has one)");
+      if (!this.host.writeFile) throw new MonitorError("screendump: no file system here");
+      this.host.writeFile(
+        a[0],
+        `${vga
+          .textScreen()
+          .lines.map((l) => l.trimEnd())
+          .join("\n")}\n`,
+      );
+      return "";
+    });
+    this.add("gdbserver", "[tcp::port]", "start the gdb stub (default tcp::1234)", async (a) => {
+      if (!this.host.gdbserver) throw new MonitorError("gdbserver: not available here");
+      const spec = a[0] ?? "tcp::1234";
+      const m = /^(?:tcp:(?:127\.0\.0\.1|localhost)?:)?(\d+)$/.exec(spec);
+      const port = m ? Number(m[1]) : Number.NaN;
+      if (!(port >= 1 && port <= 65535)) throw new MonitorError(`gdbserver: '${spec}' is not tcp::PORT`);
+      return `${await this.host.gdbserver(port)}\n`;
+    });
+    this.add(
+      "quit",
+      "",
+      "quit the emulator",
+      () => {
+        this.host.quit();
+        return "";
+      },
+      "q",
+    );
+  }
+
+  private help(name?: string): string {
+    const line = (n: string, c: Command) => `${`${n} ${c.args}`.trim().padEnd(22)} -- ${c.help}`;
+    if (name) {
+      const key = this.aliases.get(name) ?? name;
+      const c = this.commands.get(key);
+      if (!c) return `unknown command: '${name}'\n`;
+      return `${line(key, c)}\n${key === "info" ? this.infoHelp() : ""}`;
+    }
+    return `${[...this.commands].map(([n, c]) => line(n, c)).join("\n")}\n`;
+  }
+
+  private infoHelp(): string {
+    return `${[...this.info].map(([n, c]) => `info ${n.padEnd(17)} -- ${c.help}`).join("\n")}\n`;
+  }
+
+  private async runInfo(args: string[]): Promise<string> {
+    if (args.length === 0) return this.infoHelp();
+    const sub = this.info.get(args[0]!);
+    if (!sub) return `unknown info subcommand: '${args[0]}' (info lists them)\n`;
+    return await sub.run(args.slice(1));
+  }
+
+  private dump(args: string[], physical: boolean): string {
+    let rest = args;
+    let f = { ...this.lastFormat, count: 1 };
+    if (rest[0]?.startsWith("/")) {
+      f = parseFormat(rest[0], this.lastFormat);
+      rest = rest.slice(1);
+    }
+    if (rest.length === 0) throw new MonitorError(`${physical ? "xp" : "x"}: give an address`);
+    this.lastFormat = f;
+    const addr = parseAddress(this.vm.cpu, rest.join(""));
+    const cpu = this.vm.cpu;
+    return dumpMemory(addr, f, (a, n) => (physical ? readPhysical(cpu, a, n) : readLinear(cpu, a, n)));
+  }
+
+  private addInfo(): void {
+    const m = this.machine;
+    this.registerInfo("version", "the emulator's version", () => "x86lab 0.1.0\n");
+    this.registerInfo("status", "whether the CPU runs", () => {
+      if (m.status === "ended") return "VM status: ended\n";
+      if (m.status === "paused")
+        return `VM status: paused${m.pauseReason === "breakpoint" ? " (debug)" : m.pauseReason === "startup" ? " (prelaunch)" : ""}\n`;
+      return "VM status: running\n";
+    });
+    this.registerInfo("registers", "the CPU's registers", () => registersReport(this.vm));
+    this.registerInfo("cpus", "the CPUs", () => {
+      const c = this.vm.cpu;
+      return `* CPU #0: pc=0x${c.eip.toString(16).padStart(8, "0")}${c.halted ? " (halted)" : ""} mode=${this.vm.mode}\n`;
+    });
+    this.registerInfo(
+      "stats",
+      "instructions, exceptions, crossings and modeled cycles ('info stats reset' zeroes them)",
+      (a) => {
+        if (a[0] === "reset") {
+          resetCoreStats(this.vm.cpu);
+          return "crossing counters, trace ring and walk figures zeroed\n";
+        }
+        if (a[0] !== undefined) throw new MonitorError(`info stats ${a[0]}: only 'reset' is known`);
+        return basicStats(this.vm) + crossingReport(this.vm, this.host.hostMs?.());
+      },
+    );
+    this.registerInfo("trace", "the newest crossings in the core's trace ring ('info trace N')", (a) => {
+      const n = a[0] === undefined ? 32 : Number(a[0]);
+      if (!Number.isInteger(n) || n < 1) throw new MonitorError("info trace N: a positive count");
+      return traceReport(this.vm, n);
+    });
+    this.registerInfo("tlb", "the guest's page mappings, page by page", () => infoTlb(this.vm.cpu));
+    this.registerInfo("mem", "the guest's page mappings, ranges with the same rights merged", () =>
+      infoMem(this.vm.cpu),
+    );
+    this.registerInfo("mtree", "the guest-physical memory map: RAM, ROM, device memory", () => infoMtree(this.vm));
+    this.registerInfo("pic", "the two 8259A interrupt controllers", () => infoPic(this.vm));
+    this.registerInfo("pci", "the functions on the PCI bus", () => infoPci(this.vm));
+    this.registerInfo("virtio", "the virtio devices and their queues", () => infoVirtio(this.vm));
+    this.registerInfo("io", "port and MMIO accesses by device", () => infoIo(this.vm));
+    this.registerInfo("jit", "what the JIT compiled and ran", () => `${formatJitInfo(jitInfo(this.vm.cpu))}\n`);
+  }
+}

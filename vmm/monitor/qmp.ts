@@ -1,0 +1,209 @@
+// QMP, QEMU's machine protocol: JSON objects in both directions. A session greets, waits for
+// qmp_capabilities, then answers commands ({"execute", "arguments", "id"} -> {"return"} or
+// {"error": {"class", "desc"}}) and sends events (STOP, RESUME, RESET, SHUTDOWN) with a
+// timestamp. The transport (socket, stdio) is the host's: it feeds bytes in and writes lines out.
+
+import type { Machine, MachineEnd, PauseReason } from "../lib/machine.js";
+import type { Monitor } from "./monitor.js";
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** The SHUTDOWN event's reason, in QEMU's words. */
+export function shutdownReason(end: MachineEnd): { guest: boolean; reason: string } {
+  switch (end.kind) {
+    case "quit":
+      return { guest: false, reason: end.by === "qmp" ? "host-qmp-quit" : "host-signal" };
+    case "powerdown":
+      return { guest: false, reason: "host-qmp-system-powerdown" };
+    case "reset":
+      return { guest: true, reason: "guest-reset" };
+    case "shutdown":
+      return { guest: true, reason: end.message === "triple fault" ? "guest-panic" : "guest-shutdown" };
+    default:
+      return { guest: true, reason: "guest-shutdown" };
+  }
+}
+
+/** Splits a byte stream into top-level JSON objects (braces counted outside strings). */
+export class JsonSplitter {
+  private buf = "";
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private start = -1;
+
+  push(text: string): string[] {
+    const out: string[] = [];
+    const base = this.buf.length;
+    this.buf += text;
+    for (let i = base; i < this.buf.length; i++) {
+      const c = this.buf[i];
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (c === "\\") this.escaped = true;
+        else if (c === '"') this.inString = false;
+        continue;
+      }
+      if (c === '"') this.inString = true;
+      else if (c === "{") {
+        if (this.depth++ === 0) this.start = i;
+      } else if (c === "}" && this.depth > 0 && --this.depth === 0) {
+        out.push(this.buf.slice(this.start, i + 1));
+        this.start = -1;
+      } else if (this.depth === 0 && c.trim() !== "") {
+        // Not an object: a JSON error for this token.
+        out.push(c);
+      }
+    }
+    this.buf = this.depth > 0 ? this.buf.slice(this.start) : "";
+    if (this.depth > 0) this.start = 0;
+    return out;
+  }
+}
+
+const COMMANDS = [
+  "qmp_capabilities",
+  "query-status",
+  "query-version",
+  "query-commands",
+  "stop",
+  "cont",
+  "system_reset",
+  "system_powerdown",
+  "human-monitor-command",
+  "quit",
+];
+
+export class QmpSession {
+  private negotiated = false;
+  private readonly splitter = new JsonSplitter();
+  private readonly offs: (() => void)[] = [];
+
+  constructor(
+    private readonly machine: Machine,
+    private readonly monitor: Monitor,
+    private readonly send: (line: string) => void,
+    private readonly quit: () => void,
+  ) {
+    send(
+      JSON.stringify({
+        QMP: { version: { qemu: { micro: 0, minor: 1, major: 0 }, package: "x86lab" }, capabilities: [] },
+      }),
+    );
+    this.offs.push(
+      machine.on("stop", (reason: PauseReason) => this.event("STOP", reason === "user" ? undefined : { reason })),
+      machine.on("resume", () => this.event("RESUME")),
+      machine.on("reset", (source) =>
+        this.event("RESET", { guest: source !== "monitor" && source !== "qmp", reason: source }),
+      ),
+      machine.on("end", (end) => this.event("SHUTDOWN", shutdownReason(end))),
+    );
+  }
+
+  /** Bytes from the client. */
+  async receive(text: string): Promise<void> {
+    for (const msg of this.splitter.push(text)) await this.handle(msg);
+  }
+
+  close(): void {
+    for (const off of this.offs) off();
+  }
+
+  private event(name: string, data?: Record<string, Json>): void {
+    if (!this.negotiated) return;
+    const now = Date.now();
+    const ev: Record<string, Json> = {
+      event: name,
+      timestamp: { seconds: Math.floor(now / 1000), microseconds: (now % 1000) * 1000 },
+    };
+    if (data) ev.data = data;
+    this.send(JSON.stringify(ev));
+  }
+
+  private reply(id: Json | undefined, body: Record<string, Json>): void {
+    this.send(JSON.stringify(id === undefined ? body : { ...body, id }));
+  }
+
+  private error(id: Json | undefined, cls: string, desc: string): void {
+    this.reply(id, { error: { class: cls, desc } });
+  }
+
+  private async handle(text: string): Promise<void> {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      this.error(undefined, "GenericError", "JSON parse error");
+      return;
+    }
+    if (typeof msg !== "object" || msg === null || Array.isArray(msg)) {
+      this.error(undefined, "GenericError", "QMP input must be a JSON object");
+      return;
+    }
+    const { execute, arguments: args = {}, id } = msg as { execute?: unknown; arguments?: unknown; id?: Json };
+    if (typeof execute !== "string") {
+      this.error(id, "GenericError", "QMP input lacks member 'execute'");
+      return;
+    }
+    if (typeof args !== "object" || args === null || Array.isArray(args)) {
+      this.error(id, "GenericError", "QMP input member 'arguments' must be an object");
+      return;
+    }
+    if (!this.negotiated && execute !== "qmp_capabilities") {
+      this.error(id, "CommandNotFound", "Expecting capabilities negotiation with 'qmp_capabilities'");
+      return;
+    }
+    const a = args as Record<string, unknown>;
+    const m = this.machine;
+    switch (execute) {
+      case "qmp_capabilities":
+        if (this.negotiated)
+          return this.error(id, "CommandNotFound", "Capabilities negotiation is already complete, command ignored");
+        this.negotiated = true;
+        return this.reply(id, { return: {} });
+      case "query-status": {
+        const status =
+          m.status === "ended"
+            ? "shutdown"
+            : m.status === "paused"
+              ? m.pauseReason === "startup"
+                ? "prelaunch"
+                : m.pauseReason === "breakpoint"
+                  ? "debug"
+                  : "paused"
+              : "running";
+        return this.reply(id, { return: { status, singlestep: false, running: m.status === "running" } });
+      }
+      case "query-version":
+        return this.reply(id, { return: { qemu: { major: 0, minor: 1, micro: 0 }, package: "x86lab" } });
+      case "query-commands":
+        return this.reply(id, { return: COMMANDS.map((name) => ({ name })) });
+      case "stop":
+        m.pause("user");
+        return this.reply(id, { return: {} });
+      case "cont":
+        m.resume();
+        return this.reply(id, { return: {} });
+      case "system_reset":
+        m.requestReset("qmp");
+        return this.reply(id, { return: {} });
+      case "system_powerdown":
+        this.reply(id, { return: {} });
+        m.end({ kind: "powerdown" });
+        return;
+      case "human-monitor-command": {
+        const line = a["command-line"];
+        if (typeof line !== "string") {
+          return this.error(id, "GenericError", "Parameter 'command-line' is missing");
+        }
+        return this.reply(id, { return: await this.monitor.execute(line) });
+      }
+      case "quit":
+        this.reply(id, { return: {} });
+        this.quit();
+        return;
+      default:
+        return this.error(id, "CommandNotFound", `The command ${execute} has not been found`);
+    }
+  }
+}
