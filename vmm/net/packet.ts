@@ -193,8 +193,9 @@ export function parseTcp(ip: Ipv4): Tcp | string {
   return {
     srcPort: u16(p, 0),
     dstPort: u16(p, 2),
-    seq: u32(p, 4),
-    ack: u32(p, 8),
+    // Signed 32-bit, as the NAT's sequence arithmetic keeps them (compared with `| 0` differences).
+    seq: u32(p, 4) | 0,
+    ack: u32(p, 8) | 0,
     flags: p[13]!,
     window: u16(p, 14),
     mss,
