@@ -25,7 +25,7 @@ export const guestMac = (n: number) => Uint8Array.of(0x52, 0x54, 0x00, 0xab, 0x0
 export async function bootGuest(
   name: string,
   backend: NetBackend,
-  mac: Uint8Array,
+  mac: Uint8Array<ArrayBuffer>,
   nic: "virtio" | "ne2k",
 ): Promise<Guest> {
   const out = { text: "" };
