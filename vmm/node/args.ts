@@ -46,9 +46,16 @@ const USAGE = `usage: npm start -- [options]
   -device virtio-blk-pci,drive=NAME | virtio-rng-pci | virtio-net-pci | ne2k_pci
           | virtio-balloon-pci
                         (NICs take netdev=NAME and mac=52:54:00:xx:xx:xx)
-  -netdev user,id=NAME[,net=ADDR/PREFIX][,host=ADDR]
-  -nic user[,model=virtio-net-pci|ne2k_pci][,mac=...][,net=...][,host=...] | -nic none
-                        a NIC's wire has one host (10.0.2.2) that answers ARP and ping
+  -netdev user,id=NAME[,net=ADDR/PREFIX][,host=ADDR][,restrict=on]
+         [,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...
+                        a NAT network: DHCP, DNS, TCP/UDP out, forwards in (docs/networks.md)
+  -netdev network,id=NAME,xml=FILE|name=default[,hostfwd=...][,restrict=on]
+                        a network from libvirt's network XML, shared by the NICs naming it
+  -netdev socket,id=NAME,connect=HOST:PORT|listen=[HOST]:PORT
+  -netdev stream,id=NAME,server=on|off,addr.type=inet|unix,addr.host=H,addr.port=P|addr.path=F
+                        frames to another process in QEMU's stream framing
+  -nic user[,model=virtio-net-pci|ne2k_pci][,mac=...][,net=...][,host=...][,hostfwd=...]
+       | -nic none      (a NIC with no netdev= has a wire whose one host answers ARP and ping)
   -serial stdio|none|file:PATH
   --clock icount|realtime, --mode native|trap|bt|hvm|pv, --mmu shadow|ept, --stats
   --jit on|off          compile hot guest code to WebAssembly (default on) or only interpret

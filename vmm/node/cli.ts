@@ -19,6 +19,7 @@ import { legacyDrives, machinePci } from "./drives.js";
 import { projectFile, readGuestFile, type SizeLimit, UserInputError } from "./files.js";
 import { ATA_DISK_LIMIT, ATAPI_CD_LIMIT, fileSource } from "./image-file.js";
 import { loadCoreModule } from "./load-core.js";
+import { infoNetwork } from "./netdevs.js";
 
 /** A BIOS image sits below 4 GiB in at most 1 MiB (installFirmware's own limit). */
 const BIOS_LIMIT: SizeLimit = { bytes: 1 << 20, why: "the BIOS area below 4 GiB" };
@@ -78,8 +79,9 @@ function monitorCommand(vm: Vm, line: string): string {
   if (cmd === "info virtio") return infoVirtio(vm);
   if (cmd === "info io") return infoIo(vm);
   if (cmd === "info jit") return `${formatJitInfo(jitInfo(vm.cpu))}\n`;
+  if (cmd === "info network") return infoNetwork();
   if (cmd === "") return "";
-  return `unknown command '${cmd}' (info registers, info stats, info pci, info virtio, info io, info jit, quit)\n`;
+  return `unknown command '${cmd}' (info registers, info stats, info pci, info virtio, info io, info jit, info network, quit)\n`;
 }
 
 /** The VM's crossings (counted by kind and reason), modeled cycles per profile, and measured time. */
