@@ -234,6 +234,26 @@ describe("gateway: malformed frames", () => {
     for (const f of [badIp, badUdp, truncated, lying, frag]) g.send(f);
     expect(g.takeUdp()).toHaveLength(0);
     expect(n.gateway!.counters).toMatchObject({ checksum: 2, truncated: 2, fragments: 1 });
+    // A TCP SYN with a bad checksum, and one whose data offset runs past the segment.
+    built.length = 0;
+    g.tcp(GW, { srcPort: 1, dstPort: 2, seq: 1, ack: 0, flags: TCP_SYN, window: 100 });
+    g.got.length = 0;
+    const syn = built[0]!;
+    const badTcp = syn.slice();
+    badTcp[34 + 16]! ^= 0x55;
+    const offset = syn.slice();
+    offset[34 + 12] = 0xf0;
+    g.send(badTcp);
+    g.send(offset);
+    // An ARP frame cut short.
+    g.send(
+      syn
+        .slice(0, 20)
+        .fill(0xff, 0, 6)
+        .map((b, i) => (i === 12 ? 8 : i === 13 ? 6 : b)),
+    );
+    expect(g.takeTcp()).toHaveLength(0);
+    expect(n.gateway!.counters).toMatchObject({ checksum: 3, truncated: 4 });
   });
 });
 
