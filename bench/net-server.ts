@@ -33,12 +33,11 @@ import { defaultNetworkDef, Network } from "../vmm/net/network.js";
 import { NodeOutside } from "../vmm/net/node-outside.js";
 import { loadCoreModule } from "../vmm/node/load-core.js";
 import { readCoreStats } from "../vmm/stats/core-stats.js";
-import { Callout, ExitReason } from "../vmm/stats/events.js";
 import { PROFILES as COST_PROFILES } from "../vmm/stats/profiles.js";
-import { diffSnapshots, type StatsSnapshot } from "../vmm/stats/stats.js";
+import { diffSnapshots } from "../vmm/stats/stats.js";
 import type { MmuMode, VirtMode } from "../vmm/virt/vmcs.js";
 import { Vm } from "../vmm/vm.js";
-import { priceAll } from "./modes/measure.js";
+import { ioCrossings, priceAll } from "./modes/measure.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const image = (name: string) => new Uint8Array(readFileSync(`${repoRoot}guests/linux/${name}`));
@@ -125,16 +124,6 @@ interface Phase {
   modeled: Record<string, number>;
 }
 
-function crossings(s: StatsSnapshot): { all: number; io: number } {
-  let io = 0;
-  for (const c of s.counters) {
-    const n = c.core + c.host;
-    if (c.kind === "exit" && (c.reason === ExitReason.ioInstruction || c.reason === ExitReason.eptMisconfig)) io += n;
-    if (c.kind === "callout" && (c.reason === Callout.in || c.reason === Callout.out)) io += n;
-  }
-  return { all: s.totals.exit + s.totals.callout + s.totals.hypercall, io };
-}
-
 async function measure(server: Guest, requests: number, work: () => Promise<void>): Promise<Phase> {
   const s0 = readCoreStats(server.vm.cpu);
   const i0 = server.vm.cpu.instructions;
@@ -142,7 +131,7 @@ async function measure(server: Guest, requests: number, work: () => Promise<void
   await work();
   const hostMs = performance.now() - t0;
   const d = diffSnapshots(s0, readCoreStats(server.vm.cpu));
-  const x = crossings(d);
+  const x = ioCrossings(d);
   return {
     requests,
     hostMs,

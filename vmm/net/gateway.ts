@@ -164,15 +164,21 @@ export class Gateway {
     const senderMac = f.slice(22, 28);
     if (this.local(senderIp) && senderIp !== 0 && !(senderMac[0]! & 1)) this.learn(senderIp, senderMac);
     if (op !== 1 || u32(f, 38) !== this.config.ip) return;
+    this.counters.arpReplies++;
+    this.port.transmit(this.arpFrame(2, senderMac, senderMac, senderIp));
+  }
+
+  /** An ARP request (op 1, to broadcast) or reply (op 2) from the gateway about `targetIp`. */
+  private arpFrame(op: 1 | 2, dst: Uint8Array, targetMac: Uint8Array, targetIp: number): Uint8Array {
     const r = new Uint8Array(42);
-    r.set(senderMac, 0);
+    r.set(dst, 0);
     r.set(this.config.mac, 6);
-    r.set([0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2], 12);
+    r.set([0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, op], 12);
     r.set(this.config.mac, 22);
     put32(r, 28, this.config.ip);
-    r.set(f.subarray(22, 32), 32);
-    this.counters.arpReplies++;
-    this.port.transmit(r);
+    r.set(targetMac, 32);
+    put32(r, 38, targetIp);
+    return r;
   }
 
   private learn(ip: number, mac: Uint8Array): void {
@@ -197,14 +203,7 @@ export class Gateway {
       return;
     }
     this.arpWaiters.set(ip, [cb]);
-    const req = new Uint8Array(42);
-    req.set(BROADCAST, 0);
-    req.set(this.config.mac, 6);
-    req.set([0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1], 12);
-    req.set(this.config.mac, 22);
-    put32(req, 28, this.config.ip);
-    put32(req, 38, ip);
-    this.port.transmit(req);
+    this.port.transmit(this.arpFrame(1, BROADCAST, new Uint8Array(6), ip));
     setTimeout(() => {
       const w = this.arpWaiters.get(ip);
       this.arpWaiters.delete(ip);
