@@ -2,6 +2,7 @@ import { createSocket } from "node:dgram";
 import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { MAX_UDP_FLOWS } from "../../vmm/net/gateway.js";
 import { defaultNetworkDef, Network, type NetworkDef } from "../../vmm/net/network.js";
 import { NodeOutside } from "../../vmm/net/node-outside.js";
 import type { Outside } from "../../vmm/net/outside.js";
@@ -331,6 +332,28 @@ describe("gateway: NAT", () => {
       expect(rs[0]!.ack).toBe(6);
       expect(outside.calls).toEqual([]);
       expect(n.gateway!.counters.restricted).toBeGreaterThanOrEqual(2);
+    }
+  });
+
+  it("carries guest UDP to the host and takes answers only from where it went, within a flow limit", async () => {
+    const echo = createSocket("udp4");
+    echo.on("message", (m, r) => echo.send(m, r.port, r.address));
+    await new Promise<void>((r) => echo.bind(0, "127.0.0.1", r));
+    try {
+      const outside = spying(new NodeOutside());
+      const n = network({}, outside);
+      const g = new FakeGuest(n, MAC, ipNumber("192.168.122.9"));
+      g.udp(GW, 6000, echo.address().port, new TextEncoder().encode("ping-udp"));
+      await waitFor(() => g.got.length > 0);
+      const [r] = g.takeUdp();
+      expect(new TextDecoder().decode(r!.data)).toBe("ping-udp");
+      expect([r!.src, r!.srcPort, r!.dstPort]).toEqual([GW, echo.address().port, 6000]);
+      // A guest that makes up source ports gets MAX_UDP_FLOWS host sockets, no more.
+      for (let p = 0; p < MAX_UDP_FLOWS + 20; p++) g.udp(GW, 10000 + p, 9, new Uint8Array(1));
+      expect(outside.calls.filter((c) => c === "udp")).toHaveLength(MAX_UDP_FLOWS);
+      expect(n.gateway!.counters.overLimit).toBe(21);
+    } finally {
+      echo.close();
     }
   });
 

@@ -62,6 +62,9 @@ export interface GatewayConfig {
 }
 
 const UDP_IDLE_MS = 60_000;
+/** Host UDP sockets for guest flows at most, and DNS queries forwarded at once at most. */
+export const MAX_UDP_FLOWS = 256;
+export const MAX_DNS_PENDING = 64;
 const ARP_WAIT_MS = 3000;
 
 interface UdpFlow {
@@ -87,6 +90,8 @@ export class Gateway {
     udpFlows: 0,
     udpOut: 0,
     udpIn: 0,
+    /** Flows or queries refused because the limits above were reached. */
+    overLimit: 0,
     ignored: 0,
   };
   readonly forwards: { fwd: PortForward; listener: OutsideListener; error?: string }[] = [];
@@ -94,6 +99,7 @@ export class Gateway {
   private readonly arpWaiters = new Map<number, ((mac: Uint8Array | undefined) => void)[]>();
   private readonly udpFlows = new Map<string, UdpFlow>();
   private readonly mask: number;
+  private dnsPending = 0;
 
   constructor(
     readonly config: GatewayConfig,
@@ -320,14 +326,26 @@ export class Gateway {
     }
     const up = this.outside?.dnsUpstream();
     if (!up) return;
+    if (this.dnsPending >= MAX_DNS_PENDING) {
+      this.counters.overLimit++;
+      return;
+    }
+    this.dnsPending++;
     // Forwarded from a socket of this query's own: the answer comes back from the gateway's :53.
     const sock = this.outside!.udp();
-    const timer = setTimeout(() => sock.close(), 5000);
+    let open = true;
+    const done = () => {
+      if (!open) return;
+      open = false;
+      this.dnsPending--;
+      sock.close();
+    };
+    const timer = setTimeout(done, 5000);
     timer.unref?.();
     sock.onMessage = (d, from, port) => {
       if (from !== up.ip || port !== up.port) return;
       clearTimeout(timer);
-      sock.close();
+      done();
       this.send(mac, this.config.ip, ip.src, IP_UDP, udpSegment(this.config.ip, ip.src, 53, srcPort, d));
     };
     sock.send(q, up.ip, up.port);
@@ -343,6 +361,10 @@ export class Gateway {
   ): void {
     const key = `${src}:${srcPort}`;
     let flow = this.udpFlows.get(key);
+    if (!flow && this.udpFlows.size >= MAX_UDP_FLOWS) {
+      this.counters.overLimit++;
+      return;
+    }
     if (!flow) {
       const sock = this.outside!.udp();
       const f: UdpFlow = { sock, mac, peers: new Set(), timer: setTimeout(() => undefined, 0) };
