@@ -1,14 +1,21 @@
 // Four tiny Linux guests on one libvirt-style `default` network in this process: two in the
 // network's own VLAN get DHCP leases, ping and resolve each other, fetch a page from the host's
 // loopback through NAT, and serve a page to the host through a port forward; two more in VLAN 10
-// of the same switch reach each other and none of the first two.
+// of the same switch reach each other and none of the first two. Then a fifth guest in a child
+// process joins the network through a stream (QEMU's -netdev stream framing), takes a lease and
+// pings this process's guest; a capture of the whole run is read back by Debian's tcpdump.
 
+import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { createServer, get, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultNetworkDef, Network } from "../../vmm/net/network.js";
 import { NodeOutside } from "../../vmm/net/node-outside.js";
+import { serveNetwork } from "../../vmm/net/stream.js";
 import { bootGuest, DHCP_SCRIPT, type Guest, guestMac, Runner } from "./guests.js";
 
 let net: Network;
@@ -20,6 +27,11 @@ let vm4: Guest;
 let web: Server;
 let webPort: number;
 let fwdPort = 0;
+const dir = mkdtempSync(join(tmpdir(), "x86lab-net-"));
+const pcap = join(dir, "default.pcap");
+const ROOT = new URL("../../", import.meta.url).pathname;
+const DHCP = (name: string) =>
+  `${DHCP_SCRIPT} && ip link set eth0 up && udhcpc -i eth0 -s /tmp/dhcp.sh -q -n -t 5 -T 2 -x hostname:${name} 2>&1 && ip -4 addr show eth0`;
 /** 128 KiB: more than one window holds. */
 const BIG = Buffer.from(Array.from({ length: 128 * 1024 }, (_, i) => (i * 7 + (i >> 10)) & 0xff));
 
@@ -50,6 +62,11 @@ beforeAll(async () => {
     },
     { outside: new NodeOutside() },
   );
+  const fd = openSync(pcap, "w");
+  net.capture(
+    (b) => writeSync(fd, b),
+    () => closeSync(fd),
+  );
   await new Promise<void>((r) => setTimeout(r, 50));
   fwdPort = net.gateway!.forwards[0]!.listener.port;
   vm1 = await bootGuest("vm1", net.attach("vnet0"), guestMac(1), "virtio");
@@ -63,6 +80,7 @@ beforeAll(async () => {
 afterAll(() => {
   net?.close();
   web?.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("the default network with four guests", () => {
@@ -125,4 +143,61 @@ describe("the default network with four guests", () => {
         .sort(),
     ).toEqual(["vnet2", "vnet3"]);
   }, 120_000);
+
+  it("shares the network with a guest in another process, and tcpdump reads the capture", async () => {
+    const served = await new Promise<ReturnType<typeof serveNetwork>>((resolve, reject) => {
+      const x = serveNetwork(net, { host: "127.0.0.1", port: 0 }, (err) => (err ? reject(new Error(err)) : resolve(x)));
+    });
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          "test/net/child-vm.ts",
+          String(served.port()),
+          "there",
+          "9",
+          DHCP("there"),
+          "ping -c 2 192.168.122.2",
+          "ping -c 1 vm1",
+        ],
+        { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => {
+        stdout += d;
+      });
+      child.stderr.on("data", (d) => {
+        stderr += d;
+      });
+      const code = await runner.during(new Promise<number | null>((r) => child.on("close", r)), 200_000);
+      expect(stderr).toBe("");
+      expect(code).toBe(0);
+      const results = stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { out: string });
+      expect(results[0]!.out).toContain("inet 192.168.122.4/24");
+      expect(results[1]!.out).toContain("2 packets transmitted, 2 packets received");
+      expect(results[2]!.out).toContain("PING vm1 (192.168.122.2)");
+      expect(results[2]!.out).toContain("1 packets received");
+      expect(net.leases().map((l) => l.hostname)).toEqual(["vm1", "vm2", "there"]);
+      expect(served.counters.framesIn).toBeGreaterThan(5);
+      expect(served.counters.badLength).toBe(0);
+    } finally {
+      served.server.close();
+    }
+    net.close(); // flushes and closes the capture
+    const text = execFileSync("tcpdump", ["-nn", "-r", pcap], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    expect(text).toMatch(/192\.168\.122\.1\.67 > 192\.168\.122\.4\.68: BOOTP\/DHCP, Reply/);
+    expect(text).toMatch(/IP 192\.168\.122\.4 > 192\.168\.122\.2: ICMP echo request/);
+    expect(text).toMatch(/IP 192\.168\.122\.2 > 192\.168\.122\.4: ICMP echo reply/);
+    // The VLAN 10 pair's pings are on the wire of the switch too, tagged nowhere (access ports).
+    expect(text).toMatch(/IP 192\.168\.122\.103 > 192\.168\.122\.104: ICMP echo request/);
+  }, 240_000);
 });
