@@ -45,11 +45,13 @@ export class TcpConn {
   guestFin = false;
   paused = false;
   /**
-   * Bytes in flight at most (a congestion window: slow start from 4 segments, halved on three
-   * duplicate ACKs, back to 2 segments on a timeout), so that a NIC with a small receive ring
+   * Bytes in flight at most (a congestion window: slow start from 4 segments up to ssthresh, then
+   * a segment per window; halved on three duplicate ACKs, back to 2 segments on a timeout), so that a NIC with a small receive ring
    * (ne2k's 16 KiB) is not sent a whole window it must drop.
    */
   cwnd = 4 * 536;
+  /** Above this, the window grows by one segment per window's worth of ACKs (RFC 5681). */
+  ssthresh = WINDOW;
   private dupAcks = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private retries = 0;
@@ -204,6 +206,7 @@ export class TcpConn {
     if (this.state === "syn-sent") this.send(TCP_SYN, undefined, this.sndUna);
     else if (this.state === "syn-received") this.send(TCP_SYN | TCP_ACK, undefined, this.sndUna);
     else {
+      this.ssthresh = Math.max(2 * this.mss, this.cwnd >> 1);
       this.cwnd = 2 * this.mss;
       this.goBack();
     }
@@ -261,11 +264,13 @@ export class TcpConn {
         this.sndUna = t.ack;
         this.retries = 0;
         this.dupAcks = 0;
-        this.cwnd = Math.min(WINDOW, this.cwnd + Math.min(n, this.mss));
+        const grow = this.cwnd < this.ssthresh ? Math.min(n, this.mss) : Math.ceil((this.mss * this.mss) / this.cwnd);
+        this.cwnd = Math.min(WINDOW, this.cwnd + grow);
         this.disarm();
       } else if (t.ack === this.sndUna && this.sndNxt !== this.sndUna && t.data.length === 0 && ++this.dupAcks === 3) {
         this.nat.counters.retransmits++;
-        this.cwnd = Math.max(2 * this.mss, this.cwnd >> 1);
+        this.ssthresh = Math.max(2 * this.mss, this.cwnd >> 1);
+        this.cwnd = this.ssthresh;
         this.goBack();
       }
       this.guestWindow = t.window;
