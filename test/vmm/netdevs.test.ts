@@ -119,6 +119,26 @@ describe("-netdev and -nic", () => {
     ).toThrow(/already used by another NIC/);
     expect(() => build(["-device", "virtio-rng-pci,netdev=a"])).toThrow(/unknown property 'netdev'/);
     expect(() => parseArgs(["-netdev"])).toThrow(UserInputError);
+    // Two netdevs on one network: the second may not change it.
+    const two = (second: string) =>
+      build([
+        "-netdev",
+        "network,id=a,name=default",
+        "-device",
+        "ne2k_pci,netdev=a",
+        "-netdev",
+        second,
+        "-device",
+        "virtio-net-pci,netdev=b",
+      ]);
+    expect(() => two("network,id=b,name=default,hostfwd=tcp::0-:22")).toThrow(
+      /network default is already made by another netdev/,
+    );
+    closeNetworks();
+    const shared = two("network,id=b,name=default");
+    expect((shared.functions![0] as Ne2000).backend).not.toBe((shared.virtio![0] as VirtioNet).backend);
+    expect(infoNetwork()).toMatch(/port nic0 .*\n.*port nic1 /);
+    closeNetworks();
   });
 
   it("builds each NIC on its own network, with QEMU's MACs in order and the gateway the flags name", async () => {

@@ -338,8 +338,20 @@ export function nicBackend(netdev: NetdevArg | undefined, n: number): NetBackend
     const def: NetworkDef = netdev.kind === "network" ? netdev.def : userNetworkDef(netdev);
     net = new Network(def, { outside: new NodeOutside() });
     made.networks.set(key, net);
+  } else if (
+    netdev.kind === "network" &&
+    (JSON.stringify(netdev.def.forwards ?? []) !== JSON.stringify(net.def.forwards ?? []) ||
+      (netdev.def.restrict ?? false) !== (net.def.restrict ?? false))
+  ) {
+    // A second netdev joins the network the first made; its options cannot change it.
+    throw new UserInputError(
+      `-netdev ${netdev.id}: network ${net.name} is already made by another netdev; give hostfwd and restrict there only, or the same on each`,
+    );
   }
-  return net.attach(port);
+  // Port names are the NICs' (nic0, nic1, ...); a second machine in this process gets nic0-2, ...
+  let name = port;
+  for (let k = 2; net.switch.ports.some((p) => p.name === name); k++) name = `${port}-${k}`;
+  return net.attach(name);
 }
 
 function userNetworkDef(u: Extract<NetdevArg, { kind: "user" }>): NetworkDef {
