@@ -37,12 +37,11 @@ import {
 import { UserInputError } from "../vmm/node/files.js";
 import { loadCoreModule } from "../vmm/node/load-core.js";
 import { readCoreStats } from "../vmm/stats/core-stats.js";
-import { Callout, ExitReason } from "../vmm/stats/events.js";
 import { PROFILES as COST_PROFILES } from "../vmm/stats/profiles.js";
-import { diffSnapshots, type StatsSnapshot } from "../vmm/stats/stats.js";
+import { diffSnapshots } from "../vmm/stats/stats.js";
 import type { MmuMode, VirtMode } from "../vmm/virt/vmcs.js";
 import { Vm } from "../vmm/vm.js";
-import { priceAll } from "./modes/measure.js";
+import { ioCrossings, priceAll } from "./modes/measure.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const guest = (name: string) => new Uint8Array(readFileSync(`${repoRoot}guests/linux/${name}`));
@@ -101,16 +100,6 @@ interface Row {
   nic?: string;
   disk: Record<DiskOp, Phase>;
   net?: Record<NetOp, Phase>;
-}
-
-function ioCrossings(s: StatsSnapshot): { all: number; io: number } {
-  let io = 0;
-  for (const c of s.counters) {
-    const n = c.core + c.host;
-    if (c.kind === "exit" && (c.reason === ExitReason.ioInstruction || c.reason === ExitReason.eptMisconfig)) io += n;
-    if (c.kind === "callout" && (c.reason === Callout.in || c.reason === Callout.out)) io += n;
-  }
-  return { all: s.totals.exit + s.totals.callout + s.totals.hypercall, io };
 }
 
 async function run(profile: Profile, device: DeviceKind, mib: number, withNet: boolean): Promise<Row> {

@@ -3,7 +3,7 @@
 // counts, never fitted), and the host time this emulator took.
 
 import { COUNTED_ONLY, price } from "../../vmm/stats/cost-model.js";
-import { KIND_NAMES, type KindName } from "../../vmm/stats/events.js";
+import { Callout, ExitReason, KIND_NAMES, type KindName } from "../../vmm/stats/events.js";
 import { PROFILES } from "../../vmm/stats/profiles.js";
 import type { StatsSnapshot } from "../../vmm/stats/stats.js";
 import type { MmuMode, VirtMode } from "../../vmm/virt/vmcs.js";
@@ -64,4 +64,18 @@ export function topReasons(
     .map((r) => ({ reason: r.reason, name: r.name, count: r.core + r.host }))
     .sort((a, b) => b.count - a.count)
     .slice(0, n);
+}
+
+/**
+ * Every crossing to the hypervisor (exits + callouts + hypercalls) and the ones I/O caused:
+ * I/O-instruction and EPT-misconfiguration (MMIO) exits, IN/OUT callouts under bt.
+ */
+export function ioCrossings(s: StatsSnapshot): { all: number; io: number } {
+  let io = 0;
+  for (const c of s.counters) {
+    const n = c.core + c.host;
+    if (c.kind === "exit" && (c.reason === ExitReason.ioInstruction || c.reason === ExitReason.eptMisconfig)) io += n;
+    if (c.kind === "callout" && (c.reason === Callout.in || c.reason === Callout.out)) io += n;
+  }
+  return { all: s.totals.exit + s.totals.callout + s.totals.hypercall, io };
 }

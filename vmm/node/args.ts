@@ -106,13 +106,26 @@ const OPTIONS: OptionTable = {
       "(NICs take netdev=NAME and mac=52:54:00:xx:xx:xx) | isa-debugcon[,iobase=0xe9|0x402][,chardev=SINK]\n" +
       "| isa-debug-exit[,iobase=0xf4] (the guest's write of V there ends the run with status V*2+1)",
   },
-  netdev: { type: "string", qemu: true, multiple: true, value: "user,id=NAME", help: "[,net=ADDR/PREFIX][,host=ADDR]" },
+  netdev: {
+    type: "string",
+    qemu: true,
+    multiple: true,
+    value: "TYPE,id=NAME",
+    help:
+      "user[,net=ADDR/PREFIX][,host=ADDR][,restrict=on][,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...\n" +
+      "  a NAT network: DHCP, DNS, TCP/UDP out, forwards in (docs/networks.md)\n" +
+      "| network,xml=FILE|name=default[,hostfwd=...][,restrict=on]: libvirt's network XML, shared by the NICs naming it\n" +
+      "| socket,connect=HOST:PORT|listen=[HOST]:PORT\n" +
+      "| stream,server=on|off,addr.type=inet|unix,addr.host=H,addr.port=P|addr.path=F: frames to another process",
+  },
   nic: {
     type: "string",
     qemu: true,
     multiple: true,
     value: "user|none",
-    help: "[,model=virtio-net-pci|ne2k_pci][,mac=...][,net=...][,host=...]\na NIC's wire has one host (10.0.2.2) that answers ARP and ping",
+    help:
+      "[,model=virtio-net-pci|ne2k_pci][,mac=...][,net=...][,host=...][,hostfwd=...]\n" +
+      "-nic user is a NIC on its own NAT network (as -netdev user); -nic none: no NIC",
   },
   bios: {
     type: "string",

@@ -18,6 +18,7 @@ import { UserInputError } from "./files.js";
 import { startGdbServer } from "./gdb-server.js";
 import { startLogs } from "./logs.js";
 import { startMonitorRepl } from "./monitor-repl.js";
+import { infoNetwork } from "./netdevs.js";
 import { startQmp } from "./qmp-server.js";
 import { openSink } from "./sinks.js";
 import { attachTerminal } from "./terminal.js";
@@ -107,6 +108,7 @@ async function main(): Promise<number> {
           gdbserver,
           hostMs,
         });
+  monitor?.registerInfo("network", "the virtual networks, their ports and leases", infoNetwork);
   if (args.gdbPort !== undefined) process.stderr.write(`${await gdbserver(args.gdbPort)}\n`);
   for (const q of args.qmp) {
     const qmpMonitor = monitor ?? new Monitor(machine, { quit: () => quit("qmp"), hostMs });

@@ -16,7 +16,6 @@
 // Every mistake is a one-line UserInputError.
 
 import type { IdeDeviceSpec } from "../../devices/ide/channel.js";
-import { EchoHostBackend } from "../../devices/net/backend.js";
 import { Ne2000 } from "../../devices/net/ne2000.js";
 import type { PciFunction } from "../../devices/pci/pci.js";
 import { CowDisk, type ImageSource } from "../../devices/storage/block.js";
@@ -27,7 +26,7 @@ import { VirtioNet } from "../../devices/virtio/net.js";
 import { VirtioRng } from "../../devices/virtio/rng.js";
 import type { VmPciOptions } from "../vm.js";
 import { UserInputError } from "./files.js";
-import { connectNics, defaultMac, type NetdevArg, type NicArg, parseMac } from "./netdevs.js";
+import { connectNics, defaultMac, type NetdevArg, type NicArg, nicBackend, parseMac } from "./netdevs.js";
 import { keyValues } from "./qemu-options.js";
 
 export interface DriveArg {
@@ -214,7 +213,7 @@ export function machinePci(args: MachineArgs, open: OpenImage, ramBytes = 64 << 
     }
     const n = nics.indexOf(dev);
     if (n >= 0) {
-      const wire = new EchoHostBackend(hosts[n]);
+      const wire = nicBackend(hosts[n], n);
       const mac = dev.mac ?? defaultMac(n);
       if (dev.driver === "virtio-net-pci") virtio.push(new VirtioNet(wire, mac));
       else functions.push(new Ne2000(wire, mac));

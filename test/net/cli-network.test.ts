@@ -1,0 +1,67 @@
+// `npm start` with a network from a libvirt XML file: the monitor's `info network` shows it (its
+// gateway, the NIC's port and the forward's listener), and a host client's connection to the
+// forward reaches the guest's side of the network (a guest that never answers: the gateway's ARP
+// request for the forward's guest address goes out on the NIC's port).
+
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { multibootKernel, spawnCli } from "../vmm/cli-process.js";
+
+const dir = mkdtempSync(join(tmpdir(), "x86lab-cli-net-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A port free a moment ago. */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const p = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return p;
+}
+
+describe("npm start: -netdev network and info network", () => {
+  it("builds the network from XML, takes a connection on its forward, and reports it", async () => {
+    const xml = join(dir, "lab.xml");
+    writeFileSync(
+      xml,
+      `<network><name>lab</name><forward/><ip address='10.20.0.1' prefix='24'>
+         <dhcp><range start='10.20.0.10' end='10.20.0.20'/></dhcp></ip></network>`,
+    );
+    const kernel = join(dir, "hlt.bin");
+    writeFileSync(kernel, multibootKernel([0xfb, 0xf4, 0xeb, 0xfd])); // sti; hlt; jmp back
+    const port = await freePort();
+    const { child, output, exited } = spawnCli([
+      "-kernel",
+      kernel,
+      "-netdev",
+      `network,id=n0,xml=${xml},hostfwd=tcp::${port}-10.20.0.10:80`,
+      "-device",
+      "ne2k_pci,netdev=n0",
+    ]);
+    await new Promise((r) => setTimeout(r, 3000));
+    // A host client on the forward: accepted; the gateway asks the guest's address with ARP.
+    const sock = connect(port, "127.0.0.1");
+    await new Promise<void>((resolve, reject) => {
+      sock.on("connect", resolve);
+      sock.on("error", reject);
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    child.stdin.write(Buffer.from("\x01cinfo network\r"));
+    await new Promise((r) => setTimeout(r, 700));
+    child.stdin.write(Uint8Array.of(0x01, 0x78));
+    const killer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    const status = await exited;
+    clearTimeout(killer);
+    sock.destroy();
+    expect(output.stderr).toBe("");
+    expect(status).toBe(0);
+    const out = output.stdout.replace(/\r/g, "");
+    expect(out).toContain("network lab: nat, 10.20.0.1/24");
+    expect(out).toMatch(/port nic0 \(vlan 1\): rx 0 frames 0 bytes, tx 1 frames 42 bytes/);
+    expect(out).toContain(`hostfwd tcp 127.0.0.1:${port} -> 10.20.0.10:80, listening on 127.0.0.1:${port}`);
+  }, 30_000);
+});

@@ -1,0 +1,172 @@
+// A virtual network as libvirt defines one: a switch, and unless the network is a bare switch a
+// gateway port at the network's address (DHCP, DNS, and for `nat` the way out). NICs, sockets to
+// other processes and captures attach to it. `defaultNetworkDef` is libvirt's shipped `default`.
+
+import { Gateway, type PortForward } from "./gateway.js";
+import type { Outside } from "./outside.js";
+import { ipNumber, ipString, macString } from "./packet.js";
+import { PcapWriter } from "./pcap.js";
+import { type PortOptions, Switch, type SwitchPort } from "./switch.js";
+
+export interface NetworkDef {
+  name: string;
+  /** libvirt's <bridge name=>: a label here (there is no host bridge). */
+  bridge?: string;
+  /** `nat`: <forward/> or <forward mode='nat'/>; `isolated`: no <forward>. */
+  mode: "nat" | "isolated";
+  /** The gateway's address; absent: a bare switch (no DHCP, DNS or NAT). */
+  ip?: string;
+  prefix: number;
+  mac?: string;
+  dhcp?: { start: string; end: string; hosts: { mac: string; ip: string; name?: string }[] };
+  domain?: string;
+  dnsHosts: { ip: string; names: string[] }[];
+  portRange?: [number, number];
+  /** QEMU's restrict=on: no guest flow leaves the network (forwards still come in). */
+  restrict?: boolean;
+  forwards?: PortForward[];
+  mtu?: number;
+}
+
+/** libvirt's `default` network (src/network/default.xml.in), as `net-dumpxml` shows it filled in. */
+export function defaultNetworkDef(): NetworkDef {
+  return {
+    name: "default",
+    bridge: "virbr0",
+    mode: "nat",
+    ip: "192.168.122.1",
+    prefix: 24,
+    dhcp: { start: "192.168.122.2", end: "192.168.122.254", hosts: [] },
+    dnsHosts: [],
+    portRange: [1024, 65535],
+  };
+}
+
+/** A stable locally administered-looking MAC in QEMU's 52:54:00 range, from the network's name. */
+function macFor(name: string): Uint8Array {
+  let h = 2166136261;
+  for (const c of name) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
+  return Uint8Array.of(0x52, 0x54, 0x00, (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff);
+}
+
+function parseMacText(s: string): Uint8Array {
+  const p = s.split(":");
+  if (p.length !== 6 || p.some((x) => !/^[0-9a-fA-F]{2}$/.test(x))) throw new RangeError(`not a MAC address: ${s}`);
+  return Uint8Array.from(p.map((x) => Number.parseInt(x, 16)));
+}
+
+export interface NetworkOptions {
+  /** The host side of NAT and forwards (NodeOutside in Node); none: guests reach nothing beyond. */
+  outside?: Outside;
+  /** Monotonic milliseconds for MAC ageing and leases (the host's clock unless given). */
+  now?: () => number;
+}
+
+export class Network {
+  readonly switch: Switch;
+  readonly gateway: Gateway | undefined;
+  private captures: { writer: PcapWriter; close?: () => void }[] = [];
+
+  constructor(
+    readonly def: NetworkDef,
+    opts: NetworkOptions = {},
+  ) {
+    this.switch = new Switch({ name: def.name, mtu: def.mtu, now: opts.now });
+    if (def.ip !== undefined) {
+      const port = this.switch.attach({ name: def.bridge ?? `${def.name}-gw` });
+      const ip = ipNumber(def.ip);
+      this.gateway = new Gateway(
+        {
+          ip,
+          prefix: def.prefix,
+          mac: def.mac ? parseMacText(def.mac) : macFor(def.name),
+          mode: def.mode,
+          restrict: def.restrict ?? false,
+          dhcp: def.dhcp && {
+            rangeStart: ipNumber(def.dhcp.start),
+            rangeEnd: ipNumber(def.dhcp.end),
+            hosts: def.dhcp.hosts.map((h) => ({ mac: h.mac.toLowerCase(), ip: ipNumber(h.ip), name: h.name })),
+          },
+          domain: def.domain,
+          dnsHosts: def.dnsHosts.map((h) => ({ ip: ipNumber(h.ip), names: h.names })),
+          portRange: def.portRange,
+        },
+        port,
+        opts.outside,
+        opts.now,
+      );
+      for (const f of def.forwards ?? []) this.gateway.addForward(f);
+    }
+  }
+
+  get name(): string {
+    return this.def.name;
+  }
+
+  /** A new port (a NIC's backend: give it to VirtioNet or Ne2000). */
+  attach(opts: PortOptions | string): SwitchPort {
+    return this.switch.attach(typeof opts === "string" ? { name: opts } : opts);
+  }
+
+  /** Every frame the switch accepts goes to a pcap stream from now on. */
+  capture(write: (bytes: Uint8Array) => void, close?: () => void): PcapWriter {
+    const writer = new PcapWriter(write);
+    this.switch.taps.push((f) => writer.frame(f));
+    this.captures.push({ writer, close });
+    return writer;
+  }
+
+  /** `virsh net-dhcp-leases NAME`. */
+  leases() {
+    return this.gateway?.dhcp?.table() ?? [];
+  }
+
+  /** What `info network` prints for this network. */
+  describe(): string[] {
+    const d = this.def;
+    const out = [
+      `network ${d.name}: ${d.mode}${d.restrict ? " (restrict)" : ""}${d.ip ? `, ${d.ip}/${d.prefix}` : ", no address"}${d.bridge ? `, bridge ${d.bridge}` : ""}`,
+    ];
+    for (const p of this.switch.ports) {
+      const c = p.counters;
+      const vlan = p.trunk
+        ? `trunk ${[...p.trunk].join(",")}${p.native ? ` native ${p.native}` : ""}`
+        : `vlan ${p.vlan}`;
+      const why = Object.entries(c.dropped)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(", ");
+      out.push(
+        `  port ${p.name} (${vlan}): rx ${c.rxFrames} frames ${c.rxBytes} bytes, tx ${c.txFrames} frames ${c.txBytes} bytes, drops ${c.drops}${why ? ` (${why})` : ""}`,
+      );
+    }
+    for (const m of this.switch.macTable())
+      out.push(`  mac ${m.mac} vlan ${m.vlan} on ${m.port}, age ${m.ageS.toFixed(1)} s`);
+    const g = this.gateway;
+    if (g) {
+      out.push(`  gateway ${ipString(g.config.ip)} ${macString(g.config.mac)}`);
+      for (const l of this.leases())
+        out.push(`  lease ${l.expiry}  ${l.mac}  ${l.protocol}  ${l.address}  ${l.hostname}`);
+      for (const f of g.forwards) {
+        const state = f.error ? `error: ${f.error}` : `listening on ${f.fwd.hostAddr}:${f.listener.port}`;
+        out.push(
+          `  hostfwd tcp ${f.fwd.hostAddr}:${f.fwd.hostPort} -> ${f.fwd.guestAddr ?? "(first lease)"}:${f.fwd.guestPort}, ${state}`,
+        );
+      }
+      for (const c of g.connections()) out.push(`  ${c}`);
+      const gc = g.counters;
+      const dc = g.dhcp?.counters;
+      const nc = g.dns.counters;
+      out.push(
+        `  dropped by the gateway: truncated ${gc.truncated}, bad checksums ${gc.checksum}, fragments ${gc.fragments}, restricted ${gc.restricted}, dhcp garbage ${dc?.garbage ?? 0}, dns garbage ${nc.garbage}`,
+      );
+    }
+    return out;
+  }
+
+  close(): void {
+    this.gateway?.close();
+    for (const c of this.captures) c.close?.();
+    this.captures = [];
+  }
+}
