@@ -7,7 +7,7 @@ import { beginStep, finishStep, serviceEvents, settleRun, step } from "./cpu/int
 import { beginRun, budgetLeft, repExtraIterations, retiredInRun } from "./cpu/rep";
 import { btCountDirect, btDirectCode, btLeaveCache, btStep } from "./bt/execute";
 import { jitFaulted, jitTryBlock, takeJitStop } from "./jit/enter";
-import { RUN_BUDGET, S_BT_ACTIVE, S_HALTED, S_INTR, S_JIT_ON } from "./generated/layout";
+import { RUN_BUDGET, S_BT_ACTIVE, S_DEBUG_ARMED, S_HALTED, S_INTR, S_JIT_ON } from "./generated/layout";
 import { clearExitStop } from "./virt/exits";
 import { trapBeforeRun, trapMode } from "./virt/trap";
 
@@ -26,7 +26,9 @@ export function run(budget: i32): u32 {
     if ((load<u64>(S_INTR) | load<u64>(S_HALTED)) != 0) {
       reason = serviceEvents();
       if (reason != RUN_BUDGET) break;
-    } else if (jit && (!bt || btDirectCode()) && runCompiled(bt)) {
+    } else if (jit && load<u32>(S_DEBUG_ARMED) == 0 && (!bt || btDirectCode()) && runCompiled(bt)) {
+      // (Breakpoints, DR0-DR3's or the host's, are checked per instruction by the interpreter
+      // only; DEBUG_ARMED is read every time because a MOV to DR7 may arm it mid-run.)
       // Compiled code ran one or more instructions (nothing was pending, so none of them could
       // have been preceded by an interrupt).
       reason = takeJitStop();

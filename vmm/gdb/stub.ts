@@ -22,13 +22,8 @@ const SIGTRAP = "05";
 /** Host breakpoints of a machine, kept across reboots (a new VM gets them again). */
 export class Breakpoints {
   readonly addresses = new Set<number>();
-  private jitWas: boolean | undefined;
-
   constructor(private readonly machine: Machine) {
-    machine.onVm.push((vm) => {
-      this.jitWas = undefined;
-      this.apply(vm);
-    });
+    machine.onVm.push((vm) => this.apply(vm));
   }
 
   add(addr: number): boolean {
@@ -48,21 +43,15 @@ export class Breakpoints {
     this.apply(this.machine.vm);
   }
 
-  /** Writes the list into the core and turns the JIT off while any breakpoint is set. */
+  /** Writes the list into the core and arms (or disarms) the host breakpoints. */
   private apply(vm: Vm): void {
     const cpu = vm.cpu;
     const list = [...this.addresses];
     for (const [i, a] of list.entries()) cpu.setU32(L.S_HOST_BP + i * 4, a);
     cpu.setU32(L.S_HOST_BP_COUNT, list.length);
     const armed = cpu.u32(L.S_DEBUG_ARMED) & ~L.DEBUG_ARMED_HOST;
+    // While DEBUG_ARMED is set the run loop leaves compiled code alone (core/run.ts).
     cpu.setU32(L.S_DEBUG_ARMED, armed | (list.length ? L.DEBUG_ARMED_HOST : 0));
-    if (list.length && this.jitWas === undefined) {
-      this.jitWas = cpu.jitEnabled;
-      cpu.jitEnabled = false;
-    } else if (!list.length && this.jitWas !== undefined) {
-      cpu.jitEnabled = this.jitWas;
-      this.jitWas = undefined;
-    }
   }
 }
 
