@@ -73,7 +73,7 @@ describe("JIT and interpreter in lockstep", () => {
   );
 
   async function linuxInLockstep(mode: VirtMode, mmu: MmuMode) {
-    // A low threshold (compiled after 100 visits, 20x sooner than by default) so that most of the
+    // A low threshold (compiled after 100 visits, 40x sooner than by default) so that most of the
     // boot runs compiled; the lab kernels compile everything from the first execution.
     const p = await pair(LINUX, mode, mmu, 100);
     const r = lockstep(p.jit, p.interpreter, {

@@ -16,7 +16,7 @@ import { emitInline, inlineBranch } from "./forms.js";
 import { encodeModule, I32, Op } from "./wasm.js";
 
 /** Guest instructions per region at most (it also ends at the page end). */
-const MAX_INSNS = 256;
+const MAX_INSNS = 64;
 /** Basic blocks per region at most. */
 const MAX_BASIC_BLOCKS = 64;
 /** Blocks the core keeps at once (core/jit/blocks.ts MAX_BLOCKS): the table slots reserved. */
