@@ -154,7 +154,12 @@ export function jitStep(eip: u32, next: u32): u32 {
   if ((load<u64>(S_INTR) | load<u64>(S_HALTED)) != 0) return 1;
   if ((load<u32>(S_EFLAGS) & FLAG_TF_RF) != 0) return 1;
   if (budgetRemaining() <= 0) return 1;
-  return load<u32>(S_EIP) != next ? 1 : 0;
+  if (load<u32>(S_EIP) != next) return 1;
+  // The instruction may have flushed the code page's TLB entry (a shadow page-table update, for
+  // one): the interpreter would take a TLB miss fetching the next instruction, so the block
+  // stops and the run loop's lookup (which checks the entry) lets the interpreter take it.
+  const lin = load<u32>(CS_BASE) + next;
+  return (load<u32>(TLB_BASE + ((lin >>> 12) << 2)) & load<u32>(S_TLB_READ_MASK)) != TLB_VALID ? 1 : 0;
 }
 
 /** Takes the pending stop reason (run() ends with it). */

@@ -53,22 +53,12 @@ async function pair(g: Guest, mode: VirtMode, mmu?: MmuMode, jitThreshold = 1) {
 describe("JIT and interpreter in lockstep", () => {
   it.each([
     ["native", "direct"],
+    ["hvm", "shadow"],
     ["pv", "ept"],
     ["bt", "shadow"],
   ] as const)(
     "the tiny Linux boots to its shell the same way (%s, MMU %s)",
     (mode, mmu) => linuxInLockstep(mode, mmu),
-    600_000,
-  );
-
-  // KNOWN GAP (open in issue 9): since the kernel with the balloon driver, the JIT machine under
-  // hvm with shadow paging counts one TLB miss fewer than the interpreter (walk.tlbMisses, after
-  // about 238.7 M instructions with a step of 1,000: `npm run jit-diff -- --mode hvm --mmu shadow
-  // --threshold 100 --step 1000 ...`); registers, RAM and output agree. Marked as failing so that
-  // the fix turns this test red until the mark is removed.
-  it.fails(
-    "the tiny Linux boots to its shell the same way (hvm, MMU shadow) [known gap: one TLB miss fewer]",
-    () => linuxInLockstep("hvm", "shadow"),
     600_000,
   );
 
