@@ -121,6 +121,7 @@ export function jitFlush(): void {
   jitReset();
 }
 export { jitStep } from "./jit/enter";
+export { btJitCallout, btJitIndirect } from "./bt/compiled";
 export { jitAlu, jitCondition, jitShift } from "./jit/callbacks";
 
 /** Host-side segment load (loaders, test harnesses): sets the cache as given. */

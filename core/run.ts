@@ -5,8 +5,18 @@
 
 import { beginStep, finishStep, serviceEvents, settleRun, step } from "./cpu/interp";
 import { beginRun, budgetLeft, repExtraIterations, retiredInRun } from "./cpu/rep";
-import { btCountDirect, btDirectCode, btLeaveCache, btStep } from "./bt/execute";
-import { jitFaulted, jitTryBlock, takeJitStop } from "./jit/enter";
+import {
+  btAtBlockBoundary,
+  btCountCompiled,
+  btCountDirect,
+  btDirectCode,
+  btEnterCompiled,
+  btKernelCode,
+  btLeaveCache,
+  btStep,
+} from "./bt/execute";
+import { BLOCK_BT_KERNEL } from "./jit/blocks";
+import { jitEnter, jitFaulted, jitFindBlock, jitTryBlock, takeJitStop } from "./jit/enter";
 import { RUN_BUDGET, S_BT_ACTIVE, S_DEBUG_ARMED, S_HALTED, S_INTR, S_JIT_ON } from "./generated/layout";
 import { clearExitStop } from "./virt/exits";
 import { trapBeforeRun, trapMode } from "./virt/trap";
@@ -16,8 +26,9 @@ export function run(budget: i32): u32 {
   clearExitStop();
   let reason: u32 = RUN_BUDGET;
   if (trapMode()) trapBeforeRun();
-  // The bt mode runs guest-kernel code from the translation cache (core/bt/execute.ts) and user
-  // code directly, which the JIT may compile; the trap mode keeps the interpreter.
+  // The bt mode runs guest-kernel code from its translations (the cache's copies, core/bt/execute.ts,
+  // or, once hot, wasm with callouts, core/bt/compiled.ts) and user code directly, which the JIT
+  // may compile; the trap mode keeps the interpreter.
   const bt = load<u32>(S_BT_ACTIVE) != 0;
   const jit = load<u32>(S_JIT_ON) != 0 && !trapMode();
   while (budgetLeft()) {
@@ -26,7 +37,7 @@ export function run(budget: i32): u32 {
     if ((load<u64>(S_INTR) | load<u64>(S_HALTED)) != 0) {
       reason = serviceEvents();
       if (reason != RUN_BUDGET) break;
-    } else if (jit && load<u32>(S_DEBUG_ARMED) == 0 && (!bt || btDirectCode()) && runCompiled(bt)) {
+    } else if (jit && load<u32>(S_DEBUG_ARMED) == 0 && runCompiled(bt)) {
       // (Breakpoints, DR0-DR3's or the host's, are checked per instruction by the interpreter
       // only; DEBUG_ARMED is read every time because a MOV to DR7 may arm it mid-run.)
       // Compiled code ran one or more instructions (nothing was pending, so none of them could
@@ -46,15 +57,30 @@ export function run(budget: i32): u32 {
 }
 
 /**
- * Runs a compiled block at EIP if there is one. In the bt mode this is user code executed
- * directly: the translator's block is settled first and the instructions counted as direct
- * execution, as btStep counts them (steps that completed: REP iterations and faults aside).
+ * Runs a compiled block at EIP if there is one. In the bt mode, user code is executed directly
+ * (the translator's block is settled first) and kernel code is the translator's own, compiled
+ * with callouts, entered only between cached blocks; either is counted as btStep counts it
+ * (steps that completed: REP iterations and faults aside).
  */
 @inline function runCompiled(bt: bool): bool {
   if (!bt) return jitTryBlock();
-  btLeaveCache();
-  const before = <u32>retiredInRun() - repExtraIterations - jitFaulted;
-  if (!jitTryBlock()) return false;
-  btCountDirect(<u32>retiredInRun() - repExtraIterations - jitFaulted - before);
+  if (btDirectCode()) {
+    btLeaveCache();
+    const before = completedSteps();
+    if (!jitTryBlock()) return false;
+    btCountDirect(completedSteps() - before);
+    return true;
+  }
+  if (!btKernelCode() || !btAtBlockBoundary()) return false;
+  const b = jitFindBlock(BLOCK_BT_KERNEL);
+  if (b == 0) return false;
+  btEnterCompiled();
+  const before = completedSteps();
+  jitEnter(b - 1);
+  btCountCompiled(completedSteps() - before);
   return true;
+}
+
+@inline function completedSteps(): u32 {
+  return <u32>retiredInRun() - repExtraIterations - jitFaulted;
 }

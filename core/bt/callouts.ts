@@ -11,8 +11,13 @@ import { countEvent, KIND_CALLOUT, traceEvent, WHERE_CORE } from "../virt/events
 
 /** Runs the callout `kind` (CALLOUT_*) for the instruction at EIP, fetched from the cache. */
 export function btCallout(kind: u32): void {
+  countCallout(kind);
+  step();
+}
+
+/** Counts callout `kind`, from the cache or from compiled code (compiled.ts). */
+export function countCallout(kind: u32): void {
   // CLI, STI, POPF and PUSHF come by the thousand: counted, not traced.
   if (kind <= CALLOUT_PUSHF) countEvent(KIND_CALLOUT, kind, WHERE_CORE);
   else traceEvent(KIND_CALLOUT, kind, WHERE_CORE, 0, 0);
-  step();
 }

@@ -27,6 +27,7 @@ import {
   S_MODE,
   S_SEG_BASE,
   S_SEG_LIMIT,
+  S_TLB_READ_MASK,
   TLB_BASE,
   TLB_SLOW,
   TLB_VALID,
@@ -75,20 +76,26 @@ let expectLin: u32 = 0;
 let prev: u32 = 0;
 /** External interrupts delivered when it completed (one arriving before its successor is no branch). */
 let prevIrqs: u32 = 0;
+/**
+ * The last kernel instruction to complete, from the cache or from compiled code, was an indirect
+ * branch: the next kernel block entered (by either) pays the lookup callout, unless an interrupt
+ * came first. One flag for both keeps the count the same with the JIT on or off.
+ */
+let indirectPending: bool = false;
 /** The fetch window over the current block's copy, in EIP space, and the TLB generation it is for. */
 let winStart: u32 = 0;
 let winEnd: u32 = 0;
 let winBias: u32 = 0;
 let winGen: u32 = 0;
-/** Executing from the cache (fetch may point into it; counts are pending settlement). */
+/** Executing guest-kernel translations (fetch may point into the cache; page-table writes are callouts). */
 let inCache: bool = false;
 /** Shadow page-table writes counted when the current block was entered. */
 let ptWritesSeen: u32 = 0;
 
 /**
  * Executes one guest instruction in the bt mode (the run loop does the rest, as for step()).
- * A block's instructions are counted as executed from the cache when it is entered; leaving it
- * early (a fault, an interrupt, an invalidation) takes back the ones that did not run.
+ * Each instruction is counted as executed from the cache when it completes (a faulting one is
+ * not), as compiled kernel code counts its instructions, so the counts agree at any point.
  */
 @inline export function btStep(): void {
   if (load<u64>(S_CPL) != KERNEL) {
@@ -112,6 +119,7 @@ let ptWritesSeen: u32 = 0;
     return;
   }
   step();
+  if (!faulted) countCached();
   if (faulted || left == 0) {
     leaveBlock();
     return;
@@ -124,6 +132,12 @@ let ptWritesSeen: u32 = 0;
     return;
   }
   expectLin = lin + (nextEip - eip);
+  // A flush took the code page's TLB entry (a shadow page-table update, for one): the block
+  // ends here, and the next one's entry refills it, where compiled kernel code stops too
+  // (core/jit/enter.ts jitStep), so that page walks are the same with the JIT on or off.
+  if (winGen != tlbGeneration && (load<u32>(TLB_BASE + ((expectLin >>> 12) << 2)) & load<u32>(S_TLB_READ_MASK)) != TLB_VALID) {
+    leaveBlock();
+  }
 }
 
 /** The block's last instruction: its callout, its branch, or the one before the page end. */
@@ -131,6 +145,7 @@ function lastInstruction(): void {
   const callout = (load<u32>(cur + B_FLAGS) >> 8) & 0xff;
   if (callout != 0) btCallout(callout - 1);
   else step();
+  if (!faulted) countCached();
   if (faulted || left == 0) {
     leaveBlock();
     return;
@@ -138,25 +153,26 @@ function lastInstruction(): void {
   left = 0;
   prev = cur;
   prevIrqs = load<u32>(S_IRQ_COUNT);
+  indirectPending = ((load<u32>(cur + B_FLAGS) >> 4) & 7) == FLOW_INDIRECT;
 }
 
 /** The block ends early: the run loop delivers a fault, or the block's code was overwritten. */
 function leaveBlock(): void {
-  uncount(left);
   left = 0;
   prev = 0;
+  indirectPending = false;
 }
 
-/** Takes back `n` instructions counted when a block was entered but not executed. */
-@inline function uncount(n: u32): void {
-  if (n != 0) countEvent(KIND_GUEST_INSTR, EXEC_CACHE, WHERE_CORE, 0 - n);
+/** One instruction completed from the cache. */
+@inline function countCached(): void {
+  countEvent(KIND_GUEST_INSTR, EXEC_CACHE, WHERE_CORE);
 }
 
 /** Leaving the cache: settles the counts of the block that was executing. */
 function settle(): void {
-  uncount(left);
   left = 0;
   prev = 0;
+  indirectPending = false;
   notePageTableWrites();
   invalidateFetch();
   inCache = false;
@@ -214,8 +230,7 @@ function interpretOne(): void {
  */
 function enterBlock(lin: u32, eip: u32): bool {
   if (inCache) {
-    uncount(left); // an interrupt or a fault left the previous block
-    left = 0;
+    left = 0; // an interrupt or a fault left the previous block
     notePageTableWrites();
   } else ptWritesSeen = load<u32>(PT_WRITES);
   let host = load<u32>(TLB_BASE + ((lin >>> 12) << 2));
@@ -226,18 +241,17 @@ function enterBlock(lin: u32, eip: u32): bool {
   let from = prev;
   prev = 0;
   let b: u32 = 0;
+  // (An indirect branch's block has no direct successor: its next block is always looked up.)
   if (from != 0) {
     const f = load<u32>(from + B_FLAGS);
     if ((f & BF_SUCC0) != 0 && lin == load<u32>(from + B_SUCC0)) b = follow(from + B_LINK0, host, cs32);
     else if ((f & BF_SUCC1) != 0 && lin == load<u32>(from + B_SUCC1)) b = follow(from + B_LINK1, host, cs32);
     if (b != 0) store<u32>(S_BT_CHAINED, load<u32>(S_BT_CHAINED) + 1);
   }
+  indirectPending = indirectPending && b == 0;
   if (b == 0) {
     store<u32>(S_BT_LOOKUPS, load<u32>(S_BT_LOOKUPS) + 1);
-    const indirect = from != 0 && ((load<u32>(from + B_FLAGS) >> 4) & 7) == FLOW_INDIRECT;
-    if (indirect && load<u32>(S_IRQ_COUNT) == prevIrqs) {
-      countEvent(KIND_CALLOUT, CALLOUT_INDIRECT_BRANCH_LOOKUP, WHERE_CORE);
-    }
+    payIndirectLookup();
     b = cacheLookup(lin, host, cs32);
     if (b != 0 && (load<u32>(b + B_FLAGS) & BF_TWO_PAGES) != 0 && !secondPageMatches(b, lin)) {
       cacheKill(b); // the guest remapped the page the instruction ends in
@@ -265,7 +279,6 @@ function enterBlock(lin: u32, eip: u32): bool {
   fetchFromCopy(winStart, winEnd, winBias);
   winGen = tlbGeneration;
   inCache = true;
-  countEvent(KIND_GUEST_INSTR, EXEC_CACHE, WHERE_CORE, left);
   return true;
 }
 
@@ -300,15 +313,62 @@ function secondPageMatches(b: u32, lin: u32): bool {
  * completes from its copy, or the one just completed).
  */
 export function btForgetBlock(b: u32): void {
-  if (b == cur && left != 0) {
-    uncount(left - 1);
-    left = 0;
+  if (b == cur) left = 0;
+  if (b == prev) {
+    prev = 0;
+    indirectPending = false;
   }
-  if (b == prev) prev = 0;
 }
 
 /** Forgets every block (the cache was emptied): fetch must not point into it any more. */
 export function btForgetAll(): void {
   if (inCache) settle();
   cur = 0;
+}
+
+/** After an indirect branch, the next kernel block's lookup is Adams & Agesen's indirect-branch cost. */
+function payIndirectLookup(): void {
+  if (indirectPending && load<u32>(S_IRQ_COUNT) == prevIrqs) {
+    countEvent(KIND_CALLOUT, CALLOUT_INDIRECT_BRANCH_LOOKUP, WHERE_CORE);
+  }
+  indirectPending = false;
+}
+
+// ---- guest-kernel code compiled to WebAssembly (the JIT's translations; compiled.ts) ----------
+
+/** The code at EIP is guest-kernel code, which the bt mode translates (CPL 0, protected mode). */
+@inline export function btKernelCode(): bool {
+  return load<u64>(S_CPL) == KERNEL;
+}
+
+/** No cached block is part-way through: compiled code may take over at EIP. */
+export function btAtBlockBoundary(): bool {
+  return left == 0 || load<u32>(S_SEG_BASE + (CS << 2)) + getEip() != expectLin;
+}
+
+/**
+ * Kernel code compiled to wasm is about to run: it is a translation too, so the cache's
+ * accounting goes on (page-table writes, the indirect-branch lookup its entry pays), but the
+ * fetch window over a cached copy is closed: the callouts it makes fetch from guest memory.
+ */
+export function btEnterCompiled(): void {
+  if (inCache) {
+    left = 0;
+    notePageTableWrites();
+  } else ptWritesSeen = load<u32>(PT_WRITES);
+  prev = 0;
+  payIndirectLookup();
+  invalidateFetch();
+  inCache = true;
+}
+
+/** Compiled kernel code completed an indirect branch (RET, JMP/CALL r/m, IRET). */
+export function btNoteIndirect(): void {
+  prevIrqs = load<u32>(S_IRQ_COUNT);
+  indirectPending = true;
+}
+
+/** Kernel instructions that completed in compiled code: executed from the translations. */
+export function btCountCompiled(n: u32): void {
+  if (n != 0) countEvent(KIND_GUEST_INSTR, EXEC_CACHE, WHERE_CORE, n);
 }

@@ -43,6 +43,8 @@ export const BLOCK_LIVE: u32 = 1;
 export const BLOCK_CS32: u32 = 2;
 /** Compiled for a 32-bit stack (SS.B): PUSH/POP use ESP. */
 export const BLOCK_SS32: u32 = 4;
+/** The bt mode's guest-kernel code: sensitive instructions are callouts (core/bt/compiled.ts). */
+export const BLOCK_BT_KERNEL: u32 = 8;
 const NO_FRAME: u32 = 0xffffffff;
 
 let freeCount: u32 = 0;

@@ -32,8 +32,11 @@ import {
   TLB_VALID,
 } from "../generated/layout";
 import { hostJitCompile } from "../host";
+import { TRANSLATION_KIND_COMPILED } from "../generated/abi";
+import { countEvent, KIND_TRANSLATION, WHERE_CORE } from "../virt/events";
 import {
   allocateBlock,
+  BLOCK_BT_KERNEL,
   BLOCK_CS32,
   BLOCK_SS32,
   blockBytes,
@@ -70,42 +73,54 @@ export let jitFaulted: u32 = 0;
  * no event is pending). Returns false when the instruction must be interpreted instead.
  */
 export function jitTryBlock(): bool {
-  if ((load<u32>(S_EFLAGS) & FLAG_TF_RF) != 0) return false;
+  const b = jitFindBlock(0);
+  if (b == 0) return false;
+  jitEnter(b - 1);
+  return true;
+}
+
+/**
+ * The compiled block (+ 1) to run at EIP, compiling the code if it has just become hot, or 0.
+ * `kind` is 0 or BLOCK_BT_KERNEL (the bt mode's kernel code: sensitive instructions are
+ * callouts), part of what a block must match.
+ */
+export function jitFindBlock(kind: u32): u32 {
+  if ((load<u32>(S_EFLAGS) & FLAG_TF_RF) != 0) return 0;
   const eip = load<u32>(S_EIP);
   const lin = load<u32>(CS_BASE) + eip;
   const slot = hashSlot(lin);
   const te = load<u32>(TLB_BASE + ((lin >>> 12) << 2));
   // The code page must be readable at this CPL through the TLB (as the interpreter's fetch
   // would find it); otherwise the interpreter fills the entry or raises the fault.
-  if ((te & load<u32>(S_TLB_READ_MASK)) != TLB_VALID) return false;
+  if ((te & load<u32>(S_TLB_READ_MASK)) != TLB_VALID) return 0;
   const host = te & ~0xfff;
-  const flags = modeFlags();
+  const flags = modeFlags() | kind;
   let b1 = slotBlock(slot);
   if (b1 == 0 || slotLin(slot) != lin || !fits(b1 - 1, host, flags)) {
     store<u64>(S_JIT_LOOKUP_MISSES, load<u64>(S_JIT_LOOKUP_MISSES) + 1);
-    if (!heatUp(slot, lin, load<u32>(S_JIT_THRESHOLD))) return false;
+    if (!heatUp(slot, lin, load<u32>(S_JIT_THRESHOLD))) return 0;
     // Hot: compile it and run it now (with a threshold of 1, code runs compiled from its first
     // execution on).
     b1 = compile(lin, eip, host, flags);
     if (b1 == 0) {
       heatBackOff(slot, load<u32>(S_JIT_THRESHOLD));
-      return false;
+      return 0;
     }
   }
   const b = b1 - 1;
   // The whole block inside the budget and inside the CS limit (a smaller CS than at compile
   // time: the interpreter raises the fetch fault where it belongs).
-  if (<i32>blockCount(b) > budgetRemaining() || eip + blockBytes(b) - 1 > load<u32>(CS_LIMIT)) return false;
-  enter(b);
-  return true;
+  if (<i32>blockCount(b) > budgetRemaining() || eip + blockBytes(b) - 1 > load<u32>(CS_LIMIT)) return 0;
+  return b1;
 }
 
 /** Block `b` was compiled from the code now mapped at this page, for this CS and SS size. */
 @inline function fits(b: u32, host: u32, flags: u32): bool {
-  return blockHost(b) == host && (blockFlags(b) & (BLOCK_CS32 | BLOCK_SS32)) == flags;
+  return blockHost(b) == host && (blockFlags(b) & (BLOCK_CS32 | BLOCK_SS32 | BLOCK_BT_KERNEL)) == flags;
 }
 
-function enter(b: u32): void {
+/** Runs block `b` (jitFindBlock's answer - 1). */
+export function jitEnter(b: u32): void {
   const before = retiredInRun();
   killsAtEntry = jitKills;
   store<u64>(S_JIT_ENTRIES, load<u64>(S_JIT_ENTRIES) + 1);
@@ -127,8 +142,12 @@ function compile(lin: u32, eip: u32, host: u32, flags: u32): u32 {
     store<u32>(S_JIT_COMPILE_FAILED, load<u32>(S_JIT_COMPILE_FAILED) + 1);
     return 0;
   }
-  if (!commitBlock(b, lin, host, flags, r & 0xffff, r >>> 16)) return 0;
+  // r: the entry basic block's instructions | the region's << 8 | its byte span << 16.
+  if (!commitBlock(b, lin, host, flags, r & 0xff, r >>> 16)) return 0;
   store<u32>(S_JIT_COMPILED, load<u32>(S_JIT_COMPILED) + 1);
+  if ((flags & BLOCK_BT_KERNEL) != 0) {
+    countEvent(KIND_TRANSLATION, TRANSLATION_KIND_COMPILED, WHERE_CORE, (r >>> 8) & 0xff);
+  }
   return b + 1;
 }
 

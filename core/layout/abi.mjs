@@ -174,6 +174,7 @@ export const eventReasonNames = [
     [
       ["ident", "IDENT (copied)"],
       ["nonIdent", "non-IDENT (rewritten)"],
+      ["compiled", "compiled to WebAssembly (the JIT; sensitive instructions as callouts)"],
     ],
   ],
   [

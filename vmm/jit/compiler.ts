@@ -10,6 +10,7 @@
 // and branches inside a page stay in compiled code with the registers in locals, instead of
 // returning to the run loop at every taken branch.
 
+import { CALLOUT_NAMES } from "../generated/abi.js";
 import { decodeInsn, type Insn } from "./decode.js";
 import { BlockEmitter, LOCALS, NEXT, type RegionMap } from "./emit.js";
 import { emitInline, inlineBranch } from "./forms.js";
@@ -23,6 +24,10 @@ const MAX_BASIC_BLOCKS = 64;
 export const JIT_SLOTS = 4096;
 const BLOCK_CS32 = 2;
 const BLOCK_SS32 = 4;
+/** core/jit/blocks.ts BLOCK_BT_KERNEL: the bt mode's kernel code, sensitive instructions as callouts. */
+const BLOCK_BT_KERNEL = 8;
+/** core/bt/compiled.ts JIT_CALLOUT_INDIRECT. */
+const CALLOUT_INDIRECT = 0x100;
 
 export interface JitCoreExports {
   table: WebAssembly.Table;
@@ -31,6 +36,8 @@ export interface JitCoreExports {
   jitShift(op: number, v: number, count: number): number;
   jitAlu(op: number, a: number, b: number, size: number): number;
   jitFlush(): void;
+  btJitCallout(code: number, eip: number, next: number): number;
+  btJitIndirect(): void;
 }
 
 export interface JitStats {
@@ -93,10 +100,11 @@ export class Jit {
     const bbs = decodeRegion(bytes, eip, (flags & BLOCK_CS32) !== 0);
     if (bbs.length === 0) return 0;
     const ss32 = (flags & BLOCK_SS32) !== 0;
+    const calloutOf = (flags & BLOCK_BT_KERNEL) !== 0 ? btCalloutCode : null;
     // Pass 1 finds the registers the block touches; pass 2 emits with them.
     const record = { used: new Set<number>(), written: new Set<number>() };
-    this.emitBody(bbs, ss32, record.used, record.written, record);
-    const em = this.emitBody(bbs, ss32, record.used, record.written, null);
+    this.emitBody(bbs, ss32, record.used, record.written, record, calloutOf);
+    const em = this.emitBody(bbs, ss32, record.used, record.written, null, calloutOf);
     const insnCount = bbs.reduce((n, bb) => n + bb.insns.length, 0);
     let span = 0;
     for (const bb of bbs) for (const insn of bb.insns) span = Math.max(span, (insn.eip + insn.len - eip) | 0);
@@ -114,6 +122,8 @@ export class Jit {
         { name: "cond", type: 2 },
         { name: "shift", type: 3 },
         { name: "alu", type: 4 },
+        { name: "callout", type: 3 },
+        { name: "indirect", type: 0 },
       ],
       func: { type: 0, locals: LOCALS, body: em.c },
     });
@@ -125,6 +135,8 @@ export class Jit {
         cond: this.core.jitCondition,
         shift: this.core.jitShift,
         alu: this.core.jitAlu,
+        callout: this.core.btJitCallout,
+        indirect: this.core.btJitIndirect,
       },
     });
     this.core.table.set(this.tableBase + block, instance.exports.f as WebAssembly.ExportValue);
@@ -134,8 +146,9 @@ export class Jit {
     this.stats.guestInstructions += insnCount;
     this.stats.inlineInstructions += em.inline;
     this.stats.wasmBytes += wasm.length;
-    // The core checks the entry basic block against the budget and the span against CS.limit.
-    return bbs[0].insns.length | (span << 16);
+    // The core checks the entry basic block against the budget and the span against CS.limit
+    // (and counts the region's instructions as translated in the bt mode's kernel code).
+    return bbs[0].insns.length | (insnCount << 8) | (span << 16);
   }
 
   /**
@@ -150,9 +163,10 @@ export class Jit {
     used: Set<number>,
     written: Set<number>,
     record: { used: Set<number>; written: Set<number> } | null,
+    calloutOf: ((insn: Insn) => number) | null,
   ): BlockEmitter {
     const region: RegionMap = new Map(bbs.map((bb, index) => [bb.start, { index, count: bb.insns.length }]));
-    const em = new BlockEmitter(used, written, region, ss32, record);
+    const em = new BlockEmitter(used, written, region, ss32, record, calloutOf);
     const c = em.c;
     const k = bbs.length;
     em.loadRegs();
@@ -165,7 +179,9 @@ export class Jit {
       em.beginBasicBlock(k - 1 - i, i + 1 < k ? i + 1 : -1);
       bb.insns.forEach((insn, j) => {
         const last = j === bb.insns.length - 1 && bb.exits;
-        if (!emitInline(em, insn, last)) em.interpret(insn, last);
+        // In bt kernel code a sensitive instruction is never inline: it is its callout.
+        const sensitive = calloutOf !== null && insn.entry.bt.callout !== null;
+        if (sensitive || !emitInline(em, insn, last)) em.interpret(insn, last);
       });
       if (bb.next !== null) em.fallOut(bb.next);
       c.op(Op.end); // block i + 1, or the loop after the last basic block
@@ -252,4 +268,21 @@ function endsBlock(insn: Insn): boolean {
   if (bt.flow !== "none" || bt.callout !== null) return true;
   if (insn.rep !== 0 && /^(MOVS|CMPS|STOS|LODS|SCAS|INS|OUTS)/.test(insn.entry.mnem)) return true;
   return false;
+}
+
+/**
+ * The callout code of an instruction in the bt mode's kernel code (core/bt/compiled.ts): its
+ * callout + 1 (the table names it, per ModRM.reg in a group), with CALLOUT_INDIRECT for an
+ * indirect branch, whose successor the translator must look up. 0: a plain instruction.
+ */
+function btCalloutCode(insn: Insn): number {
+  const bt = insn.entry.bt;
+  const name = Array.isArray(bt.callout) ? bt.callout[insn.reg] : bt.callout;
+  let code = 0;
+  if (name !== null && name !== undefined) {
+    const i = CALLOUT_NAMES.indexOf(name);
+    if (i < 0) throw new Error(`jit: callout "${name}" is not a callout (core/layout/abi.mjs)`);
+    code = i + 1;
+  }
+  return bt.flow === "indirect" ? code | CALLOUT_INDIRECT : code;
 }

@@ -22,6 +22,10 @@ export const FN_STEP = 0;
 export const FN_COND = 1;
 export const FN_SHIFT = 2;
 export const FN_ALU = 3;
+/** core/bt/compiled.ts btJitCallout(code, eip, next): a bt-kernel region's sensitive instruction. */
+export const FN_CALLOUT = 4;
+/** core/bt/compiled.ts btJitIndirect(): a bt-kernel region's inline indirect branch completed. */
+export const FN_INDIRECT = 5;
 
 // Locals: the eight registers, then scratch.
 export const EA = 8;
@@ -67,6 +71,11 @@ export class BlockEmitter {
     readonly ss32: boolean,
     /** Pass 1 only records which registers the block touches. */
     private readonly record: { used: Set<number>; written: Set<number> } | null,
+    /**
+     * The bt mode's guest-kernel code: the callout code (core/bt/compiled.ts) of each
+     * instruction the interpreter runs, 0 for a plain step. Null outside the bt kernel.
+     */
+    readonly calloutOf: ((insn: Insn) => number) | null = null,
   ) {}
 
   // ---- registers ------------------------------------------------------------------------------
@@ -403,15 +412,25 @@ export class BlockEmitter {
     this.c.op(Op.drop).op(Op.return);
   }
 
-  /** Memory up to date (registers, the count), then jitStep for `insn`; its answer on the stack. */
+  /**
+   * Memory up to date (registers, the count), then jitStep for `insn` (in bt kernel code, a
+   * sensitive instruction or an indirect branch goes through its callout); its answer on the stack.
+   */
   private callStep(insn: Insn): void {
     this.storeRegs();
     this.flushFlags();
     this.addRetired(this.pending);
+    const code = this.calloutOf?.(insn) ?? 0;
+    if (code !== 0) this.c.const(code);
     this.c
       .const(insn.eip)
       .const((insn.eip + insn.len) | 0)
-      .call(FN_STEP);
+      .call(code !== 0 ? FN_CALLOUT : FN_STEP);
+  }
+
+  /** In bt kernel code: an inline indirect branch is about to leave the region. */
+  noteIndirect(): void {
+    if (this.calloutOf) this.c.call(FN_INDIRECT);
   }
 
   // ---- operands -------------------------------------------------------------------------------

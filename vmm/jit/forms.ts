@@ -184,6 +184,7 @@ function exitToV(em: BlockEmitter, insn: Insn): void {
     .loadAt(L.S_SEG_LIMIT + 4)
     .op(Op.i32LeU)
     .ifVoid();
+  em.noteIndirect();
   em.exitWith(() => c.get(V), 1);
   c.op(Op.end);
   em.slowExit(insn);
@@ -414,6 +415,7 @@ const EMITTERS: Record<string, Emitter> = {
     em.getReg(4);
     c.const(4).op(Op.i32Add);
     em.setReg(4);
+    em.noteIndirect();
     em.exitWith(() => c.get(V), 1);
     c.op(Op.end);
     c.op(Op.end);
@@ -443,6 +445,7 @@ const EMITTERS: Record<string, Emitter> = {
           .ifVoid();
         c.const((insn.eip + insn.len) | 0).set(V);
         em.push(insn, V);
+        em.noteIndirect();
         em.exitWith(() => c.get(FB), 1);
         c.op(Op.end);
       },
