@@ -12,9 +12,13 @@ export function jitCondition(cc: u32): u32 {
   return testCondition(cc) ? 1 : 0;
 }
 
-/** Shift or rotate group op `op` (ModRM.reg) of a 32-bit `v` by `count`: the result, flags set. */
+/**
+ * Shift or rotate group op `op & 7` (ModRM.reg) of `v` by `count`: the result, flags set. The
+ * operand size is `op >> 8` bits (16), or 32 when that is 0.
+ */
 export function jitShift(op: u32, v: u32, count: u32): u32 {
-  return shift(op, v, count, 32);
+  const size = op >>> 8;
+  return shift(op & 7, v, count, size == 0 ? 32 : size);
 }
 
 /** One of the eight ALU operations (opcode order) on `size` bits: the result, flags set. */

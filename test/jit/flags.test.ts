@@ -1,7 +1,8 @@
 // Flags that compiled code keeps in locals (vmm/jit/flags.ts) against the interpreter's. A
 // generated guest runs, per case, a flag-writing instruction on random operands (ADD, SUB, CMP,
 // NEG, the logic operations, INC/DEC after a carry made three ways, SHL/SHR/SAR/SAL by constant
-// counts, IMUL in its three forms, some on memory operands), then reads the flags every way
+// counts, IMUL in its three forms, 16-bit shifts and moves, MOVZX/MOVSX, some on memory
+// operands), then reads the flags every way
 // there is: SETcc for all sixteen conditions, CMOVcc, a Jcc that leaves the block, PUSHFD. The
 // machine that compiles every block on sight must leave the same memory and registers as the
 // interpreter.
@@ -54,6 +55,21 @@ function caseBytes(op: number, a: number, b: number, n: number, carry: number, c
     [0x89, 0x47, 0x30, 0xff, 0x4f, 0x30], // mov [edi+48], eax; dec dword [edi+48]
     [0x89, 0x47, 0x30, 0xc1, 0x67, 0x30, n], // mov [edi+48], eax; shl dword [edi+48], n
     [0x89, 0x47, 0x30, 0x0f, 0xaf, 0x47, 0x30], // mov [edi+48], eax; imul eax, [edi+48]
+    // 16-bit forms (the shifts by the core's shift() at 16 bits) and the zero/sign extensions.
+    [0x66, 0xc1, 0xe8, n], // shr ax, n
+    [0x66, 0xc1, 0xe0, n], // shl ax, n
+    [0x66, 0xc1, 0xf8, n], // sar ax, n
+    [0x66, 0xc1, 0xc0, n], // rol ax, n
+    [0x66, 0xd3, 0xe8], // shr ax, cl (17)
+    [0x66, 0xd1, 0xd8], // rcr ax, 1
+    [0x66, 0x89, 0x47, 0x30, 0x66, 0xc1, 0x6f, 0x30, n], // mov [edi+48], ax; shr word [edi+48], n
+    [0x01, 0xd8, 0x66, 0x89, 0xd8], // add eax, ebx; mov ax, bx (flags stay pending)
+    [0x89, 0x5f, 0x30, 0x66, 0x8b, 0x47, 0x31], // mov [edi+48], ebx; mov ax, [edi+49]
+    [0x66, 0xc7, 0x47, 0x30, b & 0xff, (b >>> 8) & 0xff, 0x8b, 0x47, 0x30], // mov word [edi+48], imm16; mov eax, [edi+48]
+    [0x0f, 0xb6, 0xc3, 0x0f, 0xb6, 0xd7], // movzx eax, bl; movzx edx, bh
+    [0x0f, 0xb7, 0xc3], // movzx eax, bx
+    [0x0f, 0xbe, 0xc7, 0x0f, 0xbf, 0xd3], // movsx eax, bh; movsx edx, bx
+    [0x89, 0x5f, 0x30, 0x0f, 0xb7, 0x47, 0x31, 0x0f, 0xbe, 0x57, 0x33], // movzx eax, word [edi+49]; movsx edx, byte [edi+51]
   ];
   code.push(...forms[op]);
   for (let c = 0; c < 16; c++) code.push(0x0f, 0x90 + c, 0x47, c); // setcc [edi+c]
@@ -85,7 +101,7 @@ async function machine(jit: boolean, program: Uint8Array): Promise<Cpu> {
 }
 
 const caseArb = fc.tuple(
-  fc.integer({ min: 0, max: 26 }),
+  fc.integer({ min: 0, max: 40 }),
   fc.oneof(
     fc.constantFrom(0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 0x80000001),
     fc.integer({ min: 0, max: 0xffffffff }),

@@ -109,6 +109,18 @@ export class BlockEmitter {
     this.setReg(r & 3);
   }
 
+  getReg16(r: number): void {
+    this.getReg(r);
+    this.c.const(0xffff).op(Op.i32And);
+  }
+  /** Sets 16-bit register `r` (AX..DI) from local `from`: the upper half stays. */
+  setReg16(r: number, from: number): void {
+    this.getReg(r);
+    this.c.const(0xffff0000).op(Op.i32And);
+    this.c.get(from).const(0xffff).op(Op.i32And).op(Op.i32Or);
+    this.setReg(r);
+  }
+
   loadRegs(): void {
     for (const r of this.used)
       this.c
@@ -439,7 +451,7 @@ export class BlockEmitter {
    * The ModRM r/m operand of `size` bytes (4 or 1): "r" loads it into FA before `body`; "w"
    * stores FR after it; "rw" both. A memory operand takes the fast path or the interpreter.
    */
-  rm(insn: Insn, size: 1 | 4, mode: "r" | "w" | "rw", body: () => void, ends = false): void {
+  rm(insn: Insn, size: 1 | 2 | 4, mode: "r" | "w" | "rw", body: () => void, ends = false): void {
     const c = this.c;
     const reads = mode !== "w";
     const writes = mode !== "r";
@@ -450,15 +462,12 @@ export class BlockEmitter {
         size,
         writes,
         () => {
-          if (reads)
-            c.get(HOST)
-              .load(size === 4 ? Op.i32Load : Op.i32Load8u)
-              .set(FA);
+          if (reads) c.get(HOST).load(this.loadOp(size)).set(FA);
           body();
           if (writes)
             c.get(HOST)
               .get(FR)
-              .store(size === 4 ? Op.i32Store : Op.i32Store8);
+              .store(size === 4 ? Op.i32Store : size === 2 ? Op.i32Store16 : Op.i32Store8);
         },
         ends,
       );
@@ -466,6 +475,7 @@ export class BlockEmitter {
     }
     if (reads) {
       if (size === 4) this.getReg(insn.rm);
+      else if (size === 2) this.getReg16(insn.rm);
       else this.getReg8(insn.rm);
       c.set(FA);
     }
@@ -474,7 +484,8 @@ export class BlockEmitter {
       if (size === 4) {
         c.get(FR);
         this.setReg(insn.rm);
-      } else this.setReg8(insn.rm, FR);
+      } else if (size === 2) this.setReg16(insn.rm, FR);
+      else this.setReg8(insn.rm, FR);
     }
   }
 

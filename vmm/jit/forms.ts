@@ -127,6 +127,25 @@ function shiftForm(count: "Ib" | "1" | "CL"): Emitter {
   };
 }
 
+/** The 16-bit shift group: the operand inline, the shift and its flags by the core's shift(). */
+function shift16Form(count: "Ib" | "1" | "CL"): Emitter {
+  return (em, insn) => {
+    em.rm(insn, 2, "rw", () => {
+      em.settleFlags();
+      em.c.const(insn.reg | (16 << 8)).get(FA);
+      if (count === "Ib") em.c.const(insn.imm[0] & 0xff);
+      else if (count === "1") em.c.const(1);
+      else {
+        em.getReg(1);
+        em.c.const(0xff).op(Op.i32And);
+      }
+      em.c.call(FN_SHIFT).set(FR);
+    });
+    em.retired();
+    return true;
+  };
+}
+
 /** IMUL Gv,Ev(,imm): the low half inline; CF = OF = the product does not fit in 32 bits. */
 function imulForm(imm: boolean): Emitter {
   return (em, insn) => {
@@ -194,7 +213,7 @@ function exitToV(em: BlockEmitter, insn: Insn): void {
  * A form that is one r/m operand of `size` bytes and a body (mode as BlockEmitter.rm): the body
  * reads FA and/or sets FR.
  */
-function rmForm(size: 1 | 4, mode: "r" | "w" | "rw", body: (em: BlockEmitter, insn: Insn) => void): Emitter {
+function rmForm(size: 1 | 2 | 4, mode: "r" | "w" | "rw", body: (em: BlockEmitter, insn: Insn) => void): Emitter {
   return (em, insn) => {
     em.rm(insn, size, mode, () => body(em, insn));
     em.retired();
@@ -251,6 +270,29 @@ const EMITTERS: Record<string, Emitter> = {
   }),
   MOV_EbIb: rmForm(1, "w", (em, insn) => em.c.const(insn.imm[0] & 0xff).set(FR)),
   MOV_GbEb: rmForm(1, "r", (em, insn) => em.setReg8(insn.reg, FA)),
+  // 16-bit moves and zero/sign extensions: Linux's inflate and string code run on them.
+  MOV_EvGv_16: rmForm(2, "w", (em, insn) => {
+    em.getReg(insn.reg);
+    em.c.set(FR);
+  }),
+  MOV_GvEv_16: rmForm(2, "r", (em, insn) => em.setReg16(insn.reg, FA)),
+  MOV_EvIz_16: rmForm(2, "w", (em, insn) => em.c.const(insn.imm[0] & 0xffff).set(FR)),
+  MOVZX_GvEb_32: rmForm(1, "r", (em, insn) => {
+    em.c.get(FA);
+    em.setReg(insn.reg);
+  }),
+  MOVZX_GvEw_32: rmForm(2, "r", (em, insn) => {
+    em.c.get(FA);
+    em.setReg(insn.reg);
+  }),
+  MOVSX_GvEb_32: rmForm(1, "r", (em, insn) => {
+    em.c.get(FA).op(Op.i32Extend8s);
+    em.setReg(insn.reg);
+  }),
+  MOVSX_GvEw_32: rmForm(2, "r", (em, insn) => {
+    em.c.get(FA).op(Op.i32Extend16s);
+    em.setReg(insn.reg);
+  }),
   LEA_GvM_32: (em, insn) => {
     if (!insn.mem) return false;
     em.ea(insn.mem);
@@ -473,6 +515,9 @@ for (const m of ["ROL", "ROR", "RCL", "RCR", "SHL", "SHR", "SAR"]) {
   EMITTERS[`${m}_EvIb_32`] = shiftForm("Ib");
   EMITTERS[`${m}_Ev1_32`] = shiftForm("1");
   EMITTERS[`${m}_EvCL_32`] = shiftForm("CL");
+  EMITTERS[`${m}_EvIb_16`] = shift16Form("Ib");
+  EMITTERS[`${m}_Ev1_16`] = shift16Form("1");
+  EMITTERS[`${m}_EvCL_16`] = shift16Form("CL");
 }
 
 /** JIT_DISABLE=FORM,FORM (Node) leaves those forms to the interpreter: for bisecting a JIT bug. */
@@ -480,7 +525,11 @@ const DISABLED = new Set((globalThis.process?.env?.JIT_DISABLE ?? "").split(",")
 
 /** Whether `insn` gets inline code (its form has an emitter and its sizes are 32-bit). */
 function inlinable(insn: Insn): boolean {
-  if (!insn.opsize32 || !insn.addrsize32 || insn.lock || insn.rep) return false;
+  // 16-bit operand size only for the forms whose emitters say so (their handlers end in _16).
+  if (!insn.addrsize32 || insn.lock) return false;
+  // F3 90 is PAUSE, a NOP to this CPU (spin-wait loops run on it); other REPs are the core's.
+  if (insn.rep && !(insn.handler === "NOP" && insn.rep === 0xf3)) return false;
+  if (!insn.opsize32 && !insn.handler.endsWith("_16")) return false;
   if (insn.mem && insn.mem.base === -2) return false;
   return EMITTERS[insn.handler] !== undefined && !DISABLED.has(insn.handler);
 }
