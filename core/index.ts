@@ -120,7 +120,7 @@ export function run(budget: i32): u32 {
 export function jitFlush(): void {
   jitReset();
 }
-export { jitStep } from "./jit/enter";
+export { jitLink, jitStep } from "./jit/enter";
 export { btJitCallout, btJitIndirect } from "./bt/compiled";
 export { jitAlu, jitCondition, jitShift } from "./jit/callbacks";
 

@@ -10,6 +10,7 @@ import {
   btCountCompiled,
   btCountDirect,
   btDirectCode,
+  btEndRun,
   btEnterCompiled,
   btKernelCode,
   btLeaveCache,
@@ -52,6 +53,7 @@ export function run(budget: i32): u32 {
     reason = finishStep(flags);
     if (reason != RUN_BUDGET) break;
   }
+  if (bt) btEndRun();
   settleRun();
   return reason;
 }

@@ -368,6 +368,15 @@ export function btNoteIndirect(): void {
   indirectPending = true;
 }
 
+/**
+ * run() ends: page-table writes made since the last block entry are counted now, so that the
+ * counters agree at every run boundary however the translations were entered (chained compiled
+ * blocks enter each other without the run loop).
+ */
+export function btEndRun(): void {
+  if (inCache) notePageTableWrites();
+}
+
 /** Kernel instructions that completed in compiled code: executed from the translations. */
 export function btCountCompiled(n: u32): void {
   if (n != 0) countEvent(KIND_GUEST_INSTR, EXEC_CACHE, WHERE_CORE, n);

@@ -8,10 +8,12 @@
 // the stack of free block numbers.
 
 import {
+  HV_JIT_LINKS_BASE,
   HV_JIT_META_BASE,
   RAM_BASE,
   S_JIT_EVICTED,
   S_JIT_INVALIDATED,
+  S_JIT_KILLS,
   S_JIT_LIVE,
 } from "../generated/layout";
 import { onJitCodeWrite, TRACK_JIT, trackFrame, untrackFrame } from "../mmu/write-tracking";
@@ -47,9 +49,30 @@ export const BLOCK_SS32: u32 = 4;
 export const BLOCK_BT_KERNEL: u32 = 8;
 const NO_FRAME: u32 = 0xffffffff;
 
+/** Chain-link cells per block (HV_JIT_LINKS; vmm/jit/emit.ts emits their use). */
+export const LINKS_PER_BLOCK: u32 = 8;
+export const LINK_BYTES: u32 = 16;
+/** A block's first link cell. */
+@inline export function blockLinks(b: u32): u32 {
+  return HV_JIT_LINKS_BASE + b * LINKS_PER_BLOCK * LINK_BYTES;
+}
+/** The block whose link cell `cell` is. */
+@inline export function linkOwner(cell: u32): u32 {
+  return (cell - HV_JIT_LINKS_BASE) / (LINKS_PER_BLOCK * LINK_BYTES);
+}
+
 let freeCount: u32 = 0;
-/** Blocks invalidated since the block executing now was entered (it must stop using its code). */
-export let jitKills: u32 = 0;
+
+/**
+ * Blocks dropped ever: the block executing stops when it changes, and a chain link made under an
+ * older count is stale (compiled code compares it in memory, S_JIT_KILLS).
+ */
+@inline export function jitKills(): u32 {
+  return load<u32>(S_JIT_KILLS);
+}
+@inline function killed(): void {
+  store<u32>(S_JIT_KILLS, load<u32>(S_JIT_KILLS) + 1);
+}
 
 @inline export function hashSlot(lin: u32): u32 {
   return (lin * 0x9e3779b1) >>> 18;
@@ -116,7 +139,7 @@ export function jitReset(): void {
   for (let i: u32 = 0; i < MAX_BLOCKS; i++) store<u32>(FREE + (i << 2), MAX_BLOCKS - 1 - i);
   freeCount = MAX_BLOCKS;
   store<u32>(S_JIT_LIVE, 0);
-  jitKills++;
+  killed();
 }
 
 /** The next block a full store evicts (round robin over the block numbers). */
@@ -164,6 +187,7 @@ export function commitBlock(b: u32, lin: u32, host: u32, flags: u32, count: u32,
   const old = slotBlock(slot);
   if (old != 0) killBlock(old - 1);
   const r = record(b);
+  memory.fill(blockLinks(b), 0, LINKS_PER_BLOCK * LINK_BYTES); // links of the number's last block
   store<u32>(r + R_LIN, lin);
   store<u32>(r + R_HOST, host);
   store<u32>(r + R_FLAGS, flags | BLOCK_LIVE);
@@ -207,7 +231,7 @@ function killBlock(b: u32): void {
   store<u32>(r + R_FLAGS, 0);
   releaseBlock(b);
   store<u32>(S_JIT_LIVE, load<u32>(S_JIT_LIVE) - 1);
-  jitKills++;
+  killed();
 }
 
 /**

@@ -27,6 +27,7 @@ import {
   S_SEG_LIMIT,
   S_SS_DB,
   S_CS_DB,
+  S_DEBUG_ARMED,
   S_TLB_READ_MASK,
   TLB_BASE,
   TLB_VALID,
@@ -48,6 +49,7 @@ import {
   heatBackOff,
   heatUp,
   jitKills,
+  linkOwner,
   releaseBlock,
   slotBlock,
   slotLin,
@@ -122,7 +124,7 @@ export function jitFindBlock(kind: u32): u32 {
 /** Runs block `b` (jitFindBlock's answer - 1). */
 export function jitEnter(b: u32): void {
   const before = retiredInRun();
-  killsAtEntry = jitKills;
+  killsAtEntry = jitKills();
   store<u64>(S_JIT_ENTRIES, load<u64>(S_JIT_ENTRIES) + 1);
   call_indirect<void>(load<u32>(S_JIT_TABLE_BASE) + b);
   store<u64>(S_JIT_INSNS, load<u64>(S_JIT_INSNS) + <u64>(retiredInRun() - before));
@@ -169,7 +171,7 @@ export function jitStep(eip: u32, next: u32): u32 {
     jitStop = r;
     return 1;
   }
-  if (jitKills != killsAtEntry) return 1;
+  if (jitKills() != killsAtEntry) return 1;
   if ((load<u64>(S_INTR) | load<u64>(S_HALTED)) != 0) return 1;
   if ((load<u32>(S_EFLAGS) & FLAG_TF_RF) != 0) return 1;
   if (budgetRemaining() <= 0) return 1;
@@ -179,6 +181,46 @@ export function jitStep(eip: u32, next: u32): u32 {
   // stops and the run loop's lookup (which checks the entry) lets the interpreter take it.
   const lin = load<u32>(CS_BASE) + next;
   return (load<u32>(TLB_BASE + ((lin >>> 12) << 2)) & load<u32>(S_TLB_READ_MASK)) != TLB_VALID ? 1 : 0;
+}
+
+/**
+ * Compiled code leaves for the constant EIP `target` and its chain-link cell `cell` was stale or
+ * empty: links the cell to the block compiled for `target` when there is one that the code
+ * leaving could enter itself (its CS and SS sizes and kind, the page mapped now, the CS limit),
+ * and returns its function-table index if it also fits in the budget, else 0 (the code returns
+ * to the run loop). A failed link is not looked up again until a block is compiled or dropped.
+ * Cell: [table index (0: none), S_JIT_KILLS when made, host page | S_JIT_COMPILED on failure,
+ * the block's entry count].
+ */
+export function jitLink(cell: u32, target: u32): u32 {
+  const kills = jitKills();
+  const compiled = load<u32>(S_JIT_COMPILED);
+  if (load<u32>(cell) == 0 && load<u32>(cell + 4) == kills && load<u32>(cell + 8) == compiled) return 0;
+  if (load<u32>(S_DEBUG_ARMED) != 0) return 0;
+  const lin = load<u32>(CS_BASE) + target;
+  const te = load<u32>(TLB_BASE + ((lin >>> 12) << 2));
+  const slot = hashSlot(lin);
+  const b1 = slotBlock(slot);
+  const flags = blockFlags(linkOwner(cell)) & (BLOCK_CS32 | BLOCK_SS32 | BLOCK_BT_KERNEL);
+  if (
+    (te & load<u32>(S_TLB_READ_MASK)) != TLB_VALID ||
+    b1 == 0 ||
+    slotLin(slot) != lin ||
+    !fits(b1 - 1, te & ~0xfff, flags) ||
+    target + blockBytes(b1 - 1) - 1 > load<u32>(CS_LIMIT)
+  ) {
+    store<u32>(cell, 0);
+    store<u32>(cell + 4, kills);
+    store<u32>(cell + 8, compiled);
+    return 0;
+  }
+  const index = load<u32>(S_JIT_TABLE_BASE) + b1 - 1;
+  const count = blockCount(b1 - 1);
+  store<u32>(cell, index);
+  store<u32>(cell + 4, kills);
+  store<u32>(cell + 8, te & ~0xfff);
+  store<u32>(cell + 12, count);
+  return <i32>count <= budgetRemaining() ? index : 0;
 }
 
 /** Takes the pending stop reason (run() ends with it). */

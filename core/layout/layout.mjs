@@ -27,7 +27,8 @@ export const regions = [
   ["ROM", 0x00c0_0000, 0x0040_0000, "firmware images mapped into guest-physical space read-only"],
   ["EPT", 0x0100_0000, 0x0020_0000, "EPT paging structures (4 KiB each), allocated by the VMM on EPT violations"],
   ["SHADOW", 0x0120_0000, 0x0080_0000, "shadow page tables (4 KiB each), allocated by the VMM on hidden faults"],
-  ["BT_CACHE", 0x01a0_0000, 0x0060_0000, "binary translator: translated blocks (headers, instruction records, copied code)"],
+  ["BT_CACHE", 0x01a0_0000, 0x0058_0000, "binary translator: translated blocks (headers, instruction records, copied code)"],
+  ["HV_JIT_LINKS", 0x01f8_0000, 0x0008_0000, "JIT chain links: per block, 8 cells of [target's table index, kill generation, host page, entry count]"],
   ["HV_FRAME", 0x0200_0000, 0x0040_0000, "one u32 per guest frame (all 4 GiB of guest-physical space): write-tracking owners and counts"],
   ["RAM", 0x0240_0000, 0, "guest RAM (size chosen per VM; the memory grows to fit)"],
 ];
@@ -195,6 +196,8 @@ export const stateFields = [
   ["JIT_ENTRIES", "u64", 1, "times compiled code was entered from the run loop"],
   ["JIT_INSNS", "u64", 1, "instructions retired inside compiled code (inline or through the interpreter's routine)"],
   ["JIT_LOOKUP_MISSES", "u64", 1, "run-loop lookups that found no block for the instruction (it was interpreted)"],
+  ["JIT_CHAINED", "u64", 1, "transfers from compiled code straight into another block through a chain link"],
+  ["JIT_KILLS", "u32", 1, "blocks dropped ever (invalidated, evicted, replaced, reset): the generation chain links carry"],
 ];
 
 /** Named constants shared by both sides. */

@@ -12,14 +12,19 @@
 
 import { CALLOUT_NAMES } from "../generated/abi.js";
 import { decodeInsn, type Insn } from "./decode.js";
-import { BlockEmitter, LOCALS, NEXT, type RegionMap } from "./emit.js";
+import { BlockEmitter, type ChainSpec, LOCALS, NEXT, type RegionMap } from "./emit.js";
 import { emitInline, inlineBranch } from "./forms.js";
-import { encodeModule, I32, Op } from "./wasm.js";
+import { encodeModule, hasTailCalls, I32, Op } from "./wasm.js";
 
 /** Guest instructions per region at most (it also ends at the page end). */
 const MAX_INSNS = 64;
 /** Basic blocks per region at most. */
 const MAX_BASIC_BLOCKS = 64;
+/**
+ * Compiled code leaves for a constant target straight into its block (a tail call through a
+ * chain link) where the engine has wasm tail calls; JIT_CHAIN=off (Node) turns it off.
+ */
+const CHAINING = hasTailCalls && globalThis.process?.env?.JIT_CHAIN !== "off";
 /** Blocks the core keeps at once (core/jit/blocks.ts MAX_BLOCKS): the table slots reserved. */
 export const JIT_SLOTS = 4096;
 const BLOCK_CS32 = 2;
@@ -38,6 +43,7 @@ export interface JitCoreExports {
   jitFlush(): void;
   btJitCallout(code: number, eip: number, next: number): number;
   btJitIndirect(): void;
+  jitLink(cell: number, target: number): number;
 }
 
 export interface JitStats {
@@ -101,10 +107,11 @@ export class Jit {
     if (bbs.length === 0) return 0;
     const ss32 = (flags & BLOCK_SS32) !== 0;
     const calloutOf = (flags & BLOCK_BT_KERNEL) !== 0 ? btCalloutCode : null;
+    const chain: ChainSpec | null = CHAINING ? { block, entryEip: eip, pageOffset: code & 0xfff } : null;
     // Pass 1 finds the registers the block touches; pass 2 emits with them.
     const record = { used: new Set<number>(), written: new Set<number>() };
-    this.emitBody(bbs, ss32, record.used, record.written, record, calloutOf);
-    const em = this.emitBody(bbs, ss32, record.used, record.written, null, calloutOf);
+    this.emitBody(bbs, ss32, record.used, record.written, record, calloutOf, chain);
+    const em = this.emitBody(bbs, ss32, record.used, record.written, null, calloutOf, chain);
     const insnCount = bbs.reduce((n, bb) => n + bb.insns.length, 0);
     let span = 0;
     for (const bb of bbs) for (const insn of bb.insns) span = Math.max(span, (insn.eip + insn.len - eip) | 0);
@@ -124,7 +131,9 @@ export class Jit {
         { name: "alu", type: 4 },
         { name: "callout", type: 3 },
         { name: "indirect", type: 0 },
+        { name: "link", type: 1 },
       ],
+      table: true,
       func: { type: 0, locals: LOCALS, body: em.c },
     });
     const module = new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>);
@@ -137,6 +146,8 @@ export class Jit {
         alu: this.core.jitAlu,
         callout: this.core.btJitCallout,
         indirect: this.core.btJitIndirect,
+        link: this.core.jitLink,
+        t: this.core.table,
       },
     });
     this.core.table.set(this.tableBase + block, instance.exports.f as WebAssembly.ExportValue);
@@ -164,9 +175,10 @@ export class Jit {
     written: Set<number>,
     record: { used: Set<number>; written: Set<number> } | null,
     calloutOf: ((insn: Insn) => number) | null,
+    chain: ChainSpec | null,
   ): BlockEmitter {
     const region: RegionMap = new Map(bbs.map((bb, index) => [bb.start, { index, count: bb.insns.length }]));
-    const em = new BlockEmitter(used, written, region, ss32, record, calloutOf);
+    const em = new BlockEmitter(used, written, region, ss32, record, calloutOf, chain);
     const c = em.c;
     const k = bbs.length;
     em.loadRegs();

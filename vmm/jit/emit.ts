@@ -26,6 +26,22 @@ export const FN_ALU = 3;
 export const FN_CALLOUT = 4;
 /** core/bt/compiled.ts btJitIndirect(): a bt-kernel region's inline indirect branch completed. */
 export const FN_INDIRECT = 5;
+/** core/jit/enter.ts jitLink(cell, target): fills a stale chain link, returns the table index or 0. */
+export const FN_LINK = 6;
+
+/** core/jit/blocks.ts LINKS_PER_BLOCK and LINK_BYTES. */
+const LINKS_PER_BLOCK = 8;
+const LINK_BYTES = 16;
+
+/**
+ * Chain links for a region (core/jit/enter.ts jitLink): its block number (which cells are its
+ * own) and where it starts (which targets are in its page).
+ */
+export interface ChainSpec {
+  block: number;
+  entryEip: number;
+  pageOffset: number;
+}
 
 // Locals: the eight registers, then scratch.
 export const EA = 8;
@@ -76,7 +92,11 @@ export class BlockEmitter {
      * instruction the interpreter runs, 0 for a plain step. Null outside the bt kernel.
      */
     readonly calloutOf: ((insn: Insn) => number) | null = null,
+    private readonly chain: ChainSpec | null = null,
   ) {}
+
+  /** The link cell of each constant target the region leaves for (at most LINKS_PER_BLOCK). */
+  private readonly links = new Map<number, number>();
 
   // ---- registers ------------------------------------------------------------------------------
 
@@ -151,6 +171,79 @@ export class BlockEmitter {
   }
 
   /**
+   * Leaves the block for the constant EIP `target`, `extra` more instructions retired: straight
+   * into the target's compiled block through a chain link (a tail call) when the link is good,
+   * the block fits in the budget and no breakpoint is armed; else back to the run loop.
+   */
+  exitTo(target: number, extra: number): void {
+    this.storeRegs();
+    this.flushFlags();
+    this.addRetired(this.pending + extra);
+    this.c.const(L.S_EIP).const(target).store(Op.i32Store);
+    this.chainTo(target);
+    this.c.op(Op.return);
+  }
+
+  /**
+   * The link cell for `target`: [table index, S_JIT_KILLS when made, host page, entry count].
+   * Nothing can have made an event pending since the run loop's entry (only instructions the
+   * interpreter runs can, and jitStep stops the block then), so the link's checks are the
+   * lookup's: the block still alive (the kill generation), the page still mapped there (for a
+   * target outside this page), the budget, no breakpoint armed.
+   */
+  private chainTo(target: number): void {
+    const ch = this.chain;
+    if (!ch) return;
+    let cell = this.links.get(target);
+    if (cell === undefined) {
+      if (this.links.size >= LINKS_PER_BLOCK) return;
+      cell = L.HV_JIT_LINKS_BASE + (ch.block * LINKS_PER_BLOCK + this.links.size) * LINK_BYTES;
+      this.links.set(target, cell);
+    }
+    const c = this.c;
+    const samePage =
+      ch.pageOffset + ((target - ch.entryEip) | 0) >= 0 && ch.pageOffset + ((target - ch.entryEip) | 0) < 0x1000;
+    c.blockVoid();
+    c.const(cell).load(Op.i32Load, 4).loadAt(L.S_JIT_KILLS).op(Op.i32Ne).op(Op.brIf).u32(0);
+    c.loadAt(L.S_RUN_LIMIT)
+      .loadAt(L.S_RUN_RETIRED)
+      .op(Op.i32Sub)
+      .const(cell)
+      .load(Op.i32Load, 12)
+      .op(Op.i32LtS)
+      .op(Op.brIf)
+      .u32(0);
+    c.loadAt(L.S_DEBUG_ARMED).op(Op.brIf).u32(0);
+    if (!samePage) {
+      c.const(L.TLB_BASE)
+        .loadAt(L.S_SEG_BASE + 4)
+        .const(target)
+        .op(Op.i32Add)
+        .const(12)
+        .op(Op.i32ShrU)
+        .const(2)
+        .op(Op.i32Shl)
+        .op(Op.i32Add)
+        .load(Op.i32Load)
+        .tee(TE);
+      c.const(~0xfff).op(Op.i32And).const(cell).load(Op.i32Load, 8).op(Op.i32Ne).op(Op.brIf).u32(0);
+      c.get(TE).loadAt(L.S_TLB_READ_MASK).op(Op.i32And).const(L.TLB_VALID).op(Op.i32Ne).op(Op.brIf).u32(0);
+    }
+    c.const(cell).load(Op.i32Load).tee(V).op(Op.i32Eqz).op(Op.brIf).u32(0);
+    this.tailCallV();
+    c.op(Op.end);
+    c.const(cell).const(target).call(FN_LINK).tee(V).ifVoid();
+    this.tailCallV();
+    c.op(Op.end);
+  }
+
+  /** Counts the chained transfer and tail-calls the block whose table index is in V. */
+  private tailCallV(): void {
+    this.c.const(L.S_JIT_CHAINED).const(L.S_JIT_CHAINED).load(Op.i64Load).const64(1).op(Op.i64Add).store(Op.i64Store);
+    this.c.get(V).op(Op.returnCallIndirect).u32(0).u32(0);
+  }
+
+  /**
    * A basic block starts: it is entered with the flags and the count in the state block, `depth`
    * labels inside the dispatch loop, with `layoutNext` after it.
    */
@@ -166,7 +259,7 @@ export class BlockEmitter {
    * to its end, or a Jcc was not taken.
    */
   fallOut(eip: number, extra = 0): void {
-    if (!this.toRegion(eip, extra)) this.exitWith(() => this.c.const(eip), extra);
+    if (!this.toRegion(eip, extra)) this.exitTo(eip, extra);
   }
 
   /**
@@ -394,7 +487,7 @@ export class BlockEmitter {
       .ifVoid();
     this.slowExit(insn);
     c.op(Op.end);
-    this.exitWith(() => c.const(target), 1);
+    this.exitTo(target, 1);
   }
 
   /**

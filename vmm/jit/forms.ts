@@ -438,7 +438,7 @@ const EMITTERS: Record<string, Emitter> = {
     c.op(Op.end);
     c.const(next).set(V);
     em.push(insn, V);
-    em.exitWith(() => c.const(target), 1);
+    em.exitTo(target, 1);
     return true;
   },
   RETN_32: (em, insn) => {

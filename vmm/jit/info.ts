@@ -1,5 +1,5 @@
 // What the JIT has done, for `info jit`, the benchmarks and the lab: the core's counters (blocks,
-// entries, instructions run compiled, invalidations, evictions) and the compiler's (instructions
+// entries, chained transfers, instructions run compiled, invalidations, evictions) and the compiler's (instructions
 // compiled inline, wasm bytes, compile time).
 
 import type { Cpu } from "../cpu.js";
@@ -20,6 +20,8 @@ export interface JitInfo {
   compileMs: number;
   worstCompileMs: number;
   entries: number;
+  /** Transfers from compiled code straight into another block (chain links, no run loop). */
+  chained: number;
   instructionsCompiled: number;
   /** Share of all retired instructions that ran in compiled code. */
   compiledShare: number;
@@ -47,6 +49,7 @@ export function jitInfo(cpu: Cpu): JitInfo {
     compileMs: s?.compileMs ?? 0,
     worstCompileMs: s?.worstCompileMs ?? 0,
     entries: u64(L.S_JIT_ENTRIES),
+    chained: u64(L.S_JIT_CHAINED),
     instructionsCompiled: compiled,
     compiledShare: total ? compiled / total : 0,
     lookupMisses: u64(L.S_JIT_LOOKUP_MISSES),
@@ -64,7 +67,7 @@ export function formatJitInfo(j: JitInfo): string {
     `guest instructions per block ${j.instructionsPerBlock.toFixed(1)}, with inline code ${pct(j.inlineShare)}`,
     `wasm ${(j.wasmBytes / 1024).toFixed(1)} KiB compiled, ${(j.liveCodeBytes / 1024).toFixed(1)} KiB live`,
     `compile time ${j.compileMs.toFixed(1)} ms, worst single compile ${j.worstCompileMs.toFixed(2)} ms`,
-    `entries ${j.entries}, instructions run compiled ${j.instructionsCompiled} (${pct(j.compiledShare)} of all)`,
+    `entries ${j.entries}, chained ${j.chained}, instructions run compiled ${j.instructionsCompiled} (${pct(j.compiledShare)} of all)`,
     `lookup misses ${j.lookupMisses}, invalidations ${j.invalidated}, evictions ${j.evicted}`,
   ].join("\n");
 }

@@ -17,6 +17,8 @@ export const Op = {
   brTable: 0x0e,
   return: 0x0f,
   call: 0x10,
+  /** The tail-call proposal (in V8 since 11.2, Node 20): call_indirect that replaces the frame. */
+  returnCallIndirect: 0x13,
   drop: 0x1a,
   select: 0x1b,
   localGet: 0x20,
@@ -27,7 +29,9 @@ export const Op = {
   i32Load8s: 0x2c,
   i32Load16u: 0x2f,
   i32Load16s: 0x2e,
+  i64Load: 0x29,
   i32Store: 0x36,
+  i64Store: 0x37,
   i32Store8: 0x3a,
   i32Store16: 0x3b,
   i32Const: 0x41,
@@ -54,6 +58,7 @@ export const Op = {
   i32ShrU: 0x76,
   i32WrapI64: 0xa7,
   i64ExtendI32s: 0xac,
+  i64Add: 0x7c,
   i64Mul: 0x7e,
   i64ShrS: 0x87,
   i64Const: 0x42,
@@ -114,11 +119,11 @@ export class Code {
   }
   /** A load at the address on the stack + `offset` (align hint: natural for 4, else 0). */
   load(o: number, offset = 0): this {
-    const align = o === Op.i32Load ? 2 : o === Op.i32Load16u || o === Op.i32Load16s ? 1 : 0;
+    const align = o === Op.i64Load ? 3 : o === Op.i32Load ? 2 : o === Op.i32Load16u || o === Op.i32Load16s ? 1 : 0;
     return this.op(o).u32(align).u32(offset);
   }
   store(o: number, offset = 0): this {
-    const align = o === Op.i32Store ? 2 : o === Op.i32Store16 ? 1 : 0;
+    const align = o === Op.i64Store ? 3 : o === Op.i32Store ? 2 : o === Op.i32Store16 ? 1 : 0;
     return this.op(o).u32(align).u32(offset);
   }
   /** i32.load of a fixed address. */
@@ -157,6 +162,8 @@ export interface ModuleSpec {
   types: FuncType[];
   /** Function imports from module "e", by name, with their type index. */
   imports: { name: string; type: number }[];
+  /** Import the core's function table as "e"."t" (table 0), for call_indirect. */
+  table?: boolean;
   /** The one function: its type, its extra i32 locals and its body (without the final end). */
   func: { type: number; locals: number; body: Code };
 }
@@ -182,6 +189,18 @@ function section(out: number[], id: number, content: number[]): void {
   for (const b of content) out.push(b);
 }
 
+/** Whether this engine has wasm tail calls (return_call_indirect), which chain links use. */
+export const hasTailCalls: boolean = (() => {
+  // (module (type (func)) (table 1 funcref) (func (type 0) i32.const 0 return_call_indirect 0 0))
+  const m = [0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 4, 4, 1, 0x70, 0, 1];
+  const code = [10, 9, 1, 7, 0, Op.i32Const, 0, Op.returnCallIndirect, 0, 0, Op.end];
+  try {
+    return WebAssembly.validate(Uint8Array.from([...m, ...code]));
+  } catch {
+    return false;
+  }
+})();
+
 /**
  * Encodes a module that imports memory "e"."m" (any size) and the given functions, and exports
  * its one function as "f" (function index = number of imports).
@@ -199,10 +218,15 @@ export function encodeModule(spec: ModuleSpec): Uint8Array {
   }
   section(out, 1, types);
   const imports: number[] = [];
-  leb(imports, spec.imports.length + 1);
+  leb(imports, spec.imports.length + 1 + (spec.table ? 1 : 0));
   name(imports, "e");
   name(imports, "m");
   imports.push(0x02, 0x00, 0x00); // memory, limits: min 0, no max
+  if (spec.table) {
+    name(imports, "e");
+    name(imports, "t");
+    imports.push(0x01, 0x70, 0x00, 0x00); // table of funcref, limits: min 0, no max
+  }
   for (const im of spec.imports) {
     name(imports, "e");
     name(imports, im.name);
