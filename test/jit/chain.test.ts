@@ -63,7 +63,11 @@ function finish(cpu: Cpu): number[] {
 describe("chain links between compiled blocks", () => {
   it("stay exact across budgets, rewritten code and a remapped page", async () => {
     const [jit, interp] = [await machine(true), await machine(false)];
-    const both = (f: (cpu: Cpu) => void) => [jit, interp].map((cpu) => (f(cpu), finish(cpu)));
+    const both = (f: (cpu: Cpu) => void) =>
+      [jit, interp].map((cpu) => {
+        f(cpu);
+        return finish(cpu);
+      });
 
     // 1. The loop, budgets that end in the middle of chains.
     let [j, i] = both((cpu) => {
