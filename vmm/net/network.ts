@@ -4,7 +4,7 @@
 
 import { Gateway, type PortForward } from "./gateway.js";
 import type { Outside } from "./outside.js";
-import { ipNumber, ipString, macString } from "./packet.js";
+import { ipNumber, ipString, macString, parseMac } from "./packet.js";
 import { PcapWriter } from "./pcap.js";
 import { type PortOptions, Switch, type SwitchPort } from "./switch.js";
 
@@ -49,12 +49,6 @@ function macFor(name: string): Uint8Array {
   return Uint8Array.of(0x52, 0x54, 0x00, (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff);
 }
 
-function parseMacText(s: string): Uint8Array {
-  const p = s.split(":");
-  if (p.length !== 6 || p.some((x) => !/^[0-9a-fA-F]{2}$/.test(x))) throw new RangeError(`not a MAC address: ${s}`);
-  return Uint8Array.from(p.map((x) => Number.parseInt(x, 16)));
-}
-
 export interface NetworkOptions {
   /** The host side of NAT and forwards (NodeOutside in Node); none: guests reach nothing beyond. */
   outside?: Outside;
@@ -79,7 +73,7 @@ export class Network {
         {
           ip,
           prefix: def.prefix,
-          mac: def.mac ? parseMacText(def.mac) : macFor(def.name),
+          mac: def.mac ? parseMac(def.mac) : macFor(def.name),
           mode: def.mode,
           restrict: def.restrict ?? false,
           dhcp: def.dhcp && {
