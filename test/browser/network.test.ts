@@ -83,6 +83,22 @@ describe("two VMs in one page on the page's network", () => {
     expect(h.problems).toEqual([]);
   }, 180_000);
 
+  it("reaches the page's own server by HTTP through fetch, and says plainly what a page refuses", async () => {
+    // 192.168.122.1 is the host's loopback to a guest; in the page it is the page's own origin.
+    const page1 = await sh(0, "wget -q -O - http://192.168.122.1/net.html | grep -o 'VMs on one network' | head -1");
+    expect(page1).toContain("VMs on one network");
+    const missing = await sh(1, "wget -q -O - http://192.168.122.1/no-such-file 2>&1; echo rc=$?");
+    expect(missing).toMatch(/404|rc=1/);
+    // Another port: no sockets in a page, so the guest's SYN gets RST ("Connection refused").
+    const refused = await sh(0, "wget -q -O - http://192.168.122.1:8080/ 2>&1; echo rc=$?");
+    expect(refused).toMatch(/refused/i);
+    const info = await page.evaluate(() => window.__x86net.info());
+    expect(info).toMatch(
+      /outside \(page\): HTTP to port 80 through fetch \(2 requests, 0 failed, 0 rejected\); refused: TCP 1,/,
+    );
+    expect(info).toContain("refused TCP to 127.0.0.1:8080: a page opens no TCP connections");
+  });
+
   it("downloads a capture of the page's network that Debian's tcpdump reads", async () => {
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#capture")]);
     expect(download.suggestedFilename()).toBe("default.pcap");

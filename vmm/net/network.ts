@@ -60,11 +60,13 @@ export class Network {
   readonly switch: Switch;
   readonly gateway: Gateway | undefined;
   private captures: { writer: PcapWriter; close?: () => void }[] = [];
+  private readonly outside: Outside | undefined;
 
   constructor(
     readonly def: NetworkDef,
     opts: NetworkOptions = {},
   ) {
+    this.outside = opts.outside;
     this.switch = new Switch({ name: def.name, mtu: def.mtu, now: opts.now });
     if (def.ip !== undefined) {
       const port = this.switch.attach({ name: def.bridge ?? `${def.name}-gw` });
@@ -154,6 +156,7 @@ export class Network {
       out.push(
         `  dropped by the gateway: truncated ${gc.truncated}, bad checksums ${gc.checksum}, fragments ${gc.fragments}, restricted ${gc.restricted}, dhcp garbage ${dc?.garbage ?? 0}, dns garbage ${nc.garbage}`,
       );
+      if (g.reachesOut) out.push(...(this.outside?.describe?.() ?? []));
     }
     return out;
   }

@@ -44,4 +44,6 @@ export interface Outside {
   ): OutsideListener;
   /** Where DNS queries for names outside the network go (ip, port), if anywhere. */
   dnsUpstream(): { ip: string; port: number } | undefined;
+  /** Lines for `info network` (what this outside can reach, what it refused and why). */
+  describe?(): string[];
 }

@@ -4,6 +4,8 @@
 // (virtio-net or ne2k_pci, default two virtio-net); ?mode=, ?mmu= and ?jit= as in the lab.
 // window.__x86net is what the browser test drives: each VM's console, typing, and the network.
 
+import { BrowserOutside } from "../../vmm/net/browser-outside.js";
+import { defaultNetworkDef } from "../../vmm/net/network.js";
 import { configFor } from "./config.js";
 import { Machine, newVmWorker } from "./machine.js";
 import { PageNetwork } from "./page-network.js";
@@ -32,7 +34,18 @@ const models = (query.get("nics") ?? "virtio-net,virtio-net")
   .filter((m): m is NicConfig["model"] => (MODELS as readonly string[]).includes(m))
   .slice(0, 8);
 
-const network = new PageNetwork();
+/** The way out: HTTP through fetch (the gateway's address stands for this page's origin), or the relay named. */
+function outside(): BrowserOutside {
+  const relay = query.get("relay") ?? undefined;
+  try {
+    return new BrowserOutside({ loopback: location.origin, relay });
+  } catch (e) {
+    document.getElementById("network")!.textContent = `${e instanceof Error ? e.message : String(e)}; no relay used`;
+    return new BrowserOutside({ loopback: location.origin });
+  }
+}
+
+const network = new PageNetwork(defaultNetworkDef(), outside());
 const settings = { ...withQuery(defaultSettings(), location.search), guest: "linux" };
 const base = configFor(settings, undefined);
 const vmsView = document.getElementById("vms")!;
