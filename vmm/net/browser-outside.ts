@@ -12,7 +12,7 @@
 // It needs only fetch and WebSocket (both injectable, so Node tests drive it too).
 
 import { type FetchHttpCounters, fetchHttpStream } from "./fetch-http.js";
-import type { Outside, OutsideDatagrams, OutsideListener, OutsideStream } from "./outside.js";
+import type { Outside, OutsideBoundUdp, OutsideDatagrams, OutsideListener, OutsideStream } from "./outside.js";
 
 /** The part of the WebSocket constructor this uses. */
 export type WebSocketCtor = new (
@@ -161,6 +161,19 @@ export class BrowserOutside implements Outside {
     this.note(message);
     queueMicrotask(() => ready(message));
     return { port, close: () => undefined };
+  }
+
+  bindUdp(
+    host: string,
+    port: number,
+    _onMessage: (data: Uint8Array, ip: string, port: number) => void,
+    ready: (err?: string) => void,
+  ): OutsideBoundUdp {
+    this.refused.listen++;
+    const message = `no UDP forward from ${host}:${port}: a page cannot bind host ports`;
+    this.note(message);
+    queueMicrotask(() => ready(message));
+    return { port, send: () => undefined, close: () => undefined };
   }
 
   dnsUpstream(): undefined {
