@@ -4,8 +4,8 @@
 
 import { describe, expect, it } from "vitest";
 import { DmaError } from "../../devices/dma.js";
-import * as L from "../../vmm/generated/layout.js";
 import { Cpu } from "../../vmm/cpu.js";
+import * as L from "../../vmm/generated/layout.js";
 import { CpuGuestMemory } from "../../vmm/guest-memory.js";
 import { loadCoreModule } from "../../vmm/node/load-core.js";
 import { collectDirtyFrames } from "../../vmm/virt/dirty-log.js";
