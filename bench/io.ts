@@ -415,8 +415,8 @@ function claims(rows: Row[]): string[] {
 }
 
 /**
- * The NIC's exits per frame beside the reference's estimate (io-network-storage-management.md,
- * from Linux's ne2k-pci/lib8390 code, batched column: one exit per REP instruction): about 20
+ * The NIC's exits per frame beside the reference's estimate (its I/O chapter, section 2.2, from
+ * Linux's ne2k-pci/lib8390 code, batched column: one exit per REP instruction): about 20
  * exits to send and 32 to receive a 1514-byte frame. A TFTP transfer's frames are one data frame
  * (1514 bytes) and one ACK (60 bytes) per block, so per frame both ways the estimate is their
  * mean, (32 + 20) / 2 = 26 for get (data received, ACKs sent) and for put.
