@@ -110,6 +110,11 @@ export class Vm {
   /** The last run() spent time halted (the host may sleep instead of spinning). */
   idleSinceLastRun = false;
   /**
+   * Sees each port I/O exit the host handles (hvm, pv), by port, as the exit counters count them
+   * (a REP INS/OUTS is one exit, not one per element): benchmarks attribute exits to devices.
+   */
+  onIoExit: ((port: number, string: boolean) => void) | undefined;
+  /**
    * The last run() returned because the CPU is halted with interrupts on and nothing scheduled
    * can wake it (or the clock is realtime): only the host (input, `waitedIdle`) moves it on.
    */
@@ -218,6 +223,7 @@ export class Vm {
         write: (p: number, n: number, x: number) => devices.ioWrite(p, n, x),
       },
       hypercall: onHypercall,
+      onIoExit: (port: number, string: boolean) => v.onIoExit?.(port, string),
     };
     cpu.setHost({ vmExit: () => handleHostExit(exitContext) });
     cpu.setA20(devices.a20Enabled);

@@ -70,6 +70,8 @@ export default defineConfig({
       input: {
         index: fileURLToPath(new URL("index.html", import.meta.url)),
         bare: fileURLToPath(new URL("bare.html", import.meta.url)),
+        // Several VMs (each in its Worker) on one network in the page.
+        net: fileURLToPath(new URL("net.html", import.meta.url)),
       },
     },
   },

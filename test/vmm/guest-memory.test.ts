@@ -4,6 +4,7 @@
 
 import { describe, expect, it } from "vitest";
 import { DmaError } from "../../devices/dma.js";
+import { Cpu } from "../../vmm/cpu.js";
 import * as L from "../../vmm/generated/layout.js";
 import { CpuGuestMemory } from "../../vmm/guest-memory.js";
 import { loadCoreModule } from "../../vmm/node/load-core.js";
@@ -62,6 +63,23 @@ describe("GuestMemory for device DMA", () => {
     m.cpu.eip = CODE;
     expect(m.cpu.run(100)).toBe("halt");
     expect(m.cpu.reg(0)).toBe(2);
+  });
+
+  it("makes the JIT drop a compiled block that DMA overwrote", async () => {
+    // A loop (mov ecx, 4; L: mov eax, 1; dec ecx; jnz L; hlt) compiled at its first visit.
+    const cpu = await Cpu.create(loadCoreModule(), 4 << 20, {}, { jit: true, jitThreshold: 1 });
+    const m = { cpu, console: [], exitCode: null, writes: [] };
+    enterFlat32(m, [0xb9, ...d32(4), 0xb8, ...d32(1), 0x49, 0x75, 0xfa, 0xf4]);
+    expect(cpu.run(100)).toBe("halt");
+    expect(cpu.reg(0)).toBe(1);
+    expect(cpu.u32(L.S_JIT_LIVE)).toBeGreaterThan(0);
+    const invalidated = cpu.u32(L.S_JIT_INVALIDATED);
+    new CpuGuestMemory(cpu).writeU32(CODE + 6, 2);
+    expect(cpu.u32(L.S_JIT_INVALIDATED)).toBeGreaterThan(invalidated);
+    cpu.setU32(L.S_HALTED, 0);
+    cpu.eip = CODE;
+    expect(cpu.run(100)).toBe("halt");
+    expect(cpu.reg(0)).toBe(2);
   });
 
   it("puts the frames DMA wrote in the EPT dirty log", async () => {

@@ -1,6 +1,9 @@
 // The command line's -netdev, -nic and the NICs' netdev=/mac= (vmm/node/netdevs.ts), and what
 // they build: each NIC on its own wire whose host answers at the address the flags give.
 
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { EchoHostBackend, type NetBackend } from "../../devices/net/backend.js";
 import { Ne2000 } from "../../devices/net/ne2000.js";
@@ -46,12 +49,15 @@ describe("-netdev and -nic", () => {
       forwards: [],
     });
     expect(
-      parseNetdev("user,id=n0,restrict=on,hostfwd=tcp::2222-:22,hostfwd=tcp:0.0.0.0:8080-10.0.2.20:80"),
+      parseNetdev(
+        "user,id=n0,restrict=on,hostfwd=tcp::2222-:22,hostfwd=tcp:0.0.0.0:8080-10.0.2.20:80,hostfwd=udp::6969-:69",
+      ),
     ).toMatchObject({
       restrict: true,
       forwards: [
         { proto: "tcp", hostAddr: "127.0.0.1", hostPort: 2222, guestAddr: "10.0.2.15", guestPort: 22 },
         { proto: "tcp", hostAddr: "0.0.0.0", hostPort: 8080, guestAddr: "10.0.2.20", guestPort: 80 },
+        { proto: "udp", hostAddr: "127.0.0.1", hostPort: 6969, guestAddr: "10.0.2.15", guestPort: 69 },
       ],
     });
     expect(parseNetdev("socket,id=s,connect=127.0.0.1:5555")).toEqual({
@@ -87,8 +93,11 @@ describe("-netdev and -nic", () => {
     const bad: [() => unknown, RegExp][] = [
       [() => parseNetdev("tap,id=t0"), /user, network, socket and stream backends/],
       [() => parseNetdev("user"), /id=NAME is required/],
-      [() => parseNetdev("user,id=a,hostfwd=udp::2222-:22"), /forwards TCP only/],
-      [() => parseNetdev("user,id=a,hostfwd=tcp::x-:22"), /give tcp:\[HOSTADDR\]:HOSTPORT-\[GUESTADDR\]:GUESTPORT/],
+      [() => parseNetdev("user,id=a,hostfwd=sctp::2222-:22"), /give tcp\|udp:\[HOSTADDR/],
+      [
+        () => parseNetdev("user,id=a,hostfwd=tcp::x-:22"),
+        /give tcp\|udp:\[HOSTADDR\]:HOSTPORT-\[GUESTADDR\]:GUESTPORT/,
+      ],
       [() => parseNetdev("user,id=a,hostfwd=tcp::22-:0"), /ports 1\.\.65535/],
       [() => parseNetdev("user,id=a,restrict=yes"), /restrict=yes: give on or off/],
       [() => parseNetdev("user,id=a,smb=/tmp"), /'smb' is not supported here/],
@@ -172,5 +181,32 @@ describe("-netdev and -nic", () => {
     closeNetworks();
     // -nic none adds nothing.
     expect(build(["-nic", "none"]).virtio).toEqual([]);
+  });
+});
+
+describe("-netdev network with portgroups", () => {
+  it("puts each NIC in its portgroup's VLAN and refuses a portgroup the XML lacks", () => {
+    const dir = mkdtempSync(join(tmpdir(), "x86lab-pg-"));
+    const xml = join(dir, "lab.xml");
+    writeFileSync(
+      xml,
+      "<network><name>lab</name><vlan><tag id='42'/></vlan>" +
+        "<portgroup name='dmz'><vlan><tag id='7'/></vlan></portgroup>" +
+        "<ip address='10.42.0.1' prefix='24'/></network>",
+    );
+    try {
+      expect(parseNetdev(`network,id=a,xml=${xml},portgroup=dmz`)).toMatchObject({ kind: "network", portgroup: "dmz" });
+      expect(() => parseNetdev(`network,id=a,xml=${xml},portgroup=web`)).toThrow(
+        "-netdev network: portgroup=web: lab has no such portgroup (dmz)",
+      );
+      build(["-netdev", `network,id=a,xml=${xml},portgroup=dmz`, "-device", "virtio-net-pci,netdev=a"]);
+      build(["-netdev", `network,id=b,xml=${xml}`, "-device", "virtio-net-pci,netdev=b"]);
+      const info = infoNetwork();
+      expect(info).toMatch(/port nic0 \(vlan 7\)/);
+      expect(info).toMatch(/port nic0-2 \(vlan 42\)/);
+    } finally {
+      closeNetworks();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

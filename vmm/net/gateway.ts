@@ -36,9 +36,10 @@ import {
 } from "./packet.js";
 import type { SwitchPort } from "./switch.js";
 import { TcpNat } from "./tcp-nat.js";
+import { UdpForwards } from "./udp-forward.js";
 
 export interface PortForward {
-  proto: "tcp";
+  proto: "tcp" | "udp";
   /** Host address to listen on (default 127.0.0.1: forwards are not opened to the world unasked). */
   hostAddr: string;
   hostPort: number;
@@ -78,6 +79,8 @@ export class Gateway {
   readonly dhcp: DhcpServer | undefined;
   readonly dns: DnsServer;
   readonly tcp: TcpNat | undefined;
+  /** Peers of UDP forwards and the gateway ports the guests see them at. */
+  readonly udpForwards: UdpForwards | undefined;
   readonly counters = {
     frames: 0,
     arpReplies: 0,
@@ -125,6 +128,16 @@ export class Gateway {
     this.dns = new DnsServer((name) => this.lookup(name), config.domain, this.reachesOut && !!outside?.dnsUpstream());
     if (outside) {
       this.tcp = new TcpNat(outside, (mac, src, dst, seg) => this.send(mac, src, dst, IP_TCP, seg), config.portRange);
+      this.udpForwards = new UdpForwards(
+        outside,
+        config.portRange ?? [1024, 65535],
+        (spec) => (spec.guestAddr !== undefined ? ipNumber(spec.guestAddr) : this.firstLease()),
+        (guest, fromPort, guestPort, data) =>
+          this.resolve(guest, (mac) => {
+            if (mac) this.send(mac, config.ip, guest, IP_UDP, udpSegment(config.ip, guest, fromPort, guestPort, data));
+            else this.udpForwards!.counters.unresolved++;
+          }),
+      );
     }
     port.onReceive = (f) => this.receive(f);
   }
@@ -309,6 +322,8 @@ export class Gateway {
       this.onDns(ip, mac, u.srcPort, u.data);
       return;
     }
+    // An answer to a UDP forward's peer (allowed under restrict: the user asked for the forward).
+    if (ip.dst === this.config.ip && this.udpForwards?.fromGuest(ip.src, u.srcPort, u.dstPort, u.data)) return;
     const target = this.target(ip.dst);
     if (target === undefined) {
       if (!this.local(ip.dst) || ip.dst === this.config.ip) this.counters.restricted++;
@@ -404,18 +419,19 @@ export class Gateway {
     }
     const entry: { fwd: PortForward; listener: OutsideListener; error?: string } = {
       fwd,
-      listener: undefined as unknown as OutsideListener,
+      listener: { port: fwd.hostPort, close: () => undefined },
     };
-    entry.listener = this.outside.listenTcp(
-      fwd.hostAddr,
-      fwd.hostPort,
-      (s) => this.forwardConnection(fwd, s),
-      (err) => {
-        entry.error = err;
-        ready(err);
-      },
-    );
     this.forwards.push(entry);
+    const done = (err?: string) => {
+      entry.error = err;
+      ready(err);
+    };
+    if (fwd.proto === "udp") {
+      const bound = this.udpForwards!.bind(fwd, done);
+      if (bound) entry.listener = bound;
+      return;
+    }
+    entry.listener = this.outside.listenTcp(fwd.hostAddr, fwd.hostPort, (s) => this.forwardConnection(fwd, s), done);
   }
 
   private forwardConnection(fwd: PortForward, s: OutsideStream): void {
@@ -442,6 +458,7 @@ export class Gateway {
       const [ip, port] = k.split(":");
       lines.push(`udp ${ipString(Number(ip))}:${port} -> ${[...f.peers].join(", ")}`);
     }
+    lines.push(...(this.udpForwards?.describe(ipString(this.config.ip)) ?? []));
     return lines;
   }
 
@@ -453,6 +470,7 @@ export class Gateway {
   close(): void {
     for (const f of this.forwards) f.listener.close();
     this.tcp?.close();
+    this.udpForwards?.close();
     for (const f of this.udpFlows.values()) {
       clearTimeout(f.timer);
       f.sock.close();

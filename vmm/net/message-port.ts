@@ -6,7 +6,7 @@
 
 import type { NetBackend } from "../../devices/net/backend.js";
 import type { Network } from "./network.js";
-import type { SwitchPort } from "./switch.js";
+import type { PortOptions, SwitchPort } from "./switch.js";
 
 /** The part of a MessagePort this uses (the DOM's and Node's global MessageChannel both fit). */
 export interface FramePort {
@@ -65,10 +65,10 @@ export class MessagePortBackend implements NetBackend {
   }
 }
 
-/** Attaches the network's end of a channel as a switch port named `name`. */
+/** Attaches the network's end of a channel as a switch port (a name, or a name and a VLAN). */
 export function attachMessagePort(
   net: Network,
-  name: string,
+  name: string | PortOptions,
   port: FramePort,
 ): { port: SwitchPort; counters: PortCounters } {
   const counters: PortCounters = { framesIn: 0, framesOut: 0, garbage: 0 };

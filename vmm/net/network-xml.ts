@@ -1,12 +1,14 @@
 // libvirt's network XML (docs/formatnetwork.rst) read into a NetworkDef: <name>, <bridge name>,
 // <forward> (none: isolated; mode nat, the default when present), <mac address>, <mtu size>,
 // <domain name>, <nat><port start end/></nat>, the IPv4 <ip address netmask|prefix> with
-// <dhcp><range start end/> and <host mac name ip/>, and <dns><host ip><hostname/></host></dns>.
+// <dhcp><range start end/> and <host mac name ip/>, <dns><host ip><hostname/></host></dns>, and
+// VLANs: <vlan [trunk='yes']><tag id [nativeMode]/>...</vlan> on the network and in each
+// <portgroup name [default='yes']>.
 // Anything this machine cannot honour (another forward mode, several IPv4 ranges) is an error that
 // says so, never a silent difference.
 
 import { XMLParser } from "fast-xml-parser";
-import type { NetworkDef } from "./network.js";
+import { type NetworkDef, type VlanDef, vlanPort } from "./network.js";
 import { ipNumber } from "./packet.js";
 
 export class NetworkXmlError extends Error {}
@@ -34,6 +36,29 @@ function address(s: string | undefined, what: string): string {
     throw new NetworkXmlError(`${what}: '${s}' is not an IPv4 address`);
   }
   return s;
+}
+
+/** A <vlan> element, checked by libvirt's rules (vlanPort). */
+function vlan(n: Node, where: string): VlanDef {
+  const trunk = attr(n, "trunk");
+  if (trunk !== undefined && trunk !== "yes" && trunk !== "no")
+    throw new NetworkXmlError(`${where}: trunk='${trunk}': give yes or no`);
+  const tags = list(n["tag"]).map((t) => {
+    const id = attr(t, "id");
+    if (id === undefined || !/^\d+$/.test(id))
+      throw new NetworkXmlError(`${where}: <tag id='${id ?? ""}'>: give a number`);
+    const mode = attr(t, "nativeMode");
+    if (mode !== undefined && mode !== "untagged" && mode !== "tagged")
+      throw new NetworkXmlError(`${where}: nativeMode='${mode}': give untagged or tagged`);
+    return { id: Number(id), nativeMode: mode as "untagged" | "tagged" | undefined };
+  });
+  const def: VlanDef = { tags, trunk: trunk === "yes" };
+  try {
+    vlanPort(def, where);
+  } catch (e) {
+    throw new NetworkXmlError((e as Error).message);
+  }
+  return def;
 }
 
 export function parseNetworkXml(xml: string): NetworkDef {
@@ -112,6 +137,25 @@ export function parseNetworkXml(xml: string): NetworkDef {
   for (const h of list(dns?.["host"])) {
     const names = list(h["hostname"]).map((n) => String(n));
     def.dnsHosts.push({ ip: address(attr(h, "ip"), "<dns><host ip>"), names });
+  }
+  const nv = net["vlan"];
+  if (nv !== undefined) def.vlan = vlan(nv as Node, "<vlan>");
+  const groups = list(net["portgroup"]);
+  if (groups.length > 0) {
+    def.portgroups = groups.map((g) => {
+      const gname = attr(g, "name");
+      if (!gname) throw new NetworkXmlError("<portgroup>: name= is missing");
+      const where = `<portgroup name='${gname}'>`;
+      return {
+        name: gname,
+        default: attr(g, "default") === "yes",
+        vlan: g["vlan"] ? vlan(g["vlan"] as Node, `${where}<vlan>`) : undefined,
+      };
+    });
+    const names = def.portgroups.map((g) => g.name);
+    if (new Set(names).size !== names.length) throw new NetworkXmlError("two <portgroup> elements have the same name");
+    if (def.portgroups.filter((g) => g.default).length > 1)
+      throw new NetworkXmlError("several <portgroup default='yes'>: one may be the default");
   }
   if (mode === "nat" && def.ip === undefined) throw new NetworkXmlError("a nat network needs an <ip address>");
   return def;

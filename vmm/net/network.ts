@@ -4,7 +4,7 @@
 
 import { Gateway, type PortForward } from "./gateway.js";
 import type { Outside } from "./outside.js";
-import { ipNumber, ipString, macString } from "./packet.js";
+import { ipNumber, ipString, macString, parseMac } from "./packet.js";
 import { PcapWriter } from "./pcap.js";
 import { type PortOptions, Switch, type SwitchPort } from "./switch.js";
 
@@ -26,6 +26,53 @@ export interface NetworkDef {
   restrict?: boolean;
   forwards?: PortForward[];
   mtu?: number;
+  /** libvirt's <vlan> on the network: the VLANs of its ports unless a portgroup or the port says otherwise. */
+  vlan?: VlanDef;
+  /** libvirt's <portgroup name default><vlan/></portgroup>: named VLAN settings for ports. */
+  portgroups?: PortGroupDef[];
+}
+
+/** <vlan [trunk='yes']><tag id [nativeMode='untagged|tagged']/>...</vlan> */
+export interface VlanDef {
+  tags: { id: number; nativeMode?: "untagged" | "tagged" }[];
+  trunk?: boolean;
+}
+
+export interface PortGroupDef {
+  name: string;
+  default?: boolean;
+  vlan?: VlanDef;
+}
+
+/** What a port asks for: a name, and an explicit VLAN (as a domain's <interface><vlan>) or a portgroup. */
+export type NetworkPortOptions = PortOptions & { portgroup?: string };
+
+/**
+ * A VLAN definition as a switch port's settings, by libvirt's rules: one tag and no trunk='yes'
+ * is an access port in that VLAN; trunk='yes' or several tags a trunk carrying them tagged, the
+ * tag with nativeMode (at most one) its native VLAN.
+ */
+export function vlanPort(
+  v: VlanDef,
+  where = "<vlan>",
+): Pick<PortOptions, "vlan" | "trunk" | "native" | "nativeTagged"> {
+  if (v.tags.length === 0) throw new RangeError(`${where}: give at least one <tag id/>`);
+  for (const t of v.tags)
+    if (!Number.isInteger(t.id) || t.id < 1 || t.id > 4094)
+      throw new RangeError(`${where}: tag id ${t.id} is not in 1..4094`);
+  const natives = v.tags.filter((t) => t.nativeMode !== undefined);
+  const trunk = v.trunk === true || v.tags.length > 1;
+  if (!trunk) {
+    if (natives.length > 0) throw new RangeError(`${where}: nativeMode needs a trunk (trunk='yes' or several tags)`);
+    return { vlan: v.tags[0]!.id };
+  }
+  if (natives.length > 1) throw new RangeError(`${where}: at most one tag may have nativeMode`);
+  const native = natives[0];
+  return {
+    trunk: v.tags.filter((t) => t !== native).map((t) => t.id),
+    native: native?.id,
+    nativeTagged: native?.nativeMode === "tagged",
+  };
 }
 
 /** libvirt's `default` network (src/network/default.xml.in), as `net-dumpxml` shows it filled in. */
@@ -49,12 +96,6 @@ function macFor(name: string): Uint8Array {
   return Uint8Array.of(0x52, 0x54, 0x00, (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff);
 }
 
-function parseMacText(s: string): Uint8Array {
-  const p = s.split(":");
-  if (p.length !== 6 || p.some((x) => !/^[0-9a-fA-F]{2}$/.test(x))) throw new RangeError(`not a MAC address: ${s}`);
-  return Uint8Array.from(p.map((x) => Number.parseInt(x, 16)));
-}
-
 export interface NetworkOptions {
   /** The host side of NAT and forwards (NodeOutside in Node); none: guests reach nothing beyond. */
   outside?: Outside;
@@ -66,20 +107,26 @@ export class Network {
   readonly switch: Switch;
   readonly gateway: Gateway | undefined;
   private captures: { writer: PcapWriter; close?: () => void }[] = [];
+  private readonly outside: Outside | undefined;
 
   constructor(
     readonly def: NetworkDef,
     opts: NetworkOptions = {},
   ) {
+    this.outside = opts.outside;
     this.switch = new Switch({ name: def.name, mtu: def.mtu, now: opts.now });
+    if (def.vlan) vlanPort(def.vlan);
+    for (const g of def.portgroups ?? []) if (g.vlan) vlanPort(g.vlan, `<portgroup name='${g.name}'>`);
     if (def.ip !== undefined) {
-      const port = this.switch.attach({ name: def.bridge ?? `${def.name}-gw` });
+      // The gateway is in the network's own VLAN: its access tag or its trunk's native VLAN (else 1).
+      const nv = def.vlan && vlanPort(def.vlan);
+      const port = this.switch.attach({ name: def.bridge ?? `${def.name}-gw`, vlan: nv?.vlan ?? nv?.native });
       const ip = ipNumber(def.ip);
       this.gateway = new Gateway(
         {
           ip,
           prefix: def.prefix,
-          mac: def.mac ? parseMacText(def.mac) : macFor(def.name),
+          mac: def.mac ? parseMac(def.mac) : macFor(def.name),
           mode: def.mode,
           restrict: def.restrict ?? false,
           dhcp: def.dhcp && {
@@ -103,9 +150,23 @@ export class Network {
     return this.def.name;
   }
 
-  /** A new port (a NIC's backend: give it to VirtioNet or Ne2000). */
-  attach(opts: PortOptions | string): SwitchPort {
-    return this.switch.attach(typeof opts === "string" ? { name: opts } : opts);
+  /**
+   * A new port (a NIC's backend: give it to VirtioNet or Ne2000). Its VLANs, by libvirt's order:
+   * the port's own (vlan or trunk given), else its portgroup's, else the default portgroup's,
+   * else the network's <vlan>, else VLAN 1.
+   */
+  attach(opts: NetworkPortOptions | string): SwitchPort {
+    const o = typeof opts === "string" ? { name: opts } : opts;
+    if (o.vlan !== undefined || o.trunk !== undefined) return this.switch.attach(o);
+    const groups = this.def.portgroups ?? [];
+    const group =
+      o.portgroup !== undefined ? groups.find((g) => g.name === o.portgroup) : groups.find((g) => g.default);
+    if (o.portgroup !== undefined && !group)
+      throw new RangeError(
+        `network ${this.name} has no portgroup '${o.portgroup}' (${groups.map((g) => g.name).join(", ") || "none"})`,
+      );
+    const vlan = group?.vlan ?? this.def.vlan;
+    return this.switch.attach({ name: o.name, ...(vlan ? vlanPort(vlan) : {}) });
   }
 
   /** Every frame the switch accepts goes to a pcap stream from now on. */
@@ -148,9 +209,11 @@ export class Network {
       for (const l of this.leases())
         out.push(`  lease ${l.expiry}  ${l.mac}  ${l.protocol}  ${l.address}  ${l.hostname}`);
       for (const f of g.forwards) {
-        const state = f.error ? `error: ${f.error}` : `listening on ${f.fwd.hostAddr}:${f.listener.port}`;
+        const state = f.error
+          ? `error: ${f.error}`
+          : `${f.fwd.proto === "udp" ? "bound to" : "listening on"} ${f.fwd.hostAddr}:${f.listener.port}`;
         out.push(
-          `  hostfwd tcp ${f.fwd.hostAddr}:${f.fwd.hostPort} -> ${f.fwd.guestAddr ?? "(first lease)"}:${f.fwd.guestPort}, ${state}`,
+          `  hostfwd ${f.fwd.proto} ${f.fwd.hostAddr}:${f.fwd.hostPort} -> ${f.fwd.guestAddr ?? "(first lease)"}:${f.fwd.guestPort}, ${state}`,
         );
       }
       for (const c of g.connections()) out.push(`  ${c}`);
@@ -160,6 +223,7 @@ export class Network {
       out.push(
         `  dropped by the gateway: truncated ${gc.truncated}, bad checksums ${gc.checksum}, fragments ${gc.fragments}, restricted ${gc.restricted}, dhcp garbage ${dc?.garbage ?? 0}, dns garbage ${nc.garbage}`,
       );
+      if (g.reachesOut) out.push(...(this.outside?.describe?.() ?? []));
     }
     return out;
   }

@@ -5,7 +5,7 @@
 import { createSocket } from "node:dgram";
 import { getServers } from "node:dns";
 import { createServer, Socket } from "node:net";
-import type { Outside, OutsideDatagrams, OutsideListener, OutsideStream } from "./outside.js";
+import type { Outside, OutsideBoundUdp, OutsideDatagrams, OutsideListener, OutsideStream } from "./outside.js";
 
 function wrap(s: Socket, connected: boolean): OutsideStream {
   const o: OutsideStream = {
@@ -83,6 +83,37 @@ export class NodeOutside implements Outside {
       ready();
     });
     return l;
+  }
+
+  bindUdp(
+    host: string,
+    port: number,
+    onMessage: (data: Uint8Array, ip: string, port: number) => void,
+    ready: (err?: string) => void,
+  ): OutsideBoundUdp {
+    const s = createSocket("udp4");
+    let bound = false;
+    const b: OutsideBoundUdp = {
+      port,
+      send: (d, ip, p) => s.send(d, p, ip),
+      close: () => {
+        try {
+          s.close();
+        } catch {
+          // already closed (a failed bind)
+        }
+      },
+    };
+    s.on("message", (m, r) => onMessage(new Uint8Array(m.buffer, m.byteOffset, m.byteLength), r.address, r.port));
+    s.on("error", (e) => {
+      if (!bound) ready(e.message);
+    });
+    s.bind({ address: host, port }, () => {
+      bound = true;
+      (b as { port: number }).port = s.address().port;
+      ready();
+    });
+    return b;
   }
 
   dnsUpstream(): { ip: string; port: number } | undefined {

@@ -32,6 +32,11 @@ export interface OutsideListener {
   close(): void;
 }
 
+/** A bound UDP port (a UDP forward): datagrams come from any peer; answers go out from it. */
+export interface OutsideBoundUdp extends OutsideListener {
+  send(data: Uint8Array, ip: string, port: number): void;
+}
+
 export interface Outside {
   connectTcp(ip: string, port: number): OutsideStream;
   udp(): OutsideDatagrams;
@@ -42,6 +47,15 @@ export interface Outside {
     onConnection: (s: OutsideStream, peer: string) => void,
     ready: (err?: string) => void,
   ): OutsideListener;
+  /** Binds a UDP port for a forward (a UDP forward needs it); `ready` once bound (or with the error). */
+  bindUdp?(
+    host: string,
+    port: number,
+    onMessage: (data: Uint8Array, ip: string, port: number) => void,
+    ready: (err?: string) => void,
+  ): OutsideBoundUdp;
   /** Where DNS queries for names outside the network go (ip, port), if anywhere. */
   dnsUpstream(): { ip: string; port: number } | undefined;
+  /** Lines for `info network` (what this outside can reach, what it refused and why). */
+  describe?(): string[];
 }

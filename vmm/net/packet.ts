@@ -29,6 +29,13 @@ export function put32(b: Uint8Array, o: number, v: number): void {
   b[o + 3] = v & 0xff;
 }
 
+/** Parses "52:54:00:12:34:56" (either case). */
+export function parseMac(s: string): Uint8Array<ArrayBuffer> {
+  const p = s.split(":");
+  if (p.length !== 6 || p.some((x) => !/^[0-9a-fA-F]{2}$/.test(x))) throw new RangeError(`not a MAC address: ${s}`);
+  return Uint8Array.from(p.map((x) => Number.parseInt(x, 16)));
+}
+
 export function macString(m: Uint8Array): string {
   return Array.from(m.subarray(0, 6), (x) => x.toString(16).padStart(2, "0")).join(":");
 }

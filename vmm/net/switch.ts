@@ -49,6 +49,11 @@ export interface PortOptions {
   trunk?: number[];
   /** A trunk's native VLAN: untagged frames belong to it (none: untagged frames are dropped). */
   native?: number;
+  /**
+   * libvirt's nativeMode='tagged': the native VLAN's frames leave the trunk tagged (untagged ones
+   * coming in still belong to it); default (nativeMode='untagged'): they leave untagged.
+   */
+  nativeTagged?: boolean;
 }
 
 export type FrameTap = (frame: Uint8Array, port: SwitchPort, direction: "in" | "out") => void;
@@ -72,6 +77,7 @@ export class SwitchPort {
   readonly vlan: number;
   readonly trunk: ReadonlySet<number> | undefined;
   readonly native: number | undefined;
+  readonly nativeTagged: boolean;
   /** Ingress frames waiting for `pump`, with the VLAN each was classified into. */
   readonly queue: { frame: Uint8Array; vlan: number }[] = [];
   /** Captures of this port's traffic. */
@@ -90,6 +96,7 @@ export class SwitchPort {
       this.trunk = new Set(opts.trunk);
       this.native = opts.native;
     }
+    this.nativeTagged = (opts.nativeTagged ?? false) && this.native !== undefined;
     this.vlan = opts.vlan ?? 1;
     if (!validVlan(this.vlan)) throw new RangeError(`port ${opts.name}: VLAN ${this.vlan} is not in 1..4094`);
   }
@@ -112,7 +119,7 @@ export class SwitchPort {
   /** Delivers an untagged frame of `vlan` to the endpoint, tagged if this port needs it. */
   deliver(frame: Uint8Array, vlan: number): void {
     let out = frame;
-    if (this.trunk && vlan !== this.native) {
+    if (this.trunk && (vlan !== this.native || this.nativeTagged)) {
       out = new Uint8Array(frame.length + 4);
       out.set(frame.subarray(0, 12), 0);
       put16(out, 12, ETH_VLAN);
@@ -225,7 +232,8 @@ export class Switch {
     const vid = u16(frame, 14) & 0x0fff;
     // A priority tag (VID 0) means the port's own VLAN.
     const vlan = vid === 0 ? (port.trunk ? port.native : port.vlan) : vid;
-    if (vlan === undefined || (vid !== 0 && !(port.trunk?.has(vid) ?? false))) return "vlan";
+    if (vlan === undefined || (vid !== 0 && !(port.trunk?.has(vid) || (port.nativeTagged && vid === port.native))))
+      return "vlan";
     const untagged = new Uint8Array(frame.length - 4);
     untagged.set(frame.subarray(0, 12), 0);
     untagged.set(frame.subarray(16), 12);

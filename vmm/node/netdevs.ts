@@ -1,14 +1,15 @@
 // The command line's network flags, in QEMU's spelling:
 //
 //   -netdev user,id=NAME[,net=ADDR[/MASK]][,host=ADDR][,restrict=on|off]
-//           [,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT ...]
+//           [,hostfwd=tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT ...]
 //        a NAT network of its own (vmm/net/): the gateway at host= (the network's .2), DHCP from
 //        .15 for 16 addresses (QEMU's slirp), DNS at the gateway, guest TCP and UDP out through the
 //        host's sockets, forwards in. Differences from slirp: DNS answers at the gateway (not .3),
 //        and a forward listens on 127.0.0.1 unless HOSTADDR says otherwise (slirp: every address).
-//   -netdev network,id=NAME,xml=FILE|name=default[,hostfwd=...][,restrict=on]
+//   -netdev network,id=NAME,xml=FILE|name=default[,portgroup=NAME][,hostfwd=...][,restrict=on]
 //        a network defined in libvirt's network XML (or libvirt's `default`, 192.168.122.0/24);
-//        several NICs may share one (the same xml=FILE or name= joins the same network).
+//        several NICs may share one (the same xml=FILE or name= joins the same network);
+//        portgroup= puts the NIC in one of the XML's <portgroup>s (its VLANs).
 //   -netdev socket,id=NAME,connect=HOST:PORT | listen=[HOST]:PORT
 //   -netdev stream,id=NAME,server=on|off,addr.type=inet,addr.host=HOST,addr.port=PORT
 //   -netdev stream,id=NAME,server=on|off,addr.type=unix,addr.path=PATH
@@ -48,7 +49,7 @@ export type NetdevArg =
       restrict: boolean;
       forwards: PortForward[];
     }
-  | { kind: "network"; id: string; def: NetworkDef; source: string }
+  | { kind: "network"; id: string; def: NetworkDef; source: string; portgroup?: string }
   | { kind: "stream"; id: string; connect?: StreamTarget; listen?: StreamTarget };
 
 export interface NicArg {
@@ -111,18 +112,18 @@ export function parseMac(flag: string, v: string): Uint8Array<ArrayBuffer> {
   return mac;
 }
 
-/** hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (QEMU's spelling; TCP only here). */
+/** hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (QEMU's spelling). */
 export function parseHostfwd(flag: string, v: string): PortForward {
   const m = /^(tcp|udp)?:([^:]*):(\d+)-([^:]*):(\d+)$/.exec(v);
-  const usage = `${flag}: hostfwd=${v}: give tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT`;
+  const usage = `${flag}: hostfwd=${v}: give tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT`;
   if (!m) throw new UserInputError(usage);
-  if (m[1] === "udp") throw new UserInputError(`${flag}: hostfwd=${v}: this machine forwards TCP only`);
   const [hostAddr, guestAddr] = [m[2]!, m[4]!];
   for (const a of [hostAddr, guestAddr]) if (a !== "" && !octets(a)) throw new UserInputError(usage);
   const hostPort = Number(m[3]);
   const guestPort = Number(m[5]);
   if (hostPort > 65535 || guestPort < 1 || guestPort > 65535) throw new UserInputError(`${usage} (ports 1..65535)`);
-  return { proto: "tcp", hostAddr: hostAddr || "127.0.0.1", hostPort, guestAddr: guestAddr || undefined, guestPort };
+  const proto = m[1] === "udp" ? "udp" : "tcp";
+  return { proto, hostAddr: hostAddr || "127.0.0.1", hostPort, guestAddr: guestAddr || undefined, guestPort };
 }
 
 const onOff = (flag: string, k: string, v: string | undefined): boolean => {
@@ -196,7 +197,7 @@ function streamNetdev(flag: string, head: string, id: string, kv: Map<string, st
 }
 
 function networkNetdev(flag: string, id: string, kv: Map<string, string>, forwards: PortForward[]): NetdevArg {
-  refuseOthers(`${flag} network`, kv, ["id", "xml", "name", "restrict"]);
+  refuseOthers(`${flag} network`, kv, ["id", "xml", "name", "restrict", "portgroup"]);
   const xml = kv.get("xml");
   const name = kv.get("name");
   let def: NetworkDef;
@@ -226,7 +227,12 @@ function networkNetdev(flag: string, id: string, kv: Map<string, string>, forwar
       throw new UserInputError(`${flag} network: hostfwd needs a nat network (${def.name} is isolated)`);
     def.forwards = [...(def.forwards ?? []), ...forwards];
   }
-  return { kind: "network", id, def, source };
+  const portgroup = kv.get("portgroup");
+  if (portgroup !== undefined && !(def.portgroups ?? []).some((g) => g.name === portgroup)) {
+    const have = (def.portgroups ?? []).map((g) => g.name).join(", ") || "none";
+    throw new UserInputError(`${flag} network: portgroup=${portgroup}: ${def.name} has no such portgroup (${have})`);
+  }
+  return { kind: "network", id, def, source, portgroup };
 }
 
 /** One -netdev value. */
@@ -351,7 +357,7 @@ export function nicBackend(netdev: NetdevArg | undefined, n: number): NetBackend
   // Port names are the NICs' (nic0, nic1, ...); a second machine in this process gets nic0-2, ...
   let name = port;
   for (let k = 2; net.switch.ports.some((p) => p.name === name); k++) name = `${port}-${k}`;
-  return net.attach(name);
+  return net.attach({ name, portgroup: netdev.kind === "network" ? netdev.portgroup : undefined });
 }
 
 function userNetworkDef(u: Extract<NetdevArg, { kind: "user" }>): NetworkDef {

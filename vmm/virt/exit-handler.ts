@@ -17,6 +17,8 @@ export interface ExitHandlerContext {
   ports: PortBus;
   /** Hypercalls the core forwards to the host (pv console and the like); returns EAX. */
   hypercall?: (nr: number) => number | "stop";
+  /** Sees each port I/O exit (one per IN/OUT, one per REP INS/OUTS resumption), before it is handled. */
+  onIoExit?: (port: number, string: boolean) => void;
 }
 
 /** Decoded I/O exit qualification. */
@@ -46,6 +48,7 @@ export function handleHostExit(ctx: ExitHandlerContext): number {
   const reason = cpu.u32(L.S_VMCS_EXIT_REASON) & 0xffff;
   if (reason === ExitReason.ioInstruction) {
     const io = decodeIoQualification(cpu.u32(L.S_VMCS_EXIT_QUALIFICATION));
+    ctx.onIoExit?.(io.port, io.string);
     if (io.string) return L.VMX_ACTION_EMULATE;
     const mask = io.size === 1 ? 0xff : io.size === 2 ? 0xffff : 0xffffffff;
     const eax = cpu.reg(0);

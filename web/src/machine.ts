@@ -117,7 +117,7 @@ export class Machine {
 
   boot(config: MachineConfig): void {
     this.clear();
-    this.send({ type: "start", config });
+    this.send({ type: "start", config }, config.nic ? [config.nic.port] : []);
     this.changed();
   }
 

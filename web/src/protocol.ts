@@ -29,6 +29,18 @@ export interface MachineConfig {
   vga: boolean;
   /** A built-in guest's disk and the script typed at its first prompt (guest-work.ts). */
   work?: GuestWork;
+  /**
+   * A NIC whose wire is a MessagePort to a switch port of the page's network (page-network.ts).
+   * The port is transferred with the start message and kept by the Worker across resets.
+   */
+  nic?: NicConfig;
+}
+
+export interface NicConfig {
+  model: "virtio-net" | "ne2k_pci";
+  /** "52:54:00:12:34:56" */
+  mac: string;
+  port: MessagePort;
 }
 
 export type ToWorker =

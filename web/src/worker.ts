@@ -4,20 +4,24 @@
 // the page. The page controls it: pause, resume, reset (a new boot of the same configuration),
 // power off, and "measure this" (the counters' difference over an interval).
 
+import { Ne2000 } from "../../devices/net/ne2000.js";
 import { bytesSource, CowDisk } from "../../devices/storage/block.js";
+import { VirtioNet } from "../../devices/virtio/net.js";
 import { kernelFormat } from "../../vmm/boot/kernel.js";
 import { loadLinux } from "../../vmm/boot/linux.js";
 import { loadMultiboot } from "../../vmm/boot/multiboot.js";
 import { installFirmware } from "../../vmm/firmware.js";
 import { jitInfo } from "../../vmm/jit/info.js";
+import { MessagePortBackend } from "../../vmm/net/message-port.js";
+import { parseMac } from "../../vmm/net/packet.js";
 import { readCoreStats, readStructureStats, readWalkStats } from "../../vmm/stats/core-stats.js";
 import { price } from "../../vmm/stats/cost-model.js";
 import { PROFILES } from "../../vmm/stats/profiles.js";
 import { diffSnapshots, type StatsSnapshot } from "../../vmm/stats/stats.js";
 import { pageWalkView } from "../../vmm/virt/walk-view.js";
-import { Vm, type VmStop } from "../../vmm/vm.js";
+import { Vm, type VmOptions, type VmStop } from "../../vmm/vm.js";
 import { pciFor, ScriptTyper } from "./guest-work.js";
-import type { FromWorker, MachineConfig, ModeledCost, ToWorker } from "./protocol.js";
+import type { FromWorker, MachineConfig, ModeledCost, NicConfig, ToWorker } from "./protocol.js";
 
 /** Instructions per slice: about 30-50 ms of guest time at the interpreter's speed. */
 const SLICE = 3_000_000;
@@ -180,6 +184,24 @@ function describeStop(stop: VmStop): { kind: string; detail: string } {
   }
 }
 
+/** The guest's PCI devices: its work's disk and, on the page's network, its NIC. */
+function pciOf(config: MachineConfig): VmOptions["pci"] {
+  const pci = pciFor(config.work) || undefined;
+  const nic = config.nic;
+  if (!nic) return pci;
+  const dev = newNic(nic);
+  return dev instanceof VirtioNet
+    ? { ...pci, virtio: [...(pci?.virtio ?? []), dev] }
+    : { ...pci, functions: [...(pci?.functions ?? []), dev] };
+}
+
+/** The NIC on a MessagePort backend: its frames go to the page's switch and come from it. */
+function newNic(nic: NicConfig): VirtioNet | Ne2000 {
+  const backend = new MessagePortBackend(nic.port);
+  const mac = parseMac(nic.mac);
+  return nic.model === "virtio-net" ? new VirtioNet(backend, mac) : new Ne2000(backend, mac);
+}
+
 async function boot(config: MachineConfig, gen: number): Promise<void> {
   post({ type: "status", state: "loading", instructions: 0, mips: 0 });
   const disk = config.disk;
@@ -203,7 +225,7 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
     mode: config.mode,
     mmu: config.mmu,
     jit: config.jit,
-    pci: pciFor(config.work),
+    pci: pciOf(config),
     onSerial: (com, byte) => {
       if (com !== 1) return;
       out.push(byte);

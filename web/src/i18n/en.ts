@@ -5,6 +5,7 @@ export const en = {
   "app.title": "x86 hypervisor lab",
   "app.language": "Language",
   "app.skip": "Skip to the console",
+  "app.network": "Two VMs on one network",
   "status.off": "powered off",
   "status.loading": "loading the core and the guest…",
   "status.running": "running · {insns} instructions retired · {mips} MIPS",

@@ -6,6 +6,7 @@ export const ko: Record<keyof typeof en, string> = {
   "app.title": "x86 하이퍼바이저 실습실",
   "app.language": "언어",
   "app.skip": "콘솔로 건너뛰기",
+  "app.network": "한 네트워크의 VM 두 대",
   "status.off": "전원 꺼짐",
   "status.loading": "코어와 게스트를 불러오는 중…",
   "status.running": "실행 중 · 명령어 {insns}개 실행 · {mips} MIPS",

@@ -112,6 +112,15 @@ export function App({ machine }: { machine: Machine }) {
         <span id="status" role="status" class={`status state-${machine.status.state}`}>
           {statusText(ui, machine.status)}
         </span>
+        {/* net.html: a tiny Linux per Worker, each NIC on the page's network (page-network.ts). */}
+        <a
+          id="network-page"
+          href={`./net.html?mode=${settings.mode}&mmu=${settings.mmu}`}
+          target="_blank"
+          rel="noopener"
+        >
+          {t("app.network")}
+        </a>
         <label class="lang">
           {t("app.language")}
           <select id="lang" value={settings.lang} onChange={(e) => change({ lang: e.currentTarget.value as Lang })}>
