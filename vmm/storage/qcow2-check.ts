@@ -94,10 +94,10 @@ export function checkQcow2(img: Qcow2Image, repair?: "leaks" | "all"): CheckResu
   let leaksFixed = 0;
   let corruptionsFixed = 0;
   const rc = img.refcounts;
-  const last = Math.max(fileClusters, rc.coveredClusters);
+  const last = Math.max(fileClusters, rc.countedClusters);
   let end = 0;
   for (let c = 0; c < last; c++) {
-    const stored = c < rc.coveredClusters ? rc.get(c) : 0;
+    const stored = rc.get(c);
     const wanted = refs.get(c) ?? 0;
     if (stored || wanted) end = c + 1;
     if (stored === wanted) continue;
@@ -117,21 +117,32 @@ export function checkQcow2(img: Qcow2Image, repair?: "leaks" | "all"): CheckResu
       }
     }
   }
-  // COPIED flags in the active tables.
+  // COPIED flags in the active tables: set exactly when the count is 1. A flag set on a shared
+  // cluster is the dangerous case (a write would change a snapshot); QEMU counts both as errors.
   let flagErrors = 0;
+  const hex = (offset: number, copied: boolean, low = 0) =>
+    ((BigInt(offset) | BigInt(low)) | (copied ? 1n << 63n : 0n)).toString(16);
   img.l1.forEach((l2, i) => {
     if (!l2) return;
-    if ((rc.get(l2 / cs) === 1) !== img.l1Copied[i]) flagErrors++;
+    const count = rc.get(l2 / cs);
+    if ((count === 1) !== img.l1Copied[i]) {
+      flagErrors++;
+      messages.push(`ERROR OFLAG_COPIED L2 cluster: l1_index=${i} l1_entry=${hex(l2, img.l1Copied[i])} refcount=${count}`);
+    }
     const t = img.l2Table(l2);
     for (let j = 0; j < img.l2Entries; j++) {
       try {
         const e = img.decodeL2(t, j);
-        if (e.kind !== "compressed" && e.offset && (rc.get(e.offset / cs) === 1) !== e.copied) flagErrors++;
+        if (e.kind === "compressed" || !e.offset) continue;
+        const n = rc.get(e.offset / cs);
+        if ((n === 1) !== e.copied) {
+          flagErrors++;
+          messages.push(`ERROR OFLAG_COPIED data cluster: l2_entry=${hex(e.offset, e.copied, e.kind === "zero" ? 1 : 0)} refcount=${n}`);
+        }
       } catch {}
     }
   });
   if (flagErrors) {
-    messages.push(`${repair === "all" ? "Repairing" : "ERROR"} ${flagErrors} OFLAG_COPIED flags disagree with the refcounts`);
     corruptions += flagErrors;
     if (repair === "all") {
       fixCopiedFlags(img);

@@ -55,6 +55,13 @@ export class Refcounts {
     return this.table.length * this.perBlock;
   }
 
+  /** The end of the last refcount block's range: no cluster past it has a count. */
+  get countedClusters(): number {
+    let last = this.table.length;
+    while (last > 0 && !this.table[last - 1]) last--;
+    return last * this.perBlock;
+  }
+
   /** Every refcount block's offset (the checker counts them as references). */
   blockOffsets(): number[] {
     return this.table.filter((o) => o !== 0);

@@ -167,6 +167,9 @@ function updateTree(img: Qcow2Image, l1: number[], delta: number): void {
     for (const [c, v] of want) {
       if (v > rc.max) throw new ImageFormatError(`${img.file.name}: refcount overflow: cluster ${c} would be referenced ${v} times (at most ${rc.max})`);
     }
+    // Flags first: a COPIED flag left on a shared cluster would let a write change the
+    // snapshot, a flag missing on an owned one only costs a copy.
+    clearCopiedFlags(img, l1);
   }
   for (const l2 of l1) {
     if (!l2) continue;
@@ -182,6 +185,21 @@ function updateTree(img: Qcow2Image, l1: number[], delta: number): void {
     }
     if (rc.add(l2 / img.clusterSize, delta) === 0) img.dropL2(l2);
   }
+}
+
+/** Clears COPIED on every L2 entry an L1 table reaches, and on the active L1's entries. */
+function clearCopiedFlags(img: Qcow2Image, l1: number[]): void {
+  for (const l2 of l1) {
+    if (!l2) continue;
+    const t = img.l2Table(l2);
+    for (let i = 0; i < img.l2Entries; i++) {
+      const e = img.decodeL2(t, i);
+      if (e.copied && e.kind !== "compressed" && e.offset) img.writeL2Entry(l2, i, e.offset, { copied: false, zero: e.kind === "zero" });
+    }
+  }
+  img.l1.forEach((l2, i) => {
+    if (l2 && img.l1Copied[i] && l1.includes(l2)) img.writeL1Entry(i, l2, false);
+  });
 }
 
 /** Makes the active tables' COPIED flags say exactly which clusters have a count of 1. */
