@@ -31,6 +31,8 @@ export interface ImageSource {
   /** Present when the source can be written (write-through mode only). */
   writeAt?(offset: number, data: Uint8Array): void;
   flush?(): void;
+  /** The source is itself a throwaway copy-on-write layer (a temporary overlay file): writes go to it. */
+  throwaway?: boolean;
 }
 
 /** A disk image that cannot be used as given (bad size, empty). */

@@ -112,9 +112,12 @@ function cutEverywhere(
     const check = qemuImg("check", path);
     // 0: clean; 3: leaked clusters only. 2 is corruption, unless every error is a COPIED flag
     // missing on a cluster with a count of 1 (snapshot operations: it costs a copy, no data).
-    const harmful = check.stdout.split("\n").filter((l) => l.startsWith("ERROR") && !/^ERROR OFLAG_COPIED .*=([0-7][0-9a-f]*) refcount=1$/.test(l));
+    const harmful = check.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("ERROR") && !/^ERROR OFLAG_COPIED .*=([0-7][0-9a-f]*) refcount=1$/.test(l));
     expect(harmful, `cut after ${limit} writes:\n${check.stdout}${check.stderr}`).toEqual([]);
-    if (!allowFlags) expect([0, 3], `cut after ${limit} writes:\n${check.stdout}${check.stderr}`).toContain(check.status);
+    if (!allowFlags)
+      expect([0, 3], `cut after ${limit} writes:\n${check.stdout}${check.stderr}`).toContain(check.status);
     const after = openImage(new MemoryFile("after.qcow2", file.contents()), { codec: zlibCodec }) as Qcow2Image;
     const ours = checkQcow2(after);
     const oursHarmful = ours.messages.filter((m) => m.startsWith("ERROR") && !/ refcount=1$/.test(m));

@@ -59,7 +59,8 @@ function openLayer(
   const header = readHeader(file);
   let backing: DiskImage | undefined;
   if (header.backingFile !== undefined) {
-    if (!options.openBacking) throw new ImageFormatError(`${file.name}: has a backing file '${header.backingFile}' and no way to open it`);
+    if (!options.openBacking)
+      throw new ImageFormatError(`${file.name}: has a backing file '${header.backingFile}' and no way to open it`);
     const next = options.openBacking(header.backingFile, file);
     if (seen.includes(next.id)) {
       next.file.close();

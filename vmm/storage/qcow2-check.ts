@@ -121,13 +121,15 @@ export function checkQcow2(img: Qcow2Image, repair?: "leaks" | "all"): CheckResu
   // cluster is the dangerous case (a write would change a snapshot); QEMU counts both as errors.
   let flagErrors = 0;
   const hex = (offset: number, copied: boolean, low = 0) =>
-    ((BigInt(offset) | BigInt(low)) | (copied ? 1n << 63n : 0n)).toString(16);
+    (BigInt(offset) | BigInt(low) | (copied ? 1n << 63n : 0n)).toString(16);
   img.l1.forEach((l2, i) => {
     if (!l2) return;
     const count = rc.get(l2 / cs);
     if ((count === 1) !== img.l1Copied[i]) {
       flagErrors++;
-      messages.push(`ERROR OFLAG_COPIED L2 cluster: l1_index=${i} l1_entry=${hex(l2, img.l1Copied[i])} refcount=${count}`);
+      messages.push(
+        `ERROR OFLAG_COPIED L2 cluster: l1_index=${i} l1_entry=${hex(l2, img.l1Copied[i])} refcount=${count}`,
+      );
     }
     const t = img.l2Table(l2);
     for (let j = 0; j < img.l2Entries; j++) {
@@ -137,7 +139,9 @@ export function checkQcow2(img: Qcow2Image, repair?: "leaks" | "all"): CheckResu
         const n = rc.get(e.offset / cs);
         if ((n === 1) !== e.copied) {
           flagErrors++;
-          messages.push(`ERROR OFLAG_COPIED data cluster: l2_entry=${hex(e.offset, e.copied, e.kind === "zero" ? 1 : 0)} refcount=${n}`);
+          messages.push(
+            `ERROR OFLAG_COPIED data cluster: l2_entry=${hex(e.offset, e.copied, e.kind === "zero" ? 1 : 0)} refcount=${n}`,
+          );
         }
       } catch {}
     }

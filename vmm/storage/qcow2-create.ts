@@ -28,7 +28,8 @@ export function createQcow2(file: StorageFile, o: Qcow2CreateOptions): Qcow2Head
   }
   const refcountBits = o.refcountBits ?? 16;
   const refcountOrder = Math.log2(refcountBits);
-  if (!Number.isInteger(refcountOrder) || refcountOrder > 6) fail(`refcount_bits ${refcountBits}: a power of two up to 64`);
+  if (!Number.isInteger(refcountOrder) || refcountOrder > 6)
+    fail(`refcount_bits ${refcountBits}: a power of two up to 64`);
   if (version === 2 && refcountBits !== 16) fail("compat=0.10 images have 16-bit refcounts");
   if (!Number.isSafeInteger(o.size) || o.size < 0) fail(`invalid size ${o.size}`);
   const l1Size = l1EntriesFor(o.size, clusterBits);

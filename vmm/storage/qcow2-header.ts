@@ -55,7 +55,10 @@ export interface Qcow2Header {
 function u64(view: DataView, at: number, what: string, name: string): number {
   const hi = view.getUint32(at);
   const lo = view.getUint32(at + 4);
-  if (hi >= 0x200000) throw new ImageFormatError(`${name}: ${what} (0x${hi.toString(16)}${lo.toString(16).padStart(8, "0")}) is absurdly large`);
+  if (hi >= 0x200000)
+    throw new ImageFormatError(
+      `${name}: ${what} (0x${hi.toString(16)}${lo.toString(16).padStart(8, "0")}) is absurdly large`,
+    );
   return hi * 2 ** 32 + lo;
 }
 
@@ -166,11 +169,13 @@ export function readHeader(file: StorageFile): Qcow2Header {
   const table = (what: string, offset: number, bytesLong: number) => {
     if (offset % cluster !== 0) fail(`the ${what} at ${offset} is not cluster-aligned`);
     if (offset < cluster) fail(`the ${what} points into the header (offset ${offset})`);
-    if (offset + bytesLong > fileSize) fail(`the ${what} (offset ${offset}, ${bytesLong} bytes) lies past the end of the file (${fileSize} bytes)`);
+    if (offset + bytesLong > fileSize)
+      fail(`the ${what} (offset ${offset}, ${bytesLong} bytes) lies past the end of the file (${fileSize} bytes)`);
   };
   if (h.l1Size > 0) table("L1 table", h.l1Offset, h.l1Size * 8);
   if (h.refcountTableClusters === 0) fail("the refcount table is empty");
-  if (h.refcountTableClusters * cluster > MAX_REFTABLE_BYTES) fail(`the refcount table has ${h.refcountTableClusters} clusters (larger than 8 MiB)`);
+  if (h.refcountTableClusters * cluster > MAX_REFTABLE_BYTES)
+    fail(`the refcount table has ${h.refcountTableClusters} clusters (larger than 8 MiB)`);
   table("refcount table", h.refcountTableOffset, h.refcountTableClusters * cluster);
   if (h.snapshotCount > MAX_SNAPSHOTS) fail(`${h.snapshotCount} snapshots (at most ${MAX_SNAPSHOTS})`);
   if (h.snapshotCount > 0) table("snapshot table", h.snapshotsOffset, h.snapshotCount * 40);
@@ -205,7 +210,8 @@ export function encodeHeader(h: Qcow2Header): Uint8Array {
   }
   const ext = (type: number, data: Uint8Array) => {
     const padded = Math.ceil(data.length / 8) * 8;
-    if (at + 8 + padded + 8 > cluster) throw new ImageFormatError("the header extensions do not fit in the first cluster");
+    if (at + 8 + padded + 8 > cluster)
+      throw new ImageFormatError("the header extensions do not fit in the first cluster");
     view.setUint32(at, type);
     view.setUint32(at + 4, data.length);
     out.set(data, at + 8);
@@ -213,12 +219,14 @@ export function encodeHeader(h: Qcow2Header): Uint8Array {
   };
   if (h.backingFormat !== undefined) ext(EXT_BACKING_FORMAT, new TextEncoder().encode(h.backingFormat));
   for (const e of h.otherExtensions) ext(e.type, e.data);
-  if (h.version === 3 && !h.otherExtensions.some((e) => e.type === EXT_FEATURE_TABLE)) ext(EXT_FEATURE_TABLE, featureTable());
+  if (h.version === 3 && !h.otherExtensions.some((e) => e.type === EXT_FEATURE_TABLE))
+    ext(EXT_FEATURE_TABLE, featureTable());
   at += 8; // the end marker (zeros)
   if (h.backingFile !== undefined) {
     const name = new TextEncoder().encode(h.backingFile);
     if (name.length > MAX_BACKING_NAME) throw new ImageFormatError("the backing file name is longer than 1023 bytes");
-    if (at + name.length > cluster) throw new ImageFormatError("the backing file name does not fit in the first cluster");
+    if (at + name.length > cluster)
+      throw new ImageFormatError("the backing file name does not fit in the first cluster");
     out.set(name, at);
     putU64(view, 8, at);
     view.setUint32(16, name.length);

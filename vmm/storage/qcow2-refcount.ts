@@ -24,7 +24,7 @@ export class Refcounts {
 
   constructor(
     private readonly file: StorageFile,
-    private readonly clusterBits: number,
+    clusterBits: number,
     order: number,
     public tableOffset: number,
     public tableClusters: number,
@@ -215,7 +215,8 @@ export class Refcounts {
       if (top < entries) break;
       entries = top + 1;
     }
-    if (tableClusters * cs > 8 << 20) throw new ImageFormatError(`${this.file.name}: the refcount table would exceed 8 MiB`);
+    if (tableClusters * cs > 8 << 20)
+      throw new ImageFormatError(`${this.file.name}: the refcount table would exceed 8 MiB`);
     const end = first + tableClusters + newBlocks.length;
     // New blocks: each counts the new clusters in its range.
     newBlocks.forEach((index, k) => {

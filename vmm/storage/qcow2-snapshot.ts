@@ -58,10 +58,13 @@ export function readSnapshots(img: Qcow2Image): Snapshot[] {
       id: dec.decode(rest.subarray(extraLen, extraLen + idLen)),
       name: dec.decode(rest.subarray(extraLen + idLen)),
     };
-    if (s.l1Size > (32 << 20) / 8) img.fail(`snapshot ${s.id} has an L1 table of ${s.l1Size} entries (the image is corrupt)`);
+    if (s.l1Size > (32 << 20) / 8)
+      img.fail(`snapshot ${s.id} has an L1 table of ${s.l1Size} entries (the image is corrupt)`);
     if (s.l1Size > 0) {
       if (s.l1Offset % img.clusterSize !== 0 || s.l1Offset < img.clusterSize || s.l1Offset + s.l1Size * 8 > fileSize) {
-        img.fail(`snapshot ${s.id}'s L1 table at ${s.l1Offset} lies outside the file or in the header (the image is corrupt)`);
+        img.fail(
+          `snapshot ${s.id}'s L1 table at ${s.l1Offset} lies outside the file or in the header (the image is corrupt)`,
+        );
       }
     }
     if (s.extra.length >= 8 && s.vmStateSize === 0) s.vmStateSize = u64(new DataView(s.extra.buffer), 0);
@@ -165,7 +168,10 @@ function updateTree(img: Qcow2Image, l1: number[], delta: number): void {
       for (let i = 0; i < img.l2Entries; i++) for (const c of clustersOf(img, img.decodeL2(t, i))) bump(c);
     }
     for (const [c, v] of want) {
-      if (v > rc.max) throw new ImageFormatError(`${img.file.name}: refcount overflow: cluster ${c} would be referenced ${v} times (at most ${rc.max})`);
+      if (v > rc.max)
+        throw new ImageFormatError(
+          `${img.file.name}: refcount overflow: cluster ${c} would be referenced ${v} times (at most ${rc.max})`,
+        );
     }
     // Flags first: a COPIED flag left on a shared cluster would let a write change the
     // snapshot, a flag missing on an owned one only costs a copy.
@@ -180,7 +186,8 @@ function updateTree(img: Qcow2Image, l1: number[], delta: number): void {
       for (const c of cs) rc.add(c, delta);
       if (e.kind !== "compressed" && e.offset) {
         const copied = rc.get(e.offset / img.clusterSize) === 1;
-        if (copied !== e.copied && rc.get(l2 / img.clusterSize) > 0) img.writeL2Entry(l2, i, e.offset, { copied, zero: e.kind === "zero" });
+        if (copied !== e.copied && rc.get(l2 / img.clusterSize) > 0)
+          img.writeL2Entry(l2, i, e.offset, { copied, zero: e.kind === "zero" });
       }
     }
     if (rc.add(l2 / img.clusterSize, delta) === 0) img.dropL2(l2);
@@ -194,7 +201,8 @@ function clearCopiedFlags(img: Qcow2Image, l1: number[]): void {
     const t = img.l2Table(l2);
     for (let i = 0; i < img.l2Entries; i++) {
       const e = img.decodeL2(t, i);
-      if (e.copied && e.kind !== "compressed" && e.offset) img.writeL2Entry(l2, i, e.offset, { copied: false, zero: e.kind === "zero" });
+      if (e.copied && e.kind !== "compressed" && e.offset)
+        img.writeL2Entry(l2, i, e.offset, { copied: false, zero: e.kind === "zero" });
     }
   }
   img.l1.forEach((l2, i) => {
@@ -223,7 +231,7 @@ export function fixCopiedFlags(img: Qcow2Image): void {
 function l1Bytes(l1: number[]): Uint8Array {
   const b = new Uint8Array(l1.length * 8);
   const v = new DataView(b.buffer);
-  l1.forEach((o, i) => put64(v, i * 8, o));
+  for (const [i, o] of l1.entries()) put64(v, i * 8, o);
   return b;
 }
 
@@ -273,7 +281,7 @@ export function applySnapshot(img: Qcow2Image, idOrName: string): void {
   const old = [...img.l1];
   updateTree(img, target, 1);
   img.file.flush();
-  target.forEach((o, i) => img.writeL1Entry(i, o, false));
+  for (const [i, o] of target.entries()) img.writeL1Entry(i, o, false);
   img.file.flush();
   updateTree(img, old, -1);
   fixCopiedFlags(img);

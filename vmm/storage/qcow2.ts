@@ -68,7 +68,13 @@ export class Qcow2Image implements DiskImage {
         this.fail("the image is dirty (lazy refcounts were on); repair it first with: img check -r all");
       }
     }
-    this.refcounts = new Refcounts(file, header.clusterBits, header.refcountOrder, header.refcountTableOffset, header.refcountTableClusters);
+    this.refcounts = new Refcounts(
+      file,
+      header.clusterBits,
+      header.refcountOrder,
+      header.refcountTableOffset,
+      header.refcountTableClusters,
+    );
     this.loadL1(header.l1Offset, header.l1Size);
     // Autoclear features (bitmaps) describe data we do not keep up to date: clear them.
     if (!this.readOnly && header.version === 3 && header.autoclear !== 0) {
@@ -87,9 +93,11 @@ export class Qcow2Image implements DiskImage {
 
   /** Checks a table or cluster offset read from the image. */
   private checkOffset(offset: number, what: string, length = this.clusterSize): void {
-    if (offset % this.clusterSize !== 0) this.fail(`${what} at ${offset} is not cluster-aligned (the image is corrupt)`);
+    if (offset % this.clusterSize !== 0)
+      this.fail(`${what} at ${offset} is not cluster-aligned (the image is corrupt)`);
     if (offset < this.clusterSize) this.fail(`${what} points into the header (the image is corrupt)`);
-    if (offset + length > this.file.size()) this.fail(`${what} at ${offset} lies past the end of the file (the image is corrupt)`);
+    if (offset + length > this.file.size())
+      this.fail(`${what} at ${offset} lies past the end of the file (the image is corrupt)`);
   }
 
   /** Reads an L1 table (the active one, or a snapshot's) as offsets and COPIED flags. */
@@ -102,7 +110,8 @@ export class Qcow2Image implements DiskImage {
     for (let i = 0; i < entries; i++) {
       const hi = view.getUint32(i * 8);
       const lo = view.getUint32(i * 8 + 4);
-      if ((hi & 0x7f000000) !== 0 || (lo & 0x1ff) !== 0) this.fail(`L1 entry ${i} has reserved bits set (the image is corrupt)`);
+      if ((hi & 0x7f000000) !== 0 || (lo & 0x1ff) !== 0)
+        this.fail(`L1 entry ${i} has reserved bits set (the image is corrupt)`);
       const o = (hi & 0xffffff) * 2 ** 32 + lo;
       if (o !== 0) this.checkOffset(o, `the L2 table of L1 entry ${i}`);
       offsets.push(o);
@@ -160,7 +169,8 @@ export class Qcow2Image implements DiskImage {
       }
       return { kind: "compressed", offset, compressedSize, copied: false };
     }
-    if ((hi & 0x3f000000) !== 0 || (lo & 0x1fe) !== 0) this.fail(`an L2 entry has reserved bits set (the image is corrupt)`);
+    if ((hi & 0x3f000000) !== 0 || (lo & 0x1fe) !== 0)
+      this.fail(`an L2 entry has reserved bits set (the image is corrupt)`);
     const offset = (hi & 0xffffff) * 2 ** 32 + (lo & 0xfffffe00);
     const zero = this.header.version === 3 && (lo & 1) !== 0;
     if (offset !== 0) this.checkOffset(offset, "a data cluster");
@@ -196,7 +206,8 @@ export class Qcow2Image implements DiskImage {
     } catch (err) {
       this.fail(`a compressed cluster at ${e.offset} does not decompress (${(err as Error).message})`);
     }
-    if (data.length < this.clusterSize) this.fail(`a compressed cluster at ${e.offset} decompresses to ${data.length} bytes`);
+    if (data.length < this.clusterSize)
+      this.fail(`a compressed cluster at ${e.offset} decompresses to ${data.length} bytes`);
     this.lastInflated = { offset: e.offset, data };
     return data;
   }
@@ -209,7 +220,8 @@ export class Qcow2Image implements DiskImage {
   }
 
   read(offset: number, dest: Uint8Array): void {
-    if (offset < 0 || offset + dest.length > this.size) this.fail(`a read past the end of the disk (${offset}+${dest.length})`);
+    if (offset < 0 || offset + dest.length > this.size)
+      this.fail(`a read past the end of the disk (${offset}+${dest.length})`);
     let done = 0;
     while (done < dest.length) {
       const pos = offset + done;
@@ -232,13 +244,15 @@ export class Qcow2Image implements DiskImage {
     const start = gc * this.clusterSize;
     if (e.kind === "data") this.file.read(e.offset, out);
     else if (e.kind === "compressed") out.set(this.inflate(e));
-    else if (e.kind === "unallocated") this.readBacking(start, out.subarray(0, Math.min(this.clusterSize, this.size - start)));
+    else if (e.kind === "unallocated")
+      this.readBacking(start, out.subarray(0, Math.min(this.clusterSize, this.size - start)));
     return out;
   }
 
   write(offset: number, data: Uint8Array): void {
     if (this.readOnly) this.fail("the image is read-only");
-    if (offset < 0 || offset + data.length > this.size) this.fail(`a write past the end of the disk (${offset}+${data.length})`);
+    if (offset < 0 || offset + data.length > this.size)
+      this.fail(`a write past the end of the disk (${offset}+${data.length})`);
     let done = 0;
     while (done < data.length) {
       const pos = offset + done;
@@ -302,7 +316,8 @@ export class Qcow2Image implements DiskImage {
     const left = this.refcounts.add(cluster, -1);
     if (left === 0) {
       this.dropL2(cluster * this.clusterSize);
-      if (this.lastInflated && Math.floor(this.lastInflated.offset / this.clusterSize) === cluster) this.lastInflated = undefined;
+      if (this.lastInflated && Math.floor(this.lastInflated.offset / this.clusterSize) === cluster)
+        this.lastInflated = undefined;
     }
   }
 
@@ -341,7 +356,8 @@ export class Qcow2Image implements DiskImage {
   private statusOf(pos: number): LayerStatus {
     const e = this.lookup(Math.floor(pos / this.clusterSize));
     const inCluster = pos % this.clusterSize;
-    if (e.kind === "data") return { length: 0, allocated: true, zero: false, hostOffset: e.offset + inCluster, compressed: false };
+    if (e.kind === "data")
+      return { length: 0, allocated: true, zero: false, hostOffset: e.offset + inCluster, compressed: false };
     if (e.kind === "compressed") return { length: 0, allocated: true, zero: false, compressed: true };
     if (e.kind === "zero") return { length: 0, allocated: true, zero: true, compressed: false };
     return { length: 0, allocated: false, zero: !this.backing, compressed: false };
@@ -364,7 +380,8 @@ export class Qcow2Image implements DiskImage {
 }
 
 export function isZero(b: Uint8Array): boolean {
-  const words = b.byteOffset % 4 === 0 && b.length % 4 === 0 ? new Uint32Array(b.buffer, b.byteOffset, b.length / 4) : b;
+  const words =
+    b.byteOffset % 4 === 0 && b.length % 4 === 0 ? new Uint32Array(b.buffer, b.byteOffset, b.length / 4) : b;
   for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
   return true;
 }

@@ -31,7 +31,13 @@ export class RawImage implements DiskImage {
   }
 
   status(offset: number, length: number): LayerStatus {
-    return { length: Math.min(length, this.size - offset), allocated: true, zero: false, hostOffset: offset, compressed: false };
+    return {
+      length: Math.min(length, this.size - offset),
+      allocated: true,
+      zero: false,
+      hostOffset: offset,
+      compressed: false,
+    };
   }
 
   resize(size: number): void {
