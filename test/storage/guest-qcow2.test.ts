@@ -18,8 +18,9 @@ afterAll(tmp.done);
 const sha = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
 function pci(drive: string) {
-  return machinePci({ drives: [parseDrive(drive)], devices: [], netdevs: [] }, (path, what, writable, overlay, format) =>
-    openDiskSource(path, { what, writable, overlay, format }),
+  return machinePci(
+    { drives: [parseDrive(drive)], devices: [], netdevs: [] },
+    (path, what, writable, overlay, format) => openDiskSource(path, { what, writable, overlay, format }),
   );
 }
 

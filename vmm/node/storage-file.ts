@@ -3,7 +3,7 @@
 // deflate as the qcow2 compression codec.
 
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, realpathSync, writeSync } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { constants, deflateRawSync, inflateRawSync } from "node:zlib";
 import { ImageFormatError, type StorageFile } from "../storage/file.js";
 import type { BackingOpener, OpenOptions } from "../storage/open.js";
@@ -75,7 +75,8 @@ export const zlibCodec: Codec = {
 
 /** A backing name is relative to its overlay's folder, as in QEMU. */
 export const openBackingFile: BackingOpener = (name, from) => {
-  const path = isAbsolute(name) ? name : resolve(dirname(from.name), name);
+  // Joined, not resolved: a relative overlay name gives a relative backing name, as in QEMU.
+  const path = isAbsolute(name) ? name : join(dirname(from.name), name);
   const file = new HostFile(path, false);
   return { file, id: realpathSync(path) };
 };

@@ -252,8 +252,7 @@ export function createSnapshot(img: Qcow2Image, name: string, now = Date.now()):
   const extra = new Uint8Array(24);
   const ev = new DataView(extra.buffer);
   put64(ev, 8, img.size);
-  ev.setUint32(16, 0xffffffff); // icount: -1, none recorded
-  ev.setUint32(20, 0xffffffff);
+  // icount stays 0, as qemu-img writes it (no replay).
   const s: Snapshot = {
     l1Offset,
     l1Size: l1.length,

@@ -10,7 +10,14 @@
 
 import { ImageFormatError, type StorageFile } from "./file.js";
 import type { DiskImage, LayerStatus } from "./image.js";
-import { INCOMPAT_CORRUPT, INCOMPAT_DIRTY, type Qcow2Header } from "./qcow2-header.js";
+import {
+  encodeHeader,
+  INCOMPAT_CORRUPT,
+  INCOMPAT_DIRTY,
+  l1EntriesFor,
+  MAX_L1_BYTES,
+  type Qcow2Header,
+} from "./qcow2-header.js";
 import { Refcounts } from "./qcow2-refcount.js";
 
 /** Compression for compressed clusters: raw deflate (zlib's, QEMU uses a 4 KiB window). */
@@ -51,6 +58,8 @@ export class Qcow2Image implements DiskImage {
   private readonly l2Cache = new Map<number, DataView>();
   private codec?: Codec;
   private lastInflated?: { offset: number; data: Uint8Array };
+  /** Where the next compressed cluster may go (inside the last one's host cluster). */
+  private compressedTail = 0;
 
   constructor(
     readonly file: StorageFile,
@@ -363,10 +372,99 @@ export class Qcow2Image implements DiskImage {
     return { length: 0, allocated: false, zero: !this.backing, compressed: false };
   }
 
-  /** Rewrites the header's first cluster (header, extensions, backing name). */
-  writeHeader(encoded: Uint8Array): void {
+  /** Rewrites the header's first cluster (header, extensions, backing name) from `header`. */
+  rewriteHeader(): void {
+    this.header.refcountTableOffset = this.refcounts.tableOffset;
+    this.header.refcountTableClusters = this.refcounts.tableClusters;
+    const encoded = encodeHeader(this.header);
     if (encoded.length > this.clusterSize) this.fail("the header does not fit in the first cluster");
     this.file.write(0, encoded);
+    this.file.flush();
+  }
+
+  /**
+   * Stores a whole guest cluster compressed (convert -c), packed byte by byte after the last
+   * compressed cluster as QEMU does; a cluster that does not shrink is stored as is.
+   */
+  writeCompressed(gc: number, contents: Uint8Array): void {
+    if (!this.codec) this.fail("compression needs a deflate codec, and none was given");
+    const packed = this.codec.deflate(contents);
+    const before = this.lookup(gc);
+    if (packed.length >= this.clusterSize - 512) {
+      this.writeNewCluster(gc, contents, before);
+      return;
+    }
+    const cs = this.clusterSize;
+    let at = this.compressedTail;
+    const fits = at !== 0 && Math.floor(at / cs) === Math.floor((at + packed.length - 1) / cs);
+    if (!fits) at = this.refcounts.allocate(Math.ceil(packed.length / cs)) * cs;
+    this.file.write(at, packed);
+    const first = Math.floor(at / cs);
+    const last = Math.floor((at + packed.length - 1) / cs);
+    for (let c = first; c <= last; c++) this.refcounts.add(c, 1);
+    this.compressedTail = at + packed.length;
+    const x = 62 - (this.header.clusterBits - 8);
+    const sectors = Math.ceil(((at % 512) + packed.length) / 512) - 1;
+    const v = BigInt(at) | (BigInt(sectors) << BigInt(x)) | (1n << 62n);
+    const table = this.ownL2(Math.floor(gc / this.l2Entries));
+    const t = this.l2Table(table);
+    const i = gc % this.l2Entries;
+    t.setBigUint64(i * 8, v);
+    this.file.write(table + i * 8, new Uint8Array(t.buffer, i * 8, 8));
+    this.release(before);
+  }
+
+  /** Makes guest cluster `gc` unallocated again (reads fall through to the backing). */
+  discard(gc: number): void {
+    const before = this.lookup(gc);
+    if (before.kind === "unallocated") return;
+    this.setEntry(gc, 0, {}, before);
+  }
+
+  /** A new virtual size: a larger L1 table when needed (written, switched, old one freed). */
+  resize(size: number): void {
+    if (this.readOnly) this.fail("the image is read-only");
+    const h = this.header;
+    const need = l1EntriesFor(size, h.clusterBits);
+    if (need * 8 > MAX_L1_BYTES) this.fail(`the size ${size} bytes needs an L1 table larger than 32 MiB`);
+    if (size < h.size) {
+      const cs = this.clusterSize;
+      for (let gc = Math.ceil(size / cs); gc < Math.ceil(h.size / cs); gc++) this.discard(gc);
+    }
+    const field = new Uint8Array(24);
+    const v = new DataView(field.buffer);
+    let oldL1: { offset: number; clusters: number } | undefined;
+    if (need > h.l1Size) {
+      const clusters = Math.ceil((need * 8) / this.clusterSize);
+      const first = this.refcounts.allocate(clusters);
+      const raw = new Uint8Array(clusters * this.clusterSize);
+      const rv = new DataView(raw.buffer);
+      this.l1.forEach((o, i) => {
+        rv.setUint32(i * 8, (this.l1Copied[i] && o ? COPIED : 0) | Math.floor(o / 2 ** 32));
+        rv.setUint32(i * 8 + 4, o >>> 0);
+      });
+      this.file.write(first * this.clusterSize, raw);
+      for (let c = first; c < first + clusters; c++) this.refcounts.set(c, 1);
+      oldL1 = { offset: h.l1Offset, clusters: Math.ceil((h.l1Size * 8) / this.clusterSize) };
+      h.l1Offset = first * this.clusterSize;
+      h.l1Size = need;
+      while (this.l1.length < need) {
+        this.l1.push(0);
+        this.l1Copied.push(false);
+      }
+    }
+    v.setUint32(0, Math.floor(size / 2 ** 32));
+    v.setUint32(4, size >>> 0);
+    v.setUint32(12, h.l1Size);
+    v.setUint32(16, Math.floor(h.l1Offset / 2 ** 32));
+    v.setUint32(20, h.l1Offset >>> 0);
+    this.file.flush();
+    this.file.write(24, field);
+    this.file.flush();
+    h.size = size;
+    if (oldL1 && h.l1Offset !== oldL1.offset && oldL1.offset) {
+      for (let c = 0; c < oldL1.clusters; c++) this.refcounts.add(oldL1.offset / this.clusterSize + c, -1);
+    }
   }
 
   flush(): void {
