@@ -150,7 +150,8 @@ export function mapChain(top: DiskImage): MapEntry[] {
     for (let depth = 0; depth < chain.length && !entry; depth++) {
       const layer = chain[depth]!;
       if (pos >= layer.size) {
-        entry = { start: pos, length: len, depth, present: true, zero: true, data: false };
+        // Past a shorter backing file's end: zeros that no layer holds.
+        entry = { start: pos, length: len, depth: depth - 1, present: false, zero: true, data: false };
         break;
       }
       const st = layer.status(pos, Math.min(len, layer.size - pos));
@@ -254,7 +255,7 @@ export function checkJson(r: CheckResult, filename: string): string {
   if (r.corruptions - r.corruptionsFixed) out.corruptions = r.corruptions - r.corruptionsFixed;
   if (r.leaksFixed) out["leaks-fixed"] = r.leaksFixed;
   if (r.corruptionsFixed) out["corruptions-fixed"] = r.corruptionsFixed;
-  out["allocated-clusters"] = r.allocatedClusters;
+  if (r.allocatedClusters) out["allocated-clusters"] = r.allocatedClusters;
   out.filename = filename;
   out.format = "qcow2";
   if (r.fragmentedClusters) out["fragmented-clusters"] = r.fragmentedClusters;

@@ -368,7 +368,10 @@ export class Qcow2Image implements DiskImage {
     if (e.kind === "data")
       return { length: 0, allocated: true, zero: false, hostOffset: e.offset + inCluster, compressed: false };
     if (e.kind === "compressed") return { length: 0, allocated: true, zero: false, compressed: true };
-    if (e.kind === "zero") return { length: 0, allocated: true, zero: true, compressed: false };
+    if (e.kind === "zero") {
+      const hostOffset = e.offset ? e.offset + inCluster : undefined;
+      return { length: 0, allocated: true, zero: true, hostOffset, compressed: false };
+    }
     return { length: 0, allocated: false, zero: !this.backing, compressed: false };
   }
 
