@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
+import { BlockIoError, CowDisk } from "../../devices/storage/block.js";
 import { openDiskSource } from "../../vmm/node/disk-image.js";
 import { UserInputError } from "../../vmm/node/files.js";
 import { runImg } from "../../vmm/node/img.js";
@@ -54,16 +55,28 @@ describe("malformed images are refused and left as they were", () => {
     const raw = tmp.path("not-qcow2.img");
     writeFileSync(raw, pattern(1 << 20, 2));
     refused(raw, /bad magic/, "qcow2");
-    refused(image("v4.qcow2", (_b, v) => v.setUint32(4, 4)), /version 4/);
+    refused(
+      image("v4.qcow2", (_b, v) => v.setUint32(4, 4)),
+      /version 4/,
+    );
   });
 
   it("an L1 table past the end of the file or in the header", () => {
-    refused(image("l1-past.qcow2", (_b, v) => put64(v, 40, 1 << 30)), /L1 table .* past the end of the file/);
-    refused(image("l1-header.qcow2", (_b, v) => put64(v, 40, 0)), /L1 table points into the header/);
+    refused(
+      image("l1-past.qcow2", (_b, v) => put64(v, 40, 1 << 30)),
+      /L1 table .* past the end of the file/,
+    );
+    refused(
+      image("l1-header.qcow2", (_b, v) => put64(v, 40, 0)),
+      /L1 table points into the header/,
+    );
   });
 
   it("a refcount table in the header, and an L1 entry pointing past the end", () => {
-    refused(image("rt-header.qcow2", (_b, v) => put64(v, 48, 0)), /refcount table points into the header/);
+    refused(
+      image("rt-header.qcow2", (_b, v) => put64(v, 48, 0)),
+      /refcount table points into the header/,
+    );
     refused(
       image("l2-past.qcow2", (b, v) => {
         const l1 = v.getUint32(44);
@@ -86,11 +99,21 @@ describe("malformed images are refused and left as they were", () => {
     expect(() => img.read(65536, new Uint8Array(512))).toThrow(/data cluster at \d+ lies past the end of the file/);
     expect(() => img.write(65536, new Uint8Array(512))).toThrow(/past the end of the file/);
     img.close();
+    // Under a disk model: an I/O error for the guest, not an exception out of the host.
+    const disk = new CowDisk(openDiskSource(path, { what: "disk image", writable: true, overlay: false }), {
+      writeThrough: true,
+      name: path,
+    });
+    expect(() => disk.read(128, 1)).toThrow(BlockIoError);
+    expect(() => disk.write(128, new Uint8Array(512))).toThrow(BlockIoError);
     expect(sha(path)).toBe(before);
   });
 
   it("refcount overflow: an order past 64 bits, and a snapshot that 1-bit refcounts cannot count", () => {
-    refused(image("order.qcow2", (_b, v) => v.setUint32(96, 7)), /refcount_order 7/);
+    refused(
+      image("order.qcow2", (_b, v) => v.setUint32(96, 7)),
+      /refcount_order 7/,
+    );
     const path = image("onebit.qcow2", () => {}, { refcountBits: 1 });
     const before = sha(path);
     const r = runImg(["snapshot", "-c", "s", path]);
@@ -119,7 +142,10 @@ describe("malformed images are refused and left as they were", () => {
   });
 
   it("an absurd size", () => {
-    refused(image("huge.qcow2", (_b, v) => put64(v, 24, 2 ** 52)), /needs an L1 table larger than 32 MiB/);
+    refused(
+      image("huge.qcow2", (_b, v) => put64(v, 24, 2 ** 52)),
+      /needs an L1 table larger than 32 MiB/,
+    );
     refused(
       image("absurd.qcow2", (_b, v) => {
         v.setUint32(24, 0x7fffffff);
