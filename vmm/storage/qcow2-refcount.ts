@@ -20,7 +20,8 @@ export class Refcounts {
   private readonly blocks = new Map<number, Uint8Array>();
   /** Clusters handed out by allocate() whose counts are not set yet. */
   private readonly reserved = new Set<number>();
-  private freeHint = 0;
+  /** No free cluster below this one (cluster 0 is the header). */
+  private freeHint = 1;
 
   constructor(
     private readonly file: StorageFile,
@@ -131,7 +132,7 @@ export class Refcounts {
     const [at, n] = this.store(b, cluster % this.perBlock, value);
     this.file.write(this.table[index] + at, b.subarray(at, at + n));
     this.reserved.delete(cluster);
-    if (value === 0 && cluster < this.freeHint) this.freeHint = cluster;
+    if (value === 0 && cluster < this.freeHint && cluster > 0) this.freeHint = cluster;
   }
 
   add(cluster: number, delta: number): number {
@@ -145,7 +146,7 @@ export class Refcounts {
    * allocation gets them) until their counts are set.
    */
   allocate(n: number): number {
-    let c = Math.max(this.freeHint, 1);
+    let c = this.freeHint;
     let run = 0;
     for (;;) {
       if (this.get(c) === 0 && !this.reserved.has(c)) {
