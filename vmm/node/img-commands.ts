@@ -134,8 +134,8 @@ export function create(path: string, a: CreateArgs): string {
     const parts = [
       `Formatting '${path}', fmt=qcow2 cluster_size=${q.clusterSize ?? 65536} extended_l2=off compression_type=zlib size=${size}`,
     ];
-    if (q.backingFile !== undefined) parts.push(`backing_file=${q.backingFile}`, `backing_fmt=${q.backingFormat}`);
     if (q.version === 2) parts.push("compat=0.10");
+    if (q.backingFile !== undefined) parts.push(`backing_file=${q.backingFile}`, `backing_fmt=${q.backingFormat}`);
     parts.push(`lazy_refcounts=off refcount_bits=${q.refcountBits ?? 16}`);
     return parts.join(" ");
   } finally {
