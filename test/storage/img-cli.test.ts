@@ -3,6 +3,8 @@
 
 import { spawnSync } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
+import { parseArgs } from "../../vmm/node/args.js";
+import { openDiskSource } from "../../vmm/node/disk-image.js";
 import { runImg } from "../../vmm/node/img.js";
 import { sizeToStr } from "../../vmm/node/img-output.js";
 import { qemuImg, scratch } from "./helpers.js";
@@ -85,5 +87,24 @@ describe("npm run img", () => {
     expect(runImg(["resize", small, "-1M"]).stderr.join("")).toMatch(/--shrink/);
     expect(runImg(["resize", "--shrink", small, "-1M"]).status).toBe(0);
     expect(runImg(["info", small]).stdout.join("\n")).toContain("virtual size: 3 MiB (3145728 bytes)");
+  });
+});
+
+describe("the VM's drive flags", () => {
+  it("-snapshot makes every drive copy-on-write; format=qcow2 is kept for the opener", () => {
+    const a = parseArgs(["-drive", "file=a.qcow2,format=qcow2,snapshot=off,if=virtio", "-snapshot"]);
+    expect(a.machine.drives[0]).toMatchObject({ format: "qcow2", snapshot: true });
+    const b = parseArgs(["-drive", "file=a.qcow2,snapshot=off,if=virtio"]);
+    expect(b.machine.drives[0]).toMatchObject({ snapshot: false });
+    expect(b.machine.drives[0]?.format).toBeUndefined();
+  });
+
+  it("a drive's image is opened by its magic: a qcow2 under a raw name still reads as qcow2", () => {
+    const f = tmp.path("disk.img");
+    runImg(["create", "-q", "-f", "qcow2", f, "1M"]);
+    const source = openDiskSource(f, { what: "disk image", writable: false, overlay: false });
+    expect(source.size).toBe(1 << 20);
+    const raw = openDiskSource(f, { what: "disk image", writable: false, overlay: false, format: "raw" });
+    expect(raw.size).toBeLessThan(1 << 20);
   });
 });
