@@ -30,30 +30,9 @@ describe("npm run img", () => {
   it("create prints qemu-img's line for v2, backing files and options", () => {
     const base = tmp.path("b.raw");
     expect(runImg(["create", "-f", "raw", base, "3M"]).stdout).toEqual([`Formatting '${base}', fmt=raw size=3145728`]);
-    const mine = runImg([
-      "create",
-      "-f",
-      "qcow2",
-      "-o",
-      "compat=0.10",
-      "-b",
-      "b.raw",
-      "-F",
-      "raw",
-      tmp.path("v2.qcow2"),
-    ]);
-    const theirs = qemuImg(
-      "create",
-      "-f",
-      "qcow2",
-      "-o",
-      "compat=0.10",
-      "-b",
-      "b.raw",
-      "-F",
-      "raw",
-      tmp.path("v2q.qcow2"),
-    );
+    const options = ["-f", "qcow2", "-o", "compat=0.10", "-b", "b.raw", "-F", "raw"];
+    const mine = runImg(["create", ...options, tmp.path("v2.qcow2")]);
+    const theirs = qemuImg("create", ...options, tmp.path("v2q.qcow2"));
     expect(mine.stdout.join("\n")).toBe(theirs.stdout.trim().replace("v2q.qcow2", "v2.qcow2"));
   });
 

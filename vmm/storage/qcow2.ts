@@ -228,23 +228,31 @@ export class Qcow2Image implements DiskImage {
     dest.fill(0, inside);
   }
 
-  read(offset: number, dest: Uint8Array): void {
-    if (offset < 0 || offset + dest.length > this.size)
-      this.fail(`a read past the end of the disk (${offset}+${dest.length})`);
-    let done = 0;
-    while (done < dest.length) {
+  /** Calls `each` for every piece of [offset, offset+length) that lies in one guest cluster. */
+  private byCluster(
+    offset: number,
+    length: number,
+    each: (gc: number, inCluster: number, from: number, to: number) => void,
+  ): void {
+    if (offset < 0 || offset + length > this.size)
+      this.fail(`an access past the end of the disk (${offset}+${length})`);
+    for (let done = 0; done < length; ) {
       const pos = offset + done;
-      const gc = Math.floor(pos / this.clusterSize);
-      const inCluster = pos % this.clusterSize;
-      const n = Math.min(this.clusterSize - inCluster, dest.length - done);
-      const part = dest.subarray(done, done + n);
+      const n = Math.min(this.clusterSize - (pos % this.clusterSize), length - done);
+      each(Math.floor(pos / this.clusterSize), pos % this.clusterSize, done, done + n);
+      done += n;
+    }
+  }
+
+  read(offset: number, dest: Uint8Array): void {
+    this.byCluster(offset, dest.length, (gc, inCluster, from, to) => {
+      const part = dest.subarray(from, to);
       const e = this.lookup(gc);
       if (e.kind === "data") this.file.read(e.offset + inCluster, part);
       else if (e.kind === "zero") part.fill(0);
-      else if (e.kind === "compressed") part.set(this.inflate(e).subarray(inCluster, inCluster + n));
-      else this.readBacking(pos, part);
-      done += n;
-    }
+      else if (e.kind === "compressed") part.set(this.inflate(e).subarray(inCluster, inCluster + part.length));
+      else this.readBacking(offset + from, part);
+    });
   }
 
   /** Guest cluster `gc`'s current contents (this layer or below), for a partial write's copy. */
@@ -260,17 +268,9 @@ export class Qcow2Image implements DiskImage {
 
   write(offset: number, data: Uint8Array): void {
     if (this.readOnly) this.fail("the image is read-only");
-    if (offset < 0 || offset + data.length > this.size)
-      this.fail(`a write past the end of the disk (${offset}+${data.length})`);
-    let done = 0;
-    while (done < data.length) {
-      const pos = offset + done;
-      const gc = Math.floor(pos / this.clusterSize);
-      const inCluster = pos % this.clusterSize;
-      const n = Math.min(this.clusterSize - inCluster, data.length - done);
-      this.writeInCluster(gc, inCluster, data.subarray(done, done + n));
-      done += n;
-    }
+    this.byCluster(offset, data.length, (gc, inCluster, from, to) =>
+      this.writeInCluster(gc, inCluster, data.subarray(from, to)),
+    );
   }
 
   private writeInCluster(gc: number, inCluster: number, part: Uint8Array): void {
