@@ -2,6 +2,7 @@
 // commands' messages in process: create's line as qemu-img prints it, sizes, usage mistakes.
 
 import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseArgs } from "../../vmm/node/args.js";
 import { openDiskSource } from "../../vmm/node/disk-image.js";
@@ -85,5 +86,15 @@ describe("the VM's drive flags", () => {
     expect(source.size).toBe(1 << 20);
     const raw = openDiskSource(f, { what: "disk image", writable: false, overlay: false, format: "raw" });
     expect(raw.size).toBeLessThan(1 << 20);
+  });
+});
+
+describe("vmm/storage runs in the page too", () => {
+  it("imports no Node module", () => {
+    const dir = new URL("../../vmm/storage/", import.meta.url);
+    for (const name of readdirSync(dir)) {
+      const text = readFileSync(new URL(name, dir), "utf8");
+      expect(text, name).not.toMatch(/from "node:|require\(/);
+    }
   });
 });
