@@ -31,6 +31,8 @@ export interface ImageSource {
   /** Present when the source can be written (write-through mode only). */
   writeAt?(offset: number, data: Uint8Array): void;
   flush?(): void;
+  /** The source is itself a throwaway copy-on-write layer (a temporary overlay file): writes go to it. */
+  throwaway?: boolean;
 }
 
 /** A disk image that cannot be used as given (bad size, empty). */
@@ -41,6 +43,24 @@ export class DiskImageError extends Error {
 /** An access outside the device: the disk model turns it into an ATA/ATAPI error. */
 export class BlockRangeError extends RangeError {
   override name = "BlockRangeError";
+}
+
+/**
+ * The image failed under a request (a corrupt qcow2 table, a host I/O error): the disk model
+ * reports it to the guest as it reports a bad range, and the host carries on.
+ */
+export class BlockIoError extends BlockRangeError {
+  override name = "BlockIoError";
+}
+
+/** Runs a source access; whatever it throws becomes a BlockIoError naming the image. */
+function sourceIo<T>(name: string, access: () => T): T {
+  try {
+    return access();
+  } catch (e) {
+    if (e instanceof BlockRangeError) throw e;
+    throw new BlockIoError(`${name}: ${(e as Error).message}`);
+  }
 }
 
 /** An in-memory image (the array is used as is, not copied). */
@@ -73,6 +93,7 @@ export class CowDisk implements BlockDevice {
   readonly size: number;
   readonly readOnly: boolean;
   private readonly writeThrough: boolean;
+  private readonly name: string;
   /** Written sectors, by sector number. */
   private readonly overlay = new Map<number, Uint8Array>();
 
@@ -94,6 +115,7 @@ export class CowDisk implements BlockDevice {
     if (options.writeThrough && !source.writeAt) {
       throw new DiskImageError(`${name}: writes cannot go through, the source is read-only`);
     }
+    this.name = name;
     this.size = size;
     this.sectors = size / SECTOR_SIZE;
     this.readOnly = options.readOnly ?? false;
@@ -118,7 +140,7 @@ export class CowDisk implements BlockDevice {
     this.check(sector, count);
     const out = new Uint8Array(count * SECTOR_SIZE);
     if (this.overlay.size === 0 || this.writeThrough) {
-      this.source.readAt(sector * SECTOR_SIZE, out);
+      sourceIo(this.name, () => this.source.readAt(sector * SECTOR_SIZE, out));
       return out;
     }
     // Runs of sectors not in the overlay come from the source in one read each.
@@ -130,7 +152,10 @@ export class CowDisk implements BlockDevice {
         continue;
       }
       if (run >= 0) {
-        this.source.readAt((sector + run) * SECTOR_SIZE, out.subarray(run * SECTOR_SIZE, i * SECTOR_SIZE));
+        const [from, to] = [run, i];
+        sourceIo(this.name, () =>
+          this.source.readAt((sector + from) * SECTOR_SIZE, out.subarray(from * SECTOR_SIZE, to * SECTOR_SIZE)),
+        );
         run = -1;
       }
       if (own) out.set(own, i * SECTOR_SIZE);
@@ -145,7 +170,7 @@ export class CowDisk implements BlockDevice {
     this.check(sector, count);
     if (this.readOnly) throw new BlockRangeError("the disk is read-only");
     if (this.writeThrough) {
-      this.source.writeAt!(sector * SECTOR_SIZE, data);
+      sourceIo(this.name, () => this.source.writeAt!(sector * SECTOR_SIZE, data));
       return;
     }
     for (let i = 0; i < count; i++) {
@@ -154,6 +179,6 @@ export class CowDisk implements BlockDevice {
   }
 
   flush(): void {
-    if (this.writeThrough) this.source.flush?.();
+    if (this.writeThrough) sourceIo(this.name, () => this.source.flush?.());
   }
 }

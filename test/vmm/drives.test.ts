@@ -23,6 +23,7 @@ describe("-drive and -device", () => {
   it("parses QEMU's spellings and refuses what this machine cannot do", () => {
     expect(parseDrive("file=a.img,if=virtio,format=raw,readonly=on")).toEqual({
       file: "a.img",
+      format: "raw",
       interface: "virtio",
       media: "disk",
       readOnly: true,
@@ -32,7 +33,7 @@ describe("-drive and -device", () => {
     expect(parseDrive("file=d.img,if=none,id=d0,snapshot=off")).toMatchObject({ id: "d0", snapshot: false });
     const bad: [string, RegExp][] = [
       ["if=virtio", /file=PATH is required/],
-      ["file=a,format=qcow2", /only raw/],
+      ["file=a,format=vmdk", /use raw or qcow2/],
       ["file=a,if=scsi", /use ide, virtio or none/],
       ["file=a,readonly=maybe", /use on or off/],
       ["file=a,cache=none", /unknown property 'cache'/],

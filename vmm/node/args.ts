@@ -89,6 +89,11 @@ const OPTIONS: OptionTable = {
   hdc: { type: "string", qemu: true, value: "FILE", help: "IDE disk, secondary master" },
   hdd: { type: "string", qemu: true, value: "FILE", help: "IDE disk, secondary slave" },
   cdrom: { type: "string", qemu: true, value: "FILE", help: "CD image (secondary master)" },
+  snapshot: {
+    type: "boolean",
+    qemu: true,
+    help: "every drive copy-on-write, snapshot=off ones too (writes go to a temporary qcow2 overlay)",
+  },
   drive: {
     type: "string",
     qemu: true,
@@ -333,6 +338,7 @@ export function parseArgs(argv: string[]): Args {
   let biosGiven = false;
   let initrdGiven = false;
   let nicCount = 0;
+  let snapshotAll = false;
   // In order: -nic counts its position, -drive and -device keep theirs.
   for (const { name, flag, value: raw } of parsed.tokens) {
     const v = raw ?? "";
@@ -361,6 +367,9 @@ export function parseArgs(argv: string[]): Args {
         break;
       case "drive":
         args.machine.drives.push(parseDrive(v));
+        break;
+      case "snapshot":
+        snapshotAll = true;
         break;
       case "device":
         if (!parseDebugDevice(v, args.debug)) args.machine.devices.push(parseDevice(v));
@@ -460,6 +469,8 @@ export function parseArgs(argv: string[]): Args {
         break;
     }
   }
+  // -snapshot: as QEMU's, for every drive wherever it stands on the line.
+  if (snapshotAll) for (const d of args.machine.drives) d.snapshot = true;
   if (kernelGiven && !initrdGiven) args.initrd = undefined;
   if (kernelGiven) args.defaultKernel = false;
   const modeError = checkModes(args.mode, args.mmu ?? defaultMmu(args.mode));

@@ -9,9 +9,10 @@ import { installFirmware } from "../firmware.js";
 import type { BuildVm } from "../lib/machine.js";
 import { Vm } from "../vm.js";
 import type { Args } from "./args.js";
-import { legacyDrives, machinePci } from "./drives.js";
+import { openDiskSource } from "./disk-image.js";
+import { legacyDrives, machinePci, type OpenImage } from "./drives.js";
 import { projectFile, readGuestFile, type SizeLimit, UserInputError } from "./files.js";
-import { ATA_DISK_LIMIT, ATAPI_CD_LIMIT, fileSource } from "./image-file.js";
+import { ATA_DISK_LIMIT, ATAPI_CD_LIMIT } from "./image-file.js";
 import { checkKernelImage } from "./kernel-check.js";
 import { loadCoreModule } from "./load-core.js";
 
@@ -39,8 +40,14 @@ export function planBoot(args: Args): BootPlan {
     bios && args.firmwareBoot
       ? readGuestFile(projectFile("guests/seabios/vgabios.bin"), "VGA BIOS", OPTION_ROM_LIMIT)
       : undefined;
-  const open = (path: string, what: string, writable: boolean) =>
-    fileSource(path, what, writable, what === "CD image" ? ATAPI_CD_LIMIT : ATA_DISK_LIMIT);
+  const open: OpenImage = (path, what, writable, overlay, format) =>
+    openDiskSource(path, {
+      what,
+      writable,
+      overlay,
+      format,
+      limit: what === "CD image" ? ATAPI_CD_LIMIT : ATA_DISK_LIMIT,
+    });
   const drives = [...legacyDrives(args), ...args.machine.drives];
   // Checked now: machinePci opens every image (type and size) and names a bad one.
   const pciNow = machinePci({ ...args.machine, drives }, open, args.memMiB * 2 ** 20);

@@ -2,14 +2,15 @@
 // options:
 //
 //   -hda F / -hdb F / -hdc F / -hdd F, -cdrom F      IDE drives (hdc is the CD-ROM with -cdrom)
-//   -drive file=F[,if=ide|virtio|none][,format=raw][,media=disk|cdrom][,readonly=on|off]
+//   -drive file=F[,if=ide|virtio|none][,format=raw|qcow2][,media=disk|cdrom][,readonly=on|off]
 //          [,snapshot=on|off][,index=N][,id=NAME]
 //   -device virtio-blk-pci,drive=NAME | virtio-rng-pci | virtio-net-pci | ne2k_pci
 //           | virtio-balloon-pci
 //          (NICs take netdev=NAME and mac=, with -netdev and -nic: vmm/node/netdevs.ts)
 //
-// Disks are copy-on-write over the image (snapshot=on, this project's default); snapshot=off
-// sends writes to the file. if=virtio makes its own virtio-blk-pci, as in QEMU; if=none leaves
+// Disks are copy-on-write over the image (snapshot=on, this project's default: a temporary qcow2
+// overlay, vmm/node/disk-image.ts); snapshot=off sends writes to the file. The format is
+// format= or the file's magic (raw or qcow2, with its backing chain). if=virtio makes its own virtio-blk-pci, as in QEMU; if=none leaves
 // the drive for a -device to name. A NIC's (virtio-net-pci, ne2k_pci) wire has one host, 10.0.2.2
 // unless its -netdev says otherwise, that answers ARP and ping (devices/net/backend.ts) until a
 // later issue brings a virtual switch; NICs get QEMU's MACs 52:54:00:12:34:56, :57, ... in order.
@@ -24,6 +25,7 @@ import { VirtioBlk } from "../../devices/virtio/blk.js";
 import type { VirtioDevice } from "../../devices/virtio/device.js";
 import { VirtioNet } from "../../devices/virtio/net.js";
 import { VirtioRng } from "../../devices/virtio/rng.js";
+import type { ImageFormat } from "../storage/image.js";
 import type { VmPciOptions } from "../vm.js";
 import { UserInputError } from "./files.js";
 import { connectNics, defaultMac, type NetdevArg, type NicArg, nicBackend, parseMac } from "./netdevs.js";
@@ -31,6 +33,8 @@ import { keyValues } from "./qemu-options.js";
 
 export interface DriveArg {
   file: string;
+  /** format=; otherwise the file's magic decides. */
+  format?: ImageFormat;
   interface: "ide" | "virtio" | "none";
   media: "disk" | "cdrom";
   readOnly: boolean;
@@ -79,14 +83,17 @@ export function parseDrive(value: string): DriveArg {
   if (iface !== "ide" && iface !== "virtio" && iface !== "none") {
     throw new UserInputError(`-drive: if=${iface}: use ide, virtio or none`);
   }
-  const format = kv.get("format") ?? "raw";
-  if (format !== "raw") throw new UserInputError(`-drive: format=${format}: only raw images are supported`);
+  const format = kv.get("format");
+  if (format !== undefined && format !== "raw" && format !== "qcow2") {
+    throw new UserInputError(`-drive: format=${format}: use raw or qcow2`);
+  }
   const media = kv.get("media") ?? "disk";
   if (media !== "disk" && media !== "cdrom") throw new UserInputError(`-drive: media=${media}: use disk or cdrom`);
   if (media === "cdrom" && iface !== "ide") throw new UserInputError("-drive: media=cdrom needs if=ide");
   const drive: DriveArg = {
     file,
     interface: iface,
+    ...(format ? { format } : {}),
     media,
     readOnly: media === "cdrom" || onOff("-drive", "readonly", kv.get("readonly") ?? "off"),
     snapshot: onOff("-drive", "snapshot", kv.get("snapshot") ?? "on"),
@@ -159,8 +166,17 @@ export function legacyDrives(opts: {
   return out;
 }
 
-/** Opens an image: `writable` only when writes go to the file. */
-export type OpenImage = (path: string, what: string, writable: boolean) => ImageSource;
+/**
+ * Opens an image: `writable` only when writes go to the file; `overlay` when guest writes go to
+ * a throwaway copy-on-write layer instead (snapshot=on on a writable drive).
+ */
+export type OpenImage = (
+  path: string,
+  what: string,
+  writable: boolean,
+  overlay: boolean,
+  format?: ImageFormat,
+) => ImageSource;
 
 /** Builds the Vm's PCI options: IDE positions, virtio devices, each disk over its image. */
 export function machinePci(args: MachineArgs, open: OpenImage, ramBytes = 64 << 20): VmPciOptions {
@@ -172,10 +188,13 @@ export function machinePci(args: MachineArgs, open: OpenImage, ramBytes = 64 << 
   const disk = (d: DriveArg) => {
     const what = d.media === "cdrom" ? "CD image" : "disk image";
     const writeThrough = !d.snapshot && !d.readOnly;
-    return new CowDisk(open(d.file, what, writeThrough), {
+    const overlay = d.snapshot && !d.readOnly;
+    const source = open(d.file, what, writeThrough, overlay, d.format);
+    return new CowDisk(source, {
       name: d.file,
       readOnly: d.readOnly,
-      writeThrough,
+      // An overlay the opener made takes the writes (not the host's memory).
+      writeThrough: writeThrough || (overlay && source.throwaway === true),
       granularity: d.media === "cdrom" ? 2048 : 512,
     });
   };
