@@ -3,6 +3,7 @@
 // what the slice returned, and repeats. Pause and inspection happen only between slices.
 
 import type { Clock } from "../devices/clock.js";
+import type { FwCfg } from "../devices/fw-cfg/fw-cfg.js";
 import type { IdeDeviceSpec } from "../devices/ide/channel.js";
 import { PcDevices } from "../devices/pc.js";
 import type { PciFunction } from "../devices/pci/pci.js";
@@ -116,6 +117,19 @@ export class Vm {
   waiting = false;
   /** Virtual time spent halted, which no instruction accounts for (part of nowNs under icount). */
   private idleNs = 0;
+  /** The firmware's fw_cfg device, when firmware boot installed one (saved with the VM). */
+  fwCfg: FwCfg | undefined;
+
+  /** The Vm's own part of a saved state (vmm/state/): the virtual clock's idle time and setup. */
+  runState(): { idleNs: number; pciSetupPending: boolean } {
+    return { idleNs: this.idleNs, pciSetupPending: this.pciSetupPending };
+  }
+  setRunState(s: { idleNs: number; pciSetupPending: boolean }): void {
+    this.idleNs = s.idleNs;
+    this.pciSetupPending = s.pciSetupPending;
+    this.stopRequest = null;
+    this.waiting = false;
+  }
 
   private constructor(
     cpu: Cpu,
@@ -251,6 +265,11 @@ export class Vm {
         this.cpu.mapPhysical(page * 4096, 4096, PHYS_NONE);
       }
     }
+  }
+
+  /** The icount clock's virtual nanoseconds per retired instruction. */
+  get nowNsPerInstruction(): number {
+    return this.nsPerInsn;
   }
 
   /** Virtual time in nanoseconds. */
