@@ -13,6 +13,7 @@ import { VirtioPci } from "../devices/virtio/virtio-pci.js";
 import { Cpu, type RunReason } from "./cpu.js";
 import { PHYS_MMIO, PHYS_NONE, PHYSMAP_BASE } from "./generated/layout.js";
 import { CpuGuestMemory } from "./guest-memory.js";
+import { restoreStateBytes, stateBytes } from "./state/vm-state.js";
 import { handleHostExit } from "./virt/exit-handler.js";
 import { PvHost, pulseSharedIrq } from "./virt/pv-host.js";
 import { configureVirtualization, defaultMmu, type MmuMode, type VirtMode } from "./virt/vmcs.js";
@@ -119,6 +120,19 @@ export class Vm {
   private idleNs = 0;
   /** The firmware's fw_cfg device, when firmware boot installed one (saved with the VM). */
   fwCfg: FwCfg | undefined;
+
+  /** The whole VM as one saved-state file (vmm/state/); call between run() calls. */
+  save(): Promise<Uint8Array> {
+    return stateBytes(this);
+  }
+
+  /**
+   * Restores a saved-state file into this VM, which must be built with the same configuration;
+   * a file that does not fit throws a VmStateError and leaves the VM as it was.
+   */
+  restore(file: Uint8Array): Promise<void> {
+    return restoreStateBytes(this, file);
+  }
 
   /** The Vm's own part of a saved state (vmm/state/): the virtual clock's idle time and setup. */
   runState(): { idleNs: number; pciSetupPending: boolean } {
