@@ -36,6 +36,8 @@ export interface MonitorHost {
   gdbserver?(port: number): Promise<string>;
   /** Host wall time the machine has run, for the measured line of `info stats`. */
   hostMs?(): number;
+  /** Writes a binary file (migrate file:PATH); absent: the command says it cannot. */
+  writeBytes?(path: string, data: Uint8Array): void;
   /** Where savevm keeps named states; absent: in memory for the life of the monitor. */
   snapshots?: SnapshotStore;
 }
@@ -147,6 +149,19 @@ export class Monitor {
           if (e instanceof VmStateError) throw new MonitorError(`loadvm: ${e.message}`);
           throw e;
         }
+        return "";
+      },
+    );
+    this.add(
+      "migrate",
+      "file:PATH",
+      "write the whole VM to a saved-VM file (-incoming file:PATH starts from it)",
+      async (a) => {
+        const target = a[0]?.replace(/^"|"$/g, "");
+        if (!target?.startsWith("file:") || target.length === 5)
+          throw new MonitorError("migrate: use migrate file:PATH");
+        if (!this.host.writeBytes) throw new MonitorError("migrate: this host cannot write files");
+        this.host.writeBytes(target.slice(5), await this.vm.save());
         return "";
       },
     );
