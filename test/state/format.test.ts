@@ -3,13 +3,16 @@
 // survives a round trip into a new instance byte for byte.
 
 import { describe, expect, it } from "vitest";
+import { PortBus } from "../../devices/bus/port-bus.js";
 import { ManualClock } from "../../devices/clock.js";
+import { FW_CFG_PORTS, FwCfg } from "../../devices/fw-cfg/fw-cfg.js";
 import { HostNetBackend } from "../../devices/net/backend.js";
 import { Ne2000 } from "../../devices/net/ne2000.js";
 import { PcDevices } from "../../devices/pc.js";
 import { captureState, decodeState, encodeState } from "../../devices/state/capture.js";
 import { applyState } from "../../devices/state/registry.js";
 import { bytesSource, CowDisk } from "../../devices/storage/block.js";
+import { Vga } from "../../devices/vga/vga.js";
 import { VirtioBalloon } from "../../devices/virtio/balloon.js";
 import { VirtioBlk } from "../../devices/virtio/blk.js";
 import { VirtioConsole } from "../../devices/virtio/console.js";
@@ -114,16 +117,59 @@ describe("every device round-trips its state", () => {
   };
   const legacy: [string, (d: PcDevices) => object, (d: PcDevices) => void][] = [
     ["pic", (d) => d.pic, (d) => d.ioWrite(0x21, 1, 0x5a)],
-    ["pit", (d) => d.pit, (d) => (d.ioWrite(0x43, 1, 0x34), d.ioWrite(0x40, 1, 0x12), d.ioWrite(0x40, 1, 0x34))],
-    ["rtc", (d) => d.rtc, (d) => (d.ioWrite(0x70, 1, 0x20), d.ioWrite(0x71, 1, 0x77))],
-    ["com1", (d) => d.com1, (d) => (d.ioWrite(0x3fb, 1, 0x83), d.com1.receive("hi"))],
+    [
+      "pit",
+      (d) => d.pit,
+      (d) => {
+        d.ioWrite(0x43, 1, 0x34);
+        d.ioWrite(0x40, 1, 0x12);
+        d.ioWrite(0x40, 1, 0x34);
+      },
+    ],
+    [
+      "rtc",
+      (d) => d.rtc,
+      (d) => {
+        d.ioWrite(0x70, 1, 0x20);
+        d.ioWrite(0x71, 1, 0x77);
+      },
+    ],
+    [
+      "com1",
+      (d) => d.com1,
+      (d) => {
+        d.ioWrite(0x3fb, 1, 0x83);
+        d.com1.receive("hi");
+      },
+    ],
     ["i8042", (d) => d.i8042, (d) => d.ioWrite(0x64, 1, 0xd1)],
     ["port 0x92", (d) => d.portA, (d) => d.ioWrite(0x92, 1, 0x02)],
     ["POST port", (d) => d.post, (d) => d.ioWrite(0x80, 1, 0x42)],
     ["PCI bus", (d) => d.pci!.bus, (d) => d.ioWrite(0xcf8, 4, 0x80000810)],
-    ["i440FX", (d) => d.pci!.host, (d) => (d.ioWrite(0xcf8, 4, 0x80000058), d.ioWrite(0xcfc, 4, 0x33333333))],
-    ["PIIX3", (d) => d.pci!.isa, (d) => (d.ioWrite(0xcf8, 4, 0x80000860), d.ioWrite(0xcfc, 1, 0x0b))],
-    ["PIIX3 IDE", (d) => d.pci!.ide, (d) => (d.ioWrite(0x1f6, 1, 0xe0), d.ioWrite(0x1f2, 1, 5))],
+    [
+      "i440FX",
+      (d) => d.pci!.host,
+      (d) => {
+        d.ioWrite(0xcf8, 4, 0x80000058);
+        d.ioWrite(0xcfc, 4, 0x33333333);
+      },
+    ],
+    [
+      "PIIX3",
+      (d) => d.pci!.isa,
+      (d) => {
+        d.ioWrite(0xcf8, 4, 0x80000860);
+        d.ioWrite(0xcfc, 1, 0x0b);
+      },
+    ],
+    [
+      "PIIX3 IDE",
+      (d) => d.pci!.ide,
+      (d) => {
+        d.ioWrite(0x1f6, 1, 0xe0);
+        d.ioWrite(0x1f2, 1, 5);
+      },
+    ],
   ];
   for (const [name, pick, poke] of legacy) {
     it(name, () => {
@@ -161,6 +207,36 @@ describe("every device round-trips its state", () => {
       );
     });
   }
+
+  it("VGA", () => {
+    roundTrip(
+      () => new Vga(),
+      (v) => {
+        const vga = v as Vga;
+        vga.vram[5] = 0x41;
+        vga.misc = 0x67;
+      },
+    );
+  });
+
+  it("fw_cfg (the selected item follows its key)", () => {
+    const make = () => {
+      const f = new FwCfg();
+      f.addFile("etc/test", Uint8Array.of(1, 2, 3, 4));
+      const ports = new PortBus();
+      f.attach(ports);
+      return { f, ports };
+    };
+    const a = make();
+    a.ports.write(FW_CFG_PORTS.SELECTOR, 2, 0x20);
+    a.ports.read(FW_CFG_PORTS.DATA, 1);
+    const saved = encodeState(captureState(a.f));
+    const b = make();
+    applyState(b.f, decodeState(saved) as never);
+    expect(encodeState(captureState(b.f))).toEqual(saved);
+    // Both continue with the same next byte of the selected item.
+    expect(b.ports.read(FW_CFG_PORTS.DATA, 1)).toBe(a.ports.read(FW_CFG_PORTS.DATA, 1));
+  });
 
   it("ne2k_pci", () => {
     roundTrip(
