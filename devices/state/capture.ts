@@ -230,10 +230,14 @@ function applyInto(
   if (tag === "$typed") {
     const want = restoreValue(saved, path) as TypedArray;
     const name = typedName(live);
-    if (!name || name !== typedName(want) || (live as TypedArray).length !== want.length) {
+    if (name && name === typedName(want) && (live as TypedArray).length === want.length) {
+      (live as TypedArray).set(want as never);
+    } else if (live === undefined || name === typedName(want)) {
+      // A buffer the device replaces as it works (a transfer's data): the saved one takes its place.
+      holder[key] = want;
+    } else {
       throw new DeviceStateError(`${path}: saved ${typedName(want)}[${want.length}] does not fit ${kindOf(live)}`);
     }
-    (live as TypedArray).set(want as never);
     return;
   }
   if (tag === "$set" || tag === "$map") {

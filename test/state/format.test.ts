@@ -170,6 +170,17 @@ describe("every device round-trips its state", () => {
         d.ioWrite(0x1f2, 1, 5);
       },
     ],
+    [
+      // IDENTIFY read to its end: the channel keeps the 512-byte buffer it replaced its empty one
+      // with (a restored channel takes the saved buffer in place of its own).
+      "PIIX3 IDE after a PIO command",
+      (d) => d.pci!.ide,
+      (d) => {
+        d.ioWrite(0x1f6, 1, 0xa0);
+        d.ioWrite(0x1f7, 1, 0xec);
+        for (let i = 0; i < 256; i++) d.ioRead(0x1f0, 2);
+      },
+    ],
   ];
   for (const [name, pick, poke] of legacy) {
     it(name, () => {
