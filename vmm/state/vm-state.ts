@@ -133,13 +133,16 @@ function deviceTable(vm: Vm): [string, object][] {
   return table;
 }
 
-/** The whole VM as the bytes of one saved-state file. Call between run() calls. */
-export async function stateBytes(vm: Vm): Promise<Uint8Array> {
+/**
+ * The whole VM as the bytes of one saved-state file. Call between run() calls. `ram: false`
+ * leaves RAM out (live migration sends it page by page before the rest).
+ */
+export async function stateBytes(vm: Vm, opts: { ram?: boolean } = {}): Promise<Uint8Array> {
   const sections = new Map<string, Uint8Array>();
   const enc = new TextEncoder();
   sections.set("machine", enc.encode(JSON.stringify(describeMachine(vm))));
   sections.set("cpu", saveCpuState(vm.cpu));
-  sections.set("ram", packPages(vm.cpu.ram));
+  if (opts.ram !== false) sections.set("ram", packPages(vm.cpu.ram));
   const devices: { [name: string]: StateValue } = {};
   for (const [name, obj] of deviceTable(vm)) devices[name] = captureState(obj);
   sections.set("devices", encodeState(devices));
@@ -164,7 +167,7 @@ export async function stateBytes(vm: Vm): Promise<Uint8Array> {
  * checked first (format, checksums, the machine's description, every device's fields); a file
  * that does not fit leaves `vm` as it was.
  */
-export async function restoreStateBytes(vm: Vm, file: Uint8Array): Promise<void> {
+export async function restoreStateBytes(vm: Vm, file: Uint8Array, opts: { ram?: boolean } = {}): Promise<void> {
   const sections = await readContainer(file);
   const need = (name: string): Uint8Array => {
     const s = sections.get(name);
@@ -192,8 +195,12 @@ export async function restoreStateBytes(vm: Vm, file: Uint8Array): Promise<void>
   for (const name of Object.keys(devices)) {
     if (!table.some(([n]) => n === name)) throw new VmStateError(`saved VM has a device ${name} this VM lacks`);
   }
-  const scratch = new Uint8Array(vm.cpu.ramBytes);
-  unpackPages(need("ram"), scratch, "RAM");
+  // Without a RAM section (`ram: false`: a migration sent RAM before), the VM's RAM stays.
+  let scratch: Uint8Array | undefined;
+  if (opts.ram !== false) {
+    scratch = new Uint8Array(vm.cpu.ramBytes);
+    unpackPages(need("ram"), scratch, "RAM");
+  }
   const cpu = need("cpu");
   for (const [where, disk] of disks(vm)) {
     if (!disk.readOnly && !(diskState[where] instanceof Uint8Array && disk.loadOverlay)) {
@@ -210,7 +217,7 @@ export async function restoreStateBytes(vm: Vm, file: Uint8Array): Promise<void>
     throw new VmStateError(`saved VM does not fit this VM's devices: ${(e as Error).message}`);
   }
   for (const [where, disk] of disks(vm)) if (!disk.readOnly) disk.loadOverlay!(diskState[where]!);
-  vm.cpu.ram.set(scratch);
+  if (scratch) vm.cpu.ram.set(scratch);
   loadCpuState(vm.cpu, cpu, { mode: VIRT[vm.mode], mmu: MMU[vm.mmu] });
   vm.setRunState(run);
 }
