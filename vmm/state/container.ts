@@ -61,15 +61,23 @@ export async function writeContainer(sections: Map<string, Uint8Array>): Promise
     dv.setUint32(10 + nameBytes.length, crc32(raw), true);
     parts.push(sh, stored);
   }
-  let size = 4;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
+  const trailer = new Uint8Array(4);
+  const out = concat([...parts, trailer]);
+  const at = out.length - 4;
+  new DataView(out.buffer).setUint32(at, crc32(out.subarray(0, at)), true);
+  return out;
+}
+
+/** The parts one after the other. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
   let at = 0;
   for (const p of parts) {
     out.set(p, at);
     at += p.length;
   }
-  new DataView(out.buffer).setUint32(at, crc32(out.subarray(0, at)), true);
   return out;
 }
 

@@ -7,7 +7,7 @@
 
 import type { Cpu } from "../cpu.js";
 import * as L from "../generated/layout.js";
-import { VmStateError } from "./container.js";
+import { concat, VmStateError } from "./container.js";
 
 /** Words of the state block that belong to the receiving instance, not to the saved machine. */
 const KEEP_LIVE = new Set([
@@ -184,16 +184,4 @@ function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n, true);
   return b;
-}
-
-export function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
