@@ -20,7 +20,14 @@ it("savevm, info snapshots, loadvm and delvm", async () => {
     },
     { startPaused: true },
   );
-  const monitor = new Monitor(machine, { quit: () => {} });
+  const written = new Map<string, Uint8Array>();
+  const monitor = new Monitor(machine, {
+    quit: () => {},
+    writeBytes: (path, data) => {
+      if (path.startsWith("/nonexistent/")) throw new Error(`ENOENT: no such file or directory, open '${path}'`);
+      written.set(path, data);
+    },
+  });
   machine.vm.run(1000);
   const eax = machine.vm.cpu.reg(0);
   expect(await monitor.execute("info snapshots")).toBe("There is no snapshot available.\n");
@@ -33,4 +40,9 @@ it("savevm, info snapshots, loadvm and delvm", async () => {
   expect(await monitor.execute("loadvm other")).toMatch(/no state named 'other'/);
   expect(await monitor.execute("delvm first")).toBe("");
   expect(await monitor.execute("delvm first")).toMatch(/no state named/);
+  // migrate file:PATH writes the same kind of file; a path that cannot be written is one line.
+  expect(await monitor.execute("migrate file:vm.x86vm")).toBe("");
+  expect(new TextDecoder().decode(written.get("vm.x86vm")!.subarray(0, 7))).toBe("X86VMST");
+  expect(await monitor.execute("migrate file:/nonexistent/vm")).toMatch(/^migrate: ENOENT/);
+  expect(await monitor.execute("migrate tcp:1.2.3.4")).toMatch(/use migrate file:PATH/);
 });

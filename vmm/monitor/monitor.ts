@@ -101,6 +101,25 @@ export class Monitor {
     return this.machine.vm;
   }
 
+  /** The VM's saved state; a VM that cannot be saved now (a device mid-transfer) is a one-line error. */
+  private async saved(command: string): Promise<Uint8Array> {
+    try {
+      return await this.vm.save();
+    } catch (e) {
+      if (e instanceof VmStateError) throw new MonitorError(`${command}: ${e.message}`);
+      throw e;
+    }
+  }
+
+  /** A file or store operation of the host: its failure (a bad path, a full disk) is a one-line error. */
+  private async hostIo<T>(command: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (e) {
+      throw new MonitorError(`${command}: ${(e as Error).message}`);
+    }
+  }
+
   private readonly ownSnapshots = new MemorySnapshotStore();
   private get snapshots(): SnapshotStore {
     return this.host.snapshots ?? this.ownSnapshots;
@@ -130,9 +149,9 @@ export class Monitor {
     );
     this.add("savevm", "name", "save the whole VM (CPU, RAM, devices, disk overlays) as a named state", async (a) => {
       if (!a[0]) throw new MonitorError("savevm: name the state");
-      const bytes = await this.vm.save();
+      const bytes = await this.saved("savevm");
       const info = { name: a[0], bytes: bytes.length, savedAtMs: Date.now(), progress: this.machine.progress };
-      await this.snapshots.put(info, bytes);
+      await this.hostIo("savevm", () => this.snapshots.put(info, bytes));
       return "";
     });
     this.add(
@@ -141,7 +160,7 @@ export class Monitor {
       "restore a named state saved by savevm (the VM keeps its run/stop status)",
       async (a) => {
         if (!a[0]) throw new MonitorError("loadvm: name the state");
-        const bytes = await this.snapshots.get(a[0]);
+        const bytes = await this.hostIo("loadvm", () => this.snapshots.get(a[0]!));
         if (!bytes) throw new MonitorError(`loadvm: no state named '${a[0]}' (info snapshots lists them)`);
         try {
           await this.vm.restore(bytes);
@@ -161,13 +180,15 @@ export class Monitor {
         if (!target?.startsWith("file:") || target.length === 5)
           throw new MonitorError("migrate: use migrate file:PATH");
         if (!this.host.writeBytes) throw new MonitorError("migrate: this host cannot write files");
-        this.host.writeBytes(target.slice(5), await this.vm.save());
+        const bytes = await this.saved("migrate");
+        await this.hostIo("migrate", async () => this.host.writeBytes!(target.slice(5), bytes));
         return "";
       },
     );
     this.add("delvm", "name", "delete a named state", async (a) => {
       if (!a[0]) throw new MonitorError("delvm: name the state");
-      if (!(await this.snapshots.delete(a[0]))) throw new MonitorError(`delvm: no state named '${a[0]}'`);
+      if (!(await this.hostIo("delvm", () => this.snapshots.delete(a[0]!))))
+        throw new MonitorError(`delvm: no state named '${a[0]}'`);
       return "";
     });
     this.add("system_reset", "", "reset the machine (the kernel or firmware boots again)", () => {

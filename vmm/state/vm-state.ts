@@ -144,7 +144,14 @@ export async function stateBytes(vm: Vm, opts: { ram?: boolean } = {}): Promise<
   sections.set("cpu", saveCpuState(vm.cpu));
   if (opts.ram !== false) sections.set("ram", packPages(vm.cpu.ram));
   const devices: { [name: string]: StateValue } = {};
-  for (const [name, obj] of deviceTable(vm)) devices[name] = captureState(obj);
+  for (const [name, obj] of deviceTable(vm)) {
+    try {
+      devices[name] = captureState(obj);
+    } catch (e) {
+      // A device in the middle of something it cannot save (an IDE PIO block) says so.
+      throw new VmStateError(`device ${name}: ${(e as Error).message}`);
+    }
+  }
   sections.set("devices", encodeState(devices));
   const diskState: { [where: string]: StateValue } = {};
   for (const [where, disk] of disks(vm)) {
