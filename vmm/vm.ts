@@ -107,7 +107,7 @@ export class Vm {
   /** Guest-physical pages mapped as device memory for decoded PCI memory BARs. */
   private readonly pciPages = new Set<number>();
   private readonly nsPerInsn: number;
-  private readonly startMs: number;
+  private startMs: number;
   private stopRequest: VmStop | null = null;
   /** The last run() spent time halted (the host may sleep instead of spinning). */
   idleSinceLastRun = false;
@@ -135,11 +135,13 @@ export class Vm {
   }
 
   /** The Vm's own part of a saved state (vmm/state/): the virtual clock's idle time and setup. */
-  runState(): { idleNs: number; pciSetupPending: boolean } {
-    return { idleNs: this.idleNs, pciSetupPending: this.pciSetupPending };
+  runState(): { idleNs: number; pciSetupPending: boolean; nowNs: number } {
+    return { idleNs: this.idleNs, pciSetupPending: this.pciSetupPending, nowNs: this.nowNs() };
   }
-  setRunState(s: { idleNs: number; pciSetupPending: boolean }): void {
+  setRunState(s: { idleNs: number; pciSetupPending: boolean; nowNs: number }): void {
     this.idleNs = s.idleNs;
+    // The realtime clock goes on from the saved time (icount's follows from the restored counts).
+    if (this.clockMode === "realtime") this.startMs = performance.now() - s.nowNs / 1e6;
     this.pciSetupPending = s.pciSetupPending;
     this.stopRequest = null;
     this.waiting = false;

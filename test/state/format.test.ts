@@ -63,6 +63,18 @@ async function smallVm(opts: { ramBytes?: number; mode?: "native" | "hvm"; disk?
 }
 
 describe("saving a VM", () => {
+  it("a realtime clock goes on from the saved time in the restored VM", async () => {
+    const make = () => Vm.create({ module: loadCoreModule(), ramBytes: 4 << 20, clock: "realtime" });
+    const a = await make();
+    await new Promise((r) => setTimeout(r, 300));
+    const file = await a.save();
+    const saved = a.nowNs();
+    const b = await make();
+    expect(b.nowNs()).toBeLessThan(saved);
+    await b.restore(file);
+    expect(b.nowNs()).toBeGreaterThanOrEqual(saved - 50e6);
+  });
+
   it("restores into a fresh VM and refuses another machine's state, changing nothing", async () => {
     const disk = new Uint8Array(64 * 512);
     const a = await smallVm({ disk });

@@ -183,7 +183,7 @@ export async function restoreStateBytes(vm: Vm, file: Uint8Array, opts: { ram?: 
   };
   const dec = new TextDecoder();
   let saved: MachineDescription;
-  let run: { idleNs: number; pciSetupPending: boolean };
+  let run: { idleNs: number; pciSetupPending: boolean; nowNs: number };
   try {
     saved = JSON.parse(dec.decode(need("machine")));
     run = JSON.parse(dec.decode(need("vm")));
