@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { loadLinux } from "../../vmm/boot/linux.js";
+import { loadMultiboot } from "../../vmm/boot/multiboot.js";
 import * as L from "../../vmm/generated/layout.js";
 import { loadCoreModule } from "../../vmm/node/load-core.js";
 import { restoreStateBytes, stateBytes } from "../../vmm/state/vm-state.js";
@@ -162,4 +163,65 @@ describe("a running Linux continues exactly after save and restore", () => {
       else expect(total(cb)).toBe(total(ca));
     });
   }
+});
+
+describe("a lab kernel continues exactly after save and restore under trap and emulate", () => {
+  // The tiny Linux does not run under trap (README); nanobench does, through every kind of trap.
+  const kernel = new Uint8Array(readFileSync(new URL("../../guests/labs/nanobench/nanobench.elf", import.meta.url)));
+  const labVm = async (out: { text: string }) => {
+    const vm = await Vm.create({
+      module: loadCoreModule(),
+      ramBytes: 32 << 20,
+      mode: "trap",
+      onSerial: (com, b) => {
+        if (com === 1) out.text += String.fromCharCode(b);
+      },
+    });
+    loadMultiboot(vm.cpu, { kernel, cmdline: "nanobench" });
+    return vm;
+  };
+
+  it("trap (nanobench, saved halfway)", { timeout: 120_000 }, async () => {
+    // How long the whole run is: the kernel ends it through isa-debug-exit.
+    const whole = await labVm({ text: "" });
+    expect(whole.run(50_000_000).kind).toBe("debug-exit");
+    const half = Math.floor(whole.cpu.retired / 2);
+
+    const outA = { text: "" };
+    const a = await labVm(outA);
+    expect(a.run(half).kind).toBe("limit");
+    const file = await stateBytes(a);
+    const before = outA.text.length;
+    const stopA = a.run(50_000_000);
+    const outB = { text: "" };
+    const b = await labVm(outB);
+    await restoreStateBytes(b, file);
+    const stopB = b.run(50_000_000);
+
+    expect(stopB).toEqual(stopA);
+    expect(stopA.kind).toBe("debug-exit");
+    expect(outA.text.slice(0, before) + outB.text).toBe(outA.text);
+    expect(createHash("sha256").update(b.cpu.ram).digest("hex")).toBe(
+      createHash("sha256").update(a.cpu.ram).digest("hex"),
+    );
+    const sa = stateWords(a);
+    const sb = stateWords(b);
+    // Known gap (trap): at the end the restored run's CS has the limit the trap VMM truncates
+    // segments to (below its own area), the uninterrupted run's the guest's flat 4 GiB. Output,
+    // RAM, exit status, registers and every trap count agree; what of the trap VMM's state the
+    // restore misses is not found yet (docs/state.md). This names the difference exactly, so a
+    // fix shows here.
+    expect([...sa.keys()].filter((k) => sa.get(k) !== sb.get(k) && !CACHE_FIELDS.has(k))).toEqual([
+      "SEG_LIMIT",
+      "SEG_RHI",
+    ]);
+    for (const k of ["REGS", "EIP", "EFLAGS", "SEG_SEL", "SEG_BASE", "SEG_ATTR", "CR", "INSN_COUNT", "TSC"]) {
+      expect(sb.get(k), k).toBe(sa.get(k));
+    }
+    const ca = crossings(a);
+    const cb = crossings(b);
+    const keep = (c: Record<string, number>) =>
+      Object.fromEntries(Object.entries(c).filter(([k]) => /^(io|mmio|hypercall|callout|trap|guestInstr)\./.test(k)));
+    expect(keep(cb)).toEqual(keep(ca));
+  });
 });

@@ -176,8 +176,8 @@ export function loadCpuState(cpu: Cpu, bytes: Uint8Array, virt: { mode: number; 
   REGIONS.forEach(([, base], i) => {
     mem().set(regionBytes[i]!, base);
   });
-  // 4. Loading CS again drops the decoder's fetch window (it may hold a page of the old guest).
-  cpu.setSegment(1, cpu.segment(1));
+  // The decoder's fetch window is keyed by the TLB's generation, which the reset's flush bumped:
+  // it holds no page of the state that was there before.
 }
 
 function u32(n: number): Uint8Array {
