@@ -11,7 +11,7 @@ import { IrqLine, type IrqSink } from "./bus/irq.js";
 import type { PortBus } from "./bus/port-bus.js";
 
 /** One 8259A. */
-class I8259 {
+export class I8259 {
   /** Input levels as last seen (to find rising edges). */
   lastLevels = 0;
   irr = 0;

@@ -26,7 +26,7 @@ const toBcd = (v: number): number =>
 const fromBcd = (v: number): number =>
   (v & 0xf) + ((v >> 4) & 0xf) * 10 + ((v >> 8) & 0xf) * 100 + ((v >> 12) & 0xf) * 1000;
 
-class Channel {
+export class Channel {
   /** Mode bits as programmed (0-7; 6 and 7 act as 2 and 3). */
   modeBits = 3;
   mode = 3;

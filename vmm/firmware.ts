@@ -70,6 +70,7 @@ export function installFirmware(vm: Vm, opts: FirmwareOptions): Firmware {
   configurePc(fwCfg, { ramBytes: cpu.ramBytes, bootOrder: opts.bootOrder ?? [] });
   if (opts.vgaBios) fwCfg.addFile("vgaroms/vgabios-isavga.bin", opts.vgaBios);
   fwCfg.attach(devices.ports);
+  vm.fwCfg = fwCfg;
   for (const [index, value] of pcCmos({ ramBytes: cpu.ramBytes, bootOrder: opts.bootLetters })) {
     devices.rtc.nvram[index] = value;
   }

@@ -3,6 +3,7 @@
 // what the slice returned, and repeats. Pause and inspection happen only between slices.
 
 import type { Clock } from "../devices/clock.js";
+import type { FwCfg } from "../devices/fw-cfg/fw-cfg.js";
 import type { IdeDeviceSpec } from "../devices/ide/channel.js";
 import { PcDevices } from "../devices/pc.js";
 import type { PciFunction } from "../devices/pci/pci.js";
@@ -12,6 +13,7 @@ import { VirtioPci } from "../devices/virtio/virtio-pci.js";
 import { Cpu, type RunReason } from "./cpu.js";
 import { PHYS_MMIO, PHYS_NONE, PHYSMAP_BASE } from "./generated/layout.js";
 import { CpuGuestMemory } from "./guest-memory.js";
+import { restoreStateBytes, stateBytes } from "./state/vm-state.js";
 import { handleHostExit } from "./virt/exit-handler.js";
 import { PvHost, pulseSharedIrq } from "./virt/pv-host.js";
 import { configureVirtualization, defaultMmu, type MmuMode, type VirtMode } from "./virt/vmcs.js";
@@ -105,7 +107,7 @@ export class Vm {
   /** Guest-physical pages mapped as device memory for decoded PCI memory BARs. */
   private readonly pciPages = new Set<number>();
   private readonly nsPerInsn: number;
-  private readonly startMs: number;
+  private startMs: number;
   private stopRequest: VmStop | null = null;
   /** The last run() spent time halted (the host may sleep instead of spinning). */
   idleSinceLastRun = false;
@@ -121,6 +123,34 @@ export class Vm {
   waiting = false;
   /** Virtual time spent halted, which no instruction accounts for (part of nowNs under icount). */
   private idleNs = 0;
+  /** The firmware's fw_cfg device, when firmware boot installed one (saved with the VM). */
+  fwCfg: FwCfg | undefined;
+
+  /** The whole VM as one saved-state file (vmm/state/); call between run() calls. */
+  save(): Promise<Uint8Array> {
+    return stateBytes(this);
+  }
+
+  /**
+   * Restores a saved-state file into this VM, which must be built with the same configuration;
+   * a file that does not fit throws a VmStateError and leaves the VM as it was.
+   */
+  restore(file: Uint8Array): Promise<void> {
+    return restoreStateBytes(this, file);
+  }
+
+  /** The Vm's own part of a saved state (vmm/state/): the virtual clock's idle time and setup. */
+  runState(): { idleNs: number; pciSetupPending: boolean; nowNs: number } {
+    return { idleNs: this.idleNs, pciSetupPending: this.pciSetupPending, nowNs: this.nowNs() };
+  }
+  setRunState(s: { idleNs: number; pciSetupPending: boolean; nowNs: number }): void {
+    this.idleNs = s.idleNs;
+    // The realtime clock goes on from the saved time (icount's follows from the restored counts).
+    if (this.clockMode === "realtime") this.startMs = performance.now() - s.nowNs / 1e6;
+    this.pciSetupPending = s.pciSetupPending;
+    this.stopRequest = null;
+    this.waiting = false;
+  }
 
   private constructor(
     cpu: Cpu,
@@ -257,6 +287,11 @@ export class Vm {
         this.cpu.mapPhysical(page * 4096, 4096, PHYS_NONE);
       }
     }
+  }
+
+  /** The icount clock's virtual nanoseconds per retired instruction. */
+  get nowNsPerInstruction(): number {
+    return this.nsPerInsn;
   }
 
   /** Virtual time in nanoseconds. */

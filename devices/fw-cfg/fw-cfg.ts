@@ -350,6 +350,11 @@ export class FwCfg {
     );
   }
 
+  /** After a saved state was loaded (devices/state/): the selected item follows from its key. */
+  stateLoaded(): void {
+    this.current = this.lookup(this.currentKey);
+  }
+
   // Internals ---------------------------------------------------------------------------------
 
   private lookup(key: number): Item | undefined {

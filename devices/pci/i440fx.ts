@@ -50,6 +50,13 @@ export class I440fxHostBridge extends PciFunction {
     return this.config[I440FX_SMRAM]!;
   }
 
+  /** After a saved state was loaded: the memory map follows the PAM and SMRAM registers again. */
+  override stateLoaded(): void {
+    super.stateLoaded();
+    this.configWritten(I440FX_PAM0, I440FX_PAM_COUNT as AccessSize);
+    this.configWritten(I440FX_SMRAM, 1);
+  }
+
   protected override configWritten(offset: number, size: AccessSize): void {
     for (let off = offset; off < offset + size; off++) {
       if (off >= I440FX_PAM0 && off < I440FX_PAM0 + I440FX_PAM_COUNT) {

@@ -190,6 +190,15 @@ export class PciFunction {
     this.intxWire?.set(level && !(this.get16(PCI.COMMAND) & PCI_COMMAND_INTX_DISABLE));
   }
 
+  /**
+   * After a saved state was loaded into the configuration space (devices/state/): decode the
+   * BARs where it says and drive the INTx# wire to the saved level again.
+   */
+  stateLoaded(): void {
+    this.updateBars();
+    this.intxWire?.set(this.intxLevel && !(this.get16(PCI.COMMAND) & PCI_COMMAND_INTX_DISABLE));
+  }
+
   /** The function's INTx# level as last driven. */
   get intxAsserted(): boolean {
     return this.intxLevel;

@@ -21,6 +21,13 @@ export interface BlockDevice {
   write(sector: number, data: Uint8Array): void;
   /** Pushes written data to stable storage, where there is any. */
   flush(): void;
+  /**
+   * What the guest wrote that the image does not hold, as bytes a saved VM keeps (a disk whose
+   * writes reach the image itself returns undefined: its contents cannot travel with the VM).
+   */
+  saveOverlay?(): Uint8Array | undefined;
+  /** Puts back what saveOverlay returned (the overlay starts over from it). */
+  loadOverlay?(bytes: Uint8Array): void;
 }
 
 /** The bytes behind a disk: a file, a Blob, an array. */
@@ -180,5 +187,34 @@ export class CowDisk implements BlockDevice {
 
   flush(): void {
     if (this.writeThrough) sourceIo(this.name, () => this.source.flush?.());
+  }
+
+  /** The overlay as u32 sector count, the sector numbers (u32, ascending), then their bytes. */
+  saveOverlay(): Uint8Array | undefined {
+    if (this.writeThrough) return undefined;
+    const sectors = [...this.overlay.keys()].sort((a, b) => a - b);
+    const out = new Uint8Array(4 + sectors.length * (4 + SECTOR_SIZE));
+    const dv = new DataView(out.buffer);
+    dv.setUint32(0, sectors.length, true);
+    sectors.forEach((s, i) => {
+      dv.setUint32(4 + i * 4, s, true);
+      out.set(this.overlay.get(s)!, 4 + sectors.length * 4 + i * SECTOR_SIZE);
+    });
+    return out;
+  }
+
+  loadOverlay(bytes: Uint8Array): void {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const n = bytes.length >= 4 ? dv.getUint32(0, true) : -1;
+    if (n < 0 || bytes.length !== 4 + n * (4 + SECTOR_SIZE))
+      throw new DiskImageError("saved disk overlay: wrong length");
+    const entries: [number, Uint8Array][] = [];
+    for (let i = 0; i < n; i++) {
+      const s = dv.getUint32(4 + i * 4, true);
+      if (s >= this.sectors) throw new DiskImageError(`saved disk overlay: sector ${s} is past the end of the disk`);
+      entries.push([s, bytes.slice(4 + n * 4 + i * SECTOR_SIZE, 4 + n * 4 + (i + 1) * SECTOR_SIZE)]);
+    }
+    this.overlay.clear();
+    for (const [s, d] of entries) this.overlay.set(s, d);
   }
 }

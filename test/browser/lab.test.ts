@@ -327,6 +327,46 @@ describe("the lab (web/) in Chromium", () => {
     await page.close();
   }, 30_000);
 
+  it("saves the running Linux in the browser and restores it into a fresh boot, where it continues", async () => {
+    const page = await h.newPage();
+    await page.goto(h.url);
+    const prompt = (from: number) => (s: string) => /(^|\n)~ # $/.test(s.slice(from).trimEnd() + " ");
+    await waitFor(page, "the shell prompt", () => terminal(page), prompt(0), 60_000);
+    await page.click("#terminal");
+    // Shell state that only the saved machine has: a variable set before the save.
+    await page.keyboard.type("X=kept-$((6*7))");
+    await page.keyboard.press("Enter");
+    await waitFor(
+      page,
+      "the prompt after X=",
+      () => serial(page),
+      (s) => s.indexOf("~ #", s.indexOf("X=kept-")) > 0,
+      20_000,
+    );
+    await page.click("#save-state");
+    await page.waitForSelector("#restore-state:not([disabled])", { timeout: 30_000 });
+    // A reload is a fresh Worker and a fresh boot of the same guest: it has no X.
+    await page.reload();
+    await waitFor(page, "the shell prompt after the reload", () => terminal(page), prompt(0), 60_000);
+    await page.waitForSelector("#restore-state:not([disabled])", { timeout: 10_000 });
+    await page.click("#restore-state");
+    // The restore is done when the Worker answers; the guest then runs on from the saved point.
+    await new Promise((r) => setTimeout(r, 1000));
+    await page.click("#terminal");
+    await page.keyboard.type("echo value=$X");
+    await page.keyboard.press("Enter");
+    const out = await waitFor(
+      page,
+      "the restored shell's answer",
+      () => serial(page),
+      (s) => s.includes("value=kept-42"),
+      30_000,
+    );
+    expect(out).toContain("value=kept-42");
+    expect(await state(page)).toBe("running");
+    await page.close();
+  });
+
   it("runs two modes side by side, each in its own Worker, and says where each paid", async () => {
     const page = await h.newPage();
     await page.goto(`${h.url}?guest=nanobench&mode=native`);

@@ -16,6 +16,7 @@ import { type ClockMode, Vm, type VmPciOptions } from "../vm.js";
 import { Emitter } from "./emitter.js";
 import { Machine, type MachineEnd, type MachineStatus, type PauseReason } from "./machine.js";
 
+export { VmStateError } from "../state/container.js";
 export type { ClockMode, MachineEnd, MachineStatus, MmuMode, PauseReason, StatsSnapshot, VirtMode };
 
 export interface CreateVmOptions {
@@ -132,6 +133,22 @@ export class LabVm extends Emitter<VmEvents> {
   /** A key on the PS/2 keyboard, by DOM KeyboardEvent.code ("KeyA", "Enter"); false if unknown. */
   sendKey(code: string, down: boolean): boolean {
     return this.machine.vm.devices.i8042.keyboard.keyByCode(code, down);
+  }
+
+  /**
+   * The whole VM as one saved-state file (docs/state.md): CPU, RAM, devices, disk overlays and
+   * the virtual clock, taken between two slices even while the machine runs.
+   */
+  save(): Promise<Uint8Array> {
+    return this.machine.vm.save();
+  }
+
+  /**
+   * Loads a file from save() into this VM (built with the same options: memory, mode, disks);
+   * a file that does not fit is refused with a VmStateError and the VM goes on unchanged.
+   */
+  restore(file: Uint8Array): Promise<void> {
+    return this.machine.vm.restore(file);
   }
 
   /** A monitor command ("info registers", "xp /4wx 0x1000"); returns its text. */

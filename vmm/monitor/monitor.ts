@@ -6,6 +6,8 @@
 import { infoIo, infoPci, infoVirtio } from "../info.js";
 import { formatJitInfo, jitInfo } from "../jit/info.js";
 import type { Machine } from "../lib/machine.js";
+import { VmStateError } from "../state/container.js";
+import { MemorySnapshotStore, type SnapshotStore } from "../state/store.js";
 import { resetCoreStats } from "../stats/index.js";
 import { infoMtree, infoPic } from "./devices.js";
 import { sendKeys } from "./keys.js";
@@ -34,6 +36,10 @@ export interface MonitorHost {
   gdbserver?(port: number): Promise<string>;
   /** Host wall time the machine has run, for the measured line of `info stats`. */
   hostMs?(): number;
+  /** Writes a binary file (migrate file:PATH); absent: the command says it cannot. */
+  writeBytes?(path: string, data: Uint8Array): void;
+  /** Where savevm keeps named states; absent: in memory for the life of the monitor. */
+  snapshots?: SnapshotStore;
 }
 
 export interface InfoCommand {
@@ -95,6 +101,30 @@ export class Monitor {
     return this.machine.vm;
   }
 
+  /** The VM's saved state; a VM that cannot be saved now (a device mid-transfer) is a one-line error. */
+  private async saved(command: string): Promise<Uint8Array> {
+    try {
+      return await this.vm.save();
+    } catch (e) {
+      if (e instanceof VmStateError) throw new MonitorError(`${command}: ${e.message}`);
+      throw e;
+    }
+  }
+
+  /** A file or store operation of the host: its failure (a bad path, a full disk) is a one-line error. */
+  private async hostIo<T>(command: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (e) {
+      throw new MonitorError(`${command}: ${(e as Error).message}`);
+    }
+  }
+
+  private readonly ownSnapshots = new MemorySnapshotStore();
+  private get snapshots(): SnapshotStore {
+    return this.host.snapshots ?? this.ownSnapshots;
+  }
+
   private addCommands(): void {
     this.add("help", "[command]", "show the commands, or one command's help", (a) => this.help(a[0]), "?", "h");
     this.add("info", "subcommand", "show machine state (info with no argument lists what)", (a) => this.runInfo(a));
@@ -117,6 +147,50 @@ export class Monitor {
       },
       "c",
     );
+    this.add("savevm", "name", "save the whole VM (CPU, RAM, devices, disk overlays) as a named state", async (a) => {
+      if (!a[0]) throw new MonitorError("savevm: name the state");
+      const bytes = await this.saved("savevm");
+      const info = { name: a[0], bytes: bytes.length, savedAtMs: Date.now(), progress: this.machine.progress };
+      await this.hostIo("savevm", () => this.snapshots.put(info, bytes));
+      return "";
+    });
+    this.add(
+      "loadvm",
+      "name",
+      "restore a named state saved by savevm (the VM keeps its run/stop status)",
+      async (a) => {
+        if (!a[0]) throw new MonitorError("loadvm: name the state");
+        const bytes = await this.hostIo("loadvm", () => this.snapshots.get(a[0]!));
+        if (!bytes) throw new MonitorError(`loadvm: no state named '${a[0]}' (info snapshots lists them)`);
+        try {
+          await this.vm.restore(bytes);
+        } catch (e) {
+          if (e instanceof VmStateError) throw new MonitorError(`loadvm: ${e.message}`);
+          throw e;
+        }
+        return "";
+      },
+    );
+    this.add(
+      "migrate",
+      "file:PATH",
+      "write the whole VM to a saved-VM file (-incoming file:PATH starts from it)",
+      async (a) => {
+        const target = a[0]?.replace(/^"|"$/g, "");
+        if (!target?.startsWith("file:") || target.length === 5)
+          throw new MonitorError("migrate: use migrate file:PATH");
+        if (!this.host.writeBytes) throw new MonitorError("migrate: this host cannot write files");
+        const bytes = await this.saved("migrate");
+        await this.hostIo("migrate", async () => this.host.writeBytes!(target.slice(5), bytes));
+        return "";
+      },
+    );
+    this.add("delvm", "name", "delete a named state", async (a) => {
+      if (!a[0]) throw new MonitorError("delvm: name the state");
+      if (!(await this.hostIo("delvm", () => this.snapshots.delete(a[0]!))))
+        throw new MonitorError(`delvm: no state named '${a[0]}'`);
+      return "";
+    });
     this.add("system_reset", "", "reset the machine (the kernel or firmware boots again)", () => {
       this.machine.requestReset("monitor");
       return "";
@@ -202,6 +276,15 @@ export class Monitor {
 
   private addInfo(): void {
     const m = this.machine;
+    this.registerInfo("snapshots", "the states savevm saved", async () => {
+      const list = await this.snapshots.list();
+      if (list.length === 0) return "There is no snapshot available.\n";
+      const rows = list.map(
+        (i) =>
+          `${i.name.padEnd(16)} ${String(i.bytes).padStart(10)} ${new Date(i.savedAtMs).toISOString()} ${Math.round(i.progress)}`,
+      );
+      return `${"TAG".padEnd(16)} ${"BYTES".padStart(10)} DATE                     INSTRUCTIONS\n${rows.join("\n")}\n`;
+    });
     this.registerInfo("version", "the emulator's version", () => "x86lab 0.1.0\n");
     this.registerInfo("status", "whether the CPU runs", () => {
       if (m.status === "ended") return "VM status: ended\n";

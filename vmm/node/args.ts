@@ -62,6 +62,12 @@ export interface Args {
   logFile?: string;
   /** -debugcon and -device isa-debugcon: where the debug console ports' bytes go. */
   debug: DebugSinks;
+  /** -state-dir: where savevm keeps named states (absent: in memory for the run). */
+  stateDir?: string;
+  /** -loadvm NAME: start from a named state in -state-dir. */
+  loadvm?: string;
+  /** -incoming file:PATH: start from a saved-VM file. */
+  incoming?: string;
 }
 
 const OPTIONS: OptionTable = {
@@ -162,6 +168,18 @@ const OPTIONS: OptionTable = {
   nographic: { type: "boolean", qemu: true, help: "accepted for QEMU's sake: there is no graphical window anyway" },
   "no-reboot": { type: "boolean", qemu: true, help: "a guest reset ends the run (status 0) instead of rebooting" },
   S: { type: "boolean", help: "start with the CPU stopped (cont in the monitor or QMP, or gdb's continue)" },
+  "state-dir": {
+    type: "string",
+    value: "DIR",
+    help: "where the monitor's savevm keeps named states (NAME.x86vm); default: in memory for the run",
+  },
+  loadvm: { type: "string", qemu: true, value: "NAME", help: "start from the state savevm NAME saved in -state-dir" },
+  incoming: {
+    type: "string",
+    qemu: true,
+    value: "file:PATH",
+    help: "start from a saved-VM file (the monitor's migrate file:PATH writes one)",
+  },
   s: { type: "boolean", help: "shorthand for -gdb tcp::1234" },
   gdb: {
     type: "string",
@@ -449,6 +467,16 @@ export function parseArgs(argv: string[]): Args {
       case "S":
         args.startPaused = true;
         break;
+      case "state-dir":
+        args.stateDir = v;
+        break;
+      case "loadvm":
+        args.loadvm = v;
+        break;
+      case "incoming":
+        if (!v.startsWith("file:") || v.length === 5) throw new UserInputError(`-incoming ${v}: use file:PATH`);
+        args.incoming = v.slice(5);
+        break;
       case "s":
         args.gdbPort = 1234;
         break;
@@ -475,6 +503,12 @@ export function parseArgs(argv: string[]): Args {
   if (kernelGiven) args.defaultKernel = false;
   const modeError = checkModes(args.mode, args.mmu ?? defaultMmu(args.mode));
   if (modeError) throw new UserInputError(modeError);
+  if (args.loadvm !== undefined && args.stateDir === undefined) {
+    throw new UserInputError("-loadvm needs -state-dir DIR (where savevm put the state)");
+  }
+  if (args.loadvm !== undefined && args.incoming !== undefined) {
+    throw new UserInputError("-loadvm and -incoming both name a state to start from: give one");
+  }
   if (args.qmp.filter((q) => q.kind === "stdio").length > 0 && args.monitor === "stdio") {
     throw new UserInputError("-qmp stdio and -monitor stdio cannot share the terminal");
   }

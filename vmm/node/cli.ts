@@ -10,6 +10,7 @@ import { FirmwareError } from "../firmware.js";
 import { Machine, type MachineEnd } from "../lib/machine.js";
 import { Monitor } from "../monitor/monitor.js";
 import { crossingReport } from "../monitor/report.js";
+import { VmStateError } from "../state/container.js";
 import { parseArgs } from "./args.js";
 import { planBoot } from "./boot-vm.js";
 import { HelpRequest } from "./command-line.js";
@@ -21,6 +22,8 @@ import { startMonitorRepl } from "./monitor-repl.js";
 import { infoNetwork } from "./netdevs.js";
 import { startQmp } from "./qmp-server.js";
 import { openSink } from "./sinks.js";
+import { DirectorySnapshotStore } from "./snapshot-dir.js";
+import { startFromState } from "./start-state.js";
 import { attachTerminal } from "./terminal.js";
 
 /** The exit status and the line that says why the run ended. */
@@ -77,6 +80,8 @@ async function main(): Promise<number> {
     machine.on("slice", () => screen(out));
   }
   startLogs(machine, args.log, args.logFile);
+  const snapshots = args.stateDir === undefined ? undefined : new DirectorySnapshotStore(args.stateDir);
+  await startFromState(machine, args, snapshots);
 
   let runMs = 0;
   let runStart = machine.status === "running" ? performance.now() : undefined;
@@ -105,6 +110,8 @@ async function main(): Promise<number> {
       : new Monitor(machine, {
           quit: () => quit("monitor"),
           writeFile: (path, data) => writeFileSync(path, data),
+          writeBytes: (path, data) => writeFileSync(path, data),
+          snapshots,
           gdbserver,
           hostMs,
         });
@@ -150,7 +157,8 @@ main().then(
       err instanceof UserInputError ||
       err instanceof BootImageError ||
       err instanceof FirmwareError ||
-      err instanceof DiskImageError
+      err instanceof DiskImageError ||
+      err instanceof VmStateError
     ) {
       process.stderr.write(`x86lab: ${err.message}\n`, () => process.exit(2));
       return;

@@ -172,6 +172,26 @@ export class Machine {
     this.changed();
   }
 
+  /** The whole VM as a saved-state file (docs/state.md), taken between two slices. */
+  saveState(): Promise<Uint8Array> {
+    return this.stateRequest({ type: "save" }) as Promise<Uint8Array>;
+  }
+
+  /** Loads a saved-state file into the running VM (booted with the same configuration). */
+  async restoreState(bytes: Uint8Array): Promise<void> {
+    await this.stateRequest({ type: "restore", bytes });
+  }
+
+  private pendingState: { ok(v: Uint8Array | undefined): void; fail(e: Error): void } | undefined;
+
+  private stateRequest(msg: ToWorker): Promise<Uint8Array | undefined> {
+    if (this.pendingState) return Promise.reject(new Error("a save or restore is already in progress"));
+    return new Promise((ok, fail) => {
+      this.pendingState = { ok, fail };
+      this.send(msg);
+    });
+  }
+
   private clear(): void {
     this.bootCount++;
     this.status = { type: "status", state: "loading", instructions: 0, mips: 0 };
@@ -217,6 +237,15 @@ export class Machine {
       case "error":
         this.error = msg.message;
         break;
+      case "saved":
+      case "restored":
+      case "state-error": {
+        const p = this.pendingState;
+        this.pendingState = undefined;
+        if (msg.type === "state-error") p?.fail(new Error(msg.message));
+        else p?.ok(msg.type === "saved" ? msg.bytes : undefined);
+        return;
+      }
     }
     this.changed();
   }

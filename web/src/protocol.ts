@@ -57,7 +57,11 @@ export type ToWorker =
   | { type: "reset" }
   | { type: "power-off" }
   /** "Measure this": start remembers the counters, stop answers with what happened in between. */
-  | { type: "measure"; action: "start" | "stop" };
+  | { type: "measure"; action: "start" | "stop" }
+  /** The whole VM as a saved-state file (docs/state.md): answered with "saved". */
+  | { type: "save" }
+  /** Loads a saved-state file into the running VM (same configuration): answered with "restored". */
+  | { type: "restore"; bytes: Uint8Array };
 
 /**
  * A snapshot of the guest's VGA text screen, posted when it changed (at most ~10 per second).
@@ -145,4 +149,8 @@ export type FromWorker =
   | StatsMessage
   | MeasuredMessage
   | StatusMessage
-  | { type: "error"; message: string };
+  | { type: "error"; message: string }
+  | { type: "saved"; bytes: Uint8Array }
+  | { type: "restored" }
+  /** A save or restore failed (the VM goes on unchanged). */
+  | { type: "state-error"; message: string };

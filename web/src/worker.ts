@@ -91,6 +91,23 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     case "measure":
       if (session) measure(session, msg.action);
       break;
+    case "save":
+      // Between two slices (this handler runs when the loop yields), so the state is consistent.
+      if (!session) post({ type: "state-error", message: "no machine is running" });
+      else
+        session.vm.save().then(
+          (bytes) => post({ type: "saved", bytes }, [bytes.buffer]),
+          (e: unknown) => post({ type: "state-error", message: errorText(e) }),
+        );
+      break;
+    case "restore":
+      if (!session) post({ type: "state-error", message: "boot the machine the state was saved from first" });
+      else
+        session.vm.restore(msg.bytes).then(
+          () => post({ type: "restored" }),
+          (e: unknown) => post({ type: "state-error", message: errorText(e) }),
+        );
+      break;
   }
 };
 

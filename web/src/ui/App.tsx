@@ -10,6 +10,7 @@ import { LabSession } from "../labs/session.js";
 import type { Machine } from "../machine.js";
 import { forgetMedium, type KeptMedium, keepMedium, listMedia, loadMedium } from "../media.js";
 import type { StatusMessage } from "../protocol.js";
+import { keepState, keptState } from "../saved-state.js";
 import {
   defaultSettings,
   loadSettings,
@@ -61,6 +62,13 @@ export function App({ machine }: { machine: Machine }) {
   const [upload, setUpload] = useState<Upload>();
   const [kept, setKept] = useState<readonly KeptMedium[]>([]);
   const [mediaError, setMediaError] = useState<string>();
+  const [stateKept, setStateKept] = useState(false);
+  useEffect(() => {
+    keptState().then(
+      (b) => setStateKept(b !== undefined),
+      () => setStateKept(false),
+    );
+  }, []);
   const refreshKept = () =>
     listMedia()
       .then(setKept)
@@ -178,6 +186,22 @@ export function App({ machine }: { machine: Machine }) {
         onBoot={() => boot()}
         onPause={() => machine.pause()}
         onResume={() => machine.resume()}
+        onSaveState={() => {
+          machine
+            .saveState()
+            .then(keepState)
+            .then(() => setStateKept(true))
+            .catch(mediaFailed);
+        }}
+        onRestoreState={() => {
+          keptState()
+            .then((bytes) => {
+              if (!bytes) throw new Error("no state is kept in this browser");
+              return machine.restoreState(bytes);
+            })
+            .catch(mediaFailed);
+        }}
+        stateKept={stateKept}
         onReset={() => machine.reset()}
         onPowerOff={() => machine.powerOff()}
       />

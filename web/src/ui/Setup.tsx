@@ -33,6 +33,11 @@ interface Props {
   onBoot(): void;
   onPause(): void;
   onResume(): void;
+  /** Keeps the VM's whole state in this browser; restores it into the running VM. */
+  onSaveState(): void;
+  onRestoreState(): void;
+  /** A state is kept (the restore button is live). */
+  stateKept: boolean;
   onReset(): void;
   onPowerOff(): void;
 }
@@ -191,6 +196,24 @@ export function Setup(p: Props) {
               {t("control.pause")}
             </button>
           )}
+          <button
+            type="button"
+            id="save-state"
+            title={t("control.saveStateHint")}
+            onClick={p.onSaveState}
+            disabled={!live}
+          >
+            {t("control.saveState")}
+          </button>
+          <button
+            type="button"
+            id="restore-state"
+            title={t("control.restoreStateHint")}
+            onClick={p.onRestoreState}
+            disabled={!live || !p.stateKept}
+          >
+            {t("control.restoreState")}
+          </button>
           <button type="button" id="reset" onClick={p.onReset} disabled={p.state === "off"}>
             {t("control.reset")}
           </button>
