@@ -126,7 +126,10 @@ export function jitEnter(b: u32): void {
   const before = retiredInRun();
   killsAtEntry = jitKills();
   store<u64>(S_JIT_ENTRIES, load<u64>(S_JIT_ENTRIES) + 1);
-  call_indirect<void>(load<u32>(S_JIT_TABLE_BASE) + b);
+  // The trampoline: a block answers the table index of the block it chains to (a chain link,
+  // vmm/jit/emit.ts chainTo), or 0 to go back to the run loop.
+  let next = call_indirect<u32>(load<u32>(S_JIT_TABLE_BASE) + b);
+  while (next != 0) next = call_indirect<u32>(next);
   store<u64>(S_JIT_INSNS, load<u64>(S_JIT_INSNS) + <u64>(retiredInRun() - before));
 }
 

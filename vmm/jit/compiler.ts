@@ -14,17 +14,17 @@ import { CALLOUT_NAMES } from "../generated/abi.js";
 import { decodeInsn, type Insn } from "./decode.js";
 import { BlockEmitter, type ChainSpec, LOCALS, NEXT, type RegionMap } from "./emit.js";
 import { emitInline, inlineBranch } from "./forms.js";
-import { encodeModule, hasTailCalls, I32, Op } from "./wasm.js";
+import { encodeModule, I32, Op } from "./wasm.js";
 
 /** Guest instructions per region at most (it also ends at the page end). */
 const MAX_INSNS = 64;
 /** Basic blocks per region at most. */
 const MAX_BASIC_BLOCKS = 64;
 /**
- * Compiled code leaves for a constant target straight into its block (a tail call through a
- * chain link) where the engine has wasm tail calls; JIT_CHAIN=off (Node) turns it off.
+ * Compiled code leaves for a constant target straight into its block (through a chain link and
+ * the core's trampoline); JIT_CHAIN=off (Node) turns it off.
  */
-const CHAINING = hasTailCalls && globalThis.process?.env?.JIT_CHAIN !== "off";
+const CHAINING = globalThis.process?.env?.JIT_CHAIN !== "off";
 /** Blocks the core keeps at once (core/jit/blocks.ts MAX_BLOCKS): the table slots reserved. */
 export const JIT_SLOTS = 4096;
 const BLOCK_CS32 = 2;
@@ -117,11 +117,12 @@ export class Jit {
     for (const bb of bbs) for (const insn of bb.insns) span = Math.max(span, (insn.eip + insn.len - eip) | 0);
     const wasm = encodeModule({
       types: [
-        { params: [], results: [] },
+        { params: [], results: [I32] },
         { params: [I32, I32], results: [I32] },
         { params: [I32], results: [I32] },
         { params: [I32, I32, I32], results: [I32] },
         { params: [I32, I32, I32, I32], results: [I32] },
+        { params: [], results: [] },
       ],
       // In the order of emit.ts FN_*.
       imports: [
@@ -130,10 +131,9 @@ export class Jit {
         { name: "shift", type: 3 },
         { name: "alu", type: 4 },
         { name: "callout", type: 3 },
-        { name: "indirect", type: 0 },
+        { name: "indirect", type: 5 },
         { name: "link", type: 1 },
       ],
-      table: true,
       func: { type: 0, locals: LOCALS, body: em.c },
     });
     const module = new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>);
@@ -147,7 +147,6 @@ export class Jit {
         callout: this.core.btJitCallout,
         indirect: this.core.btJitIndirect,
         link: this.core.jitLink,
-        t: this.core.table,
       },
     });
     this.core.table.set(this.tableBase + block, instance.exports.f as WebAssembly.ExportValue);
@@ -198,6 +197,7 @@ export class Jit {
       if (bb.next !== null) em.fallOut(bb.next);
       c.op(Op.end); // block i + 1, or the loop after the last basic block
     });
+    c.op(Op.unreachable); // every path returns: the answer is the block to chain to, or 0
     return em;
   }
 }

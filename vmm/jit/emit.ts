@@ -167,7 +167,8 @@ export class BlockEmitter {
     this.addRetired(this.pending + extra);
     this.c.const(L.S_EIP);
     target();
-    this.c.store(Op.i32Store).op(Op.return);
+    this.c.store(Op.i32Store);
+    this.ret();
   }
 
   /**
@@ -181,7 +182,7 @@ export class BlockEmitter {
     this.addRetired(this.pending + extra);
     this.c.const(L.S_EIP).const(target).store(Op.i32Store);
     this.chainTo(target);
-    this.c.op(Op.return);
+    this.ret();
   }
 
   /**
@@ -237,10 +238,20 @@ export class BlockEmitter {
     c.op(Op.end);
   }
 
-  /** Counts the chained transfer and tail-calls the block whose table index is in V. */
+  /**
+   * Counts the chained transfer and returns the table index in V: the core's trampoline
+   * (core/jit/enter.ts jitEnter) calls that block next, without the run loop. (A wasm tail call
+   * would need the module to import the core's table, and V8 keeps every instance that imports
+   * a table alive with it: memory and the cost of table writes grew with every compile.)
+   */
   private tailCallV(): void {
     this.c.const(L.S_JIT_CHAINED).const(L.S_JIT_CHAINED).load(Op.i64Load).const64(1).op(Op.i64Add).store(Op.i64Store);
-    this.c.get(V).op(Op.returnCallIndirect).u32(0).u32(0);
+    this.c.get(V).op(Op.return);
+  }
+
+  /** Leaves the block for the run loop (the function's answer 0: no block to chain to). */
+  ret(): void {
+    this.c.const(0).op(Op.return);
   }
 
   /**
@@ -271,10 +282,13 @@ export class BlockEmitter {
     this.callStep(insn);
     this.pending = 0;
     if (ends) {
-      this.c.op(Op.drop).op(Op.return);
+      this.c.op(Op.drop);
+      this.ret();
       return;
     }
-    this.c.ifVoid().op(Op.return).op(Op.end);
+    this.c.ifVoid();
+    this.ret();
+    this.c.op(Op.end);
     this.loadRegs();
     // The interpreter read the flushed flags and left its own in the state block.
     this.flags = null;
@@ -286,7 +300,9 @@ export class BlockEmitter {
    */
   slowPath(insn: Insn): void {
     this.callStep(insn);
-    this.c.ifVoid().op(Op.return).op(Op.end);
+    this.c.ifVoid();
+    this.ret();
+    this.c.op(Op.end);
     this.addRetired(-(this.pending + 1));
     this.loadRegs();
   }
@@ -504,7 +520,8 @@ export class BlockEmitter {
     this.addRetired(this.pending + extra);
     c.loadAt(L.S_RUN_LIMIT).loadAt(L.S_RUN_RETIRED).op(Op.i32Sub).const(bb.count).op(Op.i32LtS).ifVoid();
     this.storeRegs();
-    c.const(L.S_EIP).const(target).store(Op.i32Store).op(Op.return);
+    c.const(L.S_EIP).const(target).store(Op.i32Store);
+    this.ret();
     c.op(Op.end);
     if (this.depth === this.bbDepth && bb.index === this.layoutNext) return true;
     c.const(bb.index).set(NEXT).op(Op.br).u32(this.depth);
@@ -514,7 +531,8 @@ export class BlockEmitter {
   /** The interpreter runs this (last) instruction and the block ends. */
   slowExit(insn: Insn): void {
     this.callStep(insn);
-    this.c.op(Op.drop).op(Op.return);
+    this.c.op(Op.drop);
+    this.ret();
   }
 
   /**

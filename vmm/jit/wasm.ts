@@ -17,8 +17,6 @@ export const Op = {
   brTable: 0x0e,
   return: 0x0f,
   call: 0x10,
-  /** The tail-call proposal (in V8 since 11.2, Node 20): call_indirect that replaces the frame. */
-  returnCallIndirect: 0x13,
   drop: 0x1a,
   select: 0x1b,
   localGet: 0x20,
@@ -162,8 +160,6 @@ export interface ModuleSpec {
   types: FuncType[];
   /** Function imports from module "e", by name, with their type index. */
   imports: { name: string; type: number }[];
-  /** Import the core's function table as "e"."t" (table 0), for call_indirect. */
-  table?: boolean;
   /** The one function: its type, its extra i32 locals and its body (without the final end). */
   func: { type: number; locals: number; body: Code };
 }
@@ -189,18 +185,6 @@ function section(out: number[], id: number, content: number[]): void {
   for (const b of content) out.push(b);
 }
 
-/** Whether this engine has wasm tail calls (return_call_indirect), which chain links use. */
-export const hasTailCalls: boolean = (() => {
-  // (module (type (func)) (table 1 funcref) (func (type 0) i32.const 0 return_call_indirect 0 0))
-  const m = [0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 4, 4, 1, 0x70, 0, 1];
-  const code = [10, 9, 1, 7, 0, Op.i32Const, 0, Op.returnCallIndirect, 0, 0, Op.end];
-  try {
-    return WebAssembly.validate(Uint8Array.from([...m, ...code]));
-  } catch {
-    return false;
-  }
-})();
-
 /**
  * Encodes a module that imports memory "e"."m" (any size) and the given functions, and exports
  * its one function as "f" (function index = number of imports).
@@ -218,15 +202,10 @@ export function encodeModule(spec: ModuleSpec): Uint8Array {
   }
   section(out, 1, types);
   const imports: number[] = [];
-  leb(imports, spec.imports.length + 1 + (spec.table ? 1 : 0));
+  leb(imports, spec.imports.length + 1);
   name(imports, "e");
   name(imports, "m");
   imports.push(0x02, 0x00, 0x00); // memory, limits: min 0, no max
-  if (spec.table) {
-    name(imports, "e");
-    name(imports, "t");
-    imports.push(0x01, 0x70, 0x00, 0x00); // table of funcref, limits: min 0, no max
-  }
   for (const im of spec.imports) {
     name(imports, "e");
     name(imports, im.name);
