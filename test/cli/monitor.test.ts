@@ -103,7 +103,21 @@ describe("monitor", () => {
       "00100010: 0x00100000 0x00000000",
     ]);
     expect(await monitor.execute("xp /1wx 0xfffffff0")).toMatch(/Cannot access memory/);
-    expect(await monitor.execute("x /3i 0")).toMatch(/format 'i' is not supported/);
+    // x/Ni disassembles (test/vmm/disasm.test.ts checks the forms); the format may be glued on.
+    expect(await monitor.execute("x/4i 0x100020")).toBe(
+      [
+        "0x00100020:  b8 78 56 34 12           mov    $0x12345678,%eax",
+        "0x00100025:  a3 00 00 20 00           mov    %eax,0x200000",
+        "0x0010002a:  bb fe ca 00 00           mov    $0xcafe,%ebx",
+        "0x0010002f:  eb fe                    jmp    0x10002f",
+        "",
+      ].join("\n"),
+    );
+    expect(await monitor.execute("x/1i $pc")).toBe("0x0010002f:  eb fe                    jmp    0x10002f\n");
+    expect(await monitor.execute("set disassembly-flavor intel")).toBe("");
+    expect(await monitor.execute("xp/2i 0x100020")).toMatch(/mov {4}eax,0x12345678\n.*mov {4}ds:0x200000,eax\n$/);
+    expect(await monitor.execute("set disassembly-flavor arm")).toMatch(/only 'set disassembly-flavor att\|intel'/);
+    expect(await monitor.execute("x /3s 0")).toMatch(/format 's' \(strings\) is not supported/);
     expect(await monitor.execute("x /1q 0")).toMatch(/bad format letter 'q'/);
     expect(await monitor.execute("x")).toMatch(/give an address/);
     expect(await monitor.execute("x $nope")).toMatch(/no register/);

@@ -3,11 +3,14 @@
 // the line editing is the front end's (vmm/node/monitor-repl.ts uses node:readline). Other parts
 // of the VMM add `info` subcommands with registerInfo (the network helper's `info network`).
 
+import { SEG } from "../cpu.js";
+import * as L from "../generated/layout.js";
 import { infoIo, infoPci, infoVirtio } from "../info.js";
 import { formatJitInfo, jitInfo } from "../jit/info.js";
 import type { Machine } from "../lib/machine.js";
 import { resetCoreStats } from "../stats/index.js";
 import { infoMtree, infoPic } from "./devices.js";
+import { disassemble, formatDisasm, type Syntax } from "./disasm-syntax.js";
 import { sendKeys } from "./keys.js";
 import {
   type DumpFormat,
@@ -52,6 +55,8 @@ export class Monitor {
   private readonly commands = new Map<string, Command>();
   private readonly aliases = new Map<string, string>();
   private lastFormat: DumpFormat = { count: 1, format: "x", size: 4 };
+  /** The syntax of x/i (set disassembly-flavor). */
+  private syntax: Syntax = "att";
 
   constructor(
     readonly machine: Machine,
@@ -73,13 +78,15 @@ export class Monitor {
 
   /** Runs one command line; returns its output (an error is output too, one line). */
   async execute(line: string): Promise<string> {
-    const words = line.trim().split(/\s+/).filter(Boolean);
+    // QEMU takes the format glued to the command too: x/5i $eip is x /5i $eip.
+    const text = line.trim().replace(/^(\w+)\//, "$1 /");
+    const words = text.split(/\s+/).filter(Boolean);
     if (words.length === 0) return "";
     const name = this.aliases.get(words[0]!) ?? words[0]!;
     const cmd = this.commands.get(name);
     if (!cmd) return `unknown command: '${words[0]}' (help lists them)\n`;
     try {
-      return await cmd.run(words.slice(1), line.trim().slice(words[0]!.length).trim());
+      return await cmd.run(words.slice(1), text.slice(words[0]!.length).trim());
     } catch (err) {
       if (err instanceof MonitorError) return `${err.message}\n`;
       throw err;
@@ -98,9 +105,16 @@ export class Monitor {
   private addCommands(): void {
     this.add("help", "[command]", "show the commands, or one command's help", (a) => this.help(a[0]), "?", "h");
     this.add("info", "subcommand", "show machine state (info with no argument lists what)", (a) => this.runInfo(a));
-    this.add("x", "/fmt addr", "virtual memory dump from addr (fmt: count, x|d|u|o|c|a, b|h|w|g)", (a) =>
+    this.add("x", "/fmt addr", "virtual memory dump from addr (fmt: count, x|d|u|o|c|a|i, b|h|w|g)", (a) =>
       this.dump(a, false),
     );
+    this.add("set", "disassembly-flavor att|intel", "the syntax x/i and xp/i print (AT&T by default)", (a) => {
+      if (a[0] !== "disassembly-flavor" || (a[1] !== "att" && a[1] !== "intel")) {
+        throw new MonitorError("set: only 'set disassembly-flavor att|intel' is known");
+      }
+      this.syntax = a[1];
+      return "";
+    });
     this.add("xp", "/fmt addr", "physical memory dump from addr", (a) => this.dump(a, true));
     this.add("stop", "", "stop the CPU", () => {
       this.machine.pause("user");
@@ -197,7 +211,14 @@ export class Monitor {
     this.lastFormat = f;
     const addr = parseAddress(this.vm.cpu, rest.join(""));
     const cpu = this.vm.cpu;
-    return dumpMemory(addr, f, (a, n) => (physical ? readPhysical(cpu, a, n) : readLinear(cpu, a, n)));
+    const read = (a: number, n: number) => (physical ? readPhysical(cpu, a, n) : readLinear(cpu, a, n));
+    if (f.format === "i") {
+      // Decoded at the code segment's size; targets computed in its EIP space.
+      const cs32 = cpu.u32(L.S_CS_DB) !== 0;
+      const lines = disassemble(addr, f.count, cs32, cpu.segment(SEG.CS).base, this.syntax, read);
+      return `${typeof lines === "string" ? lines : formatDisasm(lines)}\n`;
+    }
+    return dumpMemory(addr, f, read);
   }
 
   private addInfo(): void {
