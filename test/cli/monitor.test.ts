@@ -24,7 +24,7 @@ async function machineWith(code: number[], startPaused = false) {
     { startPaused },
   );
   let quit = false;
-  const files = new Map<string, string>();
+  const files = new Map<string, string | Uint8Array>();
   const monitor = new Monitor(machine, {
     quit: () => {
       quit = true;
@@ -185,13 +185,21 @@ describe("monitor", () => {
     expect(await monitor.execute("sendkey")).toMatch(/name the keys/);
   });
 
-  it("screendump needs a VGA and writes its text", async () => {
+  it("screendump needs a VGA and writes a picture or its text", async () => {
     const { machine, monitor, files } = await machineWith(SPIN, true);
     expect(await monitor.execute("screendump out.txt")).toMatch(/no VGA/);
     const vga = machine.vm.attachVga();
     for (const [i, b] of [0x48, 7, 0x69, 7].entries()) machine.vm.devices.mmio.write(0xb8000 + i, 1, b);
     expect(vga).toBeDefined();
     expect(await monitor.execute("screendump out.txt")).toBe("");
-    expect(files.get("out.txt")?.split("\n")[0]).toBe("Hi");
+    expect((files.get("out.txt") as string).split("\n")[0]).toBe("Hi");
+    // A picture (test/devices/vga-image.test.ts checks its pixels): PPM unless PNG is asked
+    // for; no VGA BIOS ran here, so plane 2 has no font and the command says so.
+    expect(await monitor.execute("screendump out.ppm")).toMatch(/plane 2 holds no font/);
+    expect(new TextDecoder().decode((files.get("out.ppm") as Uint8Array).subarray(0, 15))).toBe("P6\n720 400\n255\n");
+    await monitor.execute("screendump shot -f png");
+    expect([...(files.get("shot") as Uint8Array).subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]);
+    expect(await monitor.execute("screendump x.png -f gif")).toMatch(/format 'gif': use ppm, png or txt/);
+    expect(await monitor.execute("screendump")).toMatch(/give a file name/);
   });
 });

@@ -3,6 +3,7 @@
 // the line editing is the front end's (vmm/node/monitor-repl.ts uses node:readline). Other parts
 // of the VMM add `info` subcommands with registerInfo (the network helper's `info network`).
 
+import { encodePng, encodePpm, fontMissing, renderTextImage } from "../../devices/vga/image.js";
 import { SEG } from "../cpu.js";
 import * as L from "../generated/layout.js";
 import { infoIo, infoPci, infoVirtio } from "../info.js";
@@ -32,7 +33,7 @@ export interface MonitorHost {
   /** Ends the program (quit). */
   quit(): void;
   /** Writes a file (screendump); absent: the command says it cannot. */
-  writeFile?(path: string, data: string): void;
+  writeFile?(path: string, data: string | Uint8Array): void;
   /** Starts the gdb stub on a loopback port; returns what it says. */
   gdbserver?(port: number): Promise<string>;
   /** Host wall time the machine has run, for the measured line of `info stats`. */
@@ -144,20 +145,28 @@ export class Monitor {
       sendKeys(this.vm.devices.i8042.keyboard, a[0]);
       return "";
     });
-    this.add("screendump", "file", "save the VGA text screen to a file (as text)", (a) => {
-      if (!a[0]) throw new MonitorError("screendump: give a file name");
-      const vga = this.vm.vga;
-      if (!vga) throw new MonitorError("screendump: this machine has no VGA (firmware boot has one)");
-      if (!this.host.writeFile) throw new MonitorError("screendump: no file system here");
-      this.host.writeFile(
-        a[0],
-        `${vga
-          .textScreen()
-          .lines.map((l) => l.trimEnd())
-          .join("\n")}\n`,
-      );
-      return "";
-    });
+    this.add(
+      "screendump",
+      "file [-f ppm|png|txt]",
+      "save the VGA text screen as a picture: PPM, PNG (-f png or a .png name), or text (.txt)",
+      async (a) => {
+        const { file, format } = screendumpArgs(a);
+        const vga = this.vm.vga;
+        if (!vga) throw new MonitorError("screendump: this machine has no VGA (firmware boot has one)");
+        if (!this.host.writeFile) throw new MonitorError("screendump: no file system here");
+        if (format === "txt") {
+          this.host.writeFile(file, `${vga.text()}\n`);
+          return "";
+        }
+        const image = renderTextImage(vga);
+        this.host.writeFile(file, format === "png" ? await encodePng(image) : encodePpm(image));
+        const screen = vga.textScreen();
+        if (screen.graphics)
+          return "screendump: a graphics mode is set; only text modes are drawn (the picture is black)\n";
+        if (fontMissing(vga)) return "screendump: plane 2 holds no font (no VGA BIOS ran): the characters are blank\n";
+        return "";
+      },
+    );
     this.add("gdbserver", "[tcp::port]", "start the gdb stub (default tcp::1234)", async (a) => {
       if (!this.host.gdbserver) throw new MonitorError("gdbserver: not available here");
       const spec = a[0] ?? "tcp::1234";
@@ -263,4 +272,21 @@ export class Monitor {
     this.registerInfo("io", "port and MMIO accesses by device", () => infoIo(this.vm));
     this.registerInfo("jit", "what the JIT compiled and ran", () => `${formatJitInfo(jitInfo(this.vm.cpu))}\n`);
   }
+}
+
+/** screendump's arguments: the file and -f FORMAT (else .png and .txt names choose; PPM otherwise). */
+function screendumpArgs(args: string[]): { file: string; format: "ppm" | "png" | "txt" } {
+  let file: string | undefined;
+  let format: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "-f") format = args[++i];
+    else if (file === undefined) file = args[i];
+    else throw new MonitorError(`screendump: unexpected '${args[i]}'`);
+  }
+  if (!file) throw new MonitorError("screendump: give a file name");
+  format ??= /\.png$/i.test(file) ? "png" : /\.txt$/i.test(file) ? "txt" : "ppm";
+  if (format !== "ppm" && format !== "png" && format !== "txt") {
+    throw new MonitorError(`screendump: format '${format}': use ppm, png or txt`);
+  }
+  return { file, format };
 }
