@@ -162,8 +162,17 @@ export function legacyDrives(opts: {
 /** Opens an image: `writable` only when writes go to the file. */
 export type OpenImage = (path: string, what: string, writable: boolean) => ImageSource;
 
-/** Builds the Vm's PCI options: IDE positions, virtio devices, each disk over its image. */
-export function machinePci(args: MachineArgs, open: OpenImage, ramBytes = 64 << 20): VmPciOptions {
+/**
+ * Builds the Vm's PCI options: IDE positions, virtio devices, each disk over its image. `disks`
+ * keeps each drive's disk across calls: a reboot builds new devices over the same disks, so the
+ * guest's writes in snapshot mode stay until the process exits, as with QEMU's -snapshot.
+ */
+export function machinePci(
+  args: MachineArgs,
+  open: OpenImage,
+  ramBytes = 64 << 20,
+  disks = new Map<DriveArg, CowDisk>(),
+): VmPciOptions {
   const ide: (IdeDeviceSpec | undefined)[] = [undefined, undefined, undefined, undefined];
   const virtio: VirtioDevice[] = [];
   const functions: PciFunction[] = [];
@@ -172,12 +181,17 @@ export function machinePci(args: MachineArgs, open: OpenImage, ramBytes = 64 << 
   const disk = (d: DriveArg) => {
     const what = d.media === "cdrom" ? "CD image" : "disk image";
     const writeThrough = !d.snapshot && !d.readOnly;
-    return new CowDisk(open(d.file, what, writeThrough), {
-      name: d.file,
-      readOnly: d.readOnly,
-      writeThrough,
-      granularity: d.media === "cdrom" ? 2048 : 512,
-    });
+    let cow = disks.get(d);
+    if (!cow) {
+      cow = new CowDisk(open(d.file, what, writeThrough), {
+        name: d.file,
+        readOnly: d.readOnly,
+        writeThrough,
+        granularity: d.media === "cdrom" ? 2048 : 512,
+      });
+      disks.set(d, cow);
+    }
+    return cow;
   };
   for (const d of args.drives) {
     if (d.id !== undefined) {
