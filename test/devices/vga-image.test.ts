@@ -4,10 +4,8 @@
 // pixels, and each glyph cell, matched against the font in plane 2, gives back the characters
 // and colours on the screen (no golden picture).
 
-import { readFileSync } from "node:fs";
 import { inflateSync, crc32 as zlibCrc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { BOOT_PATH } from "../../devices/fw-cfg/items.js";
 import {
   crc32,
   encodePng,
@@ -18,32 +16,7 @@ import {
   renderTextImage,
 } from "../../devices/vga/image.js";
 import type { Vga } from "../../devices/vga/vga.js";
-import { installFirmware } from "../../vmm/firmware.js";
-import { loadCoreModule } from "../../vmm/node/load-core.js";
-import { Vm } from "../../vmm/vm.js";
-
-const rom = (name: string) => new Uint8Array(readFileSync(new URL(`../../guests/seabios/${name}`, import.meta.url)));
-
-/** Boots SeaBIOS with no disk until it gives up; returns its VGA. */
-async function biosScreen(): Promise<{ vm: Vm; vga: Vga }> {
-  let log = "";
-  const vm = await Vm.create({
-    module: loadCoreModule(),
-    ramBytes: 32 << 20,
-    onDebugConsole: (port, b) => {
-      if (port === 0x402) log += String.fromCharCode(b);
-    },
-  });
-  const { vga } = installFirmware(vm, {
-    bios: rom("bios.bin"),
-    vgaBios: rom("vgabios.bin"),
-    bootOrder: [BOOT_PATH.ide(0, 0)],
-  });
-  vm.run(200_000_000, () => {
-    if (log.includes("No bootable device.")) vm.requestStop({ kind: "stopped" });
-  });
-  return { vm, vga: vga! };
-}
+import { bootSeabiosNoDisk } from "../boot/seabios-boot.js";
 
 function parsePpm(bytes: Uint8Array) {
   const head = /^P6\n(\d+) (\d+)\n255\n/.exec(new TextDecoder("latin1").decode(bytes.subarray(0, 32)));
@@ -139,7 +112,7 @@ function readCells(vga: Vga, img: { width: number; rgb: Uint8Array }, rows: numb
 
 describe("screendump: the VGA text screen as PPM and PNG", () => {
   it("draws the glyphs of plane 2 in the attribute colours; PPM and PNG hold the same pixels", async () => {
-    const { vm, vga } = await biosScreen();
+    const { vm, vga } = await bootSeabiosNoDisk();
     // A line of our own on row 20: yellow on blue, a line-drawing character and a full block.
     const text = [..."Hello, VGA"].map((ch) => ch.charCodeAt(0)).concat([0xc4, 0xdb]);
     for (const [i, ch] of text.entries()) {

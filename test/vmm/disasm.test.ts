@@ -92,17 +92,16 @@ const CODE16: [string, string, string][] = [
 ];
 
 describe("x/i: known encodings as binutils prints them", () => {
-  for (const [hex, att, intel] of CODE32) {
-    it(`32-bit ${hex}`, () => {
-      expect(text(hex, "att")).toBe(att);
-      expect(text(hex, "intel")).toBe(intel);
-    });
-  }
-  for (const [hex, att, intel] of CODE16) {
-    it(`16-bit ${hex}`, () => {
-      expect(text(hex, "att", false)).toBe(att);
-      expect(text(hex, "intel", false)).toBe(intel);
-    });
+  for (const [cases, cs32] of [
+    [CODE32, true],
+    [CODE16, false],
+  ] as const) {
+    for (const [hex, att, intel] of cases) {
+      it(`${cs32 ? 32 : 16}-bit ${hex}`, () => {
+        expect(text(hex, "att", cs32)).toBe(att);
+        expect(text(hex, "intel", cs32)).toBe(intel);
+      });
+    }
   }
 
   it("lines as the monitor prints them: targets in the segment, unmapped memory, a bad byte", () => {
