@@ -2,6 +2,7 @@
 // these exports and reads its state directly at the addresses in generated/layout.ts.
 
 import { setCpl, setCr0, setCr3, setCr4, updateMode, writeEflags } from "./cpu/control";
+import { updateDebugArmed } from "./cpu/debug";
 import { invalidateFetch } from "./cpu/decode";
 import { clearFault, faulted } from "./cpu/fault";
 import { getEflags, materializeFlags } from "./cpu/flags";
@@ -114,6 +115,14 @@ export function retired(): f64 {
 /** Runs up to `budget` instructions; returns a RUN_* reason. */
 export function run(budget: i32): u32 {
   return runLoop(budget);
+}
+
+/**
+ * The host changed DR7 or its breakpoint or watchpoint lists (HOST_BP, HOST_WP): re-arms the
+ * checks (DEBUG_ARMED and the TLB masks that route accesses to the data-breakpoint check).
+ */
+export function debugChanged(): void {
+  updateDebugArmed();
 }
 
 /** Drops every compiled block (the host changed guest code behind the core's back, or reset). */

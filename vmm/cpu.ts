@@ -65,6 +65,7 @@ interface CoreExports {
   setVirtualization(mode: number, mmu: number): void;
   hostWroteGuest(gpa: number, len: number): void;
   jitFlush(): void;
+  debugChanged(): void;
 }
 
 const defaultHost: CpuHost = {
@@ -172,6 +173,11 @@ export class Cpu {
   /** Drops every compiled block (guest code was changed behind the core's back). */
   jitFlush(): void {
     this.exports.jitFlush();
+  }
+
+  /** DR7 or the host's breakpoints or watchpoints (HOST_BP, HOST_WP) changed: re-arms the core's checks. */
+  debugChanged(): void {
+    this.exports.debugChanged();
   }
 
   run(budget: number): RunReason {

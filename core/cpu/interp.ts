@@ -54,6 +54,7 @@ import { deliver, shutdown } from "./interrupts";
 import { getEip } from "./state";
 import { endRun, retiredSoFar, retireOne } from "./rep";
 import { atHostBreakpoint, instructionBreakpoint } from "./debug";
+import { dataHits, dropDataHits, takeGuestDataHits, takeHostWatchHit } from "../mmu/watch";
 
 // 1 for the bytes step() must look at before dispatch: the prefixes and 0F.
 const PREFIX_TABLE: usize = memory.data<u8>([
@@ -162,13 +163,19 @@ export function finishStep(flags: u32): u32 {
     const exiting = faultVector == VEC_VMEXIT;
     emulatedFault = false;
     if (!handleFault()) return stopReason();
-    // An exiting instruction the VMM completed is single-stepped like any other.
-    if (exiting && !emulatedFault && (flags & (FLAG_TF | FLAG_RF)) != 0 && !afterTracedInstruction(flags)) {
-      return stopReason();
+    // An exiting instruction the VMM completed is single-stepped (and its data breakpoints
+    // reported) like any other.
+    if (exiting && !emulatedFault && ((flags & (FLAG_TF | FLAG_RF)) | dataHits) != 0) {
+      const r = afterCompleted(flags);
+      if (r != RUN_BUDGET) return r;
     }
   } else {
     setEip(nextEip);
-    if ((flags & (FLAG_TF | FLAG_RF)) != 0 && !afterTracedInstruction(flags)) return stopReason();
+    // TF, RF and data breakpoints (dataHits is 0 unless one is armed): one test.
+    if (((flags & (FLAG_TF | FLAG_RF)) | dataHits) != 0) {
+      const r = afterCompleted(flags);
+      if (r != RUN_BUDGET) return r;
+    }
   }
   if (load<u32>(S_STOP_REQUEST) != 0) {
     store<u32>(S_STOP_REQUEST, 0);
@@ -241,6 +248,8 @@ export function serviceEvents(): u32 {
     deliverEvent(vector, NO_ERROR, false, true, getEip());
     if (shutdown) return RUN_SHUTDOWN;
   }
+  // A delivery's own accesses (the frame) report no data breakpoint (core/cpu/debug.ts).
+  dropDataHits();
   if (load<u32>(S_HALTED) != 0) return RUN_HALT;
   // An event took the CPU to a handler with a host breakpoint at its first instruction.
   if ((load<u32>(S_DEBUG_ARMED) & DEBUG_ARMED_HOST) != 0 && getEip() != eipBefore && atHostBreakpoint()) {
@@ -249,10 +258,30 @@ export function serviceEvents(): u32 {
   return RUN_BUDGET;
 }
 
-/** TF was set before the instruction: single-step trap (SDM vol. 3, 17.3.1.4); RF clears. */
+/**
+ * An instruction completed with TF or RF set before it, or matched a data breakpoint: the host's
+ * watchpoint ends run() with RUN_DEBUG (after the guest's own #DB, if any, was delivered).
+ * Returns RUN_BUDGET to go on.
+ */
+function afterCompleted(flags: u32): u32 {
+  const host = takeHostWatchHit();
+  if (!afterTracedInstruction(flags)) return stopReason();
+  return host ? RUN_DEBUG : RUN_BUDGET;
+}
+
+/**
+ * TF was set before the instruction (single-step trap, SDM vol. 3, 17.3.1.4) or it matched a
+ * DR0-DR3 data breakpoint (17.3.1.2): one #DB trap with DR6.BS and DR6.Bn as they apply. RF
+ * clears, as after every instruction that completes.
+ */
 function afterTracedInstruction(flags: u32): bool {
-  if ((flags & FLAG_TF) != 0) {
-    store<u32>(S_DR + 24, load<u32>(S_DR + 24) | 0x4000); // DR6.BS
+  const hits = takeGuestDataHits();
+  if ((flags & FLAG_TF) != 0 || hits != 0) {
+    let dr6 = load<u32>(S_DR + 24);
+    if (hits != 0) dr6 = (dr6 & ~0xf) | hits;
+    if ((flags & FLAG_TF) != 0) dr6 |= 0x4000; // DR6.BS
+    store<u32>(S_DR + 24, dr6);
+    if (hits != 0) store<u32>(S_EFLAGS, load<u32>(S_EFLAGS) & ~FLAG_RF);
     raise(VEC_DB, NO_ERROR);
     return handleFault();
   }
@@ -290,8 +319,13 @@ function handleFault(): bool {
   store<u32>(S_EXC_EIP, insnEip);
   if (load<u32>(S_STOP_ON_EXCEPTION) != 0) return false;
   if (!software || vector == 3 || vector == 4) exceptionExits(vector, error);
-  if (trapMode() && trapIntercept(vector, error, software, eip)) return !shutdown;
+  // The delivery's own accesses (the frame) report no data breakpoint (core/cpu/debug.ts).
+  if (trapMode() && trapIntercept(vector, error, software, eip)) {
+    dropDataHits();
+    return !shutdown;
+  }
   deliver(vector, error, software, false, eip);
+  dropDataHits();
   return !shutdown;
 }
 

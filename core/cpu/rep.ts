@@ -13,7 +13,7 @@
 // are words of the state block (RUN_RETIRED, RUN_LIMIT) because compiled code (core/jit/) adds
 // the instructions it retires to the same count and checks the same budget.
 
-import { S_EFLAGS, S_RUN_LIMIT, S_RUN_RETIRED } from "../generated/layout";
+import { DEBUG_ARMED_DATA, S_DEBUG_ARMED, S_EFLAGS, S_RUN_LIMIT, S_RUN_RETIRED } from "../generated/layout";
 import { FLAG_TF } from "./state";
 
 @inline function getExecuted(): i32 {
@@ -65,9 +65,12 @@ let progress: u32 = 0;
   return n;
 }
 
-/** Iterations a REP instruction may run in this step: what is left of the budget, 1 under TF. */
+/**
+ * Iterations a REP instruction may run in this step: what is left of the budget; 1 under TF,
+ * and while data breakpoints are armed (their trap comes after the iteration that matched).
+ */
 @inline export function repAllowance(): u32 {
-  if ((load<u32>(S_EFLAGS) & FLAG_TF) != 0) return 1;
+  if (((load<u32>(S_EFLAGS) & FLAG_TF) | (load<u32>(S_DEBUG_ARMED) & DEBUG_ARMED_DATA)) != 0) return 1;
   const left = budgetRemaining();
   return left > 0 ? <u32>left : 1;
 }

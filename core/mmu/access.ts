@@ -5,9 +5,12 @@
 
 import { faulted, gp, raise, ssFault, VEC_AC } from "../cpu/fault";
 import { SS } from "../cpu/state";
+import { ACCESS_READ, ACCESS_WRITE, watchAccess } from "./watch";
 import {
+  DEBUG_ARMED_DATA,
   RAM_BASE,
   S_CPL,
+  S_DEBUG_ARMED,
   S_SEG_BASE,
   S_SEG_RHI,
   S_SEG_RLO,
@@ -216,7 +219,13 @@ function entryWrite8(e: u32, lin: u32, v: u32): void {
   return true;
 }
 
+/** Data breakpoints are armed (the TLB masks then send every access here). */
+@inline function watching(): bool {
+  return (load<u32>(S_DEBUG_ARMED) & DEBUG_ARMED_DATA) != 0;
+}
+
 export function readSlow(lin: u32, size: u32, user: bool): u32 {
+  if (watching()) watchAccess(lin, size, ACCESS_READ);
   if (!checkAlignment(lin, size, user)) return 0;
   const e = entryFor(lin, false, user);
   if (faulted) return 0;
@@ -247,6 +256,7 @@ function hostMmioReadSized(phys: u32, size: u32): u32 {
 }
 
 export function writeSlow(lin: u32, size: u32, v: u32, user: bool): void {
+  if (watching()) watchAccess(lin, size, ACCESS_WRITE);
   if (!checkAlignment(lin, size, user)) return;
   const e = entryFor(lin, true, user);
   if (faulted) return;
@@ -303,6 +313,7 @@ export function rmwBeginLinear(lin: u32, size: u32): bool {
     rmwHost = (e & ~0xfff) + (lin & 0xfff);
     return true;
   }
+  if (watching()) watchAccess(lin, size, ACCESS_READ | ACCESS_WRITE);
   const user = load<u32>(S_CPL) == 3;
   if (!checkAlignment(lin, size, user)) return false;
   rmwE1 = entryFor(lin, true, user);

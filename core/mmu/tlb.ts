@@ -34,8 +34,10 @@ import { EPT_HOST_DEVICE, EPT_HOST_DIRTY, EPT_HOST_NO_FAST_WRITE, eptBeginWalk, 
 import { shadowFill } from "./shadow";
 import { trapAreaEntry, trapMode, trapOwnsLinear } from "../virt/trap";
 import {
+  DEBUG_ARMED_DATA,
   MMU_EPT,
   MMU_SHADOW,
+  S_DEBUG_ARMED,
   S_MMU_MODE,
   S_WALK_GUEST_REFS,
   S_WALK_TLB_MISSES,
@@ -52,9 +54,13 @@ export let tlbGeneration: u32 = 0;
   return TLB_BASE + ((lin >>> 12) << 2);
 }
 
-/** Recomputes the fast-path masks after a CPL, CR0.WP or alignment-check change. */
+/**
+ * Recomputes the fast-path masks after a CPL, CR0.WP, alignment-check or data-breakpoint
+ * change. Zero masks send every access to the slow path (core/mmu/access.ts), which checks
+ * alignment and data breakpoints.
+ */
 export function updateTlbMasks(forceSlow: bool): void {
-  if (forceSlow) {
+  if (forceSlow || (load<u32>(S_DEBUG_ARMED) & DEBUG_ARMED_DATA) != 0) {
     store<u32>(S_TLB_READ_MASK, 0);
     store<u32>(S_TLB_WRITE_MASK, 0);
     return;

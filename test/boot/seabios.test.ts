@@ -3,7 +3,6 @@
 // from "vgaroms/", print its banner on the text screen and, with no disk attached, end with
 // "No bootable device.".
 
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { BOOT_PATH } from "../../devices/fw-cfg/items.js";
 import { bytesSource, CowDisk } from "../../devices/storage/block.js";
@@ -11,29 +10,11 @@ import { VirtioBlk } from "../../devices/virtio/blk.js";
 import { FirmwareError, installFirmware } from "../../vmm/firmware.js";
 import { loadCoreModule } from "../../vmm/node/load-core.js";
 import { Vm } from "../../vmm/vm.js";
-
-const rom = (name: string) => new Uint8Array(readFileSync(new URL(`../../guests/seabios/${name}`, import.meta.url)));
+import { bootSeabiosNoDisk, rom } from "./seabios-boot.js";
 
 describe("SeaBIOS firmware boot", () => {
   it("finds fw_cfg with DMA, reads e820 and bootorder, runs the VGA BIOS and prints", async () => {
-    const ram = 32 << 20;
-    let log = "";
-    const vm = await Vm.create({
-      module: loadCoreModule(),
-      ramBytes: ram,
-      onDebugConsole: (port, b) => {
-        if (port === 0x402) log += String.fromCharCode(b);
-      },
-    });
-    // vgabios.bin is Debian's vgabios-isavga.bin (guests/seabios/VERSIONS).
-    const { vga } = installFirmware(vm, {
-      bios: rom("bios.bin"),
-      vgaBios: rom("vgabios.bin"),
-      bootOrder: [BOOT_PATH.ide(0, 0)],
-    });
-    const stop = vm.run(200_000_000, () => {
-      if (log.includes("No bootable device.")) vm.requestStop({ kind: "stopped" });
-    });
+    const { vga, log, stop } = await bootSeabiosNoDisk();
     expect(stop.kind).toBe("stopped");
     expect(log).toContain("SeaBIOS (version 1.16");
     expect(log).toContain("Found QEMU fw_cfg\n");

@@ -24,7 +24,7 @@ async function machineWith(code: number[], startPaused = false) {
     { startPaused },
   );
   let quit = false;
-  const files = new Map<string, string>();
+  const files = new Map<string, string | Uint8Array>();
   const monitor = new Monitor(machine, {
     quit: () => {
       quit = true;
@@ -103,7 +103,21 @@ describe("monitor", () => {
       "00100010: 0x00100000 0x00000000",
     ]);
     expect(await monitor.execute("xp /1wx 0xfffffff0")).toMatch(/Cannot access memory/);
-    expect(await monitor.execute("x /3i 0")).toMatch(/format 'i' is not supported/);
+    // x/Ni disassembles (test/vmm/disasm.test.ts checks the forms); the format may be glued on.
+    expect(await monitor.execute("x/4i 0x100020")).toBe(
+      [
+        "0x00100020:  b8 78 56 34 12           mov    $0x12345678,%eax",
+        "0x00100025:  a3 00 00 20 00           mov    %eax,0x200000",
+        "0x0010002a:  bb fe ca 00 00           mov    $0xcafe,%ebx",
+        "0x0010002f:  eb fe                    jmp    0x10002f",
+        "",
+      ].join("\n"),
+    );
+    expect(await monitor.execute("x/1i $pc")).toBe("0x0010002f:  eb fe                    jmp    0x10002f\n");
+    expect(await monitor.execute("set disassembly-flavor intel")).toBe("");
+    expect(await monitor.execute("xp/2i 0x100020")).toMatch(/mov {4}eax,0x12345678\n.*mov {4}ds:0x200000,eax\n$/);
+    expect(await monitor.execute("set disassembly-flavor arm")).toMatch(/only 'set disassembly-flavor att\|intel'/);
+    expect(await monitor.execute("x /3s 0")).toMatch(/format 's' \(strings\) is not supported/);
     expect(await monitor.execute("x /1q 0")).toMatch(/bad format letter 'q'/);
     expect(await monitor.execute("x")).toMatch(/give an address/);
     expect(await monitor.execute("x $nope")).toMatch(/no register/);
@@ -171,13 +185,21 @@ describe("monitor", () => {
     expect(await monitor.execute("sendkey")).toMatch(/name the keys/);
   });
 
-  it("screendump needs a VGA and writes its text", async () => {
+  it("screendump needs a VGA and writes a picture or its text", async () => {
     const { machine, monitor, files } = await machineWith(SPIN, true);
     expect(await monitor.execute("screendump out.txt")).toMatch(/no VGA/);
     const vga = machine.vm.attachVga();
     for (const [i, b] of [0x48, 7, 0x69, 7].entries()) machine.vm.devices.mmio.write(0xb8000 + i, 1, b);
     expect(vga).toBeDefined();
     expect(await monitor.execute("screendump out.txt")).toBe("");
-    expect(files.get("out.txt")?.split("\n")[0]).toBe("Hi");
+    expect((files.get("out.txt") as string).split("\n")[0]).toBe("Hi");
+    // A picture (test/devices/vga-image.test.ts checks its pixels): PPM unless PNG is asked
+    // for; no VGA BIOS ran here, so plane 2 has no font and the command says so.
+    expect(await monitor.execute("screendump out.ppm")).toMatch(/plane 2 holds no font/);
+    expect(new TextDecoder().decode((files.get("out.ppm") as Uint8Array).subarray(0, 15))).toBe("P6\n720 400\n255\n");
+    await monitor.execute("screendump shot -f png");
+    expect([...(files.get("shot") as Uint8Array).subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]);
+    expect(await monitor.execute("screendump x.png -f gif")).toMatch(/format 'gif': use ppm, png or txt/);
+    expect(await monitor.execute("screendump")).toMatch(/give a file name/);
   });
 });

@@ -1,59 +1,18 @@
 // A gdb stub for one machine: the GDB remote serial protocol's commands on top of the Machine's
-// run control. Breakpoints (Z0 software, Z1 hardware: both are the host breakpoints of the core,
-// HOST_BP, so the guest's memory and debug registers stay untouched), single step, continue,
-// Ctrl-C, registers (registers.ts) and memory through the guest's page tables. Watchpoints
-// (Z2-Z4) are answered as unsupported, so gdb falls back to its own (single-stepping) ones.
-//
-// The core checks host breakpoints only in the interpreter: while any is set the JIT is off
-// (compiled blocks do not check); in the bt mode, kernel code run from the translation cache
-// does not check either.
+// run control. Breakpoints (Z0 software, Z1 hardware) and watchpoints (Z2 write, Z3 read, Z4
+// access) are the core's host lists (breakpoints.ts), single step, continue, Ctrl-C, registers
+// (registers.ts) and memory through the guest's page tables. A stop at a watchpoint is reported
+// as gdb's T05watch/rwatch/awatch reply with the address; the machine's end (power-off, a reset
+// under -no-reboot, a triple fault, isa-debug-exit, quit) as W with the exit status.
 
-import * as L from "../generated/layout.js";
 import type { Machine, MachineEnd } from "../lib/machine.js";
 import { readLinear, translate } from "../monitor/memory.js";
-import type { Vm } from "../vm.js";
+import type { Breakpoints } from "./breakpoints.js";
 import { fromHex, toHex } from "./packets.js";
 import { readAll, readRegister, TARGET_XML, writeAll, writeRegister } from "./registers.js";
 
-const MAX_BREAKPOINTS = 8;
 const SIGINT = "02";
 const SIGTRAP = "05";
-
-/** Host breakpoints of a machine, kept across reboots (a new VM gets them again). */
-export class Breakpoints {
-  readonly addresses = new Set<number>();
-  constructor(private readonly machine: Machine) {
-    machine.onVm.push((vm) => this.apply(vm));
-  }
-
-  add(addr: number): boolean {
-    if (!this.addresses.has(addr) && this.addresses.size >= MAX_BREAKPOINTS) return false;
-    this.addresses.add(addr >>> 0);
-    this.apply(this.machine.vm);
-    return true;
-  }
-
-  remove(addr: number): void {
-    this.addresses.delete(addr >>> 0);
-    this.apply(this.machine.vm);
-  }
-
-  clear(): void {
-    this.addresses.clear();
-    this.apply(this.machine.vm);
-  }
-
-  /** Writes the list into the core and arms (or disarms) the host breakpoints. */
-  private apply(vm: Vm): void {
-    const cpu = vm.cpu;
-    const list = [...this.addresses];
-    for (const [i, a] of list.entries()) cpu.setU32(L.S_HOST_BP + i * 4, a);
-    cpu.setU32(L.S_HOST_BP_COUNT, list.length);
-    const armed = cpu.u32(L.S_DEBUG_ARMED) & ~L.DEBUG_ARMED_HOST;
-    // While DEBUG_ARMED is set the run loop leaves compiled code alone (core/run.ts).
-    cpu.setU32(L.S_DEBUG_ARMED, armed | (list.length ? L.DEBUG_ARMED_HOST : 0));
-  }
-}
 
 /** One gdb connection. `send` writes a reply's data (framing is the transport's). */
 export class GdbSession {
@@ -66,6 +25,8 @@ export class GdbSession {
     private readonly breakpoints: Breakpoints,
     private readonly send: (data: string) => void,
     private readonly onKill: () => void,
+    /** The exit status of an ended machine, as the process reports it (W's value). */
+    private readonly exitStatus: (end: MachineEnd) => number,
   ) {
     // As QEMU does, the CPU stops while gdb attaches.
     machine.pause("debugger");
@@ -73,12 +34,12 @@ export class GdbSession {
       machine.on("stop", (reason) => {
         if (!this.waiting) return;
         this.waiting = false;
-        this.send(`S${reason === "breakpoint" ? SIGTRAP : SIGINT}`);
+        this.send(reason === "breakpoint" ? this.trapReply() : `S${SIGINT}`);
       }),
       machine.on("end", (end) => {
         if (!this.waiting) return;
         this.waiting = false;
-        this.send(exitReply(end));
+        this.send(this.exitReply(end));
       }),
     );
   }
@@ -96,10 +57,10 @@ export class GdbSession {
   handle(p: string): string | undefined {
     const m = this.machine;
     const cpu = () => m.vm.cpu;
-    if (m.status === "ended" && p !== "k" && p !== "D" && p !== "?") return exitReply(m.ended!);
+    if (m.status === "ended" && p !== "k" && p !== "D" && p !== "?") return this.exitReply(m.ended!);
     switch (p[0]) {
       case "?":
-        return m.status === "ended" ? exitReply(m.ended!) : `S${SIGTRAP}`;
+        return m.status === "ended" ? this.exitReply(m.ended!) : `S${SIGTRAP}`;
       case "g":
         return readAll(cpu());
       case "G":
@@ -131,7 +92,7 @@ export class GdbSession {
         cpu().jitEnabled = false;
         m.step();
         if (m.status !== "ended") cpu().jitEnabled = jit;
-        return m.status === "ended" ? exitReply(m.ended!) : `S${SIGTRAP}`;
+        return m.status === "ended" ? this.exitReply(m.ended!) : this.trapReply();
       }
       case "Z":
       case "z":
@@ -155,6 +116,20 @@ export class GdbSession {
       default:
         return "";
     }
+  }
+
+  /**
+   * The machine ended (power-off, a reset under -no-reboot, a triple fault, isa-debug-exit,
+   * quit): W and the exit status's low byte, as QEMU's stub reports its exit to a waiting gdb.
+   */
+  private exitReply(end: MachineEnd): string {
+    return `W${(this.exitStatus(end) & 0xff).toString(16).padStart(2, "0")}`;
+  }
+
+  /** A SIGTRAP stop: a watchpoint's T packet when one stopped the CPU, else S05. */
+  private trapReply(): string {
+    const hit = this.breakpoints.takeWatchHit(this.machine.vm);
+    return hit ? `T${SIGTRAP}${hit.name}:${hit.addr.toString(16)};` : `S${SIGTRAP}`;
   }
 
   private query(p: string): string {
@@ -210,20 +185,21 @@ export class GdbSession {
   private breakpoint(p: string): string {
     const m = /^([Zz])([0-4]),([0-9a-f]+),([0-9a-f]+)/.exec(p);
     if (!m) return "E01";
-    const type = m[2];
-    if (type !== "0" && type !== "1") return "";
-    const addr = Number.parseInt(m[3]!, 16);
-    if (m[1] === "z") {
-      this.breakpoints.remove(addr);
+    const [, op, type = "", a = "", k = ""] = m;
+    const addr = Number.parseInt(a, 16);
+    if (type === "0" || type === "1") {
+      if (op === "z") {
+        this.breakpoints.remove(addr);
+        return "OK";
+      }
+      return this.breakpoints.add(addr) ? "OK" : "E0c";
+    }
+    // Watchpoints: the kind field is the length in bytes.
+    const len = Number.parseInt(k, 16);
+    if (op === "z") {
+      this.breakpoints.removeWatch(type, addr, len);
       return "OK";
     }
-    return this.breakpoints.add(addr) ? "OK" : "E0c";
+    return this.breakpoints.addWatch(type, addr, len) ? "OK" : "E0c";
   }
-}
-
-/** W (exited with a status) or X (killed) for an ended machine. */
-function exitReply(end: MachineEnd): string {
-  const status =
-    end.kind === "debug-exit" ? end.status & 0xff : end.kind === "shutdown" && end.message === "triple fault" ? 4 : 0;
-  return `W${status.toString(16).padStart(2, "0")}`;
 }

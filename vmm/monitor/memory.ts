@@ -2,12 +2,12 @@
 // format, and the page tables as `info tlb` and `info mem` show them (32-bit and PAE paging,
 // walked in guest-physical memory without touching the accessed/dirty bits).
 
-import { type Cpu, REG } from "../cpu.js";
+import { type Cpu, REG, SEG } from "../cpu.js";
 
-/** QEMU's x/xp format: count, format letter, unit size in bytes. */
+/** QEMU's x/xp format: count, format letter (i: instructions), unit size in bytes. */
 export interface DumpFormat {
   count: number;
-  format: "x" | "d" | "u" | "o" | "c" | "a";
+  format: "x" | "d" | "u" | "o" | "c" | "a" | "i";
   size: 1 | 2 | 4 | 8;
 }
 
@@ -28,16 +28,16 @@ const REGS: Record<string, number> = {
 /** Parses `/NFU` (each part optional, in any order as QEMU takes them) onto the last format. */
 export function parseFormat(spec: string, last: DumpFormat): DumpFormat {
   const m = /^\/(\d*)([a-z]*)$/.exec(spec);
-  if (!m) throw new MonitorError(`bad format '${spec}': use /NFU (N count, F x|d|u|o|c|a, U b|h|w|g)`);
+  if (!m) throw new MonitorError(`bad format '${spec}': use /NFU (N count, F x|d|u|o|c|a|i, U b|h|w|g)`);
   const f: DumpFormat = { ...last, count: m[1] ? Number(m[1]) : 1 };
   let sizeGiven = false;
   for (const ch of m[2]!) {
     if (ch in SIZES) {
       f.size = SIZES[ch]!;
       sizeGiven = true;
-    } else if ("xduoca".includes(ch)) f.format = ch as DumpFormat["format"];
-    else if (ch === "i" || ch === "s") throw new MonitorError(`format '${ch}' is not supported (no disassembler here)`);
-    else throw new MonitorError(`bad format letter '${ch}' (x d u o c a; sizes b h w g)`);
+    } else if ("xduocai".includes(ch)) f.format = ch as DumpFormat["format"];
+    else if (ch === "s") throw new MonitorError("format 's' (strings) is not supported");
+    else throw new MonitorError(`bad format letter '${ch}' (x d u o c a i; sizes b h w g)`);
   }
   if (f.format === "c" && !sizeGiven) f.size = 1;
   if (f.format === "a" && !sizeGiven) f.size = 4;
@@ -45,7 +45,10 @@ export function parseFormat(spec: string, last: DumpFormat): DumpFormat {
   return f;
 }
 
-/** An address: a number (0x hex or decimal), or $reg / $eip, with + or - terms. */
+/**
+ * An address: a number (0x hex or decimal), or $reg / $eip, with + or - terms. As in QEMU, $pc
+ * is the linear address of the next instruction (CS base + EIP); $eip is EIP alone.
+ */
 export function parseAddress(cpu: Cpu, text: string): number {
   let total = 0;
   const parts = text.replace(/\s+/g, "").match(/[+-]?[^+-]+/g);
@@ -56,7 +59,8 @@ export function parseAddress(cpu: Cpu, text: string): number {
     let v: number;
     if (t.startsWith("$")) {
       const r = t.slice(1).toLowerCase();
-      if (r === "eip" || r === "pc") v = cpu.eip;
+      if (r === "eip") v = cpu.eip;
+      else if (r === "pc") v = cpu.segment(SEG.CS).base + cpu.eip;
       else if (r in REGS) v = cpu.reg(REGS[r]!);
       else throw new MonitorError(`no register '${t}'`);
     } else if (/^(0x[0-9a-f]+|\d+)$/i.test(t)) v = Number(t);
@@ -72,6 +76,7 @@ function formatUnit(bytes: Uint8Array, at: number, f: DumpFormat): string {
   const bits = BigInt(f.size * 8);
   switch (f.format) {
     case "x":
+    case "i": // never dumped as units (the monitor disassembles)
       return `0x${v.toString(16).padStart(f.size * 2, "0")}`;
     case "a":
       return `0x${v.toString(16).padStart(8, "0")}`;

@@ -3,6 +3,9 @@
 // the line editing is the front end's (vmm/node/monitor-repl.ts uses node:readline). Other parts
 // of the VMM add `info` subcommands with registerInfo (the network helper's `info network`).
 
+import { encodePng, encodePpm, fontMissing, renderTextImage } from "../../devices/vga/image.js";
+import { SEG } from "../cpu.js";
+import * as L from "../generated/layout.js";
 import { infoIo, infoPci, infoVirtio } from "../info.js";
 import { formatJitInfo, jitInfo } from "../jit/info.js";
 import type { Machine } from "../lib/machine.js";
@@ -10,6 +13,7 @@ import { VmStateError } from "../state/container.js";
 import { MemorySnapshotStore, type SnapshotStore } from "../state/store.js";
 import { resetCoreStats } from "../stats/index.js";
 import { infoMtree, infoPic } from "./devices.js";
+import { disassemble, formatDisasm, type Syntax } from "./disasm-syntax.js";
 import { sendKeys } from "./keys.js";
 import {
   type DumpFormat,
@@ -31,7 +35,7 @@ export interface MonitorHost {
   /** Ends the program (quit). */
   quit(): void;
   /** Writes a file (screendump); absent: the command says it cannot. */
-  writeFile?(path: string, data: string): void;
+  writeFile?(path: string, data: string | Uint8Array): void;
   /** Starts the gdb stub on a loopback port; returns what it says. */
   gdbserver?(port: number): Promise<string>;
   /** Host wall time the machine has run, for the measured line of `info stats`. */
@@ -58,6 +62,8 @@ export class Monitor {
   private readonly commands = new Map<string, Command>();
   private readonly aliases = new Map<string, string>();
   private lastFormat: DumpFormat = { count: 1, format: "x", size: 4 };
+  /** The syntax of x/i (set disassembly-flavor). */
+  private syntax: Syntax = "att";
 
   constructor(
     readonly machine: Machine,
@@ -79,13 +85,15 @@ export class Monitor {
 
   /** Runs one command line; returns its output (an error is output too, one line). */
   async execute(line: string): Promise<string> {
-    const words = line.trim().split(/\s+/).filter(Boolean);
+    // QEMU takes the format glued to the command too: x/5i $eip is x /5i $eip.
+    const text = line.trim().replace(/^(\w+)\//, "$1 /");
+    const words = text.split(/\s+/).filter(Boolean);
     if (words.length === 0) return "";
     const name = this.aliases.get(words[0]!) ?? words[0]!;
     const cmd = this.commands.get(name);
     if (!cmd) return `unknown command: '${words[0]}' (help lists them)\n`;
     try {
-      return await cmd.run(words.slice(1), line.trim().slice(words[0]!.length).trim());
+      return await cmd.run(words.slice(1), text.slice(words[0]!.length).trim());
     } catch (err) {
       if (err instanceof MonitorError) return `${err.message}\n`;
       throw err;
@@ -128,9 +136,16 @@ export class Monitor {
   private addCommands(): void {
     this.add("help", "[command]", "show the commands, or one command's help", (a) => this.help(a[0]), "?", "h");
     this.add("info", "subcommand", "show machine state (info with no argument lists what)", (a) => this.runInfo(a));
-    this.add("x", "/fmt addr", "virtual memory dump from addr (fmt: count, x|d|u|o|c|a, b|h|w|g)", (a) =>
+    this.add("x", "/fmt addr", "virtual memory dump from addr (fmt: count, x|d|u|o|c|a|i, b|h|w|g)", (a) =>
       this.dump(a, false),
     );
+    this.add("set", "disassembly-flavor att|intel", "the syntax x/i and xp/i print (AT&T by default)", (a) => {
+      if (a[0] !== "disassembly-flavor" || (a[1] !== "att" && a[1] !== "intel")) {
+        throw new MonitorError("set: only 'set disassembly-flavor att|intel' is known");
+      }
+      this.syntax = a[1];
+      return "";
+    });
     this.add("xp", "/fmt addr", "physical memory dump from addr", (a) => this.dump(a, true));
     this.add("stop", "", "stop the CPU", () => {
       this.machine.pause("user");
@@ -204,20 +219,28 @@ export class Monitor {
       sendKeys(this.vm.devices.i8042.keyboard, a[0]);
       return "";
     });
-    this.add("screendump", "file", "save the VGA text screen to a file (as text)", (a) => {
-      if (!a[0]) throw new MonitorError("screendump: give a file name");
-      const vga = this.vm.vga;
-      if (!vga) throw new MonitorError("screendump: this machine has no VGA (firmware boot has one)");
-      if (!this.host.writeFile) throw new MonitorError("screendump: no file system here");
-      this.host.writeFile(
-        a[0],
-        `${vga
-          .textScreen()
-          .lines.map((l) => l.trimEnd())
-          .join("\n")}\n`,
-      );
-      return "";
-    });
+    this.add(
+      "screendump",
+      "file [-f ppm|png|txt]",
+      "save the VGA text screen as a picture: PPM, PNG (-f png or a .png name), or text (.txt)",
+      async (a) => {
+        const { file, format } = screendumpArgs(a);
+        const vga = this.vm.vga;
+        if (!vga) throw new MonitorError("screendump: this machine has no VGA (firmware boot has one)");
+        if (!this.host.writeFile) throw new MonitorError("screendump: no file system here");
+        if (format === "txt") {
+          this.host.writeFile(file, `${vga.text()}\n`);
+          return "";
+        }
+        const image = renderTextImage(vga);
+        this.host.writeFile(file, format === "png" ? await encodePng(image) : encodePpm(image));
+        const screen = vga.textScreen();
+        if (screen.graphics)
+          return "screendump: a graphics mode is set; only text modes are drawn (the picture is black)\n";
+        if (fontMissing(vga)) return "screendump: plane 2 holds no font (no VGA BIOS ran): the characters are blank\n";
+        return "";
+      },
+    );
     this.add("gdbserver", "[tcp::port]", "start the gdb stub (default tcp::1234)", async (a) => {
       if (!this.host.gdbserver) throw new MonitorError("gdbserver: not available here");
       const spec = a[0] ?? "tcp::1234";
@@ -271,7 +294,14 @@ export class Monitor {
     this.lastFormat = f;
     const addr = parseAddress(this.vm.cpu, rest.join(""));
     const cpu = this.vm.cpu;
-    return dumpMemory(addr, f, (a, n) => (physical ? readPhysical(cpu, a, n) : readLinear(cpu, a, n)));
+    const read = (a: number, n: number) => (physical ? readPhysical(cpu, a, n) : readLinear(cpu, a, n));
+    if (f.format === "i") {
+      // Decoded at the code segment's size; targets computed in its EIP space.
+      const cs32 = cpu.u32(L.S_CS_DB) !== 0;
+      const lines = disassemble(addr, f.count, cs32, cpu.segment(SEG.CS).base, this.syntax, read);
+      return `${typeof lines === "string" ? lines : formatDisasm(lines)}\n`;
+    }
+    return dumpMemory(addr, f, read);
   }
 
   private addInfo(): void {
@@ -325,4 +355,21 @@ export class Monitor {
     this.registerInfo("io", "port and MMIO accesses by device", () => infoIo(this.vm));
     this.registerInfo("jit", "what the JIT compiled and ran", () => `${formatJitInfo(jitInfo(this.vm.cpu))}\n`);
   }
+}
+
+/** screendump's arguments: the file and -f FORMAT (else .png and .txt names choose; PPM otherwise). */
+function screendumpArgs(args: string[]): { file: string; format: "ppm" | "png" | "txt" } {
+  let file: string | undefined;
+  let format: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "-f") format = args[++i];
+    else if (file === undefined) file = args[i];
+    else throw new MonitorError(`screendump: unexpected '${args[i]}'`);
+  }
+  if (!file) throw new MonitorError("screendump: give a file name");
+  format ??= /\.png$/i.test(file) ? "png" : /\.txt$/i.test(file) ? "txt" : "ppm";
+  if (format !== "ppm" && format !== "png" && format !== "txt") {
+    throw new MonitorError(`screendump: format '${format}': use ppm, png or txt`);
+  }
+  return { file, format };
 }

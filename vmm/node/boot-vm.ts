@@ -49,14 +49,16 @@ export function planBoot(args: Args): BootPlan {
       limit: what === "CD image" ? ATAPI_CD_LIMIT : ATA_DISK_LIMIT,
     });
   const drives = [...legacyDrives(args), ...args.machine.drives];
-  // Checked now: machinePci opens every image (type and size) and names a bad one.
-  const pciNow = machinePci({ ...args.machine, drives }, open, args.memMiB * 2 ** 20);
+  // Checked now: machinePci opens every image (type and size) and names a bad one. The disks
+  // (and their copy-on-write overlays) outlive reboots.
+  const disks = new Map();
+  const pciNow = machinePci({ ...args.machine, drives }, open, args.memMiB * 2 ** 20, disks);
   let firstPci: typeof pciNow | undefined = pciNow;
   let vga: Vm["vga"];
   let drawn = -1;
   const build: BuildVm = async (io) => {
-    // Devices hold state: a reboot gets new ones (the images are opened again).
-    const pci = firstPci ?? machinePci({ ...args.machine, drives }, open, args.memMiB * 2 ** 20);
+    // Devices hold state: a reboot gets new ones, over the same disks.
+    const pci = firstPci ?? machinePci({ ...args.machine, drives }, open, args.memMiB * 2 ** 20, disks);
     firstPci = undefined;
     const vm = await Vm.create({
       module: loadCoreModule(),

@@ -14,7 +14,7 @@ import { VmStateError } from "../state/container.js";
 import { parseArgs } from "./args.js";
 import { planBoot } from "./boot-vm.js";
 import { HelpRequest } from "./command-line.js";
-import { TRIPLE_FAULT_STATUS } from "./exit-status.js";
+import { exitStatus } from "./exit-status.js";
 import { UserInputError } from "./files.js";
 import { startGdbServer } from "./gdb-server.js";
 import { startLogs } from "./logs.js";
@@ -28,35 +28,32 @@ import { attachTerminal } from "./terminal.js";
 
 /** The exit status and the line that says why the run ended. */
 function describeEnd(end: MachineEnd): { status: number; text?: string } {
+  const status = exitStatus(end);
   switch (end.kind) {
     case "quit":
-      return { status: 0, text: "[x86lab: quit]" };
+      return { status, text: "[x86lab: quit]" };
     case "limit":
       return {
-        status: 0,
+        status,
         text: `[x86lab: stopped after ${end.instructions} instructions and idle time (--max-instructions)]`,
       };
     case "powerdown":
-      return { status: 0, text: "[x86lab: powered down]" };
+      return { status, text: "[x86lab: powered down]" };
     case "shutdown":
-      // A triple fault is the guest's failure: a non-zero status, as a test runner needs.
-      return {
-        status: end.message === "triple fault" ? TRIPLE_FAULT_STATUS : 0,
-        text: `guest shutdown (${end.message})${end.detail ? `\r\n${end.detail}` : ""}`,
-      };
+      return { status, text: `guest shutdown (${end.message})${end.detail ? `\r\n${end.detail}` : ""}` };
     case "halted":
-      return { status: 0, text: "guest halted (HLT with interrupts disabled)" };
+      return { status, text: "guest halted (HLT with interrupts disabled)" };
     case "reset":
-      return { status: 0, text: `guest reset (${end.source}; -no-reboot)` };
+      return { status, text: `guest reset (${end.source}; -no-reboot)` };
     case "debug-exit":
-      return { status: end.status };
+      return { status };
     case "vmexit":
       return {
-        status: 1,
+        status,
         text: `unhandled VM exit (reason ${end.reason}, qualification 0x${end.qualification.toString(16)}) at EIP 0x${end.eip.toString(16)}`,
       };
     case "error":
-      return { status: 1, text: `x86lab: internal error: ${end.message}` };
+      return { status, text: `x86lab: internal error: ${end.message}` };
   }
 }
 

@@ -178,8 +178,17 @@ export type OpenImage = (
   format?: ImageFormat,
 ) => ImageSource;
 
-/** Builds the Vm's PCI options: IDE positions, virtio devices, each disk over its image. */
-export function machinePci(args: MachineArgs, open: OpenImage, ramBytes = 64 << 20): VmPciOptions {
+/**
+ * Builds the Vm's PCI options: IDE positions, virtio devices, each disk over its image. `disks`
+ * keeps each drive's disk across calls: a reboot builds new devices over the same disks, so the
+ * guest's writes in snapshot mode stay until the process exits, as with QEMU's -snapshot.
+ */
+export function machinePci(
+  args: MachineArgs,
+  open: OpenImage,
+  ramBytes = 64 << 20,
+  disks = new Map<DriveArg, CowDisk>(),
+): VmPciOptions {
   const ide: (IdeDeviceSpec | undefined)[] = [undefined, undefined, undefined, undefined];
   const virtio: VirtioDevice[] = [];
   const functions: PciFunction[] = [];
@@ -188,15 +197,20 @@ export function machinePci(args: MachineArgs, open: OpenImage, ramBytes = 64 << 
   const disk = (d: DriveArg) => {
     const what = d.media === "cdrom" ? "CD image" : "disk image";
     const writeThrough = !d.snapshot && !d.readOnly;
-    const overlay = d.snapshot && !d.readOnly;
-    const source = open(d.file, what, writeThrough, overlay, d.format);
-    return new CowDisk(source, {
-      name: d.file,
-      readOnly: d.readOnly,
-      // An overlay the opener made takes the writes (not the host's memory).
-      writeThrough: writeThrough || (overlay && source.throwaway === true),
-      granularity: d.media === "cdrom" ? 2048 : 512,
-    });
+    let cow = disks.get(d);
+    if (!cow) {
+      const overlay = d.snapshot && !d.readOnly;
+      const source = open(d.file, what, writeThrough, overlay, d.format);
+      cow = new CowDisk(source, {
+        name: d.file,
+        readOnly: d.readOnly,
+        // An overlay the opener made takes the writes (not the host's memory).
+        writeThrough: writeThrough || (overlay && source.throwaway === true),
+        granularity: d.media === "cdrom" ? 2048 : 512,
+      });
+      disks.set(d, cow);
+    }
+    return cow;
   };
   for (const d of args.drives) {
     if (d.id !== undefined) {

@@ -3,9 +3,11 @@
 // off (QStartNoAckMode).
 
 import { createServer, type Socket } from "node:net";
+import { Breakpoints } from "../gdb/breakpoints.js";
 import { frame, PacketReader } from "../gdb/packets.js";
-import { Breakpoints, GdbSession } from "../gdb/stub.js";
+import { GdbSession } from "../gdb/stub.js";
 import type { Machine } from "../lib/machine.js";
+import { exitStatus } from "./exit-status.js";
 import { UserInputError } from "./files.js";
 
 const breakpointsOf = new WeakMap<Machine, Breakpoints>();
@@ -28,10 +30,16 @@ export async function startGdbServer(machine: Machine, port: number): Promise<{ 
     sock.setNoDelay(true);
     let ack = true;
     const send = (data: string) => sock.write(frame(data), "latin1");
-    const session = new GdbSession(machine, bps, send, () => {
-      sock.end();
-      machine.end({ kind: "quit", by: "gdb" });
-    });
+    const session = new GdbSession(
+      machine,
+      bps,
+      send,
+      () => {
+        sock.end();
+        machine.end({ kind: "quit", by: "gdb" });
+      },
+      exitStatus,
+    );
     const reader = new PacketReader();
     sock.on("data", (text: string) => {
       for (const msg of reader.push(text)) {
