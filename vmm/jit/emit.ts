@@ -216,17 +216,10 @@ export class BlockEmitter {
       .u32(0);
     c.loadAt(L.S_DEBUG_ARMED).op(Op.brIf).u32(0);
     if (!samePage) {
-      c.const(L.TLB_BASE)
-        .loadAt(L.S_SEG_BASE + 4)
+      c.loadAt(L.S_SEG_BASE + 4)
         .const(target)
-        .op(Op.i32Add)
-        .const(12)
-        .op(Op.i32ShrU)
-        .const(2)
-        .op(Op.i32Shl)
-        .op(Op.i32Add)
-        .load(Op.i32Load)
-        .tee(TE);
+        .op(Op.i32Add);
+      this.tlbEntryTee();
       c.const(~0xfff).op(Op.i32And).const(cell).load(Op.i32Load, 8).op(Op.i32Ne).op(Op.brIf).u32(0);
       c.get(TE).loadAt(L.S_TLB_READ_MASK).op(Op.i32And).const(L.TLB_VALID).op(Op.i32Ne).op(Op.brIf).u32(0);
     }
@@ -353,15 +346,8 @@ export class BlockEmitter {
       .get(EA)
       .op(Op.i32Add)
       .set(HOST);
-    c.const(L.TLB_BASE)
-      .get(HOST)
-      .const(12)
-      .op(Op.i32ShrU)
-      .const(2)
-      .op(Op.i32Shl)
-      .op(Op.i32Add)
-      .load(Op.i32Load)
-      .tee(TE);
+    c.get(HOST);
+    this.tlbEntryTee();
     c.loadAt(write ? L.S_TLB_WRITE_MASK : L.S_TLB_READ_MASK)
       .op(Op.i32And)
       .const(L.TLB_VALID)
@@ -376,6 +362,11 @@ export class BlockEmitter {
         .op(Op.i32And);
     // host = (te & ~0xfff) + (lin & 0xfff)
     c.get(TE).const(~0xfff).op(Op.i32And).get(HOST).const(0xfff).op(Op.i32And).op(Op.i32Add).set(HOST);
+  }
+
+  /** The TLB entry of the linear address on the stack, left on the stack and in local TE. */
+  private tlbEntryTee(): void {
+    this.c.const(12).op(Op.i32ShrU).const(2).op(Op.i32Shl).const(L.TLB_BASE).op(Op.i32Add).load(Op.i32Load).tee(TE);
   }
 
   loadOp(size: number, signed = false): number {

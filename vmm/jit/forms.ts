@@ -112,34 +112,31 @@ function shiftForm(count: "Ib" | "1" | "CL"): Emitter {
         em.setFlags({ kind, count: n });
         return;
       }
-      em.settleFlags();
-      em.c.const(insn.reg).get(FA);
-      if (count === "Ib") em.c.const(insn.imm[0] & 0xff);
-      else if (count === "1") em.c.const(1);
-      else {
-        em.getReg(1);
-        em.c.const(0xff).op(Op.i32And);
-      }
-      em.c.call(FN_SHIFT).set(FR);
+      coreShift(em, insn, count, 32);
     });
     em.retired();
     return true;
   };
 }
 
+/** FR = the core's shift() of FA (its flags set) by the form's count, at `size` bits. */
+function coreShift(em: BlockEmitter, insn: Insn, count: "Ib" | "1" | "CL", size: 16 | 32): void {
+  em.settleFlags();
+  em.c.const(insn.reg | (size === 32 ? 0 : size << 8)).get(FA);
+  if (count === "Ib") em.c.const(insn.imm[0] & 0xff);
+  else if (count === "1") em.c.const(1);
+  else {
+    em.getReg(1);
+    em.c.const(0xff).op(Op.i32And);
+  }
+  em.c.call(FN_SHIFT).set(FR);
+}
+
 /** The 16-bit shift group: the operand inline, the shift and its flags by the core's shift(). */
 function shift16Form(count: "Ib" | "1" | "CL"): Emitter {
   return (em, insn) => {
     em.rm(insn, 2, "rw", () => {
-      em.settleFlags();
-      em.c.const(insn.reg | (16 << 8)).get(FA);
-      if (count === "Ib") em.c.const(insn.imm[0] & 0xff);
-      else if (count === "1") em.c.const(1);
-      else {
-        em.getReg(1);
-        em.c.const(0xff).op(Op.i32And);
-      }
-      em.c.call(FN_SHIFT).set(FR);
+      coreShift(em, insn, count, 16);
     });
     em.retired();
     return true;
