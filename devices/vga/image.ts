@@ -11,6 +11,7 @@
 // picks map B. A glyph is 32 bytes in plane 2 at the map's base + code * 32, one byte per scan
 // line, most significant bit leftmost; CR09 gives the scan lines per character.
 
+import { crc32 } from "../crc32.js";
 import type { Vga } from "./vga.js";
 
 export interface RgbImage {
@@ -92,23 +93,6 @@ export function encodePpm(img: RgbImage): Uint8Array {
   out.set(head);
   out.set(img.rgb, head.length);
   return out;
-}
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32 (ISO 3309, as PNG chunks use it). */
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 function chunk(type: string, data: Uint8Array): Uint8Array {

@@ -6,15 +6,8 @@
 
 import { inflateSync, crc32 as zlibCrc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import {
-  crc32,
-  encodePng,
-  encodePpm,
-  fontMissing,
-  glyphLayout,
-  glyphRow,
-  renderTextImage,
-} from "../../devices/vga/image.js";
+import { crc32 } from "../../devices/crc32.js";
+import { encodePng, encodePpm, fontMissing, glyphLayout, glyphRow, renderTextImage } from "../../devices/vga/image.js";
 import type { Vga } from "../../devices/vga/vga.js";
 import { bootSeabiosNoDisk } from "../boot/seabios-boot.js";
 

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { PortBus } from "../../devices/bus/port-bus.js";
 import { ManualClock } from "../../devices/clock.js";
+import { crc32 } from "../../devices/crc32.js";
 import { FW_CFG_PORTS, FwCfg } from "../../devices/fw-cfg/fw-cfg.js";
 import { HostNetBackend } from "../../devices/net/backend.js";
 import { Ne2000 } from "../../devices/net/ne2000.js";
@@ -20,7 +21,6 @@ import { VirtioNet } from "../../devices/virtio/net.js";
 import { VirtioRng } from "../../devices/virtio/rng.js";
 import { loadCoreModule } from "../../vmm/node/load-core.js";
 import { readContainer, VmStateError, writeContainer } from "../../vmm/state/container.js";
-import { crc32 } from "../../vmm/state/crc32.js";
 import { restoreStateBytes, stateBytes } from "../../vmm/state/vm-state.js";
 import { Vm } from "../../vmm/vm.js";
 

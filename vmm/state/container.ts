@@ -13,7 +13,7 @@
 // All numbers little-endian. A file is refused before anything is restored when the magic, the
 // version, a length or a checksum is wrong.
 
-import { crc32 } from "./crc32.js";
+import { crc32 } from "../../devices/crc32.js";
 
 export const MAGIC = "X86VMST\0";
 export const FORMAT_VERSION = 1;

@@ -1,4 +1,5 @@
-// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320): the checksum of zlib and PNG.
+// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320): the checksum of zlib and PNG, for the
+// VGA screendump's PNG chunks and the VM state format's sections (vmm/state).
 
 const TABLE = (() => {
   const t = new Uint32Array(256);
