@@ -201,5 +201,12 @@ describe("monitor", () => {
     expect([...(files.get("shot") as Uint8Array).subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]);
     expect(await monitor.execute("screendump x.png -f gif")).toMatch(/format 'gif': use ppm, png or txt/);
     expect(await monitor.execute("screendump")).toMatch(/give a file name/);
+    // A path the host cannot write is the command's error, not the process's.
+    files.set = () => {
+      throw new Error("ENOENT: no such file or directory");
+    };
+    expect(await monitor.execute("screendump /nonexistent/dir/x.ppm")).toMatch(
+      /^screendump: cannot write '\/nonexistent\/dir\/x.ppm': ENOENT/,
+    );
   });
 });

@@ -100,6 +100,15 @@ export class Monitor {
     }
   }
 
+  /** Writes a file for a command; the host's failure (a bad path, a full disk) is the command's error. */
+  private writeOut(cmd: string, file: string, data: string | Uint8Array): void {
+    try {
+      this.host.writeFile?.(file, data);
+    } catch (err) {
+      throw new MonitorError(`${cmd}: cannot write '${file}': ${(err as Error).message}`);
+    }
+  }
+
   private add(name: string, args: string, help: string, run: Command["run"], ...aliases: string[]): void {
     this.commands.set(name, { args, help, run });
     for (const a of aliases) this.aliases.set(a, name);
@@ -229,11 +238,11 @@ export class Monitor {
         if (!vga) throw new MonitorError("screendump: this machine has no VGA (firmware boot has one)");
         if (!this.host.writeFile) throw new MonitorError("screendump: no file system here");
         if (format === "txt") {
-          this.host.writeFile(file, `${vga.text()}\n`);
+          this.writeOut("screendump", file, `${vga.text()}\n`);
           return "";
         }
         const image = renderTextImage(vga);
-        this.host.writeFile(file, format === "png" ? await encodePng(image) : encodePpm(image));
+        this.writeOut("screendump", file, format === "png" ? await encodePng(image) : encodePpm(image));
         const screen = vga.textScreen();
         if (screen.graphics)
           return "screendump: a graphics mode is set; only text modes are drawn (the picture is black)\n";
