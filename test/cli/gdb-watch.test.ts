@@ -96,6 +96,38 @@ describe("gdb watchpoints", () => {
   }
 });
 
+describe("gdb breakpoints in bt's translated kernel code", () => {
+  // l: inc eax (0x100020); jmp l (0x100021): kernel code (CPL 0) that bt translates, and that the
+  // JIT compiles to wasm once hot. A breakpoint set after it runs compiled must still stop it.
+  it("packets: Z0 in a loop already compiled to wasm stops at it, EIP at the breakpoint", async () => {
+    const p = port(112);
+    const vm = spawnCli([
+      "-kernel",
+      kernel("loop-bt.bin", [0x40, 0xeb, 0xfd]),
+      "-gdb",
+      `tcp::${p}`,
+      "-S",
+      "--mode",
+      "bt",
+    ]);
+    const { sock, ask } = await rawClient(p);
+    expect(await ask("?")).toBe("S05");
+    sock.write("$c#63");
+    await sleep(1500); // millions of iterations: the loop is hot and compiled
+    expect(await ask("\x03", true)).toBe("S02");
+    expect(await ask("Z0,100021,1")).toBe("OK");
+    expect(await ask("c")).toBe("S05");
+    expect(await ask("p8")).toBe("21001000");
+    const eax = Number.parseInt(((await ask("p0")).match(/../g) ?? []).reverse().join(""), 16);
+    expect(await ask("c")).toBe("S05"); // once more round the loop
+    const eax2 = Number.parseInt(((await ask("p0")).match(/../g) ?? []).reverse().join(""), 16);
+    expect(eax2).toBe(eax + 1);
+    expect(await ask("z0,100021,1")).toBe("OK");
+    sock.write("$k#6b");
+    expect(await vm.exited).toBe(0);
+  }, 60_000);
+});
+
 describe("gdb: the machine ends while gdb waits", () => {
   it("a triple fault: exited with the CLI's status (4)", async () => {
     const p = port(120);
