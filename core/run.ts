@@ -18,7 +18,8 @@ import {
 } from "./bt/execute";
 import { BLOCK_BT_KERNEL } from "./jit/blocks";
 import { jitEnter, jitFaulted, jitFindBlock, jitTryBlock, takeJitStop } from "./jit/enter";
-import { RUN_BUDGET, S_BT_ACTIVE, S_DEBUG_ARMED, S_HALTED, S_INTR, S_JIT_ON } from "./generated/layout";
+import { RUN_BUDGET, S_BT_ACTIVE, S_DEBUG_ARMED, S_EIP, S_HALTED, S_INTR, S_JIT_ON } from "./generated/layout";
+import { nextEip, transferred } from "./cpu/decode";
 import { clearExitStop } from "./virt/exits";
 import { trapBeforeRun, trapMode } from "./virt/trap";
 
@@ -32,13 +33,19 @@ export function run(budget: i32): u32 {
   // may compile; the trap mode keeps the interpreter.
   const bt = load<u32>(S_BT_ACTIVE) != 0;
   const jit = load<u32>(S_JIT_ON) != 0 && !trapMode();
+  // Whether to look for compiled code at this boundary: not after an instruction the interpreter
+  // ran that fell through to the next. Compiled code is entered where control arrives by a
+  // branch, a return, an event or the end of other compiled code; a lookup (and its heat count)
+  // at every instruction of cold straight-line code cost more than the code it found.
+  let probe = true;
   while (budgetLeft()) {
     // INTR, NMI, HALTED and INT_SHADOW are adjacent words: one test covers the common case. An
     // interrupt the VMM holds for injection (hvm, pv) keeps INTR asserted until it injects it.
     if ((load<u64>(S_INTR) | load<u64>(S_HALTED)) != 0) {
       reason = serviceEvents();
       if (reason != RUN_BUDGET) break;
-    } else if (jit && load<u32>(S_DEBUG_ARMED) == 0 && runCompiled(bt)) {
+      probe = true;
+    } else if (jit && probe && load<u32>(S_DEBUG_ARMED) == 0 && runCompiled(bt)) {
       // (Breakpoints, DR0-DR3's or the host's, are checked per instruction by the interpreter
       // only; DEBUG_ARMED is read every time because a MOV to DR7 may arm it mid-run.)
       // Compiled code ran one or more instructions (nothing was pending, so none of them could
@@ -52,6 +59,8 @@ export function run(budget: i32): u32 {
     else step();
     reason = finishStep(flags);
     if (reason != RUN_BUDGET) break;
+    // (The bt mode enters compiled kernel code only between its cached blocks: it looks every time.)
+    probe = bt || transferred || load<u32>(S_EIP) != nextEip;
   }
   if (bt) btEndRun();
   settleRun();

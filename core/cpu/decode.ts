@@ -9,6 +9,8 @@ import { CS, DS, reg16, reg32, SS } from "./state";
 
 /** Offset of the next byte to fetch; becomes EIP when the instruction completes. */
 export let nextEip: u32 = 0;
+/** The instruction set nextEip itself (a branch, a REP that goes on): it did not fall through. */
+export let transferred: bool = false;
 /** EIP of the first byte (prefixes included) of the instruction being executed. */
 export let insnEip: u32 = 0;
 export let opsize32: bool = false;
@@ -48,6 +50,7 @@ let fetchEnd: u32 = 0;
 export function beginInstruction(eip: u32, default32: bool): void {
   insnEip = eip;
   nextEip = eip;
+  transferred = false;
   setFetchEnd(eip);
   opsize32 = default32;
   addrsize32 = default32;
@@ -66,6 +69,7 @@ export function beginInstruction(eip: u32, default32: bool): void {
 
 @inline export function setNextEip(v: u32): void {
   nextEip = v;
+  transferred = true;
 }
 @inline export function setOpsize32(v: bool): void {
   opsize32 = v;

@@ -17,6 +17,7 @@ import {
   S_SEG_SEL,
   S_SEG_VALID,
   S_SEG_WHI,
+  S_SEG_FLAT,
   S_SEG_WLO,
   S_SS_DB,
   S_VIRT_MODE,
@@ -224,6 +225,9 @@ export function updateSegmentWindows(s: u32): void {
   store<u32>(S_SEG_RHI + (s << 2), readable ? hi : 0);
   store<u32>(S_SEG_WLO + (s << 2), writable ? lo : 1);
   store<u32>(S_SEG_WHI + (s << 2), writable ? hi : 0);
+  const flat = readable && writable && lo == 0 && hi == 0xffffffff && load<u32>(S_SEG_BASE + (s << 2)) == 0;
+  const bit: u32 = 1 << s;
+  store<u32>(S_SEG_FLAT, flat ? load<u32>(S_SEG_FLAT) | bit : load<u32>(S_SEG_FLAT) & ~bit);
 }
 
 /** Real-mode and virtual-8086 segment load: base = selector * 16, the rest of the cache kept. */

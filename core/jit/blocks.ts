@@ -47,6 +47,13 @@ export const BLOCK_CS32: u32 = 2;
 export const BLOCK_SS32: u32 = 4;
 /** The bt mode's guest-kernel code: sensitive instructions are callouts (core/bt/compiled.ts). */
 export const BLOCK_BT_KERNEL: u32 = 8;
+/**
+ * Compiled while ES, SS and DS were flat (SEG_FLAT): their accesses skip the segment checks.
+ * Only an instruction the interpreter runs can change a segment, and jitStep then stops the block.
+ */
+export const BLOCK_FLAT: u32 = 16;
+/** What a block assumes of the CPU's modes: a block runs only where they are as compiled. */
+export const BLOCK_MODE: u32 = BLOCK_CS32 | BLOCK_SS32 | BLOCK_FLAT;
 const NO_FRAME: u32 = 0xffffffff;
 
 /** Chain-link cells per block (HV_JIT_LINKS; vmm/jit/emit.ts emits their use). */

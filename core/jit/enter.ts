@@ -24,6 +24,7 @@ import {
   S_JIT_TABLE_BASE,
   S_JIT_THRESHOLD,
   S_SEG_BASE,
+  S_SEG_FLAT,
   S_SEG_LIMIT,
   S_SS_DB,
   S_CS_DB,
@@ -39,6 +40,8 @@ import {
   allocateBlock,
   BLOCK_BT_KERNEL,
   BLOCK_CS32,
+  BLOCK_FLAT,
+  BLOCK_MODE,
   BLOCK_SS32,
   blockBytes,
   blockCount,
@@ -58,6 +61,8 @@ import {
 const FLAG_TF_RF: u32 = 0x10100;
 const CS_BASE: u32 = S_SEG_BASE + 4;
 const CS_LIMIT: u32 = S_SEG_LIMIT + 4;
+/** SEG_FLAT's bits for ES, SS and DS. */
+const FLAT_SEGMENTS: u32 = 0b1101;
 
 /** A reason run() must stop that arose inside compiled code (RUN_BUDGET: none). */
 export let jitStop: u32 = RUN_BUDGET;
@@ -66,8 +71,13 @@ let killsAtEntry: u32 = 0;
 /** Instructions compiled code handed to the interpreter that faulted or exited, ever. */
 export let jitFaulted: u32 = 0;
 
+/** The CS and SS sizes and whether ES, SS and DS are flat: BLOCK_MODE's bits as they are now. */
 @inline function modeFlags(): u32 {
-  return (load<u32>(S_CS_DB) != 0 ? BLOCK_CS32 : 0) | (load<u32>(S_SS_DB) != 0 ? BLOCK_SS32 : 0);
+  return (
+    (load<u32>(S_CS_DB) != 0 ? BLOCK_CS32 : 0) |
+    (load<u32>(S_SS_DB) != 0 ? BLOCK_SS32 : 0) |
+    ((load<u32>(S_SEG_FLAT) & FLAT_SEGMENTS) == FLAT_SEGMENTS ? BLOCK_FLAT : 0)
+  );
 }
 
 /**
@@ -118,7 +128,7 @@ export function jitFindBlock(kind: u32): u32 {
 
 /** Block `b` was compiled from the code now mapped at this page, for this CS and SS size. */
 @inline function fits(b: u32, host: u32, flags: u32): bool {
-  return blockHost(b) == host && (blockFlags(b) & (BLOCK_CS32 | BLOCK_SS32 | BLOCK_BT_KERNEL)) == flags;
+  return blockHost(b) == host && (blockFlags(b) & (BLOCK_MODE | BLOCK_BT_KERNEL)) == flags;
 }
 
 /** Runs block `b` (jitFindBlock's answer - 1). */
@@ -166,6 +176,7 @@ function compile(lin: u32, eip: u32, host: u32, flags: u32): u32 {
  */
 export function jitStep(eip: u32, next: u32): u32 {
   store<u32>(S_EIP, eip);
+  const modes = modeFlags();
   const flags = beginStep();
   step();
   if (faulted) jitFaulted++;
@@ -179,6 +190,8 @@ export function jitStep(eip: u32, next: u32): u32 {
   if ((load<u32>(S_EFLAGS) & FLAG_TF_RF) != 0) return 1;
   if (budgetRemaining() <= 0) return 1;
   if (load<u32>(S_EIP) != next) return 1;
+  // A segment load (MOV SS, POP DS, ...) changed what the block was compiled for.
+  if (modeFlags() != modes) return 1;
   // The instruction may have flushed the code page's TLB entry (a shadow page-table update, for
   // one): the interpreter would take a TLB miss fetching the next instruction, so the block
   // stops and the run loop's lookup (which checks the entry) lets the interpreter take it.
@@ -204,7 +217,7 @@ export function jitLink(cell: u32, target: u32): u32 {
   const te = load<u32>(TLB_BASE + ((lin >>> 12) << 2));
   const slot = hashSlot(lin);
   const b1 = slotBlock(slot);
-  const flags = blockFlags(linkOwner(cell)) & (BLOCK_CS32 | BLOCK_SS32 | BLOCK_BT_KERNEL);
+  const flags = blockFlags(linkOwner(cell)) & (BLOCK_MODE | BLOCK_BT_KERNEL);
   if (
     (te & load<u32>(S_TLB_READ_MASK)) != TLB_VALID ||
     b1 == 0 ||

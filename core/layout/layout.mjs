@@ -73,6 +73,7 @@ export const stateFields = [
   ["MODE", "u32", 1, "0 real, 1 protected, 2 virtual-8086"],
   ["CS_DB", "u32", 1, "1 when the code segment is 32-bit (default operand and address size)"],
   ["SS_DB", "u32", 1, "1 when the stack segment is 32-bit (ESP rather than SP)"],
+  ["SEG_FLAT", "u32", 1, "bit s set when segment s is flat: base 0, reads and writes allowed at every offset (core/cpu/state.ts keeps it with the caches; the JIT compiles code for flat ES, SS and DS without segment checks)"],
   ["A20_MASK", "u32", 1, "ANDed into physical addresses: 0xFFFFFFFF with the A20 gate open, 0xFFEFFFFF closed"],
   ["TLB_READ_MASK", "u32", 1, "TLB bits that must be clear (besides VALID set) for a read at the CPL"],
   ["TLB_WRITE_MASK", "u32", 1, "TLB bits that must be clear (besides VALID set) for a write at the CPL"],

@@ -1,6 +1,6 @@
 // Flags that compiled code keeps in locals (vmm/jit/flags.ts) against the interpreter's. A
 // generated guest runs, per case, a flag-writing instruction on random operands (ADD, SUB, CMP,
-// NEG, the logic operations, INC/DEC after a carry made three ways, SHL/SHR/SAR/SAL by constant
+// NEG, the logic operations, ADC/SBB, byte operations, INC/DEC after a carry made three ways, SHL/SHR/SAR/SAL by constant
 // counts, IMUL in its three forms, 16-bit shifts and moves, MOVZX/MOVSX, some on memory
 // operands), then reads the flags every way
 // there is: SETcc for all sixteen conditions, CMOVcc, a Jcc that leaves the block, PUSHFD. The
@@ -16,6 +16,8 @@ import { loadCoreModule } from "../../vmm/node/load-core.js";
 const CODE = 0x10000;
 const DATA = 0x100000;
 const CASE_BYTES = 64;
+/** The flag writers caseBytes knows. */
+const FORMS = 61;
 
 /** One case's instructions; `out` is its 64-byte record at EDI. */
 function caseBytes(op: number, a: number, b: number, n: number, carry: number, cc: number): number[] {
@@ -70,7 +72,29 @@ function caseBytes(op: number, a: number, b: number, n: number, carry: number, c
     [0x0f, 0xb7, 0xc3], // movzx eax, bx
     [0x0f, 0xbe, 0xc7, 0x0f, 0xbf, 0xd3], // movsx eax, bh; movsx edx, bx
     [0x89, 0x5f, 0x30, 0x0f, 0xb7, 0x47, 0x31, 0x0f, 0xbe, 0x57, 0x33], // movzx eax, word [edi+49]; movsx edx, byte [edi+51]
+    // ADC/SBB (the carry in from the state block or from pending flags) and the byte operations.
+    [0x11, 0xd8], // adc eax, ebx
+    [0x19, 0xd8], // sbb eax, ebx
+    [0x89, 0x47, 0x30, 0x11, 0x5f, 0x30], // mov [edi+48], eax; adc [edi+48], ebx
+    [0x83, 0xd8, n | 0x80], // sbb eax, imm8 (negative)
+    [0x11, 0xd8, 0x11, 0xd8], // adc eax, ebx; adc eax, ebx (the carry in from ADC's own)
+    [0x00, 0xd8], // add al, bl
+    [0x28, 0xd8], // sub al, bl
+    [0x38, 0xf8], // cmp al, bh
+    [0x3a, 0xfc], // cmp bh, ah
+    [0x20, 0xd8], // and al, bl
+    [0x08, 0xfc], // or ah, bh
+    [0x30, 0xd8], // xor al, bl
+    [0x84, 0xd8], // test al, bl
+    [0x10, 0xd8], // adc al, bl
+    [0x18, 0xfc], // sbb ah, bh
+    [0x80, 0xf8, n | 0x40], // cmp al, imm8
+    [0x80, 0xd0, n], // adc al, imm8
+    [0x89, 0x47, 0x30, 0x00, 0x5f, 0x31], // mov [edi+48], eax; add [edi+49], bl
+    [0x89, 0x47, 0x30, 0x38, 0x5f, 0x32], // mov [edi+48], eax; cmp [edi+50], bl
+    [0x89, 0x47, 0x30, 0x18, 0x67, 0x33], // mov [edi+48], eax; sbb [edi+51], ah
   ];
+  if (FORMS !== forms.length) throw new Error(`FORMS is ${FORMS}, the forms are ${forms.length}`);
   code.push(...forms[op]);
   for (let c = 0; c < 16; c++) code.push(0x0f, 0x90 + c, 0x47, c); // setcc [edi+c]
   code.push(0x0f, 0x40 + cc, 0xca); // cmovcc ecx, edx
@@ -101,7 +125,7 @@ async function machine(jit: boolean, program: Uint8Array): Promise<Cpu> {
 }
 
 const caseArb = fc.tuple(
-  fc.integer({ min: 0, max: 40 }),
+  fc.integer({ min: 0, max: FORMS - 1 }),
   fc.oneof(
     fc.constantFrom(0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 0x80000001),
     fc.integer({ min: 0, max: 0xffffffff }),
@@ -114,7 +138,7 @@ const caseArb = fc.tuple(
 
 describe("flags held in compiled code's locals", () => {
   it("match the interpreter's for every writer and every way of reading them", async () => {
-    const cases = fc.sample(caseArb, { numRuns: 600, seed: 20261207 });
+    const cases = fc.sample(caseArb, { numRuns: 900, seed: 20261207 });
     const code = cases.flatMap(([op, a, b, n, carry, cc]) => caseBytes(op, a >>> 0, b >>> 0, n, carry, cc));
     code.push(0xf4); // hlt
     const program = new Uint8Array(code);

@@ -12,7 +12,7 @@
 
 import { CALLOUT_NAMES } from "../generated/abi.js";
 import { decodeInsn, type Insn } from "./decode.js";
-import { BlockEmitter, type ChainSpec, LOCALS, NEXT, type RegionMap } from "./emit.js";
+import { BlockEmitter, type ChainSpec, chainHelper, LOCALS, NEXT, type RegionMap, saveHelper } from "./emit.js";
 import { emitInline, inlineBranch } from "./forms.js";
 import { encodeModule, I32, Op } from "./wasm.js";
 
@@ -29,6 +29,8 @@ const CHAINING = globalThis.process?.env?.JIT_CHAIN !== "off";
 export const JIT_SLOTS = 4096;
 const BLOCK_CS32 = 2;
 const BLOCK_SS32 = 4;
+/** core/jit/blocks.ts BLOCK_FLAT: ES, SS and DS were flat when the block was compiled. */
+const BLOCK_FLAT = 16;
 /** core/jit/blocks.ts BLOCK_BT_KERNEL: the bt mode's kernel code, sensitive instructions as callouts. */
 const BLOCK_BT_KERNEL = 8;
 /** core/bt/compiled.ts JIT_CALLOUT_INDIRECT. */
@@ -110,8 +112,9 @@ export class Jit {
     const chain: ChainSpec | null = CHAINING ? { block, entryEip: eip, pageOffset: code & 0xfff } : null;
     // Pass 1 finds the registers the block touches; pass 2 emits with them.
     const record = { used: new Set<number>(), written: new Set<number>() };
-    this.emitBody(bbs, ss32, record.used, record.written, record, calloutOf, chain);
-    const em = this.emitBody(bbs, ss32, record.used, record.written, null, calloutOf, chain);
+    const flat = (flags & BLOCK_FLAT) !== 0;
+    this.emitBody(bbs, ss32, flat, record.used, record.written, record, calloutOf, chain);
+    const em = this.emitBody(bbs, ss32, flat, record.used, record.written, null, calloutOf, chain);
     const insnCount = bbs.reduce((n, bb) => n + bb.insns.length, 0);
     let span = 0;
     for (const bb of bbs) for (const insn of bb.insns) span = Math.max(span, (insn.eip + insn.len - eip) | 0);
@@ -123,6 +126,8 @@ export class Jit {
         { params: [I32, I32, I32], results: [I32] },
         { params: [I32, I32, I32, I32], results: [I32] },
         { params: [], results: [] },
+        // FN_SAVE: the written registers.
+        { params: [...record.written].map(() => I32), results: [] },
       ],
       // In the order of emit.ts FN_*.
       imports: [
@@ -135,6 +140,12 @@ export class Jit {
         { name: "link", type: 1 },
       ],
       func: { type: 0, locals: LOCALS, body: em.c },
+      // A profile of the host shows the guest address a compiled function came from.
+      name: `guest_${(eip >>> 0).toString(16).padStart(8, "0")}${calloutOf ? "_bt" : ""}`,
+      helpers: [
+        { type: 6, locals: 0, body: saveHelper(record.written) },
+        { type: 3, locals: 2, body: chainHelper() },
+      ],
     });
     const module = new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>);
     const instance = new WebAssembly.Instance(module, {
@@ -170,6 +181,7 @@ export class Jit {
   private emitBody(
     bbs: BasicBlock[],
     ss32: boolean,
+    flat: boolean,
     used: Set<number>,
     written: Set<number>,
     record: { used: Set<number>; written: Set<number> } | null,
@@ -178,6 +190,7 @@ export class Jit {
   ): BlockEmitter {
     const region: RegionMap = new Map(bbs.map((bb, index) => [bb.start, { index, count: bb.insns.length }]));
     const em = new BlockEmitter(used, written, region, ss32, record, calloutOf, chain);
+    em.flatData = flat;
     const c = em.c;
     const k = bbs.length;
     em.loadRegs();

@@ -14,7 +14,7 @@
 
 import * as L from "../generated/layout.js";
 import type { Insn, MemOperand } from "./decode.js";
-import { flushPending, type Pending, pendingCondition, reloadable, reloadPending, XA, XB, XR } from "./flags.js";
+import { flushPending, type Pending, pendingCondition, reloadable, reloadPending, XA, XB, XC, XR } from "./flags.js";
 import { Code, Op } from "./wasm.js";
 
 // Function indices of the imports (compiler.ts declares them in this order).
@@ -28,6 +28,13 @@ export const FN_CALLOUT = 4;
 export const FN_INDIRECT = 5;
 /** core/jit/enter.ts jitLink(cell, target): fills a stale chain link, returns the table index or 0. */
 export const FN_LINK = 6;
+// The module's own functions: the block (7, exported), then its helpers (saveHelper, chainHelper).
+/** Stores the block's written registers (its parameters) to the state block. */
+export const FN_SAVE = 8;
+/** chainHelper(cell, target, otherPage): the table index to chain to, or 0. */
+export const FN_CHAIN = 9;
+/** Written registers from which storing them calls FN_SAVE rather than storing inline. */
+const SAVE_CALL_FROM = 3;
 
 /** core/jit/blocks.ts LINKS_PER_BLOCK and LINK_BYTES. */
 const LINKS_PER_BLOCK = 8;
@@ -56,15 +63,24 @@ export const FR = 14;
 export const NEXT = 19;
 export const LOCALS = 20;
 
+export const SEG_ES = 0;
 export const SEG_SS = 2;
+export const SEG_DS = 3;
 
 /** The basic blocks of a compiled region by start address: their index and instruction count. */
 export type RegionMap = Map<number, { index: number; count: number }>;
 
-export type AluKind = "add" | "sub" | "cmp" | "and" | "test" | "or" | "xor";
+export type AluKind = "add" | "adc" | "sub" | "sbb" | "cmp" | "and" | "test" | "or" | "xor";
 
 export class BlockEmitter {
   readonly c = new Code();
+  /**
+   * ES, SS and DS are flat (the block was compiled with BLOCK_FLAT, and jitStep ends it when a
+   * segment changes): their accesses need no segment check and no base.
+   */
+  flatData = false;
+  /** Registers set since track() began (the slow path reloads only those), or null. */
+  private writeLog: Set<number> | null = null;
   /** Inline instructions retired since RUN_RETIRED was last brought up to date. */
   pending = 0;
   /** Flags an inline instruction produced that the state block does not have yet (flags.ts). */
@@ -111,7 +127,26 @@ export class BlockEmitter {
   setReg(r: number): void {
     this.record?.used.add(r);
     this.record?.written.add(r);
+    this.writeLog?.add(r);
     this.c.set(r);
+  }
+
+  /**
+   * The registers `fast` sets. An inline instruction's slow path reloads only those after the
+   * interpreter ran it: the interpreter either completes the same instruction (the same
+   * registers change) or leaves the block (a fault, an exit), where nothing is reloaded.
+   */
+  track(fast: () => void): Set<number> {
+    const outer = this.writeLog;
+    const log = new Set<number>();
+    this.writeLog = log;
+    try {
+      fast();
+    } finally {
+      this.writeLog = outer;
+    }
+    for (const r of log) outer?.add(r);
+    return log;
   }
   getReg8(r: number): void {
     this.getReg(r & 3);
@@ -141,14 +176,19 @@ export class BlockEmitter {
     this.setReg(r);
   }
 
-  loadRegs(): void {
-    for (const r of this.used)
+  loadRegs(only?: Set<number>): void {
+    for (const r of only ?? this.used)
       this.c
         .const(L.S_REGS + r * 4)
         .load(Op.i32Load)
         .set(r);
   }
   storeRegs(): void {
+    if (this.written.size >= SAVE_CALL_FROM) {
+      for (const r of this.written) this.c.get(r);
+      this.c.call(FN_SAVE);
+      return;
+    }
     for (const r of this.written)
       this.c
         .const(L.S_REGS + r * 4)
@@ -181,65 +221,31 @@ export class BlockEmitter {
     this.flushFlags();
     this.addRetired(this.pending + extra);
     this.c.const(L.S_EIP).const(target).store(Op.i32Store);
-    this.chainTo(target);
-    this.ret();
+    if (!this.chainTo(target)) this.ret();
   }
 
   /**
-   * The link cell for `target`: [table index, S_JIT_KILLS when made, host page, entry count].
-   * Nothing can have made an event pending since the run loop's entry (only instructions the
-   * interpreter runs can, and jitStep stops the block then), so the link's checks are the
-   * lookup's: the block still alive (the kill generation), the page still mapped there (for a
-   * target outside this page), the budget, no breakpoint armed.
+   * Returns what FN_CHAIN answers for `target` through its link cell (false, nothing emitted,
+   * when chaining is off or the block has no cell left).
    */
-  private chainTo(target: number): void {
+  private chainTo(target: number): boolean {
     const ch = this.chain;
-    if (!ch) return;
+    if (!ch) return false;
     let cell = this.links.get(target);
     if (cell === undefined) {
-      if (this.links.size >= LINKS_PER_BLOCK) return;
+      if (this.links.size >= LINKS_PER_BLOCK) return false;
       cell = L.HV_JIT_LINKS_BASE + (ch.block * LINKS_PER_BLOCK + this.links.size) * LINK_BYTES;
       this.links.set(target, cell);
     }
-    const c = this.c;
-    const samePage =
-      ch.pageOffset + ((target - ch.entryEip) | 0) >= 0 && ch.pageOffset + ((target - ch.entryEip) | 0) < 0x1000;
-    c.blockVoid();
-    c.const(cell).load(Op.i32Load, 4).loadAt(L.S_JIT_KILLS).op(Op.i32Ne).op(Op.brIf).u32(0);
-    c.loadAt(L.S_RUN_LIMIT)
-      .loadAt(L.S_RUN_RETIRED)
-      .op(Op.i32Sub)
+    const offset = ch.pageOffset + ((target - ch.entryEip) | 0);
+    const samePage = offset >= 0 && offset < 0x1000;
+    this.c
       .const(cell)
-      .load(Op.i32Load, 12)
-      .op(Op.i32LtS)
-      .op(Op.brIf)
-      .u32(0);
-    c.loadAt(L.S_DEBUG_ARMED).op(Op.brIf).u32(0);
-    if (!samePage) {
-      c.loadAt(L.S_SEG_BASE + 4)
-        .const(target)
-        .op(Op.i32Add);
-      this.tlbEntryTee();
-      c.const(~0xfff).op(Op.i32And).const(cell).load(Op.i32Load, 8).op(Op.i32Ne).op(Op.brIf).u32(0);
-      c.get(TE).loadAt(L.S_TLB_READ_MASK).op(Op.i32And).const(L.TLB_VALID).op(Op.i32Ne).op(Op.brIf).u32(0);
-    }
-    c.const(cell).load(Op.i32Load).tee(V).op(Op.i32Eqz).op(Op.brIf).u32(0);
-    this.tailCallV();
-    c.op(Op.end);
-    c.const(cell).const(target).call(FN_LINK).tee(V).ifVoid();
-    this.tailCallV();
-    c.op(Op.end);
-  }
-
-  /**
-   * Counts the chained transfer and returns the table index in V: the core's trampoline
-   * (core/jit/enter.ts jitEnter) calls that block next, without the run loop. (A wasm tail call
-   * would need the module to import the core's table, and V8 keeps every instance that imports
-   * a table alive with it: memory and the cost of table writes grew with every compile.)
-   */
-  private tailCallV(): void {
-    this.c.const(L.S_JIT_CHAINED).const(L.S_JIT_CHAINED).load(Op.i64Load).const64(1).op(Op.i64Add).store(Op.i64Store);
-    this.c.get(V).op(Op.return);
+      .const(target)
+      .const(samePage ? 0 : 1)
+      .call(FN_CHAIN)
+      .op(Op.return);
+    return true;
   }
 
   /** Leaves the block for the run loop (the function's answer 0: no block to chain to). */
@@ -291,13 +297,13 @@ export class BlockEmitter {
    * The slow path inside an inline instruction's `else`: the interpreter runs the whole
    * instruction; the count is put back so both paths leave it as the fast one does.
    */
-  slowPath(insn: Insn): void {
+  slowPath(insn: Insn, written?: Set<number>): void {
     this.callStep(insn);
     this.c.ifVoid();
     this.ret();
     this.c.op(Op.end);
     this.addRetired(-(this.pending + 1));
-    this.loadRegs();
+    this.loadRegs(written);
   }
 
   // ---- memory ---------------------------------------------------------------------------------
@@ -322,6 +328,11 @@ export class BlockEmitter {
    */
   accessOk(seg: number, size: number, write: boolean): void {
     const c = this.c;
+    if (this.flatData && (seg === SEG_ES || seg === SEG_SS || seg === SEG_DS)) {
+      // A flat segment: every offset passes and the linear address is the offset.
+      this.tlbAccess(size, write, EA);
+      return;
+    }
     const lo = (write ? L.S_SEG_WLO : L.S_SEG_RLO) + seg * 4;
     const hi = (write ? L.S_SEG_WHI : L.S_SEG_RHI) + seg * 4;
     // lo <= off
@@ -346,22 +357,31 @@ export class BlockEmitter {
       .get(EA)
       .op(Op.i32Add)
       .set(HOST);
-    c.get(HOST);
+    this.tlbAccess(size, write, HOST);
+    c.op(Op.i32And);
+  }
+
+  /**
+   * Pushes whether the TLB allows a `size`-byte access at the linear address in local `lin`
+   * inside its page, and leaves the host address in local HOST.
+   */
+  private tlbAccess(size: number, write: boolean, lin: number): void {
+    const c = this.c;
+    c.get(lin);
     this.tlbEntryTee();
     c.loadAt(write ? L.S_TLB_WRITE_MASK : L.S_TLB_READ_MASK)
       .op(Op.i32And)
       .const(L.TLB_VALID)
-      .op(Op.i32Eq)
-      .op(Op.i32And);
+      .op(Op.i32Eq);
     if (size > 1)
-      c.get(HOST)
+      c.get(lin)
         .const(0xfff)
         .op(Op.i32And)
         .const(0x1000 - size)
         .op(Op.i32LeU)
         .op(Op.i32And);
     // host = (te & ~0xfff) + (lin & 0xfff)
-    c.get(TE).const(~0xfff).op(Op.i32And).get(HOST).const(0xfff).op(Op.i32And).op(Op.i32Add).set(HOST);
+    c.get(TE).const(~0xfff).op(Op.i32And).get(lin).const(0xfff).op(Op.i32And).op(Op.i32Add).set(HOST);
   }
 
   /** The TLB entry of the linear address on the stack, left on the stack and in local TE. */
@@ -385,7 +405,7 @@ export class BlockEmitter {
     this.accessOk(m.seg, size, write);
     this.c.ifVoid();
     const before = this.flags;
-    fast();
+    const written = this.track(fast);
     let after = this.flags;
     // Both paths must leave the same flag state. Flags the interpreter's path cannot rebuild in
     // the locals are flushed on the fast path instead.
@@ -396,7 +416,7 @@ export class BlockEmitter {
     this.c.op(Op.else);
     this.flags = before;
     if (ends) this.slowExit(insn);
-    else this.slowPath(insn);
+    else this.slowPath(insn, written);
     // The interpreter left the same lazy record in the state block: read the locals back.
     if (after !== null && after !== before) reloadPending(this.c, after);
     this.c.op(Op.end);
@@ -410,12 +430,14 @@ export class BlockEmitter {
     c.const(4).op(Op.i32Sub).set(EA);
     this.accessOk(SEG_SS, 4, true);
     c.ifVoid();
-    c.get(HOST).get(from).store(Op.i32Store);
-    c.get(EA);
-    this.setReg(4);
-    then();
+    const written = this.track(() => {
+      c.get(HOST).get(from).store(Op.i32Store);
+      c.get(EA);
+      this.setReg(4);
+      then();
+    });
     c.op(Op.else);
-    this.slowPath(insn);
+    this.slowPath(insn, written);
     c.op(Op.end);
   }
 
@@ -428,7 +450,7 @@ export class BlockEmitter {
   setFlags(p: Pending): void {
     const c = this.c;
     if (p.kind !== "logic") c.get(FA).set(XA);
-    if (p.kind === "add" || p.kind === "sub") c.get(FB).set(XB);
+    if (p.kind === "add" || p.kind === "sub" || p.kind === "adc" || p.kind === "sbb") c.get(FB).set(XB);
     c.get(FR).set(XR);
     this.flags = p;
   }
@@ -444,32 +466,33 @@ export class BlockEmitter {
     this.flags = null;
   }
 
-  /** FR = FA op FB (32 bits), its flags pending. */
-  alu(kind: AluKind): void {
+  /**
+   * FR = FA op FB, its flags pending: 32 bits, or 8 (`byte`: FA and FB hold 8-bit values and
+   * FR is masked to 8 bits). ADC and SBB add or subtract the carry flag too.
+   */
+  alu(kind: AluKind, byte = false): void {
     const c = this.c;
-    c.get(FA).get(FB);
-    switch (kind) {
-      case "add":
-        c.op(Op.i32Add).set(FR);
-        this.setFlags({ kind: "add" });
-        return;
-      case "sub":
-      case "cmp":
-        c.op(Op.i32Sub).set(FR);
-        this.setFlags({ kind: "sub" });
-        return;
-      case "and":
-      case "test":
-        c.op(Op.i32And).set(FR);
-        break;
-      case "or":
-        c.op(Op.i32Or).set(FR);
-        break;
-      default:
-        c.op(Op.i32Xor).set(FR);
-        break;
+    if (kind === "adc" || kind === "sbb") {
+      // The carry in (from the pending flags, or the core's), before they are replaced.
+      this.condition(2);
+      c.set(XC);
+      c.get(FA)
+        .get(FB)
+        .op(kind === "adc" ? Op.i32Add : Op.i32Sub);
+      c.get(XC).op(kind === "adc" ? Op.i32Add : Op.i32Sub);
+    } else {
+      c.get(FA).get(FB);
+      if (kind === "add") c.op(Op.i32Add);
+      else if (kind === "sub" || kind === "cmp") c.op(Op.i32Sub);
+      else if (kind === "and" || kind === "test") c.op(Op.i32And);
+      else if (kind === "or") c.op(Op.i32Or);
+      else c.op(Op.i32Xor);
     }
-    this.setFlags({ kind: "logic" });
+    if (byte) c.const(0xff).op(Op.i32And);
+    c.set(FR);
+    const pending =
+      kind === "cmp" ? "sub" : kind === "add" || kind === "sub" || kind === "adc" || kind === "sbb" ? kind : "logic";
+    this.setFlags(byte ? { kind: pending, byte } : { kind: pending });
   }
 
   /** Pushes condition `cc` (1 when it holds): from the pending flags, else the core's routine. */
@@ -596,4 +619,61 @@ export class BlockEmitter {
     this.inline++;
     this.pending++;
   }
+}
+
+/** FN_SAVE's body: its parameters are the registers in `written`, in that order. */
+export function saveHelper(written: Iterable<number>): Code {
+  const c = new Code();
+  let i = 0;
+  for (const r of written)
+    c.const(L.S_REGS + r * 4)
+      .get(i++)
+      .store(Op.i32Store);
+  return c;
+}
+
+/**
+ * FN_CHAIN's body (params: cell, target, otherPage; locals TE, V). The link cell is
+ * [table index, S_JIT_KILLS when made, host page, entry count]. Nothing can have made an event
+ * pending since the run loop's entry (only instructions the interpreter runs can, and jitStep
+ * stops the block then), so the link's checks are the lookup's: the block still alive (the kill
+ * generation), the page still mapped there (for a target outside the leaving block's page), the
+ * budget, no breakpoint armed. A stale or empty cell goes to the core (FN_LINK). The answer is
+ * the table index of the block to run next (counted as chained), or 0 for the run loop. (A wasm
+ * tail call would need the module to import the core's table, and V8 keeps every instance that
+ * imports a table alive with it: memory and the cost of table writes grew with every compile.)
+ */
+export function chainHelper(): Code {
+  const CELL = 0;
+  const TARGET = 1;
+  const OTHER_PAGE = 2;
+  const TE_ = 3;
+  const V_ = 4;
+  const c = new Code();
+  c.blockVoid();
+  c.get(CELL).load(Op.i32Load, 4).loadAt(L.S_JIT_KILLS).op(Op.i32Ne).op(Op.brIf).u32(0);
+  c.loadAt(L.S_RUN_LIMIT).loadAt(L.S_RUN_RETIRED).op(Op.i32Sub).get(CELL).load(Op.i32Load, 12).op(Op.i32LtS);
+  c.op(Op.brIf).u32(0);
+  c.loadAt(L.S_DEBUG_ARMED).op(Op.brIf).u32(0);
+  c.get(OTHER_PAGE).ifVoid();
+  c.loadAt(L.S_SEG_BASE + 4)
+    .get(TARGET)
+    .op(Op.i32Add);
+  c.const(12).op(Op.i32ShrU).const(2).op(Op.i32Shl).const(L.TLB_BASE).op(Op.i32Add).load(Op.i32Load).tee(TE_);
+  c.const(~0xfff).op(Op.i32And).get(CELL).load(Op.i32Load, 8).op(Op.i32Ne).op(Op.brIf).u32(1);
+  c.get(TE_).loadAt(L.S_TLB_READ_MASK).op(Op.i32And).const(L.TLB_VALID).op(Op.i32Ne).op(Op.brIf).u32(1);
+  c.op(Op.end);
+  c.get(CELL).load(Op.i32Load).tee(V_).op(Op.i32Eqz).op(Op.brIf).u32(0);
+  countChained(c);
+  c.get(V_).op(Op.return);
+  c.op(Op.end);
+  c.get(CELL).get(TARGET).call(FN_LINK).tee(V_).ifVoid();
+  countChained(c);
+  c.op(Op.end);
+  c.get(V_);
+  return c;
+}
+
+function countChained(c: Code): void {
+  c.const(L.S_JIT_CHAINED).const(L.S_JIT_CHAINED).load(Op.i64Load).const64(1).op(Op.i64Add).store(Op.i64Store);
 }

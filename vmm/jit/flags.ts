@@ -25,16 +25,30 @@ export const XC = 18;
 
 const FLAG_CF = 0x1;
 const FLAGS_ARITH = 0x8d5;
-// The interpreter's lazy operations (core/cpu/flags.ts OP_*).
-const LAZY_OP = { add: 0, sub: 2, logic: 4, inc: 5, dec: 6 } as const;
+// The interpreter's lazy operations (core/cpu/flags.ts OP_*): ADC and SBB are ADD and SUB + 1.
+const LAZY_OP = { add: 0, adc: 0, sub: 2, sbb: 2, logic: 4, inc: 5, dec: 6 } as const;
 
-/** The flags of the last inline flag-writing instruction, not yet in the state block. */
+/**
+ * The flags of the last inline flag-writing instruction, not yet in the state block. `byte`:
+ * an 8-bit operation, whose XA, XB and XR hold 8-bit values.
+ */
 export type Pending =
-  | { kind: "add" | "sub" } // XA op XB = XR
-  | { kind: "logic" } // AND/OR/XOR/TEST: XR
+  | { kind: "add" | "sub"; byte?: boolean } // XA op XB = XR
+  | { kind: "adc" | "sbb"; byte?: boolean } // XA op XB op XC = XR, XC the carry in (0 or 1)
+  | { kind: "logic"; byte?: boolean } // AND/OR/XOR/TEST: XR
   | { kind: "inc" | "dec" } // XA +/- 1 = XR, the kept carry in XC
   | { kind: "shl" | "shr" | "sar"; count: number } // XA shifted by count (1..31) = XR
   | { kind: "imul" }; // XR the low half, XC the overflow
+
+/** The operation's width in bits. */
+function bits(p: Pending): number {
+  return "byte" in p && p.byte ? 8 : 32;
+}
+/** Pushes bit `bits(p) - 1` of the value on the stack (0 or 1). */
+function topBit(c: Code, p: Pending): void {
+  if (bits(p) === 32) c.const(31).op(Op.i32ShrU);
+  else c.const(7).op(Op.i32ShrU).const(1).op(Op.i32And);
+}
 
 /** Pushes the carry flag (0 or 1) of pending flags `p`. */
 function carry(c: Code, p: Pending): void {
@@ -44,6 +58,13 @@ function carry(c: Code, p: Pending): void {
       return;
     case "sub":
       c.get(XA).get(XB).op(Op.i32LtU);
+      return;
+    case "adc":
+      // With a carry in, r = a + b + 1 carried when r <= a (as core/cpu/flags.ts lazyCF).
+      c.get(XR).get(XA).op(Op.i32LeU).get(XR).get(XA).op(Op.i32LtU).get(XC).op(Op.select);
+      return;
+    case "sbb":
+      c.get(XA).get(XB).op(Op.i32LeU).get(XA).get(XB).op(Op.i32LtU).get(XC).op(Op.select);
       return;
     case "logic":
       c.const(0);
@@ -73,10 +94,14 @@ function carry(c: Code, p: Pending): void {
 function overflow(c: Code, p: Pending): void {
   switch (p.kind) {
     case "add":
-      c.get(XA).get(XR).op(Op.i32Xor).get(XB).get(XR).op(Op.i32Xor).op(Op.i32And).const(31).op(Op.i32ShrU);
+    case "adc":
+      c.get(XA).get(XR).op(Op.i32Xor).get(XB).get(XR).op(Op.i32Xor).op(Op.i32And);
+      topBit(c, p);
       return;
     case "sub":
-      c.get(XA).get(XB).op(Op.i32Xor).get(XA).get(XR).op(Op.i32Xor).op(Op.i32And).const(31).op(Op.i32ShrU);
+    case "sbb":
+      c.get(XA).get(XB).op(Op.i32Xor).get(XA).get(XR).op(Op.i32Xor).op(Op.i32And);
+      topBit(c, p);
       return;
     case "inc":
       c.get(XR).const(0x80000000).op(Op.i32Eq);
@@ -102,13 +127,14 @@ function overflow(c: Code, p: Pending): void {
 }
 
 const zero = (c: Code) => c.get(XR).op(Op.i32Eqz);
-const sign = (c: Code) => c.get(XR).const(31).op(Op.i32ShrU);
+const sign = (c: Code, p: Pending) => topBit(c.get(XR), p);
 const parity = (c: Code) => c.get(XR).const(0xff).op(Op.i32And).op(Op.i32Popcnt).const(1).op(Op.i32And).op(Op.i32Eqz);
 
 /** Pushes condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc: 1 when it holds) from `p`. */
 export function pendingCondition(c: Code, p: Pending, cc: number): void {
   const base = cc >> 1;
-  if (p.kind === "sub" && base !== 5) {
+  // (For a byte CMP only the unsigned and equality forms read XA and XB directly.)
+  if (p.kind === "sub" && base !== 5 && (bits(p) === 32 || base < 4)) {
     // The comparison itself: CMP a, b and then JB is a < b unsigned, and so on.
     switch (base) {
       case 0:
@@ -150,19 +176,19 @@ export function pendingCondition(c: Code, p: Pending, cc: number): void {
         c.op(Op.i32Or);
         break;
       case 4:
-        sign(c);
+        sign(c, p);
         break;
       case 5:
         parity(c);
         break;
       case 6:
-        sign(c);
+        sign(c, p);
         overflow(c, p);
         c.op(Op.i32Xor);
         break;
       default:
         zero(c);
-        sign(c);
+        sign(c, p);
         overflow(c, p);
         c.op(Op.i32Xor).op(Op.i32Or);
         break;
@@ -188,17 +214,22 @@ export function flushPending(c: Code, p: Pending): void {
   switch (p.kind) {
     case "add":
     case "sub":
-      storeConst(c, L.S_LAZY_OP, LAZY_OP[p.kind]);
+    case "adc":
+    case "sbb":
+      // ADC/SBB record ADD/SUB when the carry in was 0 (core/cpu/ops/alu-core.ts).
+      if (p.kind === "adc" || p.kind === "sbb")
+        c.const(L.S_LAZY_OP).get(XC).const(LAZY_OP[p.kind]).op(Op.i32Add).store(Op.i32Store);
+      else storeConst(c, L.S_LAZY_OP, LAZY_OP[p.kind]);
       storeLocal(c, L.S_LAZY_SRC1, XA);
       storeLocal(c, L.S_LAZY_SRC2, XB);
       storeLocal(c, L.S_LAZY_RES, XR);
-      storeConst(c, L.S_LAZY_SIZE, 32);
+      storeConst(c, L.S_LAZY_SIZE, bits(p));
       storeConst(c, L.S_FLAGS_LAZY, FLAGS_ARITH);
       return;
     case "logic":
       storeConst(c, L.S_LAZY_OP, LAZY_OP.logic);
       storeLocal(c, L.S_LAZY_RES, XR);
-      storeConst(c, L.S_LAZY_SIZE, 32);
+      storeConst(c, L.S_LAZY_SIZE, bits(p));
       storeConst(c, L.S_FLAGS_LAZY, FLAGS_ARITH);
       return;
     case "inc":
@@ -216,7 +247,7 @@ export function flushPending(c: Code, p: Pending): void {
       c.const(L.S_EFLAGS).loadAt(L.S_EFLAGS).const(~FLAGS_ARITH).op(Op.i32And);
       zero(c);
       c.const(6).op(Op.i32Shl).op(Op.i32Or);
-      sign(c);
+      sign(c, p);
       c.const(7).op(Op.i32Shl).op(Op.i32Or);
       parity(c);
       c.const(2).op(Op.i32Shl).op(Op.i32Or);
@@ -234,13 +265,21 @@ export function flushPending(c: Code, p: Pending): void {
  * same instruction (its slow path): the lazy kinds can, the computed ones cannot.
  */
 export function reloadable(p: Pending): boolean {
-  return p.kind === "add" || p.kind === "sub" || p.kind === "logic" || p.kind === "inc" || p.kind === "dec";
+  return ["add", "sub", "adc", "sbb", "logic", "inc", "dec"].includes(p.kind);
 }
 
 /** Reads the locals of (reloadable) `p` back from what the interpreter left in the state block. */
 export function reloadPending(c: Code, p: Pending): void {
-  if (p.kind !== "logic") c.loadAt(L.S_LAZY_SRC1).set(XA);
-  if (p.kind === "add" || p.kind === "sub") c.loadAt(L.S_LAZY_SRC2).set(XB);
-  c.loadAt(L.S_LAZY_RES).set(XR);
+  const two = p.kind === "add" || p.kind === "sub" || p.kind === "adc" || p.kind === "sbb";
+  // (The interpreter's byte operands are 8-bit values already; the mask keeps XA..XR so anyway.)
+  const load = (addr: number, local: number) => {
+    c.loadAt(addr);
+    if (bits(p) === 8) c.const(0xff).op(Op.i32And);
+    c.set(local);
+  };
+  if (p.kind !== "logic") load(L.S_LAZY_SRC1, XA);
+  if (two) load(L.S_LAZY_SRC2, XB);
+  load(L.S_LAZY_RES, XR);
+  if (p.kind === "adc" || p.kind === "sbb") c.loadAt(L.S_LAZY_OP).const(1).op(Op.i32And).set(XC);
   if (p.kind === "inc" || p.kind === "dec") c.loadAt(L.S_EFLAGS).const(FLAG_CF).op(Op.i32And).set(XC);
 }

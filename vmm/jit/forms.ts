@@ -6,7 +6,7 @@
 
 import * as L from "../generated/layout.js";
 import type { Insn } from "./decode.js";
-import { type AluKind, type BlockEmitter, EA, FA, FB, FN_ALU, FN_COND, FN_SHIFT, FR, HOST, SEG_SS, V } from "./emit.js";
+import { type AluKind, type BlockEmitter, EA, FA, FB, FN_COND, FN_SHIFT, FR, HOST, SEG_SS, V } from "./emit.js";
 import { pendingCarry, XC, XR } from "./flags.js";
 import { Op } from "./wasm.js";
 
@@ -19,30 +19,18 @@ const ALU_NAMES = ["ADD", "OR", "ADC", "SBB", "AND", "SUB", "XOR", "CMP"];
 const INLINE_KIND: Record<string, AluKind> = {
   ADD: "add",
   OR: "or",
+  ADC: "adc",
+  SBB: "sbb",
   AND: "and",
   SUB: "sub",
   XOR: "xor",
   CMP: "cmp",
   TEST: "test",
 };
-const ALU_INDEX: Record<string, number> = { ...Object.fromEntries(ALU_NAMES.map((n, i) => [n, i])), TEST: 4 };
 
-/** FR = FA op FB: inline for the 32-bit operations that need no carry in, else the core's alu(). */
+/** FR = FA op FB on 32 or 8 bits, its flags pending. */
 function aluOp(em: BlockEmitter, mnem: string, size: 1 | 4): void {
-  const kind = INLINE_KIND[mnem];
-  if (size === 4 && kind) {
-    em.alu(kind);
-    return;
-  }
-  // ADC/SBB read the carry, and the routine leaves its flags in the state block.
-  em.settleFlags();
-  em.c
-    .const(ALU_INDEX[mnem])
-    .get(FA)
-    .get(FB)
-    .const(size * 8)
-    .call(FN_ALU)
-    .set(FR);
+  em.alu(INLINE_KIND[mnem], size === 1);
 }
 
 const stores = (mnem: string) => mnem !== "CMP" && mnem !== "TEST";
@@ -377,12 +365,14 @@ const EMITTERS: Record<string, Emitter> = {
   PUSH_Ibs_32: (em, insn) => push(em, insn, () => em.c.const(insn.imm[0])),
   POP_Zv_32: (em, insn) => {
     if (!em.ss32) return false;
-    popToV(em, 4, () => {
-      em.c.get(V);
-      em.setReg(insn.opcode & 7);
-    });
+    const written = em.track(() =>
+      popToV(em, 4, () => {
+        em.c.get(V);
+        em.setReg(insn.opcode & 7);
+      }),
+    );
     em.c.op(Op.else);
-    em.slowPath(insn);
+    em.slowPath(insn, written);
     em.c.op(Op.end);
     em.retired();
     return true;
@@ -391,12 +381,14 @@ const EMITTERS: Record<string, Emitter> = {
     if (!em.ss32) return false;
     // ESP = EBP, then POP EBP; the interpreter does both when the read cannot be made here.
     const c = em.c;
-    popToV(em, 5, () => {
-      c.get(V);
-      em.setReg(5);
-    });
+    const written = em.track(() =>
+      popToV(em, 5, () => {
+        c.get(V);
+        em.setReg(5);
+      }),
+    );
     c.op(Op.else);
-    em.slowPath(insn);
+    em.slowPath(insn, written);
     c.op(Op.end);
     em.retired();
     return true;

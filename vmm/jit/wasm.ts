@@ -1,5 +1,6 @@
 // A minimal WebAssembly binary writer for the JIT: function bodies as byte code built op by op,
-// and a module of one exported function that imports the core's memory and a few core routines.
+// and a module of one exported function (and the helpers it calls) that imports the core's memory
+// and a few core routines.
 // Only what compiled blocks use (i32 arithmetic, loads and stores, structured control flow).
 
 export const I32 = 0x7f;
@@ -160,8 +161,18 @@ export interface ModuleSpec {
   types: FuncType[];
   /** Function imports from module "e", by name, with their type index. */
   imports: { name: string; type: number }[];
-  /** The one function: its type, its extra i32 locals and its body (without the final end). */
-  func: { type: number; locals: number; body: Code };
+  /** The exported function: its type, its extra i32 locals and its body (without the final end). */
+  func: FuncSpec;
+  /** Functions only the exported one calls, indices after it. */
+  helpers?: FuncSpec[];
+  /** The exported function's name in the name section (what profilers show). */
+  name?: string;
+}
+
+export interface FuncSpec {
+  type: number;
+  locals: number;
+  body: Code;
 }
 
 function leb(out: number[], v: number): void {
@@ -187,7 +198,7 @@ function section(out: number[], id: number, content: number[]): void {
 
 /**
  * Encodes a module that imports memory "e"."m" (any size) and the given functions, and exports
- * its one function as "f" (function index = number of imports).
+ * its first function as "f" (function index = number of imports; its helpers follow).
  */
 export function encodeModule(spec: ModuleSpec): Uint8Array {
   const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
@@ -213,9 +224,10 @@ export function encodeModule(spec: ModuleSpec): Uint8Array {
     leb(imports, im.type);
   }
   section(out, 2, imports);
+  const all = [spec.func, ...(spec.helpers ?? [])];
   const funcs: number[] = [];
-  leb(funcs, 1);
-  leb(funcs, spec.func.type);
+  leb(funcs, all.length);
+  for (const f of all) leb(funcs, f.type);
   section(out, 3, funcs);
   const exports: number[] = [];
   leb(exports, 1);
@@ -223,18 +235,33 @@ export function encodeModule(spec: ModuleSpec): Uint8Array {
   exports.push(0x00);
   leb(exports, spec.imports.length);
   section(out, 7, exports);
-  const body: number[] = [];
-  if (spec.func.locals > 0) {
-    leb(body, 1);
-    leb(body, spec.func.locals);
-    body.push(I32);
-  } else leb(body, 0);
-  for (const b of spec.func.body.toBytes()) body.push(b);
-  body.push(Op.end);
   const code: number[] = [];
-  leb(code, 1);
-  leb(code, body.length);
-  for (const b of body) code.push(b);
+  leb(code, all.length);
+  for (const f of all) {
+    const body: number[] = [];
+    if (f.locals > 0) {
+      leb(body, 1);
+      leb(body, f.locals);
+      body.push(I32);
+    } else leb(body, 0);
+    for (const b of f.body.toBytes()) body.push(b);
+    body.push(Op.end);
+    leb(code, body.length);
+    for (const b of body) code.push(b);
+  }
   section(out, 10, code);
+  if (spec.name !== undefined) {
+    // The name section (custom section "name", subsection 1: function names).
+    const names: number[] = [];
+    leb(names, 1);
+    leb(names, spec.imports.length);
+    name(names, spec.name);
+    const custom: number[] = [];
+    name(custom, "name");
+    custom.push(1);
+    leb(custom, names.length);
+    for (const b of names) custom.push(b);
+    section(out, 0, custom);
+  }
   return Uint8Array.from(out);
 }
