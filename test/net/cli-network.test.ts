@@ -5,7 +5,7 @@
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { connect, createServer } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -21,6 +21,25 @@ async function freePort(): Promise<number> {
   const p = (s.address() as AddressInfo).port;
   await new Promise((r) => s.close(r));
   return p;
+}
+
+/** Connects to 127.0.0.1:`port`, trying again while the connection is refused, for up to `ms`. */
+async function connectWhenListening(port: number, ms: number): Promise<Socket> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const sock = connect(port, "127.0.0.1");
+    try {
+      await new Promise<void>((resolve, reject) => {
+        sock.on("connect", resolve);
+        sock.on("error", reject);
+      });
+      return sock;
+    } catch (e) {
+      sock.destroy();
+      if ((e as NodeJS.ErrnoException).code !== "ECONNREFUSED" || Date.now() > end) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 describe("npm start: -netdev network and info network", () => {
@@ -42,16 +61,15 @@ describe("npm start: -netdev network and info network", () => {
       "-device",
       "ne2k_pci,netdev=n0",
     ]);
-    await new Promise((r) => setTimeout(r, 3000));
-    // A host client on the forward: accepted; the gateway asks the guest's address with ARP.
-    const sock = connect(port, "127.0.0.1");
-    await new Promise<void>((resolve, reject) => {
-      sock.on("connect", resolve);
-      sock.on("error", reject);
-    });
-    await new Promise((r) => setTimeout(r, 300));
+    // A host client on the forward: accepted once the CLI listens (refused until tsx has started
+    // it, which takes seconds more on a busy machine); the gateway asks the guest's address with ARP.
+    const sock = await connectWhenListening(port, 30_000);
+    // The monitor's info network, asked again until the ARP request shows on the NIC's port.
     child.stdin.write(Buffer.from("\x01cinfo network\r"));
-    await new Promise((r) => setTimeout(r, 700));
+    for (const end = Date.now() + 20_000; !/port nic0 .*tx 1 frames/.test(output.stdout) && Date.now() < end; ) {
+      await new Promise((r) => setTimeout(r, 250));
+      child.stdin.write(Buffer.from("info network\r"));
+    }
     child.stdin.write(Uint8Array.of(0x01, 0x78));
     const killer = setTimeout(() => child.kill("SIGKILL"), 10_000);
     const status = await exited;
