@@ -37,7 +37,7 @@ import { PROFILES as COST_PROFILES } from "../vmm/stats/profiles.js";
 import { diffSnapshots } from "../vmm/stats/stats.js";
 import type { MmuMode, VirtMode } from "../vmm/virt/vmcs.js";
 import { Vm } from "../vmm/vm.js";
-import { ioCrossings, priceAll } from "./modes/measure.js";
+import { ioCrossings, priceAll, topReasons } from "./modes/measure.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const image = (name: string) => new Uint8Array(readFileSync(`${repoRoot}guests/linux/${name}`));
@@ -83,15 +83,17 @@ async function boot(
 /** Runs the VMs in turn (equal slices of virtual time), the event loop turning between rounds. */
 class Runner {
   guests: Guest[] = [];
+  /** Virtual time (instructions, idle included) each VM runs per round. */
+  constructor(readonly slice: number) {}
   async round(): Promise<void> {
     for (const g of this.guests) {
-      const stop = g.vm.run(2_000_000);
+      const stop = g.vm.run(this.slice);
       if (stop.kind !== "limit") throw new Error(`${g.name} stopped: ${JSON.stringify(stop)}`);
     }
     await new Promise((r) => setImmediate(r));
   }
   async until(g: Guest, text: string, from = 0): Promise<void> {
-    for (let i = 0; i < 200_000; i++) {
+    for (let i = 0; i < 400_000_000_000 / this.slice; i++) {
       if (g.out.text.includes(text, from)) return;
       await this.round();
     }
@@ -124,11 +126,23 @@ interface Phase {
   modeled: Record<string, number>;
   /** Kinds with counts a profile has no figure for (its modeled cycles leave them out), per id. */
   unpriced: Record<string, string[]>;
+  /** The most frequent crossings (kind and reason), per request: where a mode's crossings go. */
+  top: { what: string; perRequest: number }[];
+  /** Device register accesses per request, by device (port and MMIO). */
+  devices: { what: string; perRequest: number }[];
+}
+
+function accessCounts(vm: Vm): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const [owner, n] of vm.devices.ports.accessCounts()) m.set(`port ${owner}`, n);
+  for (const [owner, n] of vm.devices.mmio.accessCounts()) m.set(`mmio ${owner}`, n);
+  return m;
 }
 
 async function measure(server: Guest, requests: number, work: () => Promise<void>): Promise<Phase> {
   const s0 = readCoreStats(server.vm.cpu);
   const i0 = server.vm.cpu.instructions;
+  const a0 = accessCounts(server.vm);
   const t0 = performance.now();
   await work();
   const hostMs = performance.now() - t0;
@@ -141,6 +155,17 @@ async function measure(server: Guest, requests: number, work: () => Promise<void
     ioCrossings: x.io,
     guestInstructions: Number(server.vm.cpu.instructions - i0),
     ...(({ cycles, unpriced }) => ({ modeled: cycles, unpriced }))(priceAll(d)),
+    top: (["exit", "hypercall", "callout"] as const)
+      .flatMap((kind) =>
+        topReasons(d, kind, 6).map((r) => ({ what: `${kind} ${r.name}`, perRequest: r.count / requests })),
+      )
+      .filter((r) => r.perRequest >= 0.5)
+      .sort((a, b) => b.perRequest - a.perRequest)
+      .slice(0, 8),
+    devices: [...accessCounts(server.vm)]
+      .map(([what, n]) => ({ what, perRequest: (n - (a0.get(what) ?? 0)) / requests }))
+      .filter((r) => r.perRequest >= 0.5)
+      .sort((a, b) => b.perRequest - a.perRequest),
   };
 }
 
@@ -170,6 +195,7 @@ async function main(): Promise<void> {
       modes: { type: "string", default: MODES.map((m) => m.name).join(",") },
       nics: { type: "string", default: "virtio,ne2k" },
       requests: { type: "string", default: "30" },
+      slice: { type: "string", default: "2000000" },
       "no-write": { type: "boolean", default: false },
     },
   });
@@ -182,7 +208,9 @@ async function main(): Promise<void> {
   for (const n of nics) if (n !== "virtio" && n !== "ne2k") throw new Error(`--nics: ${n}: virtio or ne2k`);
   const n = Number(values.requests);
   const net = new Network(defaultNetworkDef(), { outside: new NodeOutside() });
-  const runner = new Runner();
+  const slice = Number(values.slice);
+  if (!(Number.isInteger(slice) && slice >= 10_000)) throw new Error(`--slice ${values.slice}: at least 10000`);
+  const runner = new Runner(slice);
   const client = await boot(
     "client",
     net.attach("client"),
@@ -289,6 +317,12 @@ function report(rows: Row[], n: number): string {
         ].join(" "),
       );
     }
+  }
+  out.push("", "Crossings per request by kind and reason (the VM client's requests; at least 0.5 per request):");
+  for (const r of rows) {
+    if (r.vm.top.length === 0) continue;
+    out.push(`  ${r.mode}/${r.nic}: ${r.vm.top.map((t) => `${t.what} ${f1(t.perRequest)}`).join(", ")}`);
+    out.push(`    device accesses: ${r.vm.devices.map((t) => `${t.what} ${f1(t.perRequest)}`).join(", ")}`);
   }
   out.push("", ...claim11(rows));
   return `${out.join("\n")}\n`;

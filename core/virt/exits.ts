@@ -156,9 +156,15 @@ const PENDING_INTERRUPT: u32 = 0x200;
 export function serviceVirtualInterrupts(intr: bool): bool {
   if (!nonRoot() || !pinControl(PIN_EXTERNAL_INTERRUPT_EXITING)) return false;
   if (intr && load<u32>(S_VMX_PENDING_VECTOR) == 0) {
-    countExit();
-    store<u32>(S_VMCS_EXIT_REASON, EXIT_EXTERNAL_INTERRUPT);
-    traceEvent(KIND_EXIT, EXIT_EXTERNAL_INTERRUPT, WHERE_CORE, 0, 0);
+    // A halted vCPU is not in the guest: its HLT exit (or PV_HC_BLOCK) left it waiting in the
+    // VMM, so the interrupt that wakes it is injected on the entry that ends the wait, with no
+    // exit of its own (as KVM's halt blocks the vCPU in the host). Only an interrupt that
+    // arrives while the guest runs is an external-interrupt exit.
+    if (load<u32>(S_HALTED) == 0) {
+      countExit();
+      store<u32>(S_VMCS_EXIT_REASON, EXIT_EXTERNAL_INTERRUPT);
+      traceEvent(KIND_EXIT, EXIT_EXTERNAL_INTERRUPT, WHERE_CORE, 0, 0);
+    }
     store<u32>(S_VMX_PENDING_VECTOR, PENDING_INTERRUPT);
   }
   const pending = load<u32>(S_VMX_PENDING_VECTOR);

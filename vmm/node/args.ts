@@ -4,8 +4,9 @@
 
 import { checkModes, defaultMmu, MMU_MODES, type MmuMode, VIRT_MODES, type VirtMode } from "../virt/vmcs.js";
 import type { ClockMode } from "../vm.js";
+import { parseChardev, resolveConsoles } from "./chardevs.js";
 import { type CommandLine, HelpRequest, type OptionTable, parseCommandLine } from "./command-line.js";
-import { emptyMachineArgs, hasDrives, type MachineArgs, parseDevice, parseDrive } from "./drives.js";
+import { consoleBindings, emptyMachineArgs, hasDrives, type MachineArgs, parseDevice, parseDrive } from "./drives.js";
 import { projectFile, UserInputError } from "./files.js";
 import { parseNetdev, parseNic } from "./netdevs.js";
 import { type DebugSinks, type LogItem, parseDebugDevice, parseLogItems, parseSink, type Sink } from "./sinks.js";
@@ -114,8 +115,18 @@ const OPTIONS: OptionTable = {
     value: "DRIVER[,OPTS]",
     help:
       "virtio-blk-pci,drive=NAME | virtio-rng-pci | virtio-net-pci | ne2k_pci | virtio-balloon-pci\n" +
-      "(NICs take netdev=NAME and mac=52:54:00:xx:xx:xx) | isa-debugcon[,iobase=0xe9|0x402][,chardev=SINK]\n" +
+      "(NICs take netdev=NAME and mac=52:54:00:xx:xx:xx) | virtio-serial-pci (one port: hvc0)\n" +
+      "| virtconsole,chardev=ID (where that port's bytes go) | isa-debugcon[,iobase=0xe9|0x402][,chardev=SINK]\n" +
       "| isa-debug-exit[,iobase=0xf4] (the guest's write of V there ends the run with status V*2+1)",
+  },
+  chardev: {
+    type: "string",
+    qemu: true,
+    multiple: true,
+    value: "BACKEND,id=ID",
+    help:
+      "stdio | file,path=FILE | null: for -device virtconsole,chardev=ID; a stdio one also takes\n" +
+      "the keyboard (typed keys go to hvc0 instead of COM1)",
   },
   netdev: {
     type: "string",
@@ -392,6 +403,9 @@ export function parseArgs(argv: string[]): Args {
       case "device":
         if (!parseDebugDevice(v, args.debug)) args.machine.devices.push(parseDevice(v));
         break;
+      case "chardev":
+        args.machine.chardevs = [...(args.machine.chardevs ?? []), parseChardev(v)];
+        break;
       case "netdev":
         args.machine.netdevs.push(parseNetdev(v));
         break;
@@ -511,6 +525,15 @@ export function parseArgs(argv: string[]): Args {
   }
   if (args.qmp.filter((q) => q.kind === "stdio").length > 0 && args.monitor === "stdio") {
     throw new UserInputError("-qmp stdio and -monitor stdio cannot share the terminal");
+  }
+  const consoles = resolveConsoles(args.machine.chardevs ?? [], consoleBindings(args.machine));
+  if (
+    consoles.some((c) => c?.kind === "stdio") &&
+    (args.monitor === "stdio" || args.qmp.some((q) => q.kind === "stdio"))
+  ) {
+    throw new UserInputError(
+      "-chardev stdio takes the keyboard: it cannot share the terminal with -monitor/-qmp stdio",
+    );
   }
   // With a disk or a CD and no -kernel, the firmware boots from its devices (SeaBIOS unless
   // -bios names another image).

@@ -9,8 +9,9 @@ import { installFirmware } from "../firmware.js";
 import type { BuildVm } from "../lib/machine.js";
 import { Vm } from "../vm.js";
 import type { Args } from "./args.js";
+import { ConsolePorts, resolveConsoles } from "./chardevs.js";
 import { openDiskSource } from "./disk-image.js";
-import { legacyDrives, machinePci, type OpenImage } from "./drives.js";
+import { consoleBindings, legacyDrives, machinePci, type OpenImage } from "./drives.js";
 import { projectFile, readGuestFile, type SizeLimit, UserInputError } from "./files.js";
 import { ATA_DISK_LIMIT, ATAPI_CD_LIMIT } from "./image-file.js";
 import { checkKernelImage } from "./kernel-check.js";
@@ -25,10 +26,12 @@ export interface BootPlan {
   build: BuildVm;
   /** Draws the VGA text screen when it changed (firmware boot), else undefined. */
   screen?: (out: NodeJS.WritableStream) => void;
+  /** The virtio console ports (hvc0) and their chardevs, kept across reboots. */
+  consoles: ConsolePorts;
 }
 
 /** Reads every file once (a bad one fails before the machine exists) and returns the builder. */
-export function planBoot(args: Args): BootPlan {
+export function planBoot(args: Args, stdout: NodeJS.WritableStream = process.stdout): BootPlan {
   // Every image is loaded into guest RAM (the BIOS into its 1 MiB at the top of 4 GiB).
   const ram: SizeLimit = { bytes: args.memMiB * 2 ** 20, why: `the guest's RAM (-m ${args.memMiB})` };
   const kernel = args.firmwareBoot ? undefined : readGuestFile(args.kernel, "kernel", ram);
@@ -52,13 +55,17 @@ export function planBoot(args: Args): BootPlan {
   // Checked now: machinePci opens every image (type and size) and names a bad one. The disks
   // (and their copy-on-write overlays) outlive reboots.
   const disks = new Map();
-  const pciNow = machinePci({ ...args.machine, drives }, open, args.memMiB * 2 ** 20, disks);
+  const consoles = new ConsolePorts(
+    resolveConsoles(args.machine.chardevs ?? [], consoleBindings(args.machine)),
+    stdout,
+  );
+  const pciNow = machinePci({ ...args.machine, drives }, open, args.memMiB * 2 ** 20, disks, consoles);
   let firstPci: typeof pciNow | undefined = pciNow;
   let vga: Vm["vga"];
   let drawn = -1;
   const build: BuildVm = async (io) => {
     // Devices hold state: a reboot gets new ones, over the same disks.
-    const pci = firstPci ?? machinePci({ ...args.machine, drives }, open, args.memMiB * 2 ** 20, disks);
+    const pci = firstPci ?? machinePci({ ...args.machine, drives }, open, args.memMiB * 2 ** 20, disks, consoles);
     firstPci = undefined;
     const vm = await Vm.create({
       module: loadCoreModule(),
@@ -101,5 +108,5 @@ export function planBoot(args: Args): BootPlan {
           out.write(`\x1b[H\x1b[2J${toAnsi(vga.textScreen())}`);
         }
       : undefined;
-  return { build, screen };
+  return { build, screen, consoles };
 }

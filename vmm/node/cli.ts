@@ -59,8 +59,8 @@ function describeEnd(end: MachineEnd): { status: number; text?: string } {
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
-  const plan = planBoot(args);
   const out = process.stdout;
+  const plan = planBoot(args, out);
   const serialOut = openSink("-serial", args.serial, out);
   const debugOut = new Map([...args.debug.consoles].map(([port, sink]) => [port, openSink("-debugcon", sink, out)]));
   const machine = await Machine.create(plan.build, {
@@ -131,6 +131,8 @@ async function main(): Promise<number> {
       stdin: process.stdin,
       stdout: out,
       quit: () => quit("keyboard"),
+      // A -chardev stdio on a virtconsole takes the keyboard (hvc0 instead of COM1).
+      keyboard: plan.consoles.takesKeyboard ? (bytes) => plan.consoles.keyboard(bytes) : undefined,
     });
     closers.push(term.close);
   }

@@ -5,7 +5,7 @@
 //   -drive file=F[,if=ide|virtio|none][,format=raw|qcow2][,media=disk|cdrom][,readonly=on|off]
 //          [,snapshot=on|off][,index=N][,id=NAME]
 //   -device virtio-blk-pci,drive=NAME | virtio-rng-pci | virtio-net-pci | ne2k_pci
-//           | virtio-balloon-pci
+//           | virtio-balloon-pci | virtio-serial-pci | virtconsole,chardev=ID
 //          (NICs take netdev=NAME and mac=, with -netdev and -nic: vmm/node/netdevs.ts)
 //
 // Disks are copy-on-write over the image (snapshot=on, this project's default: a temporary qcow2
@@ -14,6 +14,8 @@
 // the drive for a -device to name. A NIC's (virtio-net-pci, ne2k_pci) wire has one host, 10.0.2.2
 // unless its -netdev says otherwise, that answers ARP and ping (devices/net/backend.ts) until a
 // later issue brings a virtual switch; NICs get QEMU's MACs 52:54:00:12:34:56, :57, ... in order.
+// virtio-serial-pci is a virtio console with one port (hvc0); a virtconsole names the -chardev
+// its bytes go to (vmm/node/chardevs.ts), the first virtconsole for the first virtio-serial-pci.
 // Every mistake is a one-line UserInputError.
 
 import type { IdeDeviceSpec } from "../../devices/ide/channel.js";
@@ -22,11 +24,13 @@ import type { PciFunction } from "../../devices/pci/pci.js";
 import { CowDisk, type ImageSource } from "../../devices/storage/block.js";
 import { VirtioBalloon } from "../../devices/virtio/balloon.js";
 import { VirtioBlk } from "../../devices/virtio/blk.js";
+import { VirtioConsole } from "../../devices/virtio/console.js";
 import type { VirtioDevice } from "../../devices/virtio/device.js";
 import { VirtioNet } from "../../devices/virtio/net.js";
 import { VirtioRng } from "../../devices/virtio/rng.js";
 import type { ImageFormat } from "../storage/image.js";
 import type { VmPciOptions } from "../vm.js";
+import type { ChardevArg, ConsolePort, ConsolePorts } from "./chardevs.js";
 import { UserInputError } from "./files.js";
 import { connectNics, defaultMac, type NetdevArg, type NicArg, nicBackend, parseMac } from "./netdevs.js";
 import { keyValues } from "./qemu-options.js";
@@ -46,8 +50,17 @@ export interface DriveArg {
 }
 
 export interface DeviceArg {
-  driver: "virtio-blk-pci" | "virtio-rng-pci" | "virtio-net-pci" | "ne2k_pci" | "virtio-balloon-pci";
+  driver:
+    | "virtio-blk-pci"
+    | "virtio-rng-pci"
+    | "virtio-net-pci"
+    | "ne2k_pci"
+    | "virtio-balloon-pci"
+    | "virtio-serial-pci"
+    | "virtconsole";
   drive?: string;
+  /** virtconsole: the -chardev id. */
+  chardev?: string;
   /** NICs: the -netdev id, and the MAC address. */
   netdev?: string;
   mac?: Uint8Array<ArrayBuffer>;
@@ -58,10 +71,29 @@ export interface MachineArgs {
   drives: DriveArg[];
   devices: DeviceArg[];
   netdevs: NetdevArg[];
+  /** -chardev (vmm/node/chardevs.ts). */
+  chardevs?: ChardevArg[];
 }
 
 export function emptyMachineArgs(): MachineArgs {
-  return { drives: [], devices: [], netdevs: [] };
+  return { drives: [], devices: [], netdevs: [], chardevs: [] };
+}
+
+/**
+ * Each virtio-serial-pci's port: the chardev id its virtconsole names (in order), or undefined.
+ * One port per device here, so each virtconsole needs a virtio-serial-pci of its own.
+ */
+export function consoleBindings(args: MachineArgs): (string | undefined)[] {
+  const serials = args.devices.filter((d) => d.driver === "virtio-serial-pci").length;
+  const consoles = args.devices.filter((d) => d.driver === "virtconsole");
+  if (consoles.length > serials) {
+    throw new UserInputError(
+      serials === 0
+        ? "-device virtconsole: add -device virtio-serial-pci for it to sit on"
+        : `-device virtconsole: ${consoles.length} consoles, ${serials} virtio-serial-pci (each has one port here)`,
+    );
+  }
+  return Array.from({ length: serials }, (_, i) => consoles[i]?.chardev);
 }
 
 function onOff(flag: string, key: string, v: string): boolean {
@@ -120,10 +152,12 @@ export function parseDevice(value: string): DeviceArg {
     driver !== "virtio-rng-pci" &&
     driver !== "virtio-net-pci" &&
     driver !== "ne2k_pci" &&
-    driver !== "virtio-balloon-pci"
+    driver !== "virtio-balloon-pci" &&
+    driver !== "virtio-serial-pci" &&
+    driver !== "virtconsole"
   ) {
     throw new UserInputError(
-      `-device ${driver}: this machine has virtio-blk-pci, virtio-rng-pci, virtio-net-pci, ne2k_pci and virtio-balloon-pci`,
+      `-device ${driver}: this machine has virtio-blk-pci, virtio-rng-pci, virtio-net-pci, ne2k_pci and virtio-balloon-pci; virtio-serial-pci with virtconsole`,
     );
   }
   const kv = keyValues("-device", rest.join(","));
@@ -133,10 +167,15 @@ export function parseDevice(value: string): DeviceArg {
     if (k === "drive" && driver === "virtio-blk-pci") device.drive = v;
     else if (k === "netdev" && nic) device.netdev = v;
     else if (k === "mac" && nic) device.mac = parseMac(`-device ${driver}`, v);
+    else if (k === "chardev" && driver === "virtconsole") device.chardev = v;
+    else if ((k === "id" || k === "name") && (driver === "virtconsole" || driver === "virtio-serial-pci")) continue;
     else throw new UserInputError(`-device ${driver}: unknown property '${k}'`);
   }
   if (driver === "virtio-blk-pci" && !device.drive) {
     throw new UserInputError("-device virtio-blk-pci: drive=NAME is required (a -drive if=none,id=NAME)");
+  }
+  if (driver === "virtconsole" && !device.chardev) {
+    throw new UserInputError("-device virtconsole: chardev=ID is required (a -chardev ...,id=ID)");
   }
   return device;
 }
@@ -188,6 +227,7 @@ export function machinePci(
   open: OpenImage,
   ramBytes = 64 << 20,
   disks = new Map<DriveArg, CowDisk>(),
+  consoles?: ConsolePorts,
 ): VmPciOptions {
   const ide: (IdeDeviceSpec | undefined)[] = [undefined, undefined, undefined, undefined];
   const virtio: VirtioDevice[] = [];
@@ -235,7 +275,17 @@ export function machinePci(
     args.netdevs,
     nics.map((d): NicArg => ({ model: d.driver as NicArg["model"], netdev: d.netdev })),
   );
+  let consolePort = 0;
   for (const dev of args.devices) {
+    if (dev.driver === "virtconsole") continue;
+    if (dev.driver === "virtio-serial-pci") {
+      const n = consolePort++;
+      let port: ConsolePort | undefined;
+      const hvc = new VirtioConsole((bytes) => port?.output(bytes));
+      port = consoles?.attach(n, hvc);
+      virtio.push(hvc);
+      continue;
+    }
     if (dev.driver === "virtio-rng-pci") {
       virtio.push(new VirtioRng());
       continue;

@@ -50,6 +50,8 @@ export function attachTerminal(opts: {
   stdin: NodeJS.ReadStream;
   stdout: NodeJS.WriteStream;
   quit: () => void;
+  /** Where typed bytes go instead of COM1 (a virtio console on stdio); it buffers them itself. */
+  keyboard?: (bytes: number[]) => void;
 }): Terminal {
   const { machine, monitor, stdin, stdout } = opts;
   const interactive = stdin.isTTY === true;
@@ -62,6 +64,7 @@ export function attachTerminal(opts: {
   if (monitor) repl = startMonitorRepl(monitor, monitorInput, stdout, true);
 
   const pump = () => {
+    if (held.length > 0 && opts.keyboard) opts.keyboard(held.splice(0));
     if (held.length === 0 || !serialListening(machine)) return;
     machine.vm.devices.com1.receive(held.splice(0));
   };
