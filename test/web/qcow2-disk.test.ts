@@ -25,7 +25,14 @@ describe("the page's qcow2 overlay and its allocation", () => {
     const raw = pattern(64 * MIB);
     const disk = Qcow2Disk.overlay("blank-64M.qcow2", raw);
     const a0 = diskAllocation(disk.image);
-    expect(a0).toMatchObject({ guestClusters: 1024, data: 0, zero: 0, unallocated: 1024, l2Tables: 0, clusterSize: CS });
+    expect(a0).toMatchObject({
+      guestClusters: 1024,
+      data: 0,
+      zero: 0,
+      unallocated: 1024,
+      l2Tables: 0,
+      clusterSize: CS,
+    });
     expect(a0.backing).toBe("blank-64M.img (raw)");
     const empty = a0.fileBytes;
     // Unwritten sectors read from the backing file.
