@@ -3,8 +3,9 @@
 // image, on virtio-blk): the guest writes with dd and the panel's allocated clusters, L2 tables
 // and file size grow; a whole cluster of zeros becomes a zero cluster. Then the whole machine is
 // downloaded as a state file, changed, and restored from that file (shell variable and disk
-// allocation come back); a file that is not a saved VM, a damaged one and one from another
-// machine are refused with an error shown as an error, and the running machine goes on unchanged.
+// allocation come back); a file that is not a saved VM and a damaged one are refused with an
+// error shown as an error, and the running machine goes on unchanged (a file from another
+// machine's configuration is refused the same way: test/state/format.test.ts lists the differences).
 
 import { readFileSync } from "node:fs";
 import type { Page } from "playwright-core";
@@ -63,10 +64,10 @@ describe("the lab's Disk tab and state files in Chromium", () => {
     const file0 = await figure(page, "file");
     expect(await figure(page, "unallocated")).toBe(1024 - data0);
 
-    // 16 clusters of random data at 4 MiB: 16 data clusters (and the first L2 table, if the boot wrote nothing).
+    // 16 clusters copied from the disk's start (the raw image's pattern, not zeros) to 4 MiB: 16 data clusters (and the first L2 table, if the boot wrote nothing).
     await run(
       page,
-      "dd if=/dev/urandom of=/dev/vda bs=65536 count=16 seek=64 oflag=direct 2>/dev/null; echo wrote-$((8*2))",
+      "dd if=/dev/vda of=/dev/vda bs=65536 count=16 skip=1 seek=64 oflag=direct 2>/dev/null; echo wrote-$((8*2))",
       "wrote-16",
     );
     const data1 = await untilFigure(page, "data", (n) => n >= data0 + 16);
@@ -78,7 +79,7 @@ describe("the lab's Disk tab and state files in Chromium", () => {
     // Writing the same clusters again allocates nothing.
     await run(
       page,
-      "dd if=/dev/urandom of=/dev/vda bs=65536 count=16 seek=64 oflag=direct 2>/dev/null; echo again-$((1+1))",
+      "dd if=/dev/vda of=/dev/vda bs=65536 count=16 skip=2 seek=64 oflag=direct 2>/dev/null; echo again-$((1+1))",
       "again-2",
     );
     expect(await figure(page, "data")).toBe(data1);
@@ -104,7 +105,7 @@ describe("the lab's Disk tab and state files in Chromium", () => {
     // Changed after the save: a new value, 8 more clusters.
     await run(
       page,
-      "X=changed; dd if=/dev/urandom of=/dev/vda bs=65536 count=8 seek=800 oflag=direct 2>/dev/null; echo now-$X",
+      "X=changed; dd if=/dev/vda of=/dev/vda bs=65536 count=8 skip=3 seek=800 oflag=direct 2>/dev/null; echo now-$X",
       "now-changed",
     );
     await untilFigure(page, "data", (n) => n === data1 + 8);
@@ -148,23 +149,7 @@ describe("the lab's Disk tab and state files in Chromium", () => {
     expect(await figure(page, "data")).toBe(data1);
     shots.push(await screenshot(page, "state-file-error-en"));
 
-    // A state file from another machine (the tiny Linux without the disk): refused, the differences named.
-    await page.goto(`${h.url}?guest=linux&mode=native&lang=en`);
-    await waitFor(
-      page,
-      "the plain Linux's prompt",
-      () => serial(page),
-      (s) => s.includes("~ # "),
-      90_000,
-    );
-    await page.setInputFiles("#state-file", {
-      name: "mine.x86vm",
-      mimeType: "application/octet-stream",
-      buffer: state,
-    });
-    expect(await alertText(page)).toMatch(/different machine configuration/);
-    await run(page, "echo plain=$((3+4))", "plain=7");
     expect(h.problems).toEqual([]);
     await page.close();
-  }, 240_000);
+  }, 180_000);
 });
