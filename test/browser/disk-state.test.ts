@@ -8,9 +8,12 @@
 // machine's configuration is refused the same way: test/state/format.test.ts lists the differences).
 
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, screenshot, startHarness, waitFor } from "./harness.js";
+
+const require = createRequire(import.meta.url);
 
 describe("the lab's Disk tab and state files in Chromium", () => {
   let h: Harness;
@@ -93,6 +96,33 @@ describe("the lab's Disk tab and state files in Chromium", () => {
     await untilFigure(page, "zero", (n) => n >= 4);
     expect(await figure(page, "file")).toBe(file1);
     shots.push(await screenshot(page, "disk-en"));
+    // The panel in Korean: every heading, label and row of it changes.
+    const panelText = () =>
+      page.evaluate(() =>
+        Array.from(
+          document.querySelectorAll("#disk h3, #disk p, #disk caption, #disk th, #disk figcaption, #disk li"),
+        ).map((e) => (e.textContent ?? "").trim()),
+      );
+    const en = await panelText();
+    await page.selectOption("#lang", "ko");
+    await page.waitForFunction(() => document.documentElement.lang === "ko");
+    const ko = await panelText();
+    expect(ko.length).toBe(en.length);
+    expect(en.filter((e, i) => e === ko[i] && /[a-z]{3}/.test(e))).toEqual([]);
+    await page.locator("#disk-summary").scrollIntoViewIfNeeded();
+    shots.push(await screenshot(page, "disk-ko"));
+    await page.selectOption("#lang", "en");
+    // No serious or critical accessibility violation on the filled panel.
+    await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
+    const serious = await page.evaluate(async () => {
+      // biome-ignore lint/suspicious/noExplicitAny: axe-core is injected as a global script
+      const axe = (window as any).axe;
+      const r = await axe.run(document.querySelector("#panel-disk"), { resultTypes: ["violations"] });
+      return r.violations
+        .filter((v: { impact: string }) => v.impact === "serious" || v.impact === "critical")
+        .map((v: { id: string }) => v.id);
+    });
+    expect(serious).toEqual([]);
 
     // The whole machine as a file the user keeps.
     await run(page, "X=kept-$((6*7)); echo set-$X", "set-kept-42");

@@ -476,7 +476,7 @@ describe("the lab (web/) in Chromium", () => {
         return Array.from(document.querySelectorAll(sel)).map((e) => ({ id: e.id || e.tagName, text: own(e) }));
       });
     const seen: Record<string, string[]> = {};
-    for (const name of ["crossings", "trace", "costs", "walk", "compare", "labs", "glossary"]) {
+    for (const name of ["crossings", "trace", "costs", "walk", "disk", "compare", "labs", "glossary"]) {
       await tab(page, name);
       const en = await chrome();
       await page.selectOption("#lang", "ko");
@@ -489,7 +489,16 @@ describe("the lab (web/) in Chromium", () => {
       await page.selectOption("#lang", "en");
       await page.waitForFunction(() => document.documentElement.lang === "en");
     }
-    expect(seen).toEqual({ crossings: [], trace: [], costs: [], walk: [], compare: [], labs: [], glossary: [] });
+    expect(seen).toEqual({
+      crossings: [],
+      trace: [],
+      costs: [],
+      walk: [],
+      disk: [],
+      compare: [],
+      labs: [],
+      glossary: [],
+    });
 
     // The choice, the guest, the JIT setting and the tab survive a reload.
     await page.selectOption("#jit", "off");
@@ -529,7 +538,7 @@ describe("the lab (web/) in Chromium", () => {
 
     const serious: string[] = [];
     await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
-    for (const name of ["crossings", "trace", "costs", "walk", "compare", "labs", "glossary"]) {
+    for (const name of ["crossings", "trace", "costs", "walk", "disk", "compare", "labs", "glossary"]) {
       await tab(page, name);
       const found = await page.evaluate(async () => {
         // biome-ignore lint/suspicious/noExplicitAny: axe-core is injected as a global script
