@@ -6,14 +6,42 @@
 // allocation come back); a file that is not a saved VM and a damaged one are refused with an
 // error shown as an error, and the running machine goes on unchanged (a file from another
 // machine's configuration is refused the same way: test/state/format.test.ts lists the differences).
+// Last, a generated qcow2 hard disk image is uploaded and booted by SeaBIOS, and the Disk tab
+// shows its one data cluster.
 
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MemoryFile } from "../../vmm/storage/file.js";
+import { Qcow2Image } from "../../vmm/storage/qcow2.js";
+import { createQcow2 } from "../../vmm/storage/qcow2-create.js";
 import { type Harness, screenshot, startHarness, waitFor } from "./harness.js";
 
 const require = createRequire(import.meta.url);
+
+/**
+ * A 4 MiB qcow2 image (64 KiB clusters) whose first sector is an MBR boot sector that writes a
+ * line to COM1 and ends the run through isa-debug-exit; nothing else is allocated. Hand-assembled:
+ *   cli; xor ax,ax; mov ds,ax; mov si,msg; mov dx,0x3f8
+ *   next: lodsb; test al,al; jz done; out dx,al; jmp next
+ *   done: xor al,al; out 0xf4,al; hlt; jmp $-1
+ */
+function bootQcow2(): Buffer {
+  const code = [
+    0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0xbe, 0x1a, 0x7c, 0xba, 0xf8, 0x03, 0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8,
+    0x30, 0xc0, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd,
+  ];
+  const mbr = Buffer.alloc(512);
+  mbr.set(code, 0);
+  mbr.write("x86lab-qcow2-ok\r\n\0", code.length, "latin1");
+  mbr[510] = 0x55;
+  mbr[511] = 0xaa;
+  const file = new MemoryFile("boot.qcow2");
+  const header = createQcow2(file, { size: 4 << 20 });
+  new Qcow2Image(file, header).write(0, mbr);
+  return Buffer.from(file.contents());
+}
 
 describe("the lab's Disk tab and state files in Chromium", () => {
   let h: Harness;
@@ -178,6 +206,26 @@ describe("the lab's Disk tab and state files in Chromium", () => {
     await run(page, "echo still=$X", "still=kept-42");
     expect(await figure(page, "data")).toBe(data1);
     shots.push(await screenshot(page, "state-file-error-en"));
+
+    // An uploaded qcow2 hard disk image: SeaBIOS boots the boot sector stored in its one data cluster.
+    await page.selectOption("#upload-kind", "hda");
+    await page.setInputFiles("#upload", {
+      name: "boot.qcow2",
+      mimeType: "application/octet-stream",
+      buffer: bootQcow2(),
+    });
+    await page.click("#boot");
+    await waitFor(
+      page,
+      "the qcow2 disk's boot sector",
+      () => serial(page),
+      (s) => s.includes("x86lab-qcow2-ok"),
+      60_000,
+    );
+    await page.click("#tab-disk");
+    await untilFigure(page, "data", (n) => n === 1);
+    expect(await figure(page, "unallocated")).toBe(63);
+    expect(await page.locator("#disk-title").textContent()).toContain("boot.qcow2");
 
     expect(h.problems).toEqual([]);
     await page.close();
