@@ -16,30 +16,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryFile } from "../../vmm/storage/file.js";
 import { Qcow2Image } from "../../vmm/storage/qcow2.js";
 import { createQcow2 } from "../../vmm/storage/qcow2-create.js";
-import { type Harness, screenshot, startHarness, waitFor } from "./harness.js";
+import { bootSector, type Harness, screenshot, startHarness, waitFor } from "./harness.js";
 
 const require = createRequire(import.meta.url);
 
-/**
- * A 4 MiB qcow2 image (64 KiB clusters) whose first sector is an MBR boot sector that writes a
- * line to COM1 and ends the run through isa-debug-exit; nothing else is allocated. Hand-assembled:
- *   cli; xor ax,ax; mov ds,ax; mov si,msg; mov dx,0x3f8
- *   next: lodsb; test al,al; jz done; out dx,al; jmp next
- *   done: xor al,al; out 0xf4,al; hlt; jmp $-1
- */
+/** A 4 MiB qcow2 image (64 KiB clusters) whose only allocated cluster holds a boot sector that prints a line. */
 function bootQcow2(): Buffer {
-  const code = [
-    0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0xbe, 0x1a, 0x7c, 0xba, 0xf8, 0x03, 0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8,
-    0x30, 0xc0, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd,
-  ];
-  const mbr = Buffer.alloc(512);
-  mbr.set(code, 0);
-  mbr.write("x86lab-qcow2-ok\r\n\0", code.length, "latin1");
-  mbr[510] = 0x55;
-  mbr[511] = 0xaa;
   const file = new MemoryFile("boot.qcow2");
   const header = createQcow2(file, { size: 4 << 20 });
-  new Qcow2Image(file, header).write(0, mbr);
+  new Qcow2Image(file, header).write(0, bootSector("x86lab-qcow2-ok"));
   return Buffer.from(file.contents());
 }
 
