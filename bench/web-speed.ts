@@ -9,7 +9,7 @@
 // bare.html: the same browser and V8, so the difference is the lab's own cost. Node against the
 // page compares two V8 versions as well and is printed for reference, with the Worker's split of
 // its wall time between running the VM and everything else (posting counters, screens, yielding).
-// Results: bench/results/web-speed-latest.json and .txt.
+// Results: bench/results/web-speed-<date>.json and .txt, and web-speed-latest.*.
 //
 //   npm run bench:web [-- --runs N]
 
@@ -165,8 +165,13 @@ async function main(): Promise<void> {
   console.log(`\n${text}`);
   const dir = new URL("bench/results/", root);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(new URL("web-speed-latest.json", dir), JSON.stringify(result, null, 1));
-  writeFileSync(new URL("web-speed-latest.txt", dir), `${text}\n`);
+  // A dated copy beside the latest, as the other benchmarks keep (the spread between runs is the story).
+  const stamp = result.date.replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  for (const name of [`web-speed-${stamp}`, "web-speed-latest"]) {
+    writeFileSync(new URL(`${name}.json`, dir), JSON.stringify(result, null, 1));
+    writeFileSync(new URL(`${name}.txt`, dir), `${text}\n`);
+  }
+  console.log(`written: bench/results/web-speed-${stamp}.json and .txt (and web-speed-latest.*)`);
 }
 
 await main();
