@@ -128,3 +128,23 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path });
   return path;
 }
+
+/**
+ * A 512-byte MBR boot sector (real mode, at 0x7C00) that writes `message` and CR LF to COM1 and
+ * then 0 to isa-debug-exit (port 0xF4), which ends the run. Hand-assembled:
+ *   cli; xor ax,ax; mov ds,ax; mov si,msg; mov dx,0x3f8
+ *   next: lodsb; test al,al; jz done; out dx,al; jmp next
+ *   done: xor al,al; out 0xf4,al; hlt; jmp $-1
+ */
+export function bootSector(message: string): Buffer {
+  const code = [
+    0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0xbe, 0x1a, 0x7c, 0xba, 0xf8, 0x03, 0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8,
+    0x30, 0xc0, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd,
+  ];
+  const mbr = Buffer.alloc(512);
+  mbr.set(code, 0);
+  mbr.write(`${message}\r\n\0`, code.length, "latin1");
+  mbr[510] = 0x55;
+  mbr[511] = 0xaa;
+  return mbr;
+}

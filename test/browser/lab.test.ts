@@ -10,17 +10,10 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, ROOT, screenshot, startHarness, waitFor } from "./harness.js";
+import { bootSector, type Harness, ROOT, screenshot, startHarness, waitFor } from "./harness.js";
 
 const require = createRequire(import.meta.url);
 
-/**
- * A 1 MiB disk image whose MBR boot sector (real mode, at 0x7C00) writes a line to COM1 and then
- * 0 to isa-debug-exit (port 0xF4). Hand-assembled:
- *   cli; xor ax,ax; mov ds,ax; mov si,msg; mov dx,0x3f8
- *   next: lodsb; test al,al; jz done; out dx,al; jmp next
- *   done: xor al,al; out 0xf4,al; hlt; jmp $-1
- */
 /** Waits until the machine's run has stopped (the lab kernels end by themselves). */
 function untilStopped(page: Page, what: string, ms: number): Promise<unknown> {
   return waitFor(
@@ -32,16 +25,10 @@ function untilStopped(page: Page, what: string, ms: number): Promise<unknown> {
   );
 }
 
+/** A 1 MiB disk image whose boot sector prints a line on COM1 and ends the run. */
 function bootDisk(): Buffer {
-  const code = [
-    0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0xbe, 0x1a, 0x7c, 0xba, 0xf8, 0x03, 0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8,
-    0x30, 0xc0, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd,
-  ];
   const img = Buffer.alloc(1 << 20);
-  img.set(code, 0);
-  img.write("x86lab-disk-ok\r\n\0", code.length, "latin1");
-  img[510] = 0x55;
-  img[511] = 0xaa;
+  img.set(bootSector("x86lab-disk-ok"), 0);
   return img;
 }
 
@@ -476,7 +463,7 @@ describe("the lab (web/) in Chromium", () => {
         return Array.from(document.querySelectorAll(sel)).map((e) => ({ id: e.id || e.tagName, text: own(e) }));
       });
     const seen: Record<string, string[]> = {};
-    for (const name of ["crossings", "trace", "costs", "walk", "compare", "labs", "glossary"]) {
+    for (const name of ["crossings", "trace", "costs", "walk", "disk", "compare", "labs", "glossary"]) {
       await tab(page, name);
       const en = await chrome();
       await page.selectOption("#lang", "ko");
@@ -489,7 +476,16 @@ describe("the lab (web/) in Chromium", () => {
       await page.selectOption("#lang", "en");
       await page.waitForFunction(() => document.documentElement.lang === "en");
     }
-    expect(seen).toEqual({ crossings: [], trace: [], costs: [], walk: [], compare: [], labs: [], glossary: [] });
+    expect(seen).toEqual({
+      crossings: [],
+      trace: [],
+      costs: [],
+      walk: [],
+      disk: [],
+      compare: [],
+      labs: [],
+      glossary: [],
+    });
 
     // The choice, the guest, the JIT setting and the tab survive a reload.
     await page.selectOption("#jit", "off");
@@ -529,7 +525,7 @@ describe("the lab (web/) in Chromium", () => {
 
     const serious: string[] = [];
     await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
-    for (const name of ["crossings", "trace", "costs", "walk", "compare", "labs", "glossary"]) {
+    for (const name of ["crossings", "trace", "costs", "walk", "disk", "compare", "labs", "glossary"]) {
       await tab(page, name);
       const found = await page.evaluate(async () => {
         // biome-ignore lint/suspicious/noExplicitAny: axe-core is injected as a global script

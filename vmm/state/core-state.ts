@@ -166,7 +166,8 @@ export function loadCpuState(cpu: Cpu, bytes: Uint8Array, virt: { mode: number; 
   // 1. The saved state, then an empty TLB list and no shadow root: the resets below walk their
   //    own bookkeeping and read the saved control registers (CR4.PSE for shadow paging).
   write((name) => KEEP_LIVE.has(name));
-  cpu.setU32(L.S_TLB_COUNT, 0);
+  // TLB_COUNT stays live: the flush below walks this instance's list of filled entries, so a VM
+  // restored while it runs drops its own translations (zeroing the count left them all valid).
   cpu.setU32(L.S_SHADOW_CR3, 0);
   // 2. Empty every cache (TLB, shadow tables, EPT, translations, compiled code) for this mode.
   cpu.setVirtualization(virt.mode, virt.mmu);

@@ -5,10 +5,20 @@
 import { bytesSource, CowDisk } from "../../devices/storage/block.js";
 import { VirtioBlk } from "../../devices/virtio/blk.js";
 import type { VmOptions } from "../../vmm/vm.js";
+import { Qcow2Disk } from "./qcow2-disk.js";
 
 export interface GuestWork {
   /** A blank disk of `mib` MiB: the emulated IDE disk (PIIX3, primary master) or virtio-blk. */
-  disk?: { bus: "ide" | "virtio-blk"; mib: number };
+  disk?: {
+    bus: "ide" | "virtio-blk";
+    mib: number;
+    /**
+     * raw (the default): the guest's writes stay in memory, sector by sector, over the raw image.
+     * qcow2: they go into a new qcow2 overlay whose backing file is the raw image (thin
+     * provisioning: the overlay grows by a cluster at a time as the guest writes; the page shows it).
+     */
+    format?: "raw" | "qcow2";
+  };
   /**
    * Typed into COM1 at the first shell prompt. It should end with `exit`: the tiny Linux's init
    * then reboots, and the reset stops the machine, so the guest ends by itself.
@@ -21,13 +31,22 @@ export const SHELL_PROMPT = "~ # ";
 
 /** The PCI devices of a guest's work, or undefined for the default machine. */
 export function pciFor(work: GuestWork | undefined): VmOptions["pci"] | undefined {
+  return diskFor(work)?.pci;
+}
+
+/** The PCI devices of a guest's work and, when its disk is a qcow2 overlay, that disk. */
+export function diskFor(work: GuestWork | undefined): { pci: VmOptions["pci"]; qcow2?: Qcow2Disk } | undefined {
   const d = work?.disk;
   if (!d) return undefined;
   // Each sector starts with its number's low byte: reads return data, not zeros the host could skip.
   const image = new Uint8Array(d.mib << 20);
   for (let i = 0; i < image.length; i += 512) image[i] = (i >> 9) & 0xff;
-  const disk = new CowDisk(bytesSource(image), { name: `blank-${d.mib}M.img` });
-  return d.bus === "ide" ? { hda: { kind: "disk", disk } } : { virtio: [new VirtioBlk({ disk })] };
+  const name = `blank-${d.mib}M`;
+  const qcow2 = d.format === "qcow2" ? Qcow2Disk.overlay(`${name}.qcow2`, image) : undefined;
+  const disk = qcow2 ?? new CowDisk(bytesSource(image), { name: `${name}.img` });
+  const pci: VmOptions["pci"] =
+    d.bus === "ide" ? { hda: { kind: "disk", disk } } : { virtio: [new VirtioBlk({ disk })] };
+  return { pci, qcow2 };
 }
 
 /** Watches the console for the first prompt and hands out the script once, when it is due. */

@@ -66,6 +66,18 @@ export const GUESTS: readonly Guest[] = [
     vga: true,
     finite: false,
   },
+  // The tiny Linux with a 64 MiB virtio-blk disk /dev/vda that is a qcow2 overlay the page makes
+  // over a raw image: the Disk tab shows its clusters being allocated as the guest writes.
+  {
+    id: "linux-disk",
+    ...LINUX_FILES,
+    cmdline: "console=ttyS0 panic=-1",
+    memMiB: 64,
+    modes: ["native", "bt", "hvm", "pv"],
+    vga: true,
+    finite: false,
+    work: { disk: { bus: "virtio-blk", mib: 64, format: "qcow2" } },
+  },
   // libata.dma=0: the IDE disk by programmed I/O, every 16-bit word through the data port.
   linuxDiskRead("linux-ide-read", "ide", " libata.dma=0"),
   linuxDiskRead("linux-virtio-read", "virtio-blk"),

@@ -6,6 +6,7 @@
 import { KIND_NAMES, type KindName } from "../../vmm/stats/events.js";
 import type { TraceRow } from "../../vmm/stats/stats.js";
 import type {
+  DiskMessage,
   FromWorker,
   MachineConfig,
   MeasuredMessage,
@@ -63,6 +64,18 @@ export function commandDone(sinceTyped: string): boolean {
   return firstLine >= 0 && /(^|\n)[^\n]*[#$] $/.test(text.slice(firstLine));
 }
 
+/** How a qcow2 disk's file grew: one point per disk message (seconds since boot). */
+export interface DiskHistory {
+  t: number[];
+  fileBytes: number[];
+  /** Guest bytes in data clusters of the file (allocated data clusters x cluster size). */
+  dataBytes: number[];
+  /** Bytes the guest wrote (every write, whether it allocated or not). */
+  guestBytes: number[];
+}
+
+const emptyDiskHistory = (): DiskHistory => ({ t: [], fileBytes: [], dataBytes: [], guestBytes: [] });
+
 export class Machine {
   private readonly worker: Worker;
   private readonly listeners = new Set<() => void>();
@@ -75,6 +88,9 @@ export class Machine {
   measuring = false;
   error: string | undefined;
   history: History = emptyHistory();
+  /** The machine's qcow2 disk, when it has one: its latest allocation and how its file grew. */
+  disk: DiskMessage | undefined;
+  diskHistory: DiskHistory = emptyDiskHistory();
   trace: TraceRow[] = [];
   serialText = "";
   /** Bumped on every boot: views compare it to drop what belonged to the previous guest. */
@@ -203,6 +219,8 @@ export class Machine {
     this.commandMark = -1;
     this.error = undefined;
     this.history = emptyHistory();
+    this.disk = undefined;
+    this.diskHistory = emptyDiskHistory();
     this.trace = [];
     this.serialText = "";
     this.lastTotals = undefined;
@@ -227,6 +245,9 @@ export class Machine {
       case "walk":
         this.walk = msg;
         break;
+      case "disk":
+        this.addDisk(msg);
+        break;
       case "measured":
         this.measured = msg;
         this.measuring = false;
@@ -248,6 +269,17 @@ export class Machine {
       }
     }
     this.changed();
+  }
+
+  private addDisk(msg: DiskMessage): void {
+    this.disk = msg;
+    const h = this.diskHistory;
+    const a = msg.allocation;
+    h.t.push((performance.now() - this.bootMs) / 1000);
+    h.fileBytes.push(a.fileBytes);
+    h.dataBytes.push(a.data * a.clusterSize);
+    h.guestBytes.push(msg.guestBytesWritten);
+    if (h.t.length > HISTORY) for (const series of Object.values(h)) series.splice(0, h.t.length - HISTORY);
   }
 
   private addStats(msg: StatsMessage): void {

@@ -6,6 +6,7 @@ import type { CounterRow, TraceRow } from "../../vmm/stats/stats.js";
 import type { MmuMode, VirtMode } from "../../vmm/virt/vmcs.js";
 import type { PageWalkView } from "../../vmm/virt/walk-view.js";
 import type { GuestWork } from "./guest-work.js";
+import type { DiskAllocation } from "./qcow2-view.js";
 
 /** What to boot: the page resolves a built-in guest or an upload into this. */
 export interface MachineConfig {
@@ -142,8 +143,20 @@ export interface WalkMessage {
   eip: number;
 }
 
+/** A qcow2 disk's allocation (qcow2-view.ts), posted when its file changed (with the stats' cadence). */
+export interface DiskMessage {
+  type: "disk";
+  allocation: DiskAllocation;
+  /** Guest write requests to the disk since boot, and the bytes they carried. */
+  guestWrites: number;
+  guestBytesWritten: number;
+  /** Guest instructions retired when it was read (where on the run the point lies). */
+  instructions: number;
+}
+
 export type FromWorker =
   | WalkMessage
+  | DiskMessage
   | { type: "serial"; bytes: Uint8Array }
   | VgaMessage
   | StatsMessage

@@ -20,8 +20,10 @@ import { PROFILES } from "../../vmm/stats/profiles.js";
 import { diffSnapshots, type StatsSnapshot } from "../../vmm/stats/stats.js";
 import { pageWalkView } from "../../vmm/virt/walk-view.js";
 import { Vm, type VmOptions, type VmStop } from "../../vmm/vm.js";
-import { pciFor, ScriptTyper } from "./guest-work.js";
+import { diskFor, ScriptTyper } from "./guest-work.js";
 import type { FromWorker, MachineConfig, ModeledCost, NicConfig, ToWorker } from "./protocol.js";
+import { isQcow2, Qcow2Disk } from "./qcow2-disk.js";
+import { diskAllocation } from "./qcow2-view.js";
 
 /** Instructions per slice: about 30-50 ms of guest time at the interpreter's speed. */
 const SLICE = 3_000_000;
@@ -44,6 +46,8 @@ interface Session {
   wake?: () => void;
   measure?: { snap: StatsSnapshot; instructions: number; hostMs: number };
   traceSent: number;
+  /** A qcow2 disk (uploaded, or a built-in guest's overlay): the Disk tab shows its allocation. */
+  qcow2?: Qcow2Disk;
 }
 
 let session: Session | undefined;
@@ -202,8 +206,8 @@ function describeStop(stop: VmStop): { kind: string; detail: string } {
 }
 
 /** The guest's PCI devices: its work's disk and, on the page's network, its NIC. */
-function pciOf(config: MachineConfig): VmOptions["pci"] {
-  const pci = pciFor(config.work) || undefined;
+function pciOf(config: MachineConfig, work: VmOptions["pci"]): VmOptions["pci"] {
+  const pci = work || undefined;
   const nic = config.nic;
   if (!nic) return pci;
   const dev = newNic(nic);
@@ -234,6 +238,11 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
 
   let out: number[] = [];
   const typer = new ScriptTyper(config.work?.script);
+  const work = diskFor(config.work);
+  // An uploaded hard disk image in qcow2 format is opened as qcow2 (a copy: the upload never changes).
+  let qcow2 = work?.qcow2;
+  if (disk && !config.kernel && disk.kind === "hda" && isQcow2(disk.bytes))
+    qcow2 = Qcow2Disk.fromImage(disk.name, disk.bytes);
   const vm = await Vm.create({
     module,
     ramBytes: config.memMiB * 1024 * 1024,
@@ -242,7 +251,7 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
     mode: config.mode,
     mmu: config.mmu,
     jit: config.jit,
-    pci: pciOf(config),
+    pci: pciOf(config, work?.pci),
     onSerial: (com, byte) => {
       if (com !== 1) return;
       out.push(byte);
@@ -252,11 +261,13 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
   if (!kernel) {
     // Firmware boot: SeaBIOS boots the uploaded disk (c) or CD (d), copy-on-write over the bytes.
     const cd = disk!.kind === "cdrom";
-    const medium = new CowDisk(bytesSource(disk!.bytes), {
-      name: disk!.name,
-      granularity: cd ? 2048 : 512,
-      readOnly: cd,
-    });
+    const medium =
+      qcow2 ??
+      new CowDisk(bytesSource(disk!.bytes), {
+        name: disk!.name,
+        granularity: cd ? 2048 : 512,
+        readOnly: cd,
+      });
     installFirmware(vm, {
       bios: bios!,
       vgaBios,
@@ -271,7 +282,7 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
     loadMultiboot(vm.cpu, { kernel, cmdline: config.cmdline, modules: initrd ? [{ data: initrd }] : [] });
   }
   if (gen !== generation) return;
-  const s: Session = { vm, config, hostMs: 0, paused: false, traceSent: 0 };
+  const s: Session = { vm, config, hostMs: 0, paused: false, traceSent: 0, qcow2 };
   const runStart = performance.now();
   session = s;
 
@@ -285,6 +296,7 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
     lastInsns = insns;
     // The counters first: a page that sees "stopped" then already holds the final ones.
     postStats();
+    postDisk();
     post({ type: "status", state, instructions: insns, mips, stop: stop ? describeStop(stop) : undefined });
   };
   const postStats = () => {
@@ -306,6 +318,24 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
       hostMs: s.hostMs,
       wallMs: performance.now() - runStart,
     });
+  };
+  let diskSent = -1;
+  /** The qcow2 disk's allocation, when its file changed since the last one sent. */
+  const postDisk = () => {
+    const d = s.qcow2;
+    if (!d || d.fileWrites === diskSent) return;
+    diskSent = d.fileWrites;
+    const allocation = diskAllocation(d.image);
+    post(
+      {
+        type: "disk",
+        allocation,
+        guestWrites: d.guestWrites,
+        guestBytesWritten: d.guestBytesWritten,
+        instructions: vm.cpu.retired,
+      },
+      [allocation.map.buffer],
+    );
   };
   const flush = () => {
     if (out.length === 0) return;

@@ -21,11 +21,13 @@ import {
   UPLOAD_GUEST,
   withQuery,
 } from "../settings.js";
+import { downloadBytes, stateFileName } from "../state-file.js";
 import { Compare } from "./Compare.js";
 import { Console } from "./Console.js";
 import { Costs } from "./Costs.js";
 import { Crossings } from "./Crossings.js";
 import { type Ui, UiContext, useMachine } from "./context.js";
+import { Disk } from "./Disk.js";
 import { Glossary } from "./Glossary.js";
 import { Labs } from "./Labs.js";
 import { PageWalk } from "./PageWalk.js";
@@ -77,6 +79,8 @@ export function App({ machine }: { machine: Machine }) {
     refreshKept();
   }, []);
   const [errorSeen, setErrorSeen] = useState<string>();
+  /** A short report of the last state action that succeeded (a polite live region). */
+  const [notice, setNotice] = useState<string>();
   const labs = useMemo(() => new LabSession(machine), [machine]);
   useMachine(machine);
   useEffect(() => saveSettings(settings), [settings]);
@@ -90,7 +94,10 @@ export function App({ machine }: { machine: Machine }) {
   }, [settings.lang, ui]);
 
   const change = (patch: Partial<Settings>) => setSettings((s) => normalize({ ...s, ...patch }));
-  const boot = (s: Settings = settings) => machine.boot(configFor(s, upload));
+  const boot = (s: Settings = settings) => {
+    setNotice(undefined);
+    machine.boot(configFor(s, upload));
+  };
   const mediaFailed = (e: unknown) => setMediaError(String(e instanceof Error ? e.message : e));
   // Boot the remembered guest once, on load: a kept medium once its bytes are read back.
   useEffect(() => {
@@ -145,6 +152,11 @@ export function App({ machine }: { machine: Machine }) {
             {t("error.dismiss")}
           </button>
         </div>
+      )}
+      {notice && (
+        <p id="notice" class="notice" role="status">
+          {notice}
+        </p>
       )}
       <Setup
         settings={settings}
@@ -202,6 +214,29 @@ export function App({ machine }: { machine: Machine }) {
             .catch(mediaFailed);
         }}
         stateKept={stateKept}
+        onDownloadState={() => {
+          setNotice(undefined);
+          const name = stateFileName(settings);
+          machine
+            .saveState()
+            .then((bytes) => {
+              downloadBytes(bytes, name);
+              setNotice(t("notice.stateDownloaded", { name, size: ui.nf.format(Math.ceil(bytes.length / 1024)) }));
+            })
+            .catch(mediaFailed);
+        }}
+        onUploadState={(file) => {
+          setNotice(undefined);
+          setMediaError(undefined);
+          machine
+            .restoreState(file.bytes)
+            .then(() => setNotice(t("notice.stateRestored", { name: file.name })))
+            .catch((e: unknown) =>
+              setMediaError(
+                t("error.stateFile", { name: file.name, message: e instanceof Error ? e.message : String(e) }),
+              ),
+            );
+        }}
         onReset={() => machine.reset()}
         onPowerOff={() => machine.powerOff()}
       />
@@ -223,6 +258,7 @@ export function App({ machine }: { machine: Machine }) {
           {settings.tab === "trace" && <Trace machine={machine} />}
           {settings.tab === "costs" && <Costs machine={machine} profile={settings.profile} />}
           {settings.tab === "walk" && <PageWalk machine={machine} />}
+          {settings.tab === "disk" && <Disk machine={machine} />}
           {settings.tab === "compare" && <Compare settings={settings} upload={upload} />}
           {settings.tab === "labs" && (
             <Labs

@@ -24,9 +24,13 @@ interface Props {
   /** [x, y1, y2, ...], each the same length. */
   data: (number | null)[][];
   height?: number;
+  /** A logarithmic y axis (the default: rates span orders of magnitude); false: linear from 0. */
+  log?: boolean;
+  /** Tick labels of the y axis (default: 1k, 1M, ...). */
+  yValues?: (n: number) => string;
 }
 
-export function Chart({ title, series, data, height = 220 }: Props) {
+export function Chart({ title, series, data, height = 220, log = true, yValues = compact }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | undefined>(undefined);
   /** What the canvas shows: the x points, the last x and the number of series. */
@@ -41,7 +45,7 @@ export function Chart({ title, series, data, height = 220 }: Props) {
     const opts: uPlot.Options = {
       width: Math.max(280, el.clientWidth),
       height,
-      scales: { x: { time: false }, y: { distr: 3 } },
+      scales: { x: { time: false }, y: log ? { distr: 3 } : { range: (_u, _min, max) => [0, Math.max(1, max)] } },
       axes: [
         { stroke: "#aaa", grid: { stroke: "#333" }, ticks: { stroke: "#444" } },
         {
@@ -49,7 +53,7 @@ export function Chart({ title, series, data, height = 220 }: Props) {
           grid: { stroke: "#333" },
           ticks: { stroke: "#444" },
           size: 50,
-          values: (_u: uPlot, splits: number[]) => splits.map(compact),
+          values: (_u: uPlot, splits: number[]) => splits.map(yValues),
         },
       ],
       legend: { show: false },
@@ -68,7 +72,7 @@ export function Chart({ title, series, data, height = 220 }: Props) {
       u.destroy();
       plot.current = undefined;
     };
-  }, [key, height]);
+  }, [key, height, log]);
   // The page re-renders on every message from the Worker (serial output, the VGA screen, status),
   // but the data changes only with a stats message (four a second): redraw the canvas only then.
   useEffect(() => {

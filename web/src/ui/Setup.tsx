@@ -38,6 +38,10 @@ interface Props {
   onRestoreState(): void;
   /** A state is kept (the restore button is live). */
   stateKept: boolean;
+  /** Saves the VM's whole state as a file the user keeps (a download). */
+  onDownloadState(): void;
+  /** Restores the running VM from a state file the user picked (refused with an error if it is not one). */
+  onUploadState(file: { name: string; bytes: Uint8Array }): void;
   onReset(): void;
   onPowerOff(): void;
 }
@@ -214,6 +218,38 @@ export function Setup(p: Props) {
           >
             {t("control.restoreState")}
           </button>
+          <button
+            type="button"
+            id="download-state"
+            title={t("control.downloadStateHint")}
+            onClick={p.onDownloadState}
+            disabled={!live}
+          >
+            {t("control.downloadState")}
+          </button>
+          {/* As with the upload above: the native input is hidden, a label in the page's language shows. */}
+          <input
+            id="state-file"
+            type="file"
+            class="visually-hidden"
+            aria-label={t("control.uploadStateHint")}
+            disabled={!live}
+            onChange={async (e) => {
+              const input = e.currentTarget;
+              const f = input.files?.[0];
+              // Cleared, so that picking the same file again is a change too.
+              input.value = "";
+              if (f) p.onUploadState({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) });
+            }}
+          />
+          <label
+            for="state-file"
+            class={`file-button${live ? "" : " disabled"}`}
+            title={t("control.uploadStateHint")}
+            aria-disabled={!live}
+          >
+            {t("control.uploadState")}
+          </label>
           <button type="button" id="reset" onClick={p.onReset} disabled={p.state === "off"}>
             {t("control.reset")}
           </button>

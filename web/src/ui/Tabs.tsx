@@ -50,7 +50,15 @@ export function Tabs<T extends string>(p: Props<T>) {
           </button>
         ))}
       </div>
-      <div role="tabpanel" id={`panel-${p.current}`} aria-labelledby={`tab-${p.current}`} class="tabpanel">
+      {/* Focusable (WAI-ARIA tabs pattern): a panel may scroll and hold nothing else to focus (the Disk tab). */}
+      <div
+        role="tabpanel"
+        id={`panel-${p.current}`}
+        aria-labelledby={`tab-${p.current}`}
+        class="tabpanel"
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: the APG's tab panel takes focus so it can be scrolled by keyboard
+        tabIndex={0}
+      >
         {p.children}
       </div>
     </div>
