@@ -131,7 +131,7 @@ export function jitFlush(): void {
 }
 export { jitLink, jitStep } from "./jit/enter";
 export { btJitCallout, btJitIndirect } from "./bt/compiled";
-export { jitAlu, jitCondition, jitShift } from "./jit/callbacks";
+export { jitCondition, jitRdtsc, jitShift } from "./jit/callbacks";
 
 /** Host-side segment load (loaders, test harnesses): sets the cache as given. */
 export function setSegment(seg: u32, sel: u32, base: u32, limit: u32, attr: u32): void {

@@ -4,7 +4,8 @@
 // locals.
 
 import { testCondition } from "../cpu/flags";
-import { alu } from "../cpu/ops/alu-core";
+import { currentTsc, rdtscIntercepted } from "../cpu/ops/system-msr";
+import { EAX, EDX, setReg32 } from "../cpu/state";
 import { shift } from "../cpu/ops/shift-core";
 
 /** Jcc/SETcc/CMOVcc condition `cc` from the (lazy) flags: 1 when it holds. */
@@ -21,7 +22,14 @@ export function jitShift(op: u32, v: u32, count: u32): u32 {
   return shift(op & 7, v, count, size == 0 ? 32 : size);
 }
 
-/** One of the eight ALU operations (opcode order) on `size` bits: the result, flags set. */
-export function jitAlu(op: u32, a: u32, b: u32, size: u32): u32 {
-  return alu(op, a, b, size);
+/**
+ * RDTSC from compiled code (the instructions before it already counted): EDX:EAX = the TSC in
+ * the state block, and 1; or 0, nothing done, when the interpreter must run it (#GP or a VM exit).
+ */
+export function jitRdtsc(): u32 {
+  if (rdtscIntercepted()) return 0;
+  const t = currentTsc();
+  setReg32(EAX, <u32>t);
+  setReg32(EDX, <u32>(t >>> 32));
+  return 1;
 }

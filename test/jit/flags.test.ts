@@ -1,6 +1,6 @@
 // Flags that compiled code keeps in locals (vmm/jit/flags.ts) against the interpreter's. A
 // generated guest runs, per case, a flag-writing instruction on random operands (ADD, SUB, CMP,
-// NEG, the logic operations, ADC/SBB, byte operations, INC/DEC after a carry made three ways, SHL/SHR/SAR/SAL by constant
+// NEG, the logic operations, ADC/SBB, byte operations, RDTSC and NOPs, INC/DEC after a carry made three ways, SHL/SHR/SAR/SAL by constant
 // counts, IMUL in its three forms, 16-bit shifts and moves, MOVZX/MOVSX, some on memory
 // operands), then reads the flags every way
 // there is: SETcc for all sixteen conditions, CMOVcc, a Jcc that leaves the block, PUSHFD. The
@@ -17,7 +17,7 @@ const CODE = 0x10000;
 const DATA = 0x100000;
 const CASE_BYTES = 64;
 /** The flag writers caseBytes knows. */
-const FORMS = 61;
+const FORMS = 63;
 
 /** One case's instructions; `out` is its 64-byte record at EDI. */
 function caseBytes(op: number, a: number, b: number, n: number, carry: number, cc: number): number[] {
@@ -93,6 +93,9 @@ function caseBytes(op: number, a: number, b: number, n: number, carry: number, c
     [0x89, 0x47, 0x30, 0x00, 0x5f, 0x31], // mov [edi+48], eax; add [edi+49], bl
     [0x89, 0x47, 0x30, 0x38, 0x5f, 0x32], // mov [edi+48], eax; cmp [edi+50], bl
     [0x89, 0x47, 0x30, 0x18, 0x67, 0x33], // mov [edi+48], eax; sbb [edi+51], ah
+    // Forms that leave the flags alone: RDTSC (EDX:EAX from the instruction count) and NOPs.
+    [0x0f, 0x31, 0x89, 0x57, 0x30], // rdtsc; mov [edi+48], edx
+    [0x66, 0x90, 0x0f, 0x1f, 0x44, 0x00, 0x00, 0x66, 0x0f, 0x1f, 0x04, 0x00], // xchg ax, ax; nop [eax+eax]; nop word [eax+eax]
   ];
   if (FORMS !== forms.length) throw new Error(`FORMS is ${FORMS}, the forms are ${forms.length}`);
   code.push(...forms[op]);
@@ -110,6 +113,8 @@ function caseBytes(op: number, a: number, b: number, n: number, carry: number, c
 
 async function machine(jit: boolean, program: Uint8Array): Promise<Cpu> {
   const cpu = await Cpu.create(loadCoreModule(), 4 << 20, {}, { jit, jitThreshold: 1 });
+  // A clock that moves with the instruction count, so RDTSC shows where it was counted.
+  cpu.tscPerInstruction = 3;
   cpu.setCr(0, cpu.cr(0) | 1);
   cpu.setSegment(SEG.CS, { selector: 0x08, base: 0, limit: 0xffffffff, attr: 0xc09b });
   for (const s of [SEG.DS, SEG.ES, SEG.SS, SEG.FS, SEG.GS])

@@ -41,7 +41,7 @@ export interface JitCoreExports {
   jitStep(eip: number, next: number): number;
   jitCondition(cc: number): number;
   jitShift(op: number, v: number, count: number): number;
-  jitAlu(op: number, a: number, b: number, size: number): number;
+  jitRdtsc(): number;
   jitFlush(): void;
   btJitCallout(code: number, eip: number, next: number): number;
   btJitIndirect(): void;
@@ -124,7 +124,6 @@ export class Jit {
         { params: [I32, I32], results: [I32] },
         { params: [I32], results: [I32] },
         { params: [I32, I32, I32], results: [I32] },
-        { params: [I32, I32, I32, I32], results: [I32] },
         { params: [], results: [] },
         // FN_SAVE: the written registers.
         { params: [...record.written].map(() => I32), results: [] },
@@ -134,16 +133,16 @@ export class Jit {
         { name: "step", type: 1 },
         { name: "cond", type: 2 },
         { name: "shift", type: 3 },
-        { name: "alu", type: 4 },
+        { name: "rdtsc", type: 0 },
         { name: "callout", type: 3 },
-        { name: "indirect", type: 5 },
+        { name: "indirect", type: 4 },
         { name: "link", type: 1 },
       ],
       func: { type: 0, locals: LOCALS, body: em.c },
       // A profile of the host shows the guest address a compiled function came from.
       name: `guest_${(eip >>> 0).toString(16).padStart(8, "0")}${calloutOf ? "_bt" : ""}`,
       helpers: [
-        { type: 6, locals: 0, body: saveHelper(record.written) },
+        { type: 5, locals: 0, body: saveHelper(record.written) },
         { type: 3, locals: 2, body: chainHelper() },
       ],
     });
@@ -154,7 +153,7 @@ export class Jit {
         step: this.core.jitStep,
         cond: this.core.jitCondition,
         shift: this.core.jitShift,
-        alu: this.core.jitAlu,
+        rdtsc: this.core.jitRdtsc,
         callout: this.core.btJitCallout,
         indirect: this.core.btJitIndirect,
         link: this.core.jitLink,

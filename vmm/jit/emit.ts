@@ -21,7 +21,8 @@ import { Code, Op } from "./wasm.js";
 export const FN_STEP = 0;
 export const FN_COND = 1;
 export const FN_SHIFT = 2;
-export const FN_ALU = 3;
+/** core/jit/callbacks.ts jitRdtsc(): EDX:EAX = the TSC in the state block and 1, or 0 (interpret it). */
+export const FN_RDTSC = 3;
 /** core/bt/compiled.ts btJitCallout(code, eip, next): a bt-kernel region's sensitive instruction. */
 export const FN_CALLOUT = 4;
 /** core/bt/compiled.ts btJitIndirect(): a bt-kernel region's inline indirect branch completed. */
@@ -612,6 +613,12 @@ export class BlockEmitter {
       } else if (size === 2) this.setReg16(insn.rm, FR);
       else this.setReg8(insn.rm, FR);
     }
+  }
+
+  /** Brings RUN_RETIRED up to date with the inline instructions before this point. */
+  syncRetired(): void {
+    this.addRetired(this.pending);
+    this.pending = 0;
   }
 
   /** One more inline instruction retired (at run time, when control gets past it). */

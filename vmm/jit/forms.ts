@@ -6,7 +6,20 @@
 
 import * as L from "../generated/layout.js";
 import type { Insn } from "./decode.js";
-import { type AluKind, type BlockEmitter, EA, FA, FB, FN_COND, FN_SHIFT, FR, HOST, SEG_SS, V } from "./emit.js";
+import {
+  type AluKind,
+  type BlockEmitter,
+  EA,
+  FA,
+  FB,
+  FN_COND,
+  FN_RDTSC,
+  FN_SHIFT,
+  FR,
+  HOST,
+  SEG_SS,
+  V,
+} from "./emit.js";
 import { pendingCarry, XC, XR } from "./flags.js";
 import { Op } from "./wasm.js";
 
@@ -224,6 +237,29 @@ function popToV(em: BlockEmitter, top: number, then: () => void): void {
 }
 
 const EMITTERS: Record<string, Emitter> = {
+  // NOP Ev computes no address and touches no memory (SDM vol. 2B "NOP").
+  NOP_Ev: (em) => {
+    em.retired();
+    return true;
+  },
+  RDTSC: (em, insn, last) => {
+    // The core reads the TSC (the instructions before this one counted) unless CR4.TSD or RDTSC
+    // exiting says the interpreter must run it. (Its table entry names a bt callout, so the
+    // region's path ends after it: the code goes on at the next instruction from here.)
+    const c = em.c;
+    em.syncRetired();
+    c.call(FN_RDTSC).ifVoid();
+    c.loadAt(L.S_REGS);
+    em.setReg(0);
+    c.loadAt(L.S_REGS + 8);
+    em.setReg(2);
+    c.op(Op.else);
+    em.slowPath(insn, new Set([0, 2]));
+    c.op(Op.end);
+    em.retired();
+    if (last) em.fallOut((insn.eip + insn.len) | 0);
+    return true;
+  },
   NOP: (em) => {
     em.retired();
     return true;
@@ -518,10 +554,13 @@ function inlinable(insn: Insn): boolean {
   if (!insn.addrsize32 || insn.lock) return false;
   // F3 90 is PAUSE, a NOP to this CPU (spin-wait loops run on it); other REPs are the core's.
   if (insn.rep && !(insn.handler === "NOP" && insn.rep === 0xf3)) return false;
-  if (!insn.opsize32 && !insn.handler.endsWith("_16")) return false;
+  if (!insn.opsize32 && !insn.handler.endsWith("_16") && !SIZE_FREE.has(insn.handler)) return false;
   if (insn.mem && insn.mem.base === -2) return false;
   return EMITTERS[insn.handler] !== undefined && !DISABLED.has(insn.handler);
 }
+
+/** Emitters whose form the operand size does not change (66 90 is a NOP, 66 0F 31 an RDTSC). */
+const SIZE_FREE = new Set(["NOP", "NOP_Ev", "RDTSC"]);
 
 /** Emits `insn` inline when its form has an emitter; false (nothing emitted) otherwise. */
 export function emitInline(em: BlockEmitter, insn: Insn, last: boolean): boolean {

@@ -4,7 +4,7 @@
 // P6 Family Processors") restricted to what CPUID advertises: no APIC, no MTRRs, no PAT, no
 // machine-check architecture.
 
-import { exitIf, msrExits, procControl } from "../../virt/vmx";
+import { exitIf, msrExits, nonRoot, procControl } from "../../virt/vmx";
 import { isKvmMsr, kvmReadMsr, kvmWriteMsr } from "./kvm-paravirt";
 import { retiredSoFar } from "../rep";
 import {
@@ -194,6 +194,11 @@ export function WRMSR(): void {
  * RDTSC (0F 31): EDX:EAX = TSC. SDM vol. 2B "RDTSC": #GP(0) when CR4.TSD = 1 and CPL > 0
  * (virtual-8086 mode runs at CPL 3); always allowed in real-address mode.
  */
+/** RDTSC must go the slow way: #GP (CR4.TSD outside ring 0) or a VM exit (RDTSC exiting). */
+export function rdtscIntercepted(): bool {
+  return (mode() != 0 && (cr4() & CR4_TSD) != 0 && cpl() != 0) || (procControl(PROC_RDTSC_EXITING) && nonRoot());
+}
+
 export function RDTSC(): void {
   if (mode() != 0 && (cr4() & CR4_TSD) != 0 && cpl() != 0) {
     gp(0);
