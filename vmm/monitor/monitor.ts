@@ -235,7 +235,8 @@ export class Monitor {
         } catch (e) {
           throw new MonitorError(`migrate: ${(e as Error).message}`);
         }
-        if (info.status !== "completed") throw new MonitorError(`migrate: ${info.status}: ${info.error ?? ""}`.trim());
+        if (info.status === "cancelled") throw new MonitorError("migrate: cancelled (the VM runs on here)");
+        if (info.status !== "completed") throw new MonitorError(`migrate: ${info.error ?? info.status}`);
         return "";
       },
     );

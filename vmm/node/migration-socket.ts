@@ -26,6 +26,9 @@ export function socketChannel(socket: Socket): MigrationChannel {
   let closedErr: Error | undefined;
   let closed = false;
   socket.setNoDelay(true);
+  socket.on("error", (e) => {
+    closedErr = e;
+  });
   const drains: (() => void)[] = [];
   socket.on("drain", () => {
     for (const d of drains.splice(0)) d();
@@ -49,9 +52,6 @@ export function socketChannel(socket: Socket): MigrationChannel {
     },
     listen(data, end) {
       socket.on("data", (d: Buffer) => data(new Uint8Array(d.buffer, d.byteOffset, d.length)));
-      socket.on("error", (e) => {
-        closedErr = e;
-      });
       socket.on("close", () => end(closedErr));
     },
     close() {

@@ -61,17 +61,20 @@ export class FrameReceiver {
     return undefined;
   }
 
+  /** An Error or Cancel frame from the other side as a MigrationError; any other frame as it is. */
+  checked(f: Frame): Frame {
+    if (f.type === FrameType.Error)
+      throw new MigrationError(`the ${this.peer} refused: ${new TextDecoder().decode(f.payload)}`);
+    if (f.type === FrameType.Cancel) throw new MigrationError(`the ${this.peer} cancelled the migration`);
+    return f;
+  }
+
   /** The next frame; an Error frame from the other side becomes a MigrationError. */
   async next(timeoutMs: number): Promise<Frame> {
     const end = Date.now() + timeoutMs;
     for (;;) {
       const f = this.poll();
-      if (f) {
-        if (f.type === FrameType.Error)
-          throw new MigrationError(`the ${this.peer} refused: ${new TextDecoder().decode(f.payload)}`);
-        if (f.type === FrameType.Cancel) throw new MigrationError(`the ${this.peer} cancelled the migration`);
-        return f;
-      }
+      if (f) return this.checked(f);
       const left = end - Date.now();
       if (left <= 0) throw new MigrationError(`the ${this.peer} did not answer within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {

@@ -185,7 +185,8 @@ export class OutgoingMigration {
       bytes += frame.length;
       zero += zeros.filter(Boolean).length;
       const early = rx.poll();
-      if (early) throw new MigrationError(`the destination sent frame type ${early.type} during the transfer`);
+      if (early && rx.checked(early))
+        throw new MigrationError(`the destination sent frame type ${early.type} during the transfer`);
       if (rate !== undefined) {
         // The guest runs while the rate's time for these bytes passes.
         for (;;) {
