@@ -76,6 +76,11 @@ export class Monitor {
     this.addInfo();
   }
 
+  /** The host's live migration, if it has one (QMP's migrate commands use it). */
+  get migration(): MigrationControl | undefined {
+    return this.host.migration;
+  }
+
   /** Adds (or replaces) an `info NAME` subcommand. */
   registerInfo(name: string, help: string, run: InfoCommand["run"]): void {
     this.info.set(name, { help, run });

@@ -102,6 +102,7 @@ async function main(): Promise<number> {
     }
     return gdbservers.get(port)!;
   };
+  const migration = new NodeMigrationControl(machine);
   const monitor =
     args.monitor === "none"
       ? undefined
@@ -112,12 +113,12 @@ async function main(): Promise<number> {
           snapshots,
           gdbserver,
           hostMs,
-          migration: new NodeMigrationControl(machine),
+          migration,
         });
   monitor?.registerInfo("network", "the virtual networks, their ports and leases", infoNetwork);
   if (args.gdbPort !== undefined) process.stderr.write(`${await gdbserver(args.gdbPort)}\n`);
   for (const q of args.qmp) {
-    const qmpMonitor = monitor ?? new Monitor(machine, { quit: () => quit("qmp"), hostMs });
+    const qmpMonitor = monitor ?? new Monitor(machine, { quit: () => quit("qmp"), hostMs, migration });
     const server = await startQmp(q, machine, qmpMonitor, () => quit("qmp"), { stdin: process.stdin, stdout: out });
     closers.push(server.close);
   }

@@ -1,7 +1,9 @@
 // The CLI's live migration: the monitor's migrate tcp:/unix:, info migrate, migrate_cancel and
 // migrate_set_parameter act on this; `-incoming tcp:|unix:` waits for a source (incomingMigration).
 
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { Machine } from "../lib/machine.js";
+import { installSyncCodec } from "../state/container.js";
 import { receiveMigration } from "../state/incoming.js";
 import type { MigrationControl } from "../state/migration-info.js";
 import { MigrationError } from "../state/migration-stream.js";
@@ -15,12 +17,22 @@ import {
   socketChannel,
 } from "./migration-socket.js";
 
+/** Node's zlib for saved-VM sections: a migration's downtime has no thread hand-offs (container.ts). */
+export function useNodeCodec(): void {
+  installSyncCodec({
+    deflate: (d) => new Uint8Array(deflateRawSync(d)),
+    inflate: (d) => new Uint8Array(inflateRawSync(d)),
+  });
+}
+
 export class NodeMigrationControl implements MigrationControl {
   parameters = { ...DEFAULT_PARAMETERS };
   private job: OutgoingMigration | undefined;
   private running = false;
 
-  constructor(private readonly machine: Machine) {}
+  constructor(private readonly machine: Machine) {
+    useNodeCodec();
+  }
 
   async start(uri: string): Promise<MigrationInfo> {
     if (this.running) throw new MigrationError("a migration is already running (migrate_cancel stops it)");
@@ -57,6 +69,7 @@ export async function incomingMigration(
   log: (line: string) => void,
   resume = true,
 ): Promise<void> {
+  useNodeCodec();
   const addr = parseMigrationUri(uri);
   const { accepted } = await listenMigration(addr);
   log(`x86lab: waiting for a migration on ${describeAddress(addr)}`);

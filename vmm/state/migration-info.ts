@@ -64,11 +64,38 @@ export function formatMigrationInfo(info: MigrationInfo | undefined, params: Mig
     `dirty log: ${info.tracker || "-"}`,
   );
   if (info.throttlePercent > 0) lines.push(`cpu throttle percentage: ${info.throttlePercent}`);
-  lines.push(`stop-and-copy pages: ${info.stopPages}`);
+  lines.push(`stop-and-copy pages: ${info.stopPages}${info.stopReason ? ` (pre-copy ended: ${info.stopReason})` : ""}`);
   for (const it of info.iterations) {
     lines.push(
       `iteration ${it.iteration}: ${it.pages} pages (${it.zeroPages} zero) ${kb(it.bytes)} in ${Math.round(it.ms)} ms, ${it.dirtied} dirtied meanwhile${it.throttle ? `, throttle ${it.throttle}%` : ""}`,
     );
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** QMP's query-migrate reply (QEMU's MigrationInfo member names). */
+export function queryMigrate(info: MigrationInfo | undefined): Record<string, unknown> {
+  if (!info) return {};
+  const out: Record<string, unknown> = {
+    status: info.status,
+    "total-time": Math.round(info.totalTimeMs),
+    "setup-time": Math.round(info.setupTimeMs),
+    ram: {
+      transferred: info.transferredBytes,
+      remaining: info.remainingPages * 4096,
+      total: info.ramBytes,
+      duplicate: info.zeroPages,
+      normal: info.normalPages,
+      "normal-bytes": info.normalPages * 4096,
+      "dirty-sync-count": info.iterations.length,
+      "dirty-pages-rate": Math.round(info.dirtyPagesRate),
+      mbps: info.mbps,
+      "page-size": 4096,
+    },
+  };
+  if (info.downtimeMs !== undefined) out.downtime = Math.round(info.downtimeMs);
+  else if (info.expectedDowntimeMs !== undefined) out["expected-downtime"] = Math.round(info.expectedDowntimeMs);
+  if (info.throttlePercent > 0) out["cpu-throttle-percentage"] = info.throttlePercent;
+  if (info.error) out["error-desc"] = info.error;
+  return out;
 }

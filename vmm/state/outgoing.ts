@@ -90,6 +90,8 @@ export interface MigrationInfo {
   /** The CPU and device state: its size and the host time to capture it (part of the downtime). */
   stateBytes?: number;
   stateMs?: number;
+  /** Why the pre-copy stopped: the expected downtime fit the limit, or a limit ended it. */
+  stopReason?: "converged" | "max-iterations" | "3x-ram";
   error?: string;
 }
 
@@ -159,6 +161,9 @@ export class OutgoingMigration {
 
   private async send(bytes: Uint8Array): Promise<void> {
     if (this.cancelled) throw new MigrationError("migration cancelled");
+    // A reboot builds a new VM (the pages sent were the old one's); an ended machine has no guest.
+    if (this.machine.vm !== this.vm) throw new MigrationError("the guest rebooted during the migration");
+    if (this.machine.status === "ended") throw new MigrationError("the machine ended during the migration");
     this.info.transferredBytes += bytes.length;
     await this.channel.write(bytes);
   }
@@ -251,9 +256,10 @@ export class OutgoingMigration {
         info.expectedDowntimeMs = (dirty.length * (PAGE + 4)) / bytesPerMs;
         info.remainingPages = dirty.length;
         pending = dirty;
-        if (info.expectedDowntimeMs <= p["downtime-limit"]) break;
-        if (it + 1 >= p["max-iterations"]) break;
-        if (info.transferredBytes > 3 * info.ramBytes) break;
+        if (info.expectedDowntimeMs <= p["downtime-limit"]) info.stopReason = "converged";
+        else if (it + 1 >= p["max-iterations"]) info.stopReason = "max-iterations";
+        else if (info.transferredBytes > 3 * info.ramBytes) info.stopReason = "3x-ram";
+        if (info.stopReason) break;
         if (p["auto-converge"] && dirty.length * PAGE > (bytes * p["throttle-trigger-threshold"]) / 100) {
           if (++highCount >= 2) {
             throttle.percent =
