@@ -220,26 +220,14 @@ export class Monitor {
           throw new MonitorError("migrate: use migrate [-d] file:PATH, tcp:HOST:PORT or unix:PATH");
         const control = this.host.migration;
         if (!control) throw new MonitorError("migrate: live migration is not available here (file:PATH is)");
-        const job = control.start(target);
-        if (detach) {
-          job.catch(() => undefined);
-          // Errors before the job exists (a bad address, a refused connection) still show here.
-          const early = await Promise.race([
-            job.then(
-              () => undefined,
-              (e: Error) => e,
-            ),
-            new Promise((r) => setTimeout(r, 20)),
-          ]);
-          if (early instanceof Error) throw new MonitorError(`migrate: ${early.message}`);
-          return "";
-        }
-        let info: Awaited<typeof job>;
+        let job: Awaited<ReturnType<MigrationControl["start"]>>;
         try {
-          info = await job;
+          job = await control.start(target);
         } catch (e) {
           throw new MonitorError(`migrate: ${(e as Error).message}`);
         }
+        if (detach) return "";
+        const info = await job.done;
         if (info.status === "cancelled") throw new MonitorError("migrate: cancelled (the VM runs on here)");
         if (info.status !== "completed") throw new MonitorError(`migrate: ${info.error ?? info.status}`);
         return "";

@@ -230,15 +230,11 @@ export class QmpSession {
         if (uri.startsWith("file:")) {
           return this.reply(id, { return: await this.monitor.execute(`migrate ${uri}`) });
         }
-        const job = control.start(uri);
-        const early = await Promise.race([
-          job.then(
-            () => undefined,
-            (e: Error) => e,
-          ),
-          new Promise((r) => setTimeout(r, 20)),
-        ]);
-        if (early instanceof Error) return this.error(id, "GenericError", early.message);
+        try {
+          await control.start(uri);
+        } catch (e) {
+          return this.error(id, "GenericError", (e as Error).message);
+        }
         return this.reply(id, { return: {} });
       }
       case "query-migrate":

@@ -34,18 +34,23 @@ export class NodeMigrationControl implements MigrationControl {
     useNodeCodec();
   }
 
-  async start(uri: string): Promise<MigrationInfo> {
+  async start(uri: string): Promise<{ done: Promise<MigrationInfo> }> {
     if (this.running) throw new MigrationError("a migration is already running (migrate_cancel stops it)");
     if (this.machine.status === "ended") throw new MigrationError("the machine has ended");
     const addr = parseMigrationUri(uri);
     this.running = true;
+    let socket: Awaited<ReturnType<typeof connectMigration>>;
     try {
-      const socket = await connectMigration(addr);
-      this.job = new OutgoingMigration(this.machine, socketChannel(socket), loadCoreModule(), this.parameters);
-      return await this.job.run();
-    } finally {
+      socket = await connectMigration(addr);
+    } catch (e) {
       this.running = false;
+      throw e;
     }
+    this.job = new OutgoingMigration(this.machine, socketChannel(socket), loadCoreModule(), this.parameters);
+    const done = this.job.run().finally(() => {
+      this.running = false;
+    });
+    return { done };
   }
 
   info(): MigrationInfo | undefined {

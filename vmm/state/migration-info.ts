@@ -4,8 +4,11 @@
 import type { MigrationInfo, MigrationParameters } from "./outgoing.js";
 
 export interface MigrationControl {
-  /** Starts migrating to `uri` (tcp:HOST:PORT, unix:PATH); resolves with the job's end. */
-  start(uri: string): Promise<MigrationInfo>;
+  /**
+   * Connects to `uri` (tcp:HOST:PORT, unix:PATH) and starts migrating; resolves once connected
+   * (a bad address or a refused connection rejects) with the job's end.
+   */
+  start(uri: string): Promise<{ done: Promise<MigrationInfo> }>;
   /** The current or last job's figures, if any. */
   info(): MigrationInfo | undefined;
   /** Cancels the running job; false when none runs. */
