@@ -219,7 +219,7 @@ export class Monitor {
         if (!target || !/^(tcp|unix):/.test(target))
           throw new MonitorError("migrate: use migrate [-d] file:PATH, tcp:HOST:PORT or unix:PATH");
         const control = this.host.migration;
-        if (!control) throw new MonitorError("migrate: live migration is not available here (file:PATH is)");
+        if (!control) throw new MonitorError("migrate: live migration is not available here: use migrate file:PATH");
         let job: Awaited<ReturnType<MigrationControl["start"]>>;
         try {
           job = await control.start(target);

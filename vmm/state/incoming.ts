@@ -122,7 +122,8 @@ export async function receiveMigration(
         channel.close();
         if (opts.resume !== false) machine.resume();
         const announce = nics(machine);
-        for (const delay of [0, 50, 200]) {
+        // QEMU's announce: five rounds, 50 ms apart at first and 100 ms more each time.
+        for (const delay of [0, 50, 200, 450, 800]) {
           setTimeout(() => {
             for (const n of announce) n.backend.transmit(rarpAnnounce(n.mac));
           }, delay);
