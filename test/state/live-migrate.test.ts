@@ -16,17 +16,9 @@ import { defaultNetworkDef, Network } from "../../vmm/net/network.js";
 import { NodeOutside } from "../../vmm/net/node-outside.js";
 import { serveNetwork } from "../../vmm/net/stream.js";
 import { DHCP_SCRIPT } from "../net/guests.js";
-import { type CliProcess, spawnCli } from "../vmm/cli-process.js";
+import { type CliProcess, freePort, spawnCli } from "../vmm/cli-process.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const p = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 async function until(p: CliProcess, pattern: RegExp | string, from = 0, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;

@@ -4,6 +4,7 @@
 // lacks; migrate_set_parameter's units.
 
 import { describe, expect, it } from "vitest";
+import { concat } from "../../vmm/state/container.js";
 import { cpuidDifferences } from "../../vmm/state/cpuid-check.js";
 import { setMigrationParameter } from "../../vmm/state/migration-info.js";
 import {
@@ -26,13 +27,7 @@ function stream(): Uint8Array {
     encodeFrame(FrameType.Pages, encodePages(0, [1, 3, 5], ram, [false, true, false])),
     encodeFrame(FrameType.Done, new Uint8Array()),
   ];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(parts);
 }
 
 describe("migration stream", () => {

@@ -34,7 +34,8 @@ export interface DirtyTracker {
   stop(): void;
 }
 
-function nonZeroPages(ram: Uint8Array): number[] {
+/** The frames of `ram` that are not all zeros. */
+export function nonZeroPages(ram: Uint8Array): number[] {
   const words = new Uint32Array(ram.buffer, ram.byteOffset, ram.length >>> 2);
   const out: number[] = [];
   for (let f = 0; f < ram.length / PAGE; f++) {

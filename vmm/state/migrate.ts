@@ -16,6 +16,7 @@
 import { collectDirtyFrames } from "../virt/dirty-log.js";
 import type { Vm } from "../vm.js";
 import { VmStateError } from "./container.js";
+import { nonZeroPages } from "./dirty-tracker.js";
 import { MigrationError } from "./migration-stream.js";
 import { describeMachine, machineDifferences, restoreStateBytes, stateBytes } from "./vm-state.js";
 
@@ -129,17 +130,7 @@ export async function migrateOut(vm: Vm, port: MigrationPort, opts: MigrationOpt
   // Round 0: every page that is not zero (the destination's RAM starts zeroed); the dirty log
   // starts now, so what the guest writes from here on is sent again.
   collectDirtyFrames(vm.cpu);
-  const ram = vm.cpu.ram;
-  const words = new Uint32Array(ram.buffer, ram.byteOffset, ram.length / 4);
-  const first: number[] = [];
-  for (let f = 0; f < ram.length / PAGE; f++) {
-    for (let w = f * 1024; w < (f + 1) * 1024; w++) {
-      if (words[w] !== 0) {
-        first.push(f);
-        break;
-      }
-    }
-  }
+  const first = nonZeroPages(vm.cpu.ram);
   const rounds: MigrationRound[] = [];
   let totalBytes = 0;
   const sendPages = (round: number, frames: number[]) => {
