@@ -2,13 +2,18 @@
 // control (no destination needed): parameters and capabilities are set and shown, a bad address
 // and a refused connection are one-line errors, and the machine runs on.
 
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Machine } from "../../vmm/lib/machine.js";
 import { Monitor } from "../../vmm/monitor/monitor.js";
 import { QmpSession } from "../../vmm/monitor/qmp.js";
 import { loadCoreModule } from "../../vmm/node/load-core.js";
 import { NodeMigrationControl } from "../../vmm/node/migration-control.js";
+import { listenMigration, socketChannel } from "../../vmm/node/migration-socket.js";
+import { receiveMigration } from "../../vmm/state/incoming.js";
 import { Vm } from "../../vmm/vm.js";
 
 async function setup() {
@@ -87,5 +92,31 @@ describe("migration commands", () => {
     };
     expect(r.error?.desc).toMatch(/ECONNREFUSED/);
     qmp.close();
+  });
+
+  it("migrates a machine over a Unix socket in this process: RAM and registers arrive, the source stays paused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "x86lab-mig-"));
+    try {
+      const src = await setup();
+      const dst = await setup();
+      const ram = src.machine.vm.cpu.ram;
+      for (let i = 0; i < ram.length; i += 4099) ram[i] = (i >>> 3) & 0xff;
+      src.machine.vm.cpu.setReg(3, 0x12345678);
+      const path = join(dir, "mig.sock");
+      const { accepted } = await listenMigration({ kind: "unix", path });
+      const incoming = accepted.then((s) =>
+        receiveMigration(dst.machine, socketChannel(s), loadCoreModule(), { resume: false }),
+      );
+      const { done } = await src.migration.start(`unix:${path}`);
+      const info = await done;
+      await incoming;
+      expect(info.status).toBe("completed");
+      expect(info.error).toBeUndefined();
+      expect(Buffer.compare(dst.machine.vm.cpu.ram, src.machine.vm.cpu.ram)).toBe(0);
+      expect(dst.machine.vm.cpu.reg(3)).toBe(0x12345678);
+      expect(await src.monitor.execute("info migrate")).toMatch(/Migration status: completed[\s\S]*dirty log: compare/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
