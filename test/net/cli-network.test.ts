@@ -4,24 +4,14 @@
 // request for the forward's guest address goes out on the NIC's port).
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import type { AddressInfo } from "node:net";
-import { connect, createServer, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { multibootKernel, spawnCli } from "../vmm/cli-process.js";
+import { freePort, multibootKernel, spawnCli } from "../vmm/cli-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "x86lab-cli-net-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A port free a moment ago. */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const p = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 /** Connects to 127.0.0.1:`port`, trying again while the connection is refused, for up to `ms`. */
 async function connectWhenListening(port: number, ms: number): Promise<Socket> {

@@ -2,6 +2,7 @@
 // pipe (a closed stdin quits the CLI), and tiny Multiboot kernels built from raw code.
 
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { type AddressInfo, createServer } from "node:net";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -40,4 +41,13 @@ export function multibootKernel(code: number[]): Uint8Array {
   for (const [i, w] of words.entries()) dv.setUint32(i * 4, w, true);
   img.set(code, 32);
   return img;
+}
+
+/** A loopback TCP port free a moment ago. */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const p = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return p;
 }

@@ -10,6 +10,7 @@ import { infoIo, infoPci, infoVirtio } from "../info.js";
 import { formatJitInfo, jitInfo } from "../jit/info.js";
 import type { Machine } from "../lib/machine.js";
 import { VmStateError } from "../state/container.js";
+import { formatMigrationInfo, type MigrationControl, setMigrationParameter } from "../state/migration-info.js";
 import { MemorySnapshotStore, type SnapshotStore } from "../state/store.js";
 import { resetCoreStats } from "../stats/index.js";
 import { infoMtree, infoPic } from "./devices.js";
@@ -44,6 +45,8 @@ export interface MonitorHost {
   writeBytes?(path: string, data: Uint8Array): void;
   /** Where savevm keeps named states; absent: in memory for the life of the monitor. */
   snapshots?: SnapshotStore;
+  /** Live migration over sockets (migrate tcp:|unix:, info migrate); absent: file: only. */
+  migration?: MigrationControl;
 }
 
 export interface InfoCommand {
@@ -71,6 +74,11 @@ export class Monitor {
   ) {
     this.addCommands();
     this.addInfo();
+  }
+
+  /** The host's live migration, if it has one (QMP's migrate commands use it). */
+  get migration(): MigrationControl | undefined {
+    return this.host.migration;
   }
 
   /** Adds (or replaces) an `info NAME` subcommand. */
@@ -197,15 +205,64 @@ export class Monitor {
     );
     this.add(
       "migrate",
-      "file:PATH",
-      "write the whole VM to a saved-VM file (-incoming file:PATH starts from it)",
+      "[-d] file:PATH|tcp:HOST:PORT|unix:PATH",
+      "write the whole VM to a saved-VM file, or live-migrate it to a destination started with -incoming (-d: in the background)",
       async (a) => {
-        const target = a[0]?.replace(/^"|"$/g, "");
-        if (!target?.startsWith("file:") || target.length === 5)
-          throw new MonitorError("migrate: use migrate file:PATH");
-        if (!this.host.writeBytes) throw new MonitorError("migrate: this host cannot write files");
-        const bytes = await this.saved("migrate");
-        await this.hostIo("migrate", async () => this.host.writeBytes!(target.slice(5), bytes));
+        const detach = a[0] === "-d";
+        const target = a[detach ? 1 : 0]?.replace(/^"|"$/g, "");
+        if (target?.startsWith("file:") && target.length > 5) {
+          if (!this.host.writeBytes) throw new MonitorError("migrate: this host cannot write files");
+          const bytes = await this.saved("migrate");
+          await this.hostIo("migrate", async () => this.host.writeBytes!(target.slice(5), bytes));
+          return "";
+        }
+        if (!target || !/^(tcp|unix):/.test(target))
+          throw new MonitorError("migrate: use migrate [-d] file:PATH, tcp:HOST:PORT or unix:PATH");
+        const control = this.host.migration;
+        if (!control) throw new MonitorError("migrate: live migration is not available here: use migrate file:PATH");
+        let job: Awaited<ReturnType<MigrationControl["start"]>>;
+        try {
+          job = await control.start(target);
+        } catch (e) {
+          throw new MonitorError(`migrate: ${(e as Error).message}`);
+        }
+        if (detach) return "";
+        const info = await job.done;
+        if (info.status === "cancelled") throw new MonitorError("migrate: cancelled (the VM runs on here)");
+        if (info.status !== "completed") throw new MonitorError(`migrate: ${info.error ?? info.status}`);
+        return "";
+      },
+    );
+    this.add("migrate_cancel", "", "cancel the live migration in progress (the VM runs on here)", () => {
+      if (!this.host.migration?.cancel()) return "migrate_cancel: no migration is running\n";
+      return "";
+    });
+    this.add(
+      "migrate_set_parameter",
+      "name value",
+      "max-bandwidth (MiB/s, or 32M), downtime-limit (ms), max-iterations, cpu-throttle-initial/-increment, max-cpu-throttle",
+      (a) => {
+        const control = this.host.migration;
+        if (!control) throw new MonitorError("migrate_set_parameter: live migration is not available here");
+        if (a.length !== 2) throw new MonitorError("migrate_set_parameter: give a name and a value");
+        try {
+          setMigrationParameter(control.parameters, a[0]!, a[1]!);
+        } catch (e) {
+          throw new MonitorError(`migrate_set_parameter: ${(e as Error).message}`);
+        }
+        return "";
+      },
+    );
+    this.add(
+      "migrate_set_capability",
+      "auto-converge on|off",
+      "throttle a guest whose migration does not converge",
+      (a) => {
+        const control = this.host.migration;
+        if (!control) throw new MonitorError("migrate_set_capability: live migration is not available here");
+        if (a[0] !== "auto-converge" || (a[1] !== "on" && a[1] !== "off"))
+          throw new MonitorError("migrate_set_capability: only 'auto-converge on|off' is known");
+        control.parameters["auto-converge"] = a[1] === "on";
         return "";
       },
     );
@@ -324,9 +381,16 @@ export class Monitor {
       );
       return `${"TAG".padEnd(16)} ${"BYTES".padStart(10)} DATE                     INSTRUCTIONS\n${rows.join("\n")}\n`;
     });
+    this.registerInfo("migrate", "the live migration's status and figures", () => {
+      const control = this.host.migration;
+      if (!control) throw new MonitorError("info migrate: live migration is not available here");
+      return formatMigrationInfo(control.info(), control.parameters);
+    });
     this.registerInfo("version", "the emulator's version", () => "x86lab 0.1.0\n");
     this.registerInfo("status", "whether the CPU runs", () => {
       if (m.status === "ended") return "VM status: ended\n";
+      const migrated = this.host.migration?.info()?.status === "completed";
+      if (m.status === "paused" && migrated && m.pauseReason === "user") return "VM status: paused (postmigrate)\n";
       if (m.status === "paused")
         return `VM status: paused${m.pauseReason === "breakpoint" ? " (debug)" : m.pauseReason === "startup" ? " (prelaunch)" : ""}\n`;
       return "VM status: running\n";

@@ -4,6 +4,7 @@
 // timestamp. The transport (socket, stdio) is the host's: it feeds bytes in and writes lines out.
 
 import type { Machine, MachineEnd, PauseReason } from "../lib/machine.js";
+import { queryMigrate, setMigrationParameter } from "../state/migration-info.js";
 import type { Monitor } from "./monitor.js";
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -72,6 +73,11 @@ const COMMANDS = [
   "system_powerdown",
   "human-monitor-command",
   "quit",
+  "migrate",
+  "query-migrate",
+  "migrate_cancel",
+  "migrate-set-parameters",
+  "migrate-set-capabilities",
 ];
 
 export class QmpSession {
@@ -202,8 +208,64 @@ export class QmpSession {
         this.reply(id, { return: {} });
         this.quit();
         return;
+      case "migrate":
+      case "query-migrate":
+      case "migrate_cancel":
+      case "migrate-set-parameters":
+      case "migrate-set-capabilities":
+        return this.migration(execute, a, id);
       default:
         return this.error(id, "CommandNotFound", `The command ${execute} has not been found`);
+    }
+  }
+
+  /** QEMU's QMP migration commands, on the monitor host's live migration. */
+  private async migration(execute: string, a: Record<string, unknown>, id: Json | undefined): Promise<void> {
+    const control = this.monitor.migration;
+    if (!control) return this.error(id, "GenericError", "live migration is not available here");
+    switch (execute) {
+      case "migrate": {
+        const uri = a.uri;
+        if (typeof uri !== "string") return this.error(id, "GenericError", "Parameter 'uri' is missing");
+        if (uri.startsWith("file:")) {
+          return this.reply(id, { return: await this.monitor.execute(`migrate ${uri}`) });
+        }
+        try {
+          await control.start(uri);
+        } catch (e) {
+          return this.error(id, "GenericError", (e as Error).message);
+        }
+        return this.reply(id, { return: {} });
+      }
+      case "query-migrate":
+        return this.reply(id, { return: queryMigrate(control.info()) as Json });
+      case "migrate_cancel":
+        control.cancel();
+        return this.reply(id, { return: {} });
+      case "migrate-set-parameters":
+        try {
+          for (const [k, v] of Object.entries(a)) {
+            // QMP's max-bandwidth is in bytes per second.
+            setMigrationParameter(control.parameters, k, k === "max-bandwidth" ? `${v}b` : String(v));
+          }
+        } catch (e) {
+          return this.error(id, "GenericError", (e as Error).message);
+        }
+        return this.reply(id, { return: {} });
+      default: {
+        const caps = a.capabilities;
+        if (!Array.isArray(caps)) return this.error(id, "GenericError", "Parameter 'capabilities' is missing");
+        for (const c of caps as { capability?: unknown; state?: unknown }[]) {
+          if (c.capability !== "auto-converge" || typeof c.state !== "boolean")
+            return this.error(
+              id,
+              "GenericError",
+              `capability '${String(c.capability)}' is not known (auto-converge is)`,
+            );
+          control.parameters["auto-converge"] = c.state;
+        }
+        return this.reply(id, { return: {} });
+      }
     }
   }
 }

@@ -69,6 +69,8 @@ export interface Args {
   loadvm?: string;
   /** -incoming file:PATH: start from a saved-VM file. */
   incoming?: string;
+  /** -incoming tcp:HOST:PORT or unix:PATH: wait for a live migration. */
+  incomingLive?: string;
 }
 
 const OPTIONS: OptionTable = {
@@ -188,8 +190,8 @@ const OPTIONS: OptionTable = {
   incoming: {
     type: "string",
     qemu: true,
-    value: "file:PATH",
-    help: "start from a saved-VM file (the monitor's migrate file:PATH writes one)",
+    value: "file:PATH|tcp:[HOST]:PORT|unix:PATH",
+    help: "start from a saved-VM file (the monitor's migrate file:PATH writes one), or wait\nfor a live migration from a source's migrate tcp:|unix: (docs/migration.md)",
   },
   s: { type: "boolean", help: "shorthand for -gdb tcp::1234" },
   gdb: {
@@ -488,8 +490,10 @@ export function parseArgs(argv: string[]): Args {
         args.loadvm = v;
         break;
       case "incoming":
-        if (!v.startsWith("file:") || v.length === 5) throw new UserInputError(`-incoming ${v}: use file:PATH`);
-        args.incoming = v.slice(5);
+        if (/^(tcp|unix):./.test(v)) args.incomingLive = v;
+        else if (!v.startsWith("file:") || v.length === 5)
+          throw new UserInputError(`-incoming ${v}: use file:PATH, tcp:[HOST]:PORT or unix:PATH`);
+        else args.incoming = v.slice(5);
         break;
       case "s":
         args.gdbPort = 1234;
@@ -520,7 +524,7 @@ export function parseArgs(argv: string[]): Args {
   if (args.loadvm !== undefined && args.stateDir === undefined) {
     throw new UserInputError("-loadvm needs -state-dir DIR (where savevm put the state)");
   }
-  if (args.loadvm !== undefined && args.incoming !== undefined) {
+  if (args.loadvm !== undefined && (args.incoming ?? args.incomingLive) !== undefined) {
     throw new UserInputError("-loadvm and -incoming both name a state to start from: give one");
   }
   if (args.qmp.filter((q) => q.kind === "stdio").length > 0 && args.monitor === "stdio") {

@@ -18,6 +18,7 @@ import { exitStatus } from "./exit-status.js";
 import { UserInputError } from "./files.js";
 import { startGdbServer } from "./gdb-server.js";
 import { startLogs } from "./logs.js";
+import { incomingMigration, NodeMigrationControl } from "./migration-control.js";
 import { startMonitorRepl } from "./monitor-repl.js";
 import { infoNetwork } from "./netdevs.js";
 import { startQmp } from "./qmp-server.js";
@@ -65,7 +66,7 @@ async function main(): Promise<number> {
   const debugOut = new Map([...args.debug.consoles].map(([port, sink]) => [port, openSink("-debugcon", sink, out)]));
   const machine = await Machine.create(plan.build, {
     noReboot: args.noReboot,
-    startPaused: args.startPaused,
+    startPaused: args.startPaused || args.incomingLive !== undefined,
     maxInstructions: args.maxInstructions,
   });
   machine.on("serial", (com, byte) => {
@@ -101,6 +102,7 @@ async function main(): Promise<number> {
     }
     return gdbservers.get(port)!;
   };
+  const migration = new NodeMigrationControl(machine);
   const monitor =
     args.monitor === "none"
       ? undefined
@@ -111,11 +113,12 @@ async function main(): Promise<number> {
           snapshots,
           gdbserver,
           hostMs,
+          migration,
         });
   monitor?.registerInfo("network", "the virtual networks, their ports and leases", infoNetwork);
   if (args.gdbPort !== undefined) process.stderr.write(`${await gdbserver(args.gdbPort)}\n`);
   for (const q of args.qmp) {
-    const qmpMonitor = monitor ?? new Monitor(machine, { quit: () => quit("qmp"), hostMs });
+    const qmpMonitor = monitor ?? new Monitor(machine, { quit: () => quit("qmp"), hostMs, migration });
     const server = await startQmp(q, machine, qmpMonitor, () => quit("qmp"), { stdin: process.stdin, stdout: out });
     closers.push(server.close);
   }
@@ -137,6 +140,15 @@ async function main(): Promise<number> {
     closers.push(term.close);
   }
 
+  if (args.incomingLive !== undefined) {
+    // The guest runs once the source's state is here; a failed migration ends this process.
+    incomingMigration(machine, args.incomingLive, (l) => process.stderr.write(`${l}\n`), !args.startPaused).catch(
+      (e: Error) => {
+        for (const close of closers) close();
+        process.stderr.write(`x86lab: incoming migration failed: ${e.message}\n`, () => process.exit(1));
+      },
+    );
+  }
   const end = await machine.run();
   for (const close of closers) close();
   if (args.stats) out.write(`\r\n${crossingReport(machine.vm, hostMs()).replace(/\n/g, "\r\n")}`);

@@ -31,12 +31,28 @@ async function pipe(data: Uint8Array, stream: CompressionStream | DecompressionS
   return new Uint8Array(await out.arrayBuffer());
 }
 
-export function deflate(data: Uint8Array): Promise<Uint8Array> {
-  return pipe(data, new CompressionStream("deflate-raw"));
+/** A synchronous raw-DEFLATE codec a host may install (Node's zlib): the same bytes, no hand-offs. */
+export interface SyncCodec {
+  deflate(data: Uint8Array): Uint8Array;
+  inflate(data: Uint8Array): Uint8Array;
+}
+let syncCodec: SyncCodec | undefined;
+
+/**
+ * Uses `codec` instead of the platform's streams: a stream passes each section through another
+ * thread, and on a busy host each hand-off waits for a time slice, which a live migration's
+ * downtime (a state of a few KiB) feels as hundreds of ms.
+ */
+export function installSyncCodec(codec: SyncCodec): void {
+  syncCodec = codec;
 }
 
-export function inflate(data: Uint8Array): Promise<Uint8Array> {
-  return pipe(data, new DecompressionStream("deflate-raw"));
+export async function deflate(data: Uint8Array): Promise<Uint8Array> {
+  return syncCodec ? syncCodec.deflate(data) : pipe(data, new CompressionStream("deflate-raw"));
+}
+
+export async function inflate(data: Uint8Array): Promise<Uint8Array> {
+  return syncCodec ? syncCodec.inflate(data) : pipe(data, new DecompressionStream("deflate-raw"));
 }
 
 /** Writes the file from sections in order (names unique). */

@@ -8,12 +8,16 @@
 // as it was, able to run on.
 //
 // The channel is a MessagePort (a Worker's, or node:worker_threads'): postMessage/onmessage.
-// This is a start (issue 12, item 4): dirty logging needs the EPT MMU (hvm or pv); write
-// tracking for the other modes, a bandwidth limit, auto-converge and post-copy are not here.
+// This is the in-page form (a Worker's MessagePort), kept simple: dirty logging needs the EPT MMU
+// (hvm or pv), rounds are run here. Migration between processes over a socket, in every mode,
+// with QEMU's stop rules, auto-converge and a bandwidth cap, is outgoing.ts / incoming.ts
+// (docs/migration.md).
 
 import { collectDirtyFrames } from "../virt/dirty-log.js";
 import type { Vm } from "../vm.js";
 import { VmStateError } from "./container.js";
+import { nonZeroPages } from "./dirty-tracker.js";
+import { MigrationError } from "./migration-stream.js";
 import { describeMachine, machineDifferences, restoreStateBytes, stateBytes } from "./vm-state.js";
 
 /** The channel's side both ends use (MessagePort in browsers and node:worker_threads). */
@@ -30,7 +34,7 @@ type Message =
   | { type: "done" }
   | { type: "error"; message: string };
 
-export class MigrationError extends Error {}
+export { MigrationError };
 
 export interface MigrationOptions {
   /** Pre-copy rounds after the first full pass, at most (QEMU and Xen stop after a few). */
@@ -126,17 +130,7 @@ export async function migrateOut(vm: Vm, port: MigrationPort, opts: MigrationOpt
   // Round 0: every page that is not zero (the destination's RAM starts zeroed); the dirty log
   // starts now, so what the guest writes from here on is sent again.
   collectDirtyFrames(vm.cpu);
-  const ram = vm.cpu.ram;
-  const words = new Uint32Array(ram.buffer, ram.byteOffset, ram.length / 4);
-  const first: number[] = [];
-  for (let f = 0; f < ram.length / PAGE; f++) {
-    for (let w = f * 1024; w < (f + 1) * 1024; w++) {
-      if (words[w] !== 0) {
-        first.push(f);
-        break;
-      }
-    }
-  }
+  const first = nonZeroPages(vm.cpu.ram);
   const rounds: MigrationRound[] = [];
   let totalBytes = 0;
   const sendPages = (round: number, frames: number[]) => {

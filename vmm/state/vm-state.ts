@@ -49,7 +49,7 @@ export interface MachineDescription {
   disks: string[];
 }
 
-function pciFunctions(vm: Vm): [string, PciFunction][] {
+export function pciFunctions(vm: Vm): [string, PciFunction][] {
   const out: [string, PciFunction][] = [];
   const bus = vm.devices.pci?.bus;
   if (!bus) return out;
