@@ -5,9 +5,10 @@
 // the machine that compiles everything must end exactly where the interpreter ends.
 
 import { describe, expect, it } from "vitest";
-import { Cpu, REG, SEG } from "../../vmm/cpu.js";
+import { Cpu, REG } from "../../vmm/cpu.js";
 import { jitInfo } from "../../vmm/jit/info.js";
 import { loadCoreModule } from "../../vmm/node/load-core.js";
+import { enterFlatProtectedMode } from "./flat-mode.js";
 
 const A = 0x10000;
 const B = 0x11000; // the second page (linear), normally frame 0x11000, remapped to 0x12000
@@ -36,12 +37,8 @@ async function machine(jit: boolean): Promise<Cpu> {
   cpu.writePhysical(PD, pd);
   cpu.writePhysical(PT, pt);
   cpu.setCr(3, PD);
-  cpu.setCr(0, cpu.cr(0) | 0x80000001);
-  cpu.setSegment(SEG.CS, { selector: 0x08, base: 0, limit: 0xffffffff, attr: 0xc09b });
-  for (const s of [SEG.DS, SEG.ES, SEG.SS, SEG.FS, SEG.GS])
-    cpu.setSegment(s, { selector: 0x10, base: 0, limit: 0xffffffff, attr: 0xc093 });
-  cpu.cpl = 0;
-  cpu.eflags = 2;
+  enterFlatProtectedMode(cpu);
+  cpu.setCr(0, cpu.cr(0) | 0x80000000);
   cpu.setReg(REG.ESP, 0x90000);
   return cpu;
 }

@@ -9,9 +9,10 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Cpu, REG, SEG } from "../../vmm/cpu.js";
+import { Cpu, REG } from "../../vmm/cpu.js";
 import { jitInfo } from "../../vmm/jit/info.js";
 import { loadCoreModule } from "../../vmm/node/load-core.js";
+import { enterFlatProtectedMode } from "./flat-mode.js";
 
 const CODE = 0x10000;
 const DATA = 0x100000;
@@ -115,12 +116,7 @@ async function machine(jit: boolean, program: Uint8Array): Promise<Cpu> {
   const cpu = await Cpu.create(loadCoreModule(), 4 << 20, {}, { jit, jitThreshold: 1 });
   // A clock that moves with the instruction count, so RDTSC shows where it was counted.
   cpu.tscPerInstruction = 3;
-  cpu.setCr(0, cpu.cr(0) | 1);
-  cpu.setSegment(SEG.CS, { selector: 0x08, base: 0, limit: 0xffffffff, attr: 0xc09b });
-  for (const s of [SEG.DS, SEG.ES, SEG.SS, SEG.FS, SEG.GS])
-    cpu.setSegment(s, { selector: 0x10, base: 0, limit: 0xffffffff, attr: 0xc093 });
-  cpu.cpl = 0;
-  cpu.eflags = 2;
+  enterFlatProtectedMode(cpu);
   cpu.writePhysical(CODE, program);
   cpu.eip = CODE;
   cpu.setReg(REG.ESP, 0x90000);

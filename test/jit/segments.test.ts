@@ -7,9 +7,10 @@
 // where the interpreter ends.
 
 import { describe, expect, it } from "vitest";
-import { Cpu, REG, SEG } from "../../vmm/cpu.js";
+import { Cpu, REG } from "../../vmm/cpu.js";
 import { jitInfo } from "../../vmm/jit/info.js";
 import { loadCoreModule } from "../../vmm/node/load-core.js";
+import { enterFlatProtectedMode } from "./flat-mode.js";
 
 const CODE = 0x10000;
 const GDT = 0x30000;
@@ -65,12 +66,7 @@ async function machine(jit: boolean): Promise<Cpu> {
   const cpu = await Cpu.create(loadCoreModule(), 4 << 20, {}, { jit, jitThreshold: 1 });
   cpu.writePhysical(GDT, new Uint8Array(GDT_BYTES));
   cpu.setGdtr(GDT, GDT_BYTES.length - 1);
-  cpu.setCr(0, cpu.cr(0) | 1);
-  cpu.setSegment(SEG.CS, { selector: 0x08, base: 0, limit: 0xffffffff, attr: 0xc09b });
-  for (const s of [SEG.DS, SEG.ES, SEG.SS, SEG.FS, SEG.GS])
-    cpu.setSegment(s, { selector: 0x10, base: 0, limit: 0xffffffff, attr: 0xc093 });
-  cpu.cpl = 0;
-  cpu.eflags = 2;
+  enterFlatProtectedMode(cpu);
   cpu.writePhysical(CODE, new Uint8Array(PROGRAM));
   cpu.eip = CODE;
   // With the 16-bit stack, pushes go to SP (0x8000 - 4); with the 32-bit one to 0x28000 - 4.
