@@ -3,7 +3,8 @@
 // only measures and names an instruction; what it does is the emitters' (emit.ts) or, for a form
 // without an emitter, the interpreter's.
 
-import { entries, immediateBytes, sizedHandler, type TableEntry } from "../../core/isa/table.mjs";
+import { immediateBytes, sizedHandler, type TableEntry } from "../../core/isa/table.mjs";
+import { byExact, byGroup, byOpcode } from "../isa/table-index.js";
 
 /** A memory operand: seg:[base + index * scale + disp] (registers -1 when absent). */
 export interface MemOperand {
@@ -38,23 +39,6 @@ export interface Insn {
 
 const SEG_DS = 3;
 const SEG_SS = 2;
-
-// Lookup: map << 8 | opcode -> the entry, or the 8 group slots; exact ModRM forms apart.
-const byOpcode = new Map<number, TableEntry>();
-const byGroup = new Map<number, TableEntry[]>();
-const byExact = new Map<number, TableEntry>();
-for (const e of entries) {
-  const key = (e.map << 8) | e.op;
-  if (e.modrmExact >= 0) byExact.set((key << 8) | e.modrmExact, e);
-  else if (e.reg >= 0) {
-    let g = byGroup.get(key);
-    if (!g) {
-      g = [];
-      byGroup.set(key, g);
-    }
-    g[e.reg] = e;
-  } else byOpcode.set(key, e);
-}
 
 const PREFIX_SEG: Record<number, number> = { 38: 0, 46: 1, 54: 2, 62: 3, 100: 4, 101: 5 };
 

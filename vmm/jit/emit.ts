@@ -214,7 +214,7 @@ export class BlockEmitter {
 
   /**
    * Leaves the block for the constant EIP `target`, `extra` more instructions retired: straight
-   * into the target's compiled block through a chain link (a tail call) when the link is good,
+   * into the target's compiled block through a chain link (the core's trampoline) when the link is good,
    * the block fits in the budget and no breakpoint is armed; else back to the run loop.
    */
   exitTo(target: number, extra: number): void {
@@ -226,8 +226,9 @@ export class BlockEmitter {
   }
 
   /**
-   * Returns what FN_CHAIN answers for `target` through its link cell (false, nothing emitted,
-   * when chaining is off or the block has no cell left).
+   * Emits the return of FN_CHAIN's answer for `target` and its link cell (the next block's table
+   * index, or 0 for the run loop); false, nothing emitted, when chaining is off or the block has
+   * no cell left.
    */
   private chainTo(target: number): boolean {
     const ch = this.chain;

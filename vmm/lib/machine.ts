@@ -5,6 +5,7 @@
 
 import type { Vm, VmStop } from "../vm.js";
 import { Emitter } from "./emitter.js";
+import { IdlePacer, yieldNow } from "./pacing.js";
 
 /** What the machine passes to the VM it builds, so that output reaches its listeners. */
 export interface MachineIo {
@@ -78,6 +79,7 @@ export class Machine extends Emitter<MachineEvents> {
   private wake: (() => void) | undefined;
   private resetPending: string | undefined;
   private running: Promise<MachineEnd> | undefined;
+  private readonly pacer = new IdlePacer();
   private readonly io: MachineIo = {
     onSerial: (com, byte) => this.emit("serial", com, byte),
     onDebugConsole: (port, byte) => this.emit("debugcon", port, byte),
@@ -222,8 +224,10 @@ export class Machine extends Emitter<MachineEvents> {
       const t0 = performance.now();
       await sleep(5);
       this.vm.waitedIdle((performance.now() - t0) * 1e6);
-    } else if (this.vm.idleSinceLastRun) await sleep(5);
-    else await new Promise<void>((r) => setTimeout(r, 0));
+    } else if (this.vm.idleSinceLastRun) {
+      const ms = this.pacer.waitMs(this.vm.nowNs());
+      await (ms > 0 ? sleep(ms) : yieldNow());
+    } else await yieldNow();
   }
 
   private handleStop(stop: VmStop): void {

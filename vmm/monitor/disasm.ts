@@ -5,8 +5,9 @@
 // decodes: the integer ISA up to the Pentium Pro with every prefix, 16- and 32-bit operand and
 // address sizes, ModRM/SIB addressing, system instructions and every x87 form.
 
-import { entries, type TableEntry } from "../../core/isa/table.mjs";
+import type { TableEntry } from "../../core/isa/table.mjs";
 import { x87Forms } from "../../core/isa/x87.mjs";
+import { byExact, byGroup, byOpcode } from "../isa/table-index.js";
 
 /** An operand, in the table's (Intel) order. Sizes are in bytes (0: none implied). */
 export type Operand =
@@ -79,20 +80,6 @@ const ADDR16: [string | null, string | null][] = [
   ["bp", null],
   ["bx", null],
 ];
-
-// Lookup as the JIT's decoder does it: map << 8 | opcode, group slots, exact ModRM forms apart.
-const byOpcode = new Map<number, TableEntry>();
-const byGroup = new Map<number, TableEntry[]>();
-const byExact = new Map<number, TableEntry>();
-for (const e of entries) {
-  const key = (e.map << 8) | e.op;
-  if (e.modrmExact >= 0) byExact.set((key << 8) | e.modrmExact, e);
-  else if (e.reg >= 0) {
-    const g = byGroup.get(key) ?? [];
-    g[e.reg] = e;
-    byGroup.set(key, g);
-  } else byOpcode.set(key, e);
-}
 
 const regName = (n: number, size: number) => (size === 1 ? REG8[n] : size === 2 ? REG16[n] : REG32[n])!;
 

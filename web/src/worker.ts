@@ -12,6 +12,7 @@ import { loadLinux } from "../../vmm/boot/linux.js";
 import { loadMultiboot } from "../../vmm/boot/multiboot.js";
 import { installFirmware } from "../../vmm/firmware.js";
 import { jitInfo } from "../../vmm/jit/info.js";
+import { IdlePacer, yieldNow } from "../../vmm/lib/pacing.js";
 import { MessagePortBackend } from "../../vmm/net/message-port.js";
 import { parseMac } from "../../vmm/net/packet.js";
 import { readCoreStats, readStructureStats, readWalkStats } from "../../vmm/stats/core-stats.js";
@@ -53,6 +54,8 @@ interface Session {
 let session: Session | undefined;
 /** Bumped by every start, reset and power-off: a loop whose generation is old ends. */
 let generation = 0;
+/** Paces an idle guest against the page's clock (vmm/lib/pacing.ts). */
+const pacer = new IdlePacer();
 const moduleCache = new Map<string, Promise<WebAssembly.Module>>();
 let lastConfig: MachineConfig | undefined;
 
@@ -153,15 +156,6 @@ function compileCore(url: string): Promise<WebAssembly.Module> {
 async function fileBytes(f: NonNullable<MachineConfig["kernel"]>, what: string): Promise<Uint8Array> {
   if ("bytes" in f) return f.bytes;
   return new Uint8Array(await (await fetchBytes(f.url, what)).arrayBuffer());
-}
-
-/** Yields to the event loop (so input messages get in) without setTimeout's 4 ms clamp. */
-function yieldNow(): Promise<void> {
-  return new Promise((resolve) => {
-    const ch = new MessageChannel();
-    ch.port1.onmessage = () => resolve();
-    ch.port2.postMessage(null);
-  });
 }
 
 function modeledCosts(snap: StatsSnapshot): ModeledCost[] {
@@ -402,8 +396,9 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
       return;
     }
     if (performance.now() - lastMs >= STATUS_EVERY_MS) status("running");
-    // When the guest is idle, do not spin.
-    if (vm.idleSinceLastRun) await new Promise((r) => setTimeout(r, 5));
+    // When the guest is idle, do not spin (nor run its clock ahead of the host's).
+    const ms = vm.idleSinceLastRun ? pacer.waitMs(vm.nowNs()) : 0;
+    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
     else await yieldNow();
     if (gen !== generation) return;
   }
