@@ -2,7 +2,7 @@
 // generated guest runs, per case, a flag-writing instruction on random operands (ADD, SUB, CMP,
 // NEG, the logic operations, ADC/SBB, byte operations, RDTSC and NOPs, INC/DEC after a carry made three ways, SHL/SHR/SAR/SAL by constant
 // counts, IMUL in its three forms, 16-bit shifts and moves, MOVZX/MOVSX, some on memory
-// operands), then reads the flags every way
+// operands, rotates and shifts by CL whose flags are or are not read later), then reads the flags every way
 // there is: SETcc for all sixteen conditions, CMOVcc, a Jcc that leaves the block, PUSHFD. The
 // machine that compiles every block on sight must leave the same memory and registers as the
 // interpreter.
@@ -18,7 +18,7 @@ const CODE = 0x10000;
 const DATA = 0x100000;
 const CASE_BYTES = 64;
 /** The flag writers caseBytes knows. */
-const FORMS = 63;
+const FORMS = 75;
 
 /** One case's instructions; `out` is its 64-byte record at EDI. */
 function caseBytes(op: number, a: number, b: number, n: number, carry: number, cc: number): number[] {
@@ -97,6 +97,20 @@ function caseBytes(op: number, a: number, b: number, n: number, carry: number, c
     // Forms that leave the flags alone: RDTSC (EDX:EAX from the instruction count) and NOPs.
     [0x0f, 0x31, 0x89, 0x57, 0x30], // rdtsc; mov [edi+48], edx
     [0x66, 0x90, 0x0f, 0x1f, 0x44, 0x00, 0x00, 0x66, 0x0f, 0x1f, 0x04, 0x00], // xchg ax, ax; nop [eax+eax]; nop word [eax+eax]
+    // Rotates and shifts by CL: inline without flags where a later instruction replaces them all
+    // before anything reads them (vmm/jit/liveness.ts), by the core's shift() where they are seen.
+    [0xc1, 0xc0, n, 0x31, 0xd8], // rol eax, n; xor eax, ebx (dead)
+    [0xc1, 0xc8, n, 0x89, 0xc2, 0xc1, 0xc2, 0x03, 0x01, 0xd0], // ror eax, n; mov edx, eax; rol edx, 3; add eax, edx (dead)
+    [0xd1, 0xc0, 0x0f, 0xaf, 0xc3], // rol eax, 1; imul eax, ebx (dead)
+    [0xb1, n, 0xd3, 0xe0, 0x29, 0xd8], // mov cl, n; shl eax, cl; sub eax, ebx (dead)
+    [0xb1, n, 0xd3, 0xf8, 0x8d, 0x1c, 0x18, 0x39, 0xc3], // mov cl, n; sar eax, cl; lea ebx, [eax+ebx]; cmp ebx, eax (dead)
+    [0xc1, 0xc0, n], // rol eax, n (read by the SETccs)
+    [0xc1, 0xc8, n, 0x40], // ror eax, n; inc eax (CF read by the SETccs)
+    [0xc1, 0xc0, n, 0x8d, 0x5b, 0x01, 0x11, 0xd8], // rol eax, n; lea ebx, [ebx+1]; adc eax, ebx (CF read by ADC)
+    [0xc1, 0xc0, n, 0x89, 0x47, 0x30, 0x31, 0xd8], // rol eax, n; mov [edi+48], eax; xor eax, ebx (a store between)
+    [0xb1, n & 1 ? 0 : n, 0xd3, 0xc8, 0x01, 0xd8], // mov cl, 0 or n; ror eax, cl; add eax, ebx (dead)
+    [0xb1, n & 1 ? 0 : n, 0xd3, 0xe8], // mov cl, 0 or n; shr eax, cl (a zero count keeps the flags)
+    [0xc1, 0xc0, n, 0xc1, 0xe0, 0x00], // rol eax, n; shl eax, 0 (keeps them: read by the SETccs)
   ];
   if (FORMS !== forms.length) throw new Error(`FORMS is ${FORMS}, the forms are ${forms.length}`);
   code.push(...forms[op]);

@@ -14,6 +14,7 @@ import { CALLOUT_NAMES } from "../generated/abi.js";
 import { decodeInsn, type Insn } from "./decode.js";
 import { BlockEmitter, type ChainSpec, chainHelper, LOCALS, NEXT, type RegionMap, saveHelper } from "./emit.js";
 import { emitInline, inlineBranch } from "./forms.js";
+import { flagsDeadAfter } from "./liveness.js";
 import { encodeModule, I32, Op } from "./wasm.js";
 
 /** Guest instructions per region at most (it also ends at the page end). */
@@ -204,6 +205,7 @@ export class Jit {
         const last = j === bb.insns.length - 1 && bb.exits;
         // In bt kernel code a sensitive instruction is never inline: it is its callout.
         const sensitive = calloutOf !== null && insn.entry.bt.callout !== null;
+        em.flagsDead = flagsDeadAfter(bb.insns, j);
         if (sensitive || !emitInline(em, insn, last)) em.interpret(insn, last);
       });
       if (bb.next !== null) em.fallOut(bb.next);

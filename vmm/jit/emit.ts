@@ -86,6 +86,11 @@ export class BlockEmitter {
   pending = 0;
   /** Flags an inline instruction produced that the state block does not have yet (flags.ts). */
   flags: Pending | null = null;
+  /**
+   * The flags the instruction being emitted leaves are never observed (liveness.ts): a rotate
+   * or a shift by CL may then skip computing them.
+   */
+  flagsDead = false;
   /** Instructions emitted inline / through the interpreter (stats). */
   inline = 0;
   interpreted = 0;

@@ -98,19 +98,39 @@ function aluForm(mnem: string, form: string): Emitter {
 
 const SHIFT_KINDS: Record<number, "shl" | "shr" | "sar"> = { 4: "shl", 5: "shr", 6: "shl", 7: "sar" };
 const SHIFT_OPS = { shl: Op.i32Shl, shr: Op.i32ShrU, sar: Op.i32ShrS };
+/** ModRM.reg of the group's operations as wasm operators when their flags are not needed (no RCL/RCR). */
+const RESULT_OPS: Record<number, number> = {
+  0: Op.i32Rotl,
+  1: Op.i32Rotr,
+  4: Op.i32Shl,
+  5: Op.i32ShrU,
+  6: Op.i32Shl,
+  7: Op.i32ShrS,
+};
 
 /**
  * Shift group (C1 /r Ib, D1 /r, D3 /r CL). SHL/SHR/SAR by a constant count run inline with their
- * flags pending; rotates, counts in CL and a count of 0 (flags unchanged) use the core's shift().
+ * flags pending. Rotates and counts in CL run inline too where no one sees their flags
+ * (liveness.ts; wasm masks the count to 5 bits as x86 does); otherwise they, and a count of 0
+ * (flags unchanged), use the core's shift().
  */
 function shiftForm(count: "Ib" | "1" | "CL"): Emitter {
   return (em, insn) => {
     const n = count === "Ib" ? insn.imm[0] & 0x1f : 1;
     const kind = SHIFT_KINDS[insn.reg];
+    const resultOnly = em.flagsDead ? RESULT_OPS[insn.reg] : undefined;
     em.rm(insn, 4, "rw", () => {
       if (count !== "CL" && n !== 0 && kind) {
         em.c.get(FA).const(n).op(SHIFT_OPS[kind]).set(FR);
         em.setFlags({ kind, count: n });
+        return;
+      }
+      if (resultOnly !== undefined) {
+        // The pending flags stay as they are: they are replaced before anything can read them.
+        em.c.get(FA);
+        if (count === "CL") em.getReg(1);
+        else em.c.const(n);
+        em.c.op(resultOnly).set(FR);
         return;
       }
       coreShift(em, insn, count, 32);

@@ -55,6 +55,8 @@ export const Op = {
   i32Shl: 0x74,
   i32ShrS: 0x75,
   i32ShrU: 0x76,
+  i32Rotl: 0x77,
+  i32Rotr: 0x78,
   i32WrapI64: 0xa7,
   i64ExtendI32s: 0xac,
   i64Add: 0x7c,
