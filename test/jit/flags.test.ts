@@ -2,7 +2,8 @@
 // generated guest runs, per case, a flag-writing instruction on random operands (ADD, SUB, CMP,
 // NEG, the logic operations, ADC/SBB, byte operations, RDTSC and NOPs, INC/DEC after a carry made three ways, SHL/SHR/SAR/SAL by constant
 // counts, IMUL in its three forms, 16-bit shifts and moves, MOVZX/MOVSX, some on memory
-// operands, rotates and shifts by CL whose flags are or are not read later), then reads the flags every way
+// operands, rotates and shifts by CL whose flags are or are not read later, 16-bit ALU forms, and
+// moffs moves, BSWAP and PUSH r/m, which leave them alone), then reads the flags every way
 // there is: SETcc for all sixteen conditions, CMOVcc, a Jcc that leaves the block, PUSHFD. The
 // machine that compiles every block on sight must leave the same memory and registers as the
 // interpreter.
@@ -17,8 +18,10 @@ import { enterFlatProtectedMode } from "./flat-mode.js";
 const CODE = 0x10000;
 const DATA = 0x100000;
 const CASE_BYTES = 64;
+/** A fixed address for the moffs forms (below the records). */
+const SCRATCH = DATA - 0x100;
 /** The flag writers caseBytes knows. */
-const FORMS = 75;
+const FORMS = 88;
 
 /** One case's instructions; `out` is its 64-byte record at EDI. */
 function caseBytes(op: number, a: number, b: number, n: number, carry: number, cc: number): number[] {
@@ -111,6 +114,21 @@ function caseBytes(op: number, a: number, b: number, n: number, carry: number, c
     [0xb1, n & 1 ? 0 : n, 0xd3, 0xc8, 0x01, 0xd8], // mov cl, 0 or n; ror eax, cl; add eax, ebx (dead)
     [0xb1, n & 1 ? 0 : n, 0xd3, 0xe8], // mov cl, 0 or n; shr eax, cl (a zero count keeps the flags)
     [0xc1, 0xc0, n, 0xc1, 0xe0, 0x00], // rol eax, n; shl eax, 0 (keeps them: read by the SETccs)
+    // 16-bit ALU operations (their flags pending at 16 bits).
+    [0x66, 0x01, 0xd8], // add ax, bx
+    [0x66, 0x29, 0xd8], // sub ax, bx
+    [0x66, 0x3d, b & 0xff, (b >>> 8) & 0xff], // cmp ax, imm16
+    [0x66, 0x83, 0xc0, n | 0x80], // add ax, imm8 (negative)
+    [0x66, 0x85, 0xd8], // test ax, bx
+    [0x66, 0x31, 0xd8], // xor ax, bx
+    [0x66, 0x11, 0xd8], // adc ax, bx
+    [0x66, 0x19, 0xd8, 0x66, 0x81, 0xd9, 0x00, 0x80], // sbb ax, bx; sbb cx, 0x8000
+    [0x89, 0x47, 0x30, 0x66, 0x01, 0x5f, 0x31], // mov [edi+48], eax; add [edi+49], bx
+    [0x89, 0x47, 0x30, 0x66, 0x3b, 0x5f, 0x32], // mov [edi+48], eax; cmp bx, [edi+50]
+    // Forms that leave the flags alone: moffs moves, BSWAP, PUSH r/m.
+    [0xa3, ...d32(SCRATCH), 0x88, 0xd8, 0xa2, ...d32(SCRATCH + 1), 0xa1, ...d32(SCRATCH), 0xa0, ...d32(SCRATCH + 3)], // mov [m], eax; mov al, bl; mov [m+1], al; mov eax, [m]; mov al, [m+3]
+    [0x0f, 0xc8, 0x0f, 0xcb], // bswap eax; bswap ebx
+    [0x89, 0x47, 0x30, 0xff, 0x77, 0x30, 0x8f, 0x47, 0x34, 0xff, 0x34, 0x24, 0x5b], // mov [edi+48], eax; push dword [edi+48]; pop dword [edi+52]; push dword [esp]; pop ebx
   ];
   if (FORMS !== forms.length) throw new Error(`FORMS is ${FORMS}, the forms are ${forms.length}`);
   code.push(...forms[op]);
@@ -163,6 +181,7 @@ describe("flags held in compiled code's locals", () => {
     expect(jit.halted).toBe(true);
     for (let r = 0; r < 8; r++) expect(jit.reg(r) >>> 0, `register ${r}`).toBe(interp.reg(r) >>> 0);
     expect(jit.eflags >>> 0).toBe(interp.eflags >>> 0);
+    expect([...jit.ram.subarray(SCRATCH, SCRATCH + 16)]).toEqual([...interp.ram.subarray(SCRATCH, SCRATCH + 16)]);
     // Case by case, so that a difference names the instruction that made it.
     const bytes = cases.length * CASE_BYTES;
     const [mj, mi] = [jit.ram.subarray(DATA, DATA + bytes), interp.ram.subarray(DATA, DATA + bytes)];

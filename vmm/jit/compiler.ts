@@ -129,7 +129,7 @@ export class Jit {
         // FN_SAVE: the written registers.
         { params: [...record.written].map(() => I32), results: [] },
       ],
-      // In the order of emit.ts FN_*.
+      // In the order of functions.ts FN_*.
       imports: [
         { name: "step", type: 1 },
         { name: "cond", type: 2 },

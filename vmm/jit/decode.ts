@@ -116,8 +116,18 @@ export function decodeInsn(bytes: Uint8Array, at: number, eip: number, cs32: boo
         imm.push(o === "Jz" ? ((bytes[i] | (bytes[i + 1] << 8)) << 16) >> 16 : bytes[i] | (bytes[i + 1] << 8));
         i += 2;
       }
-    } else if (o === "Ap" || o === "Ob" || o === "Ov") {
-      i += o === "Ap" ? opBytes + 2 : addrsize32 ? 4 : 2;
+    } else if (o === "Ob" || o === "Ov") {
+      // MOV AL/eAX <-> moffs: a memory operand that is only a displacement (16-bit ones are
+      // marked as the interpreter's, as for ModRM).
+      if (addrsize32) {
+        mem = { seg: seg >= 0 ? seg : SEG_DS, base: -1, index: -1, scale: 0, disp: le32(bytes, i) };
+        i += 4;
+      } else {
+        mem = { seg: seg >= 0 ? seg : SEG_DS, base: -2, index: -1, scale: 0, disp: 0 };
+        i += 2;
+      }
+    } else if (o === "Ap") {
+      i += opBytes + 2;
     }
   }
   return {

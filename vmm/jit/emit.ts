@@ -14,26 +14,21 @@
 
 import * as L from "../generated/layout.js";
 import type { Insn, MemOperand } from "./decode.js";
-import { flushPending, type Pending, pendingCondition, reloadable, reloadPending, XA, XB, XC, XR } from "./flags.js";
+import {
+  flushPending,
+  type Narrow,
+  type Pending,
+  pendingCondition,
+  reloadable,
+  reloadPending,
+  XA,
+  XB,
+  XC,
+  XR,
+} from "./flags.js";
+import { FN_CALLOUT, FN_CHAIN, FN_COND, FN_INDIRECT, FN_LINK, FN_SAVE, FN_STEP } from "./functions.js";
 import { Code, Op } from "./wasm.js";
 
-// Function indices of the imports (compiler.ts declares them in this order).
-export const FN_STEP = 0;
-export const FN_COND = 1;
-export const FN_SHIFT = 2;
-/** core/jit/callbacks.ts jitRdtsc(): EDX:EAX = the TSC in the state block and 1, or 0 (interpret it). */
-export const FN_RDTSC = 3;
-/** core/bt/compiled.ts btJitCallout(code, eip, next): a bt-kernel region's sensitive instruction. */
-export const FN_CALLOUT = 4;
-/** core/bt/compiled.ts btJitIndirect(): a bt-kernel region's inline indirect branch completed. */
-export const FN_INDIRECT = 5;
-/** core/jit/enter.ts jitLink(cell, target): fills a stale chain link, returns the table index or 0. */
-export const FN_LINK = 6;
-// The module's own functions: the block (7, exported), then its helpers (saveHelper, chainHelper).
-/** Stores the block's written registers (its parameters) to the state block. */
-export const FN_SAVE = 8;
-/** chainHelper(cell, target, otherPage): the table index to chain to, or 0. */
-export const FN_CHAIN = 9;
 /** Written registers from which storing them calls FN_SAVE rather than storing inline. */
 const SAVE_CALL_FROM = 3;
 
@@ -474,10 +469,10 @@ export class BlockEmitter {
   }
 
   /**
-   * FR = FA op FB, its flags pending: 32 bits, or 8 (`byte`: FA and FB hold 8-bit values and
-   * FR is masked to 8 bits). ADC and SBB add or subtract the carry flag too.
+   * FR = FA op FB, its flags pending, on `bits` bits (FA and FB hold values of that width and FR
+   * is masked to it). ADC and SBB add or subtract the carry flag too.
    */
-  alu(kind: AluKind, byte = false): void {
+  alu(kind: AluKind, bits: Narrow | 32 = 32): void {
     const c = this.c;
     if (kind === "adc" || kind === "sbb") {
       // The carry in (from the pending flags, or the core's), before they are replaced.
@@ -495,11 +490,11 @@ export class BlockEmitter {
       else if (kind === "or") c.op(Op.i32Or);
       else c.op(Op.i32Xor);
     }
-    if (byte) c.const(0xff).op(Op.i32And);
+    if (bits !== 32) c.const(bits === 8 ? 0xff : 0xffff).op(Op.i32And);
     c.set(FR);
     const pending =
       kind === "cmp" ? "sub" : kind === "add" || kind === "sub" || kind === "adc" || kind === "sbb" ? kind : "logic";
-    this.setFlags(byte ? { kind: pending, byte } : { kind: pending });
+    this.setFlags(bits !== 32 ? { kind: pending, bits } : { kind: pending });
   }
 
   /** Pushes condition `cc` (1 when it holds): from the pending flags, else the core's routine. */

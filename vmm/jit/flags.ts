@@ -14,6 +14,7 @@
 // INC/DEC, the computed bits for shifts and IMUL (which the interpreter computes eagerly).
 
 import * as L from "../generated/layout.js";
+import { FN_COND } from "./functions.js";
 import { type Code, Op } from "./wasm.js";
 
 // Locals holding the pending operation's operands and result (emit.ts allocates them).
@@ -29,25 +30,35 @@ const FLAGS_ARITH = 0x8d5;
 const LAZY_OP = { add: 0, adc: 0, sub: 2, sbb: 2, logic: 4, inc: 5, dec: 6 } as const;
 
 /**
- * The flags of the last inline flag-writing instruction, not yet in the state block. `byte`:
- * an 8-bit operation, whose XA, XB and XR hold 8-bit values.
+ * The flags of the last inline flag-writing instruction, not yet in the state block. `bits`:
+ * an 8- or 16-bit operation, whose XA, XB and XR hold values of that width (32 when absent).
  */
 export type Pending =
-  | { kind: "add" | "sub"; byte?: boolean } // XA op XB = XR
-  | { kind: "adc" | "sbb"; byte?: boolean } // XA op XB op XC = XR, XC the carry in (0 or 1)
-  | { kind: "logic"; byte?: boolean } // AND/OR/XOR/TEST: XR
-  | { kind: "inc" | "dec" } // XA +/- 1 = XR, the kept carry in XC
+  | { kind: "add" | "sub"; bits?: Narrow } // XA op XB = XR
+  | { kind: "adc" | "sbb"; bits?: Narrow } // XA op XB op XC = XR, XC the carry in (0 or 1)
+  | { kind: "logic"; bits?: Narrow } // AND/OR/XOR/TEST: XR
+  // XA +/- 1 = XR, the kept carry in XC, or (carryInState) the state block's CF, not read yet:
+  // the state block keeps the flags from before the INC/DEC until they are flushed, and after a
+  // flush its CF is the kept carry, so the core's condition routine gives it whenever it is needed.
+  | { kind: "inc" | "dec"; carryInState?: boolean }
   | { kind: "shl" | "shr" | "sar"; count: number } // XA shifted by count (1..31) = XR
   | { kind: "imul" }; // XR the low half, XC the overflow
 
+/** The operand widths below 32 bits that ALU operations keep pending. */
+export type Narrow = 8 | 16;
+
 /** The operation's width in bits. */
 function bits(p: Pending): number {
-  return "byte" in p && p.byte ? 8 : 32;
+  return ("bits" in p && p.bits) || 32;
 }
 /** Pushes bit `bits(p) - 1` of the value on the stack (0 or 1). */
 function topBit(c: Code, p: Pending): void {
   if (bits(p) === 32) c.const(31).op(Op.i32ShrU);
-  else c.const(7).op(Op.i32ShrU).const(1).op(Op.i32And);
+  else
+    c.const(bits(p) - 1)
+      .op(Op.i32ShrU)
+      .const(1)
+      .op(Op.i32And);
 }
 
 /** Pushes the carry flag (0 or 1) of pending flags `p`. */
@@ -86,8 +97,15 @@ function carry(c: Code, p: Pending): void {
         .op(Op.i32And);
       return;
     default:
-      c.get(XC);
+      keptCarry(c, p);
   }
+}
+
+/** Pushes the carry INC/DEC (or IMUL's overflow) leave: XC, or the state block's CF. */
+function keptCarry(c: Code, p: Pending): void {
+  if ((p.kind === "inc" || p.kind === "dec") && p.carryInState)
+    c.const(2).call(FN_COND); // condition B: CF
+  else c.get(XC);
 }
 
 /** Pushes the overflow flag (0 or 1) of pending flags `p`. */
@@ -133,7 +151,7 @@ const parity = (c: Code) => c.get(XR).const(0xff).op(Op.i32And).op(Op.i32Popcnt)
 /** Pushes condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc: 1 when it holds) from `p`. */
 export function pendingCondition(c: Code, p: Pending, cc: number): void {
   const base = cc >> 1;
-  // (For a byte CMP only the unsigned and equality forms read XA and XB directly.)
+  // (For a byte or word CMP only the unsigned and equality forms read XA and XB directly.)
   if (p.kind === "sub" && base !== 5 && (bits(p) === 32 || base < 4)) {
     // The comparison itself: CMP a, b and then JB is a < b unsigned, and so on.
     switch (base) {
@@ -234,7 +252,9 @@ export function flushPending(c: Code, p: Pending): void {
       return;
     case "inc":
     case "dec":
-      c.const(L.S_EFLAGS).loadAt(L.S_EFLAGS).const(~FLAG_CF).op(Op.i32And).get(XC).op(Op.i32Or).store(Op.i32Store);
+      c.const(L.S_EFLAGS);
+      keptCarry(c, p); // (before the state block's EFLAGS is read: the routine may settle it)
+      c.set(XC).loadAt(L.S_EFLAGS).const(~FLAG_CF).op(Op.i32And).get(XC).op(Op.i32Or).store(Op.i32Store);
       storeConst(c, L.S_LAZY_OP, LAZY_OP[p.kind]);
       storeLocal(c, L.S_LAZY_SRC1, XA);
       storeConst(c, L.S_LAZY_SRC2, 1);
@@ -271,10 +291,10 @@ export function reloadable(p: Pending): boolean {
 /** Reads the locals of (reloadable) `p` back from what the interpreter left in the state block. */
 export function reloadPending(c: Code, p: Pending): void {
   const two = p.kind === "add" || p.kind === "sub" || p.kind === "adc" || p.kind === "sbb";
-  // (The interpreter's byte operands are 8-bit values already; the mask keeps XA..XR so anyway.)
+  // (The mask keeps XA..XR at the operation's width whatever the interpreter stored.)
   const load = (addr: number, local: number) => {
     c.loadAt(addr);
-    if (bits(p) === 8) c.const(0xff).op(Op.i32And);
+    if (bits(p) !== 32) c.const(bits(p) === 8 ? 0xff : 0xffff).op(Op.i32And);
     c.set(local);
   };
   if (p.kind !== "logic") load(L.S_LAZY_SRC1, XA);

@@ -6,21 +6,9 @@
 
 import * as L from "../generated/layout.js";
 import type { Insn } from "./decode.js";
-import {
-  type AluKind,
-  type BlockEmitter,
-  EA,
-  FA,
-  FB,
-  FN_COND,
-  FN_RDTSC,
-  FN_SHIFT,
-  FR,
-  HOST,
-  SEG_SS,
-  V,
-} from "./emit.js";
+import { type AluKind, type BlockEmitter, EA, FA, FB, FR, HOST, SEG_SS, V } from "./emit.js";
 import { pendingCarry, XC, XR } from "./flags.js";
+import { FN_RDTSC, FN_SHIFT } from "./functions.js";
 import { Op } from "./wasm.js";
 
 /** Emits `insn`; `last`: it ends the block. False when it emitted nothing (the form is left to the interpreter). */
@@ -41,49 +29,47 @@ const INLINE_KIND: Record<string, AluKind> = {
   TEST: "test",
 };
 
-/** FR = FA op FB on 32 or 8 bits, its flags pending. */
-function aluOp(em: BlockEmitter, mnem: string, size: 1 | 4): void {
-  em.alu(INLINE_KIND[mnem], size === 1);
+/** FR = FA op FB on 8, 16 or 32 bits, its flags pending. */
+function aluOp(em: BlockEmitter, mnem: string, size: 1 | 2 | 4): void {
+  em.alu(INLINE_KIND[mnem], size === 1 ? 8 : size === 2 ? 16 : 32);
 }
 
 const stores = (mnem: string) => mnem !== "CMP" && mnem !== "TEST";
 
-/** ALU forms: Ev,Gv  Gv,Ev  eAX,Iz  Ev,Iz  Ev,Ibs (and their byte forms). */
-function aluForm(mnem: string, form: string): Emitter {
-  const size: 1 | 4 = /Eb|Gb|AL/.test(form) ? 1 : 4;
+/**
+ * ALU forms: Ev,Gv  Gv,Ev  eAX,Iz  Ev,Iz  Ev,Ibs at 32 or (`size` 2) 16 bits, and their byte
+ * forms (Eb,Gb  Gb,Eb  AL,Ib  Eb,Ib).
+ */
+function aluForm(mnem: string, form: string, size: 1 | 2 | 4): Emitter {
+  const mask = size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff;
   return (em, insn) => {
     const c = em.c;
+    const getReg = (r: number) => (size === 4 ? em.getReg(r) : size === 2 ? em.getReg16(r) : em.getReg8(r));
+    const setReg = (r: number) => {
+      if (size === 4) {
+        c.get(FR);
+        em.setReg(r);
+      } else if (size === 2) em.setReg16(r, FR);
+      else em.setReg8(r, FR);
+    };
     const src = () => {
-      if (form === "EvGv") em.getReg(insn.reg);
-      else if (form === "EbGb") em.getReg8(insn.reg);
-      else c.const(size === 1 ? insn.imm[0] & 0xff : insn.imm[0]);
+      if (form === "EvGv" || form === "EbGb") getReg(insn.reg);
+      else c.const(insn.imm[0] & mask);
       c.set(FB);
     };
     if (form === "AXIz" || form === "ALIb") {
-      if (size === 4) em.getReg(0);
-      else em.getReg8(0);
+      getReg(0);
       c.set(FA);
       src();
       aluOp(em, mnem, size);
-      if (stores(mnem)) {
-        if (size === 4) {
-          c.get(FR);
-          em.setReg(0);
-        } else em.setReg8(0, FR);
-      }
+      if (stores(mnem)) setReg(0);
     } else if (form === "GvEv" || form === "GbEb") {
       em.rm(insn, size, "r", () => {
         c.get(FA).set(FB);
-        if (size === 4) em.getReg(insn.reg);
-        else em.getReg8(insn.reg);
+        getReg(insn.reg);
         c.set(FA);
         aluOp(em, mnem, size);
-        if (stores(mnem)) {
-          if (size === 4) {
-            c.get(FR);
-            em.setReg(insn.reg);
-          } else em.setReg8(insn.reg, FR);
-        }
+        if (stores(mnem)) setReg(insn.reg);
       });
     } else {
       em.rm(insn, size, stores(mnem) ? "rw" : "r", () => {
@@ -192,14 +178,18 @@ function incDec(inc: boolean, opcodeReg: boolean): Emitter {
   return (em, insn) => {
     const c = em.c;
     const body = () => {
-      if (em.flags) pendingCarry(c, em.flags);
-      else c.const(2).call(FN_COND); // condition B: CF
-      c.set(XC);
+      // The carry INC/DEC keep: from pending flags when there are some, else left in the state
+      // block until something reads it (a loop's INC at the top of a basic block reads nothing).
+      const prev = em.flags;
+      const carryInState =
+        prev === null || ((prev.kind === "inc" || prev.kind === "dec") && prev.carryInState === true);
+      if (prev && !carryInState) pendingCarry(c, prev);
+      if (!carryInState) c.set(XC);
       c.get(FA)
         .const(1)
         .op(inc ? Op.i32Add : Op.i32Sub)
         .set(FR);
-      em.setFlags({ kind: inc ? "inc" : "dec" });
+      em.setFlags(carryInState ? { kind: inc ? "inc" : "dec", carryInState } : { kind: inc ? "inc" : "dec" });
     };
     if (opcodeReg) {
       const r = insn.opcode & 7;
@@ -231,6 +221,30 @@ function exitToV(em: BlockEmitter, insn: Insn): void {
  * A form that is one r/m operand of `size` bytes and a body (mode as BlockEmitter.rm): the body
  * reads FA and/or sets FR.
  */
+/** MOV AL/EAX from (`store` false) or to a memory offset, `size` 1 or 4 bytes. */
+function moffsForm(size: 1 | 4, store: boolean): Emitter {
+  return (em, insn) => {
+    const m = insn.mem;
+    if (!m) return false;
+    const c = em.c;
+    em.withMemory(insn, m, size, store, () => {
+      if (store) {
+        c.get(HOST);
+        em.getReg(0);
+        c.store(size === 4 ? Op.i32Store : Op.i32Store8);
+      } else if (size === 4) {
+        c.get(HOST).load(Op.i32Load);
+        em.setReg(0);
+      } else {
+        c.get(HOST).load(Op.i32Load8u).set(FA);
+        em.setReg8(0, FA);
+      }
+    });
+    em.retired();
+    return true;
+  };
+}
+
 function rmForm(size: 1 | 2 | 4, mode: "r" | "w" | "rw", body: (em: BlockEmitter, insn: Insn) => void): Emitter {
   return (em, insn) => {
     em.rm(insn, size, mode, () => body(em, insn));
@@ -310,6 +324,22 @@ const EMITTERS: Record<string, Emitter> = {
     em.c.set(FR);
   }),
   MOV_EbIb: rmForm(1, "w", (em, insn) => em.c.const(insn.imm[0] & 0xff).set(FR)),
+  // MOV between AL/EAX and a memory offset (A0-A3; decode.ts makes the offset a MemOperand).
+  MOV_AXOv_32: moffsForm(4, false),
+  MOV_OvAX_32: moffsForm(4, true),
+  MOV_ALOb: moffsForm(1, false),
+  MOV_ObAL: moffsForm(1, true),
+  BSWAP_Zd: (em, insn) => {
+    // Bytes 3 and 1 rotated down into 0 and 2, bytes 2 and 0 rotated up into 1 and 3.
+    const r = insn.opcode & 7;
+    em.getReg(r);
+    em.c.const(0xff00ff00).op(Op.i32And).const(8).op(Op.i32Rotl);
+    em.getReg(r);
+    em.c.const(0x00ff00ff).op(Op.i32And).const(8).op(Op.i32Rotr).op(Op.i32Or);
+    em.setReg(r);
+    em.retired();
+    return true;
+  },
   MOV_GbEb: rmForm(1, "r", (em, insn) => em.setReg8(insn.reg, FA)),
   // 16-bit moves and zero/sign extensions: Linux's inflate and string code run on them.
   MOV_EvGv_16: rmForm(2, "w", (em, insn) => {
@@ -417,6 +447,16 @@ const EMITTERS: Record<string, Emitter> = {
     return true;
   },
   PUSH_Zv_32: (em, insn) => push(em, insn, () => em.getReg(insn.opcode & 7)),
+  // PUSH r/m: the operand is read first (its fault comes before the push's), then pushed.
+  PUSH_Ev_32: (em, insn) => {
+    if (!em.ss32) return false;
+    em.rm(insn, 4, "r", () => {
+      em.c.get(FA).set(V);
+      em.push(insn, V);
+    });
+    em.retired();
+    return true;
+  },
   PUSH_Iz_32: (em, insn) => push(em, insn, () => em.c.const(insn.imm[0])),
   PUSH_Ibs_32: (em, insn) => push(em, insn, () => em.c.const(insn.imm[0])),
   POP_Zv_32: (em, insn) => {
@@ -553,8 +593,11 @@ function push(em: BlockEmitter, insn: Insn, value: () => void): boolean {
 }
 
 for (const m of [...ALU_NAMES, "TEST"]) {
-  for (const form of ["EvGv", "GvEv", "AXIz", "EvIz", "EvIbs"]) EMITTERS[`${m}_${form}_32`] = aluForm(m, form);
-  for (const form of ["EbGb", "GbEb", "ALIb", "EbIb"]) EMITTERS[`${m}_${form}`] = aluForm(m, form);
+  for (const form of ["EvGv", "GvEv", "AXIz", "EvIz", "EvIbs"]) {
+    EMITTERS[`${m}_${form}_32`] = aluForm(m, form, 4);
+    EMITTERS[`${m}_${form}_16`] = aluForm(m, form, 2);
+  }
+  for (const form of ["EbGb", "GbEb", "ALIb", "EbIb"]) EMITTERS[`${m}_${form}`] = aluForm(m, form, 1);
 }
 for (const m of ["ROL", "ROR", "RCL", "RCR", "SHL", "SHR", "SAR"]) {
   EMITTERS[`${m}_EvIb_32`] = shiftForm("Ib");
