@@ -57,7 +57,8 @@ export const FR = 14;
 // 15..18: the pending flags' locals (flags.ts XA, XB, XR, XC).
 /** The basic block the region's dispatch goes to next (compiler.ts). */
 export const NEXT = 19;
-export const LOCALS = 20;
+// 20, 21: a deferred shift's operand and count (flags.ts XS, XN).
+export const LOCALS = 22;
 
 export const SEG_ES = 0;
 export const SEG_SS = 2;
@@ -497,8 +498,29 @@ export class BlockEmitter {
     this.setFlags(bits !== 32 ? { kind: pending, bits } : { kind: pending });
   }
 
+  /**
+   * The flags of a shift or rotate whose result was computed inline become the core's shift()
+   * of the operand and count, deferred until a flush (flags.ts "deferred"). `operands` stores
+   * them in XS and XN. `replacesCarry`: the count is a nonzero constant, so CF and OF come from
+   * this operation alone and an earlier deferred one's need never be computed.
+   */
+  deferShift(op: number, replacesCarry: boolean, operands: () => void): void {
+    let base = this.flags;
+    if (base?.kind === "deferred") {
+      // Its XS and XN are about to be overwritten.
+      if (replacesCarry) base = base.base;
+      else {
+        this.settleFlags();
+        base = null;
+      }
+    }
+    operands();
+    this.flags = { kind: "deferred", op, base };
+  }
+
   /** Pushes condition `cc` (1 when it holds): from the pending flags, else the core's routine. */
   condition(cc: number): void {
+    if (this.flags?.kind === "deferred") this.settleFlags();
     if (this.flags) pendingCondition(this.c, this.flags, cc);
     else this.c.const(cc).call(FN_COND);
   }

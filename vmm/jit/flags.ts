@@ -14,7 +14,7 @@
 // INC/DEC, the computed bits for shifts and IMUL (which the interpreter computes eagerly).
 
 import * as L from "../generated/layout.js";
-import { FN_COND } from "./functions.js";
+import { FN_COND, FN_SHIFT } from "./functions.js";
 import { type Code, Op } from "./wasm.js";
 
 // Locals holding the pending operation's operands and result (emit.ts allocates them).
@@ -23,6 +23,9 @@ export const XB = 16;
 export const XR = 17;
 /** INC/DEC: the carry they keep; IMUL: the overflow (CF = OF). */
 export const XC = 18;
+/** A deferred shift's operand and count (emit.ts allocates them after NEXT). */
+export const XS = 20;
+export const XN = 21;
 
 const FLAG_CF = 0x1;
 const FLAGS_ARITH = 0x8d5;
@@ -41,8 +44,14 @@ export type Pending =
   // the state block keeps the flags from before the INC/DEC until they are flushed, and after a
   // flush its CF is the kept carry, so the core's condition routine gives it whenever it is needed.
   | { kind: "inc" | "dec"; carryInState?: boolean }
-  | { kind: "shl" | "shr" | "sar"; count: number } // XA shifted by count (1..31) = XR
-  | { kind: "imul" }; // XR the low half, XC the overflow
+  | { kind: "shl" | "shr" | "sar"; count: number; bits?: 16 } // XA shifted by count (1..31; 1..15 at 16 bits) = XR
+  | { kind: "imul" } // XR the low half, XC the overflow
+  // A shift or rotate whose result was computed inline and whose flags are the core's shift()
+  // of XS by XN (op: its jitShift code), applied over `base` (the flags before it) only when
+  // flushed. Rotates keep SF, ZF, AF and PF and a count in CL may be zero, so there is no
+  // cheap formula; mostly nothing reads them (MD5's ROL, SHA-256's ROR are followed by an ADD),
+  // and a fault, an exit or a reader flushes them exactly as the interpreter would have left them.
+  | { kind: "deferred"; op: number; base: Pending | null };
 
 /** The operand widths below 32 bits that ALU operations keep pending. */
 export type Narrow = 8 | 16;
@@ -82,7 +91,7 @@ function carry(c: Code, p: Pending): void {
       return;
     case "shl":
       c.get(XA)
-        .const(32 - p.count)
+        .const(bits(p) - p.count)
         .op(Op.i32ShrU)
         .const(1)
         .op(Op.i32And);
@@ -128,13 +137,19 @@ function overflow(c: Code, p: Pending): void {
       c.get(XA).const(0x80000000).op(Op.i32Eq);
       return;
     case "shl":
-      c.get(XR).const(31).op(Op.i32ShrU);
+      topBit(c.get(XR), p);
       carry(c, p);
       c.op(Op.i32Xor);
       return;
     case "shr":
       // As the interpreter: the top two bits of the result (MSB of the source for a count of 1).
-      c.get(XR).const(31).op(Op.i32ShrU).get(XR).const(30).op(Op.i32ShrU).const(1).op(Op.i32And).op(Op.i32Xor);
+      topBit(c.get(XR), p);
+      c.get(XR)
+        .const(bits(p) - 2)
+        .op(Op.i32ShrU)
+        .const(1)
+        .op(Op.i32And)
+        .op(Op.i32Xor);
       return;
     case "imul":
       c.get(XC);
@@ -148,8 +163,12 @@ const zero = (c: Code) => c.get(XR).op(Op.i32Eqz);
 const sign = (c: Code, p: Pending) => topBit(c.get(XR), p);
 const parity = (c: Code) => c.get(XR).const(0xff).op(Op.i32And).op(Op.i32Popcnt).const(1).op(Op.i32And).op(Op.i32Eqz);
 
-/** Pushes condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc: 1 when it holds) from `p`. */
+/**
+ * Pushes condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc: 1 when it holds) from `p`
+ * (not "deferred": those are flushed before they are read).
+ */
 export function pendingCondition(c: Code, p: Pending, cc: number): void {
+  if (p.kind === "deferred") throw new Error("jit: a condition of deferred flags");
   const base = cc >> 1;
   // (For a byte or word CMP only the unsigned and equality forms read XA and XB directly.)
   if (p.kind === "sub" && base !== 5 && (bits(p) === 32 || base < 4)) {
@@ -215,8 +234,9 @@ export function pendingCondition(c: Code, p: Pending, cc: number): void {
   if (cc & 1) c.op(Op.i32Eqz);
 }
 
-/** Pushes the carry `p` leaves (for INC/DEC, which keep it). */
+/** Pushes the carry `p` leaves (for INC/DEC, which keep it; not "deferred" flags). */
 export function pendingCarry(c: Code, p: Pending): void {
+  if (p.kind === "deferred") throw new Error("jit: the carry of deferred flags");
   carry(c, p);
 }
 
@@ -230,6 +250,10 @@ function storeConst(c: Code, addr: number, v: number): void {
 /** Writes pending flags `p` to the state block as the interpreter would have written them. */
 export function flushPending(c: Code, p: Pending): void {
   switch (p.kind) {
+    case "deferred":
+      if (p.base) flushPending(c, p.base);
+      c.const(p.op).get(XS).get(XN).call(FN_SHIFT).op(Op.drop);
+      return;
     case "add":
     case "sub":
     case "adc":

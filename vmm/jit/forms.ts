@@ -7,7 +7,7 @@
 import * as L from "../generated/layout.js";
 import type { Insn } from "./decode.js";
 import { type AluKind, type BlockEmitter, EA, FA, FB, FR, HOST, SEG_SS, V } from "./emit.js";
-import { pendingCarry, XC, XR } from "./flags.js";
+import { pendingCarry, XC, XN, XR, XS } from "./flags.js";
 import { FN_RDTSC, FN_SHIFT } from "./functions.js";
 import { Op } from "./wasm.js";
 
@@ -96,30 +96,40 @@ const RESULT_OPS: Record<number, number> = {
 
 /**
  * Shift group (C1 /r Ib, D1 /r, D3 /r CL). SHL/SHR/SAR by a constant count run inline with their
- * flags pending. Rotates and counts in CL run inline too where no one sees their flags
- * (liveness.ts; wasm masks the count to 5 bits as x86 does); otherwise they, and a count of 0
- * (flags unchanged), use the core's shift().
+ * flags pending. ROL/ROR and counts in CL compute their result inline and their flags only when
+ * something can see them (liveness.ts: never; flags.ts "deferred": at the next flush, by the
+ * core's shift()). RCL/RCR, which read CF, use the core's shift().
  */
 function shiftForm(count: "Ib" | "1" | "CL"): Emitter {
   return (em, insn) => {
     const n = count === "Ib" ? insn.imm[0] & 0x1f : 1;
     const kind = SHIFT_KINDS[insn.reg];
-    const resultOnly = em.flagsDead ? RESULT_OPS[insn.reg] : undefined;
     em.rm(insn, 4, "rw", () => {
       if (count !== "CL" && n !== 0 && kind) {
         em.c.get(FA).const(n).op(SHIFT_OPS[kind]).set(FR);
         em.setFlags({ kind, count: n });
         return;
       }
-      if (resultOnly !== undefined) {
-        // The pending flags stay as they are: they are replaced before anything can read them.
-        em.c.get(FA);
-        if (count === "CL") em.getReg(1);
-        else em.c.const(n);
-        em.c.op(resultOnly).set(FR);
+      const op = RESULT_OPS[insn.reg];
+      if (op === undefined) {
+        coreShift(em, insn, count, 32); // RCL, RCR: they read CF
         return;
       }
-      coreShift(em, insn, count, 32);
+      if (count !== "CL" && n === 0) {
+        em.c.get(FA).set(FR); // nothing changes, the flags neither
+        return;
+      }
+      // The result inline (wasm masks the count to 5 bits as x86 does); the flags not at all
+      // where no one sees them, else deferred to the core's shift() at the next flush.
+      if (count === "CL") {
+        em.getReg(1);
+        em.c.const(0xff).op(Op.i32And).set(FB);
+      } else em.c.const(n).set(FB);
+      em.c.get(FA).get(FB).op(op).set(FR);
+      if (em.flagsDead) return; // the pending flags are replaced before anything can read them
+      em.deferShift(insn.reg, count !== "CL", () => {
+        em.c.get(FA).set(XS).get(FB).set(XN);
+      });
     });
     em.retired();
     return true;
@@ -139,11 +149,43 @@ function coreShift(em: BlockEmitter, insn: Insn, count: "Ib" | "1" | "CL", size:
   em.c.call(FN_SHIFT).set(FR);
 }
 
-/** The 16-bit shift group: the operand inline, the shift and its flags by the core's shift(). */
+/**
+ * The 16-bit shift group: SHL/SHR/SAR by a constant count below 16 inline with their flags
+ * pending at 16 bits, ROL/ROR by a constant with their flags deferred; RCL/RCR, counts in CL
+ * and larger shift counts by the core's shift().
+ */
 function shift16Form(count: "Ib" | "1" | "CL"): Emitter {
   return (em, insn) => {
+    const n = count === "Ib" ? insn.imm[0] & 0x1f : 1;
+    const kind = SHIFT_KINDS[insn.reg];
     em.rm(insn, 2, "rw", () => {
-      coreShift(em, insn, count, 16);
+      const c = em.c;
+      if ((insn.reg === 0 || insn.reg === 1) && count !== "CL") {
+        // ROL/ROR r/m16 by a constant (a byte swap is ROL AX, 8): the result inline, the flags
+        // deferred (no change at all for a count of 0; a multiple of 16 changes only them).
+        const k = n & 15;
+        if (k === 0) c.get(FA).set(FR);
+        else {
+          const [up, down] = insn.reg === 0 ? [k, 16 - k] : [16 - k, k];
+          c.get(FA).const(up).op(Op.i32Shl).get(FA).const(down).op(Op.i32ShrU).op(Op.i32Or);
+          c.const(0xffff).op(Op.i32And).set(FR);
+        }
+        if (n !== 0 && !em.flagsDead)
+          em.deferShift(insn.reg | (16 << 8), true, () => c.get(FA).set(XS).const(n).set(XN));
+        return;
+      }
+      if (count === "CL" || n === 0 || n >= 16 || !kind) {
+        coreShift(em, insn, count, 16);
+        return;
+      }
+      c.get(FA);
+      if (kind === "sar")
+        c.const(16)
+          .op(Op.i32Shl)
+          .const(16 + n);
+      else c.const(n);
+      c.op(SHIFT_OPS[kind]).const(0xffff).op(Op.i32And).set(FR);
+      em.setFlags({ kind, count: n, bits: 16 });
     });
     em.retired();
     return true;
@@ -180,6 +222,7 @@ function incDec(inc: boolean, opcodeReg: boolean): Emitter {
     const body = () => {
       // The carry INC/DEC keep: from pending flags when there are some, else left in the state
       // block until something reads it (a loop's INC at the top of a basic block reads nothing).
+      if (em.flags?.kind === "deferred") em.settleFlags();
       const prev = em.flags;
       const carryInState =
         prev === null || ((prev.kind === "inc" || prev.kind === "dec") && prev.carryInState === true);

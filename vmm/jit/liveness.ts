@@ -2,10 +2,10 @@
 //
 // Rotates (they change CF and OF and keep the other four) and shifts by CL (a count of zero
 // changes nothing) cannot keep their flags pending in locals the way ADD or SHL by a constant
-// do, so compiled code asks the core's shift() for them, which settles every pending flag into
-// the state block first. Most of the time nothing reads those flags: hash and checksum loops
-// (MD5's ROL, SHA-256's ROR) follow a rotate with an XOR or an ADD that replaces all six. Then
-// the rotate needs no flags at all, only its result.
+// do: compiled code defers them to the core's shift() at the next flush (flags.ts "deferred"),
+// which still costs the locals and, at every exit, the call. Most of the time nothing reads
+// them at all: hash and checksum loops (MD5's ROL, SHA-256's ROR) follow a rotate with an XOR
+// or an ADD that replaces all six. Then the rotate needs no flags, only its result.
 //
 // "Nobody can see them" means: before any instruction reads a flag, every flag is written again
 // by an instruction that cannot fault, exit or call into the interpreter on the way (a fault
