@@ -194,6 +194,7 @@ export class Jit {
     const c = em.c;
     const k = bbs.length;
     em.loadRegs();
+    em.loadLeft();
     c.loopVoid();
     for (let i = 0; i < k; i++) c.blockVoid();
     c.get(NEXT).op(Op.brTable).u32(k);

@@ -8,9 +8,10 @@
 // an emitter always runs through the interpreter (core/jit/enter.ts jitStep), so every form is
 // covered. Flags stay in locals until something outside the block could read them (flags.ts).
 //
-// Instruction counting: inline instructions are counted at compile time and added to RUN_RETIRED
-// before every call into the interpreter and at every exit, so devices always see the exact
-// virtual time and run(budget) retires exactly its budget.
+// Instruction counting: inline instructions are counted at compile time, kept in a local (the
+// budget left) across the region's basic blocks, and written to RUN_RETIRED before every call
+// into the interpreter and at every exit, so devices always see the exact virtual time and
+// run(budget) retires exactly its budget.
 
 import * as L from "../generated/layout.js";
 import type { Insn, MemOperand } from "./decode.js";
@@ -58,7 +59,13 @@ export const FR = 14;
 /** The basic block the region's dispatch goes to next (compiler.ts). */
 export const NEXT = 19;
 // 20, 21: a deferred shift's operand and count (flags.ts XS, XN).
-export const LOCALS = 22;
+/**
+ * The budget left: RUN_LIMIT minus the instructions retired so far. Transfers between the
+ * region's basic blocks count in this local only; RUN_RETIRED is brought up to date from it at
+ * every exit and before every call into the core (addRetired).
+ */
+const LEFT = 22;
+export const LOCALS = 23;
 
 export const SEG_ES = 0;
 export const SEG_SS = 2;
@@ -197,9 +204,21 @@ export class BlockEmitter {
         .get(r)
         .store(Op.i32Store);
   }
+  /**
+   * RUN_RETIRED = the count so far (from LEFT: transfers inside the region leave it behind)
+   * plus `n`; LEFT follows. Emitted even for 0, since RUN_RETIRED may lag on this path.
+   */
   addRetired(n: number): void {
-    if (n === 0) return;
-    this.c.const(L.S_RUN_RETIRED).const(L.S_RUN_RETIRED).load(Op.i32Load).const(n).op(Op.i32Add).store(Op.i32Store);
+    const c = this.c;
+    c.const(L.S_RUN_RETIRED).loadAt(L.S_RUN_LIMIT).get(LEFT).op(Op.i32Sub);
+    if (n !== 0) c.const(n).op(Op.i32Add);
+    c.store(Op.i32Store);
+    if (n !== 0) c.get(LEFT).const(n).op(Op.i32Sub).set(LEFT);
+  }
+
+  /** LEFT from the state block (at entry, and after the core ran an instruction). */
+  loadLeft(): void {
+    this.c.loadAt(L.S_RUN_LIMIT).loadAt(L.S_RUN_RETIRED).op(Op.i32Sub).set(LEFT);
   }
 
   /** Leaves the block with EIP = the value `target()` pushes, `extra` more instructions retired. */
@@ -292,6 +311,7 @@ export class BlockEmitter {
     this.ret();
     this.c.op(Op.end);
     this.loadRegs();
+    this.loadLeft();
     // The interpreter read the flushed flags and left its own in the state block.
     this.flags = null;
   }
@@ -305,6 +325,7 @@ export class BlockEmitter {
     this.c.ifVoid();
     this.ret();
     this.c.op(Op.end);
+    this.loadLeft();
     this.addRetired(-(this.pending + 1));
     this.loadRegs(written);
   }
@@ -555,8 +576,10 @@ export class BlockEmitter {
     if (bb === undefined) return false;
     const c = this.c;
     this.flushFlags();
-    this.addRetired(this.pending + extra);
-    c.loadAt(L.S_RUN_LIMIT).loadAt(L.S_RUN_RETIRED).op(Op.i32Sub).const(bb.count).op(Op.i32LtS).ifVoid();
+    const n = this.pending + extra;
+    if (n !== 0) c.get(LEFT).const(n).op(Op.i32Sub).set(LEFT);
+    c.get(LEFT).const(bb.count).op(Op.i32LtS).ifVoid();
+    this.addRetired(0);
     this.storeRegs();
     c.const(L.S_EIP).const(target).store(Op.i32Store);
     this.ret();
