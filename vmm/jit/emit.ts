@@ -65,7 +65,13 @@ export const NEXT = 19;
  * every exit and before every call into the core (addRetired).
  */
 const LEFT = 22;
-export const LOCALS = 23;
+/**
+ * The TLB permission masks (S_TLB_READ_MASK, S_TLB_WRITE_MASK): they change with CPL and CR0.WP,
+ * which only an instruction the core runs can change, so they are read at entry and after each.
+ */
+const RMASK = 23;
+const WMASK = 24;
+export const LOCALS = 25;
 
 export const SEG_ES = 0;
 export const SEG_SS = 2;
@@ -216,9 +222,13 @@ export class BlockEmitter {
     if (n !== 0) c.get(LEFT).const(n).op(Op.i32Sub).set(LEFT);
   }
 
-  /** LEFT from the state block (at entry, and after the core ran an instruction). */
+  /**
+   * LEFT and the TLB masks from the state block (at entry, and after the core ran an
+   * instruction).
+   */
   loadLeft(): void {
     this.c.loadAt(L.S_RUN_LIMIT).loadAt(L.S_RUN_RETIRED).op(Op.i32Sub).set(LEFT);
+    this.c.loadAt(L.S_TLB_READ_MASK).set(RMASK).loadAt(L.S_TLB_WRITE_MASK).set(WMASK);
   }
 
   /** Leaves the block with EIP = the value `target()` pushes, `extra` more instructions retired. */
@@ -393,7 +403,7 @@ export class BlockEmitter {
     const c = this.c;
     c.get(lin);
     this.tlbEntryTee();
-    c.loadAt(write ? L.S_TLB_WRITE_MASK : L.S_TLB_READ_MASK)
+    c.get(write ? WMASK : RMASK)
       .op(Op.i32And)
       .const(L.TLB_VALID)
       .op(Op.i32Eq);
