@@ -21,7 +21,7 @@ const CASE_BYTES = 64;
 /** A fixed address for the moffs forms (below the records). */
 const SCRATCH = DATA - 0x100;
 /** The flag writers caseBytes knows. */
-const FORMS = 89;
+const FORMS = 98;
 
 /** One case's instructions; `out` is its 64-byte record at EDI. */
 function caseBytes(op: number, a: number, b: number, n: number, carry: number, cc: number): number[] {
@@ -126,6 +126,17 @@ function caseBytes(op: number, a: number, b: number, n: number, carry: number, c
     [0x66, 0x19, 0xd8, 0x66, 0x81, 0xd9, 0x00, 0x80], // sbb ax, bx; sbb cx, 0x8000
     [0x89, 0x47, 0x30, 0x66, 0x01, 0x5f, 0x31], // mov [edi+48], eax; add [edi+49], bx
     [0x89, 0x47, 0x30, 0x66, 0x3b, 0x5f, 0x32], // mov [edi+48], eax; cmp bx, [edi+50]
+    // The carry INC/DEC keep and a JB, read from a lazy record in the state block (PUSHFD goes
+    // through the interpreter, which takes the pending flags there first).
+    [0x01, 0xd9, 0x9c, 0x5a, 0x40], // add ecx, ebx; pushfd; pop edx; inc eax
+    [0x29, 0xd9, 0x9c, 0x5a, 0x48], // sub ecx, ebx; pushfd; pop edx; dec eax
+    [0x28, 0xf9, 0x9c, 0x5a, 0x40], // sub cl, bh; pushfd; pop edx; inc eax
+    [0x66, 0x01, 0xd9, 0x9c, 0x5a, 0x48], // add cx, bx; pushfd; pop edx; dec eax
+    [0x11, 0xd9, 0x9c, 0x5a, 0x40], // adc ecx, ebx; pushfd; pop edx; inc eax
+    [0x19, 0xd9, 0x9c, 0x5a, 0x48], // sbb ecx, ebx; pushfd; pop edx; dec eax
+    [0x39, 0xd9, 0x9c, 0x5a, 0x19, 0xc0], // cmp ecx, ebx; pushfd; pop edx; sbb eax, eax
+    [0x83, 0xcb, 0xff, 0xf9, 0x11, 0xd9, 0x9c, 0x5a, 0x40], // or ebx, -1; stc; adc ecx, ebx (r = a: CF 1); pushfd; pop edx; inc eax
+    [0x83, 0xcb, 0xff, 0xf9, 0x19, 0xd9, 0x9c, 0x5a, 0x48], // or ebx, -1; stc; sbb ecx, ebx (r = a: CF 1); pushfd; pop edx; dec eax
     // Forms that leave the flags alone: moffs moves, BSWAP, PUSH r/m.
     [0xa3, ...d32(SCRATCH), 0x88, 0xd8, 0xa2, ...d32(SCRATCH + 1), 0xa1, ...d32(SCRATCH), 0xa0, ...d32(SCRATCH + 3)], // mov [m], eax; mov al, bl; mov [m+1], al; mov eax, [m]; mov al, [m+3]
     [0x0f, 0xc8, 0x0f, 0xcb], // bswap eax; bswap ebx

@@ -12,7 +12,16 @@
 
 import { CALLOUT_NAMES } from "../generated/abi.js";
 import { decodeInsn, type Insn } from "./decode.js";
-import { BlockEmitter, type ChainSpec, chainHelper, LOCALS, NEXT, type RegionMap, saveHelper } from "./emit.js";
+import {
+  BlockEmitter,
+  type ChainSpec,
+  carryHelper,
+  chainHelper,
+  LOCALS,
+  NEXT,
+  type RegionMap,
+  saveHelper,
+} from "./emit.js";
 import { emitInline, inlineBranch } from "./forms.js";
 import { flagsDeadAfter } from "./liveness.js";
 import { encodeModule, I32, Op } from "./wasm.js";
@@ -145,6 +154,7 @@ export class Jit {
       helpers: [
         { type: 5, locals: 0, body: saveHelper(record.written) },
         { type: 3, locals: 2, body: chainHelper() },
+        { type: 0, locals: 4, body: carryHelper() },
       ],
     });
     const module = new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>);

@@ -17,6 +17,7 @@ import * as L from "../generated/layout.js";
 import type { Insn, MemOperand } from "./decode.js";
 import {
   flushPending,
+  LAZY,
   type Narrow,
   type Pending,
   pendingCondition,
@@ -27,7 +28,7 @@ import {
   XC,
   XR,
 } from "./flags.js";
-import { FN_CALLOUT, FN_CHAIN, FN_COND, FN_INDIRECT, FN_LINK, FN_SAVE, FN_STEP } from "./functions.js";
+import { FN_CALLOUT, FN_CARRY, FN_CHAIN, FN_COND, FN_INDIRECT, FN_LINK, FN_SAVE, FN_STEP } from "./functions.js";
 import { Code, Op } from "./wasm.js";
 
 /** Written registers from which storing them calls FN_SAVE rather than storing inline. */
@@ -553,7 +554,11 @@ export class BlockEmitter {
   condition(cc: number): void {
     if (this.flags?.kind === "deferred") this.settleFlags();
     if (this.flags) pendingCondition(this.c, this.flags, cc);
-    else this.c.const(cc).call(FN_COND);
+    else if (cc >> 1 === 1) {
+      // B/AE, the carry alone (loops that branch on it, ADC/SBB): the module's own helper.
+      this.c.call(FN_CARRY);
+      if (cc & 1) this.c.op(Op.i32Eqz);
+    } else this.c.const(cc).call(FN_COND);
   }
 
   // ---- control flow ---------------------------------------------------------------------------
@@ -682,6 +687,44 @@ export class BlockEmitter {
     this.inline++;
     this.pending++;
   }
+}
+
+/**
+ * FN_CARRY's body (no parameters; locals m, a, b, r): CF from the state block, as the core's
+ * getCF() and lazyCF() (core/cpu/flags.ts) compute it: EFLAGS.CF unless FLAGS_LAZY says CF is
+ * lazy, then from the recorded operation at its size. A direct call inside the module instead of
+ * the core's condition routine.
+ */
+export function carryHelper(): Code {
+  const [M, A, B, R] = [0, 1, 2, 3];
+  const c = new Code();
+  c.loadAt(L.S_FLAGS_LAZY).const(1).op(Op.i32And).op(Op.i32Eqz).ifVoid();
+  c.loadAt(L.S_EFLAGS).const(1).op(Op.i32And).op(Op.return);
+  c.op(Op.end);
+  // m = size == 32 ? ~0 : (1 << size) - 1
+  c.const(-1).const(1).loadAt(L.S_LAZY_SIZE).op(Op.i32Shl).const(1).op(Op.i32Sub);
+  c.loadAt(L.S_LAZY_SIZE).const(32).op(Op.i32Eq).op(Op.select).set(M);
+  c.loadAt(L.S_LAZY_SRC1).get(M).op(Op.i32And).set(A);
+  c.loadAt(L.S_LAZY_SRC2).get(M).op(Op.i32And).set(B);
+  c.loadAt(L.S_LAZY_RES).get(M).op(Op.i32And).set(R);
+  const op = (n: number) => c.loadAt(L.S_LAZY_OP).const(n).op(Op.i32Eq).ifVoid();
+  op(LAZY.SUB);
+  c.get(A).get(B).op(Op.i32LtU).op(Op.return);
+  c.op(Op.end);
+  op(LAZY.ADD);
+  c.get(R).get(A).op(Op.i32LtU).op(Op.return);
+  c.op(Op.end);
+  // ADC: with a carry in (r - a - b nonzero at the size), r <= a; else r < a. SBB likewise.
+  op(LAZY.ADC);
+  c.get(R).get(A).op(Op.i32LeU).get(R).get(A).op(Op.i32LtU);
+  c.get(R).get(A).op(Op.i32Sub).get(B).op(Op.i32Sub).get(M).op(Op.i32And).op(Op.select).op(Op.return);
+  c.op(Op.end);
+  op(LAZY.SBB);
+  c.get(A).get(B).op(Op.i32LeU).get(A).get(B).op(Op.i32LtU);
+  c.get(A).get(B).op(Op.i32Sub).get(R).op(Op.i32Sub).get(M).op(Op.i32And).op(Op.select).op(Op.return);
+  c.op(Op.end);
+  c.const(0);
+  return c;
 }
 
 /** FN_SAVE's body: its parameters are the registers in `written`, in that order. */

@@ -14,7 +14,7 @@
 // INC/DEC, the computed bits for shifts and IMUL (which the interpreter computes eagerly).
 
 import * as L from "../generated/layout.js";
-import { FN_COND, FN_SHIFT } from "./functions.js";
+import { FN_CARRY, FN_SHIFT } from "./functions.js";
 import { type Code, Op } from "./wasm.js";
 
 // Locals holding the pending operation's operands and result (emit.ts allocates them).
@@ -29,8 +29,18 @@ export const XN = 21;
 
 const FLAG_CF = 0x1;
 const FLAGS_ARITH = 0x8d5;
-// The interpreter's lazy operations (core/cpu/flags.ts OP_*): ADC and SBB are ADD and SUB + 1.
-const LAZY_OP = { add: 0, adc: 0, sub: 2, sbb: 2, logic: 4, inc: 5, dec: 6 } as const;
+/** The interpreter's lazy operations (core/cpu/flags.ts OP_*). */
+export const LAZY = { ADD: 0, ADC: 1, SUB: 2, SBB: 3, LOGIC: 4, INC: 5, DEC: 6 } as const;
+// What each pending kind records (ADC and SBB: ADD and SUB + the carry in, see flushPending).
+const LAZY_OP = {
+  add: LAZY.ADD,
+  adc: LAZY.ADD,
+  sub: LAZY.SUB,
+  sbb: LAZY.SUB,
+  logic: LAZY.LOGIC,
+  inc: LAZY.INC,
+  dec: LAZY.DEC,
+} as const;
 
 /**
  * The flags of the last inline flag-writing instruction, not yet in the state block. `bits`:
@@ -42,7 +52,7 @@ export type Pending =
   | { kind: "logic"; bits?: Narrow } // AND/OR/XOR/TEST: XR
   // XA +/- 1 = XR, the kept carry in XC, or (carryInState) the state block's CF, not read yet:
   // the state block keeps the flags from before the INC/DEC until they are flushed, and after a
-  // flush its CF is the kept carry, so the core's condition routine gives it whenever it is needed.
+  // flush its CF is the kept carry, so the module's carryHelper gives it whenever it is needed.
   | { kind: "inc" | "dec"; carryInState?: boolean }
   | { kind: "shl" | "shr" | "sar"; count: number; bits?: 16 } // XA shifted by count (1..31; 1..15 at 16 bits) = XR
   | { kind: "imul" } // XR the low half, XC the overflow
@@ -112,8 +122,7 @@ function carry(c: Code, p: Pending): void {
 
 /** Pushes the carry INC/DEC (or IMUL's overflow) leave: XC, or the state block's CF. */
 function keptCarry(c: Code, p: Pending): void {
-  if ((p.kind === "inc" || p.kind === "dec") && p.carryInState)
-    c.const(2).call(FN_COND); // condition B: CF
+  if ((p.kind === "inc" || p.kind === "dec") && p.carryInState) c.call(FN_CARRY);
   else c.get(XC);
 }
 

@@ -17,3 +17,5 @@ export const FN_LINK = 6;
 export const FN_SAVE = 8;
 /** chainHelper(cell, target, otherPage): the table index to chain to, or 0. */
 export const FN_CHAIN = 9;
+/** carryHelper(): the state block's CF (lazy or not) as the core's getCF() computes it. */
+export const FN_CARRY = 10;
