@@ -21,7 +21,7 @@ const CASE_BYTES = 64;
 /** A fixed address for the moffs forms (below the records). */
 const SCRATCH = DATA - 0x100;
 /** The flag writers caseBytes knows. */
-const FORMS = 98;
+const FORMS = 104;
 
 /** One case's instructions; `out` is its 64-byte record at EDI. */
 function caseBytes(op: number, a: number, b: number, n: number, carry: number, cc: number): number[] {
@@ -137,6 +137,13 @@ function caseBytes(op: number, a: number, b: number, n: number, carry: number, c
     [0x39, 0xd9, 0x9c, 0x5a, 0x19, 0xc0], // cmp ecx, ebx; pushfd; pop edx; sbb eax, eax
     [0x83, 0xcb, 0xff, 0xf9, 0x11, 0xd9, 0x9c, 0x5a, 0x40], // or ebx, -1; stc; adc ecx, ebx (r = a: CF 1); pushfd; pop edx; inc eax
     [0x83, 0xcb, 0xff, 0xf9, 0x19, 0xd9, 0x9c, 0x5a, 0x48], // or ebx, -1; stc; sbb ecx, ebx (r = a: CF 1); pushfd; pop edx; dec eax
+    // BT and its forms: CF the bit, the other flags kept.
+    [0x01, 0xd8, 0x0f, 0xba, 0xe3, n], // add eax, ebx; bt ebx, n
+    [0x29, 0xd8, 0x0f, 0xba, 0xe8, n, 0x0f, 0xba, 0xf3, n ^ 7], // sub eax, ebx; bts eax, n; btr ebx, n ^ 7
+    [0x21, 0xd8, 0x0f, 0xbb, 0xd8, 0x0f, 0xa3, 0xd8], // and eax, ebx; btc eax, ebx; bt eax, ebx
+    [0x89, 0x47, 0x30, 0x0f, 0xba, 0x67, 0x30, n, 0x0f, 0xba, 0x7f, 0x30, n ^ 1, 0x8b, 0x47, 0x30], // bt [edi+48], n; btc [edi+48], n ^ 1; mov eax, [edi+48]
+    [0x0f, 0xba, 0xe3, n, 0x11, 0xd8, 0x0f, 0xba, 0xe0, 0x1f, 0x40], // bt ebx, n; adc eax, ebx; bt eax, 31; inc eax
+    [0xc1, 0xc0, n, 0x0f, 0xba, 0xe3, n], // rol eax, n; bt ebx, n (deferred flags under the carry)
     // Forms that leave the flags alone: moffs moves, BSWAP, PUSH r/m.
     [0xa3, ...d32(SCRATCH), 0x88, 0xd8, 0xa2, ...d32(SCRATCH + 1), 0xa1, ...d32(SCRATCH), 0xa0, ...d32(SCRATCH + 3)], // mov [m], eax; mov al, bl; mov [m+1], al; mov eax, [m]; mov al, [m+3]
     [0x0f, 0xc8, 0x0f, 0xcb], // bswap eax; bswap ebx

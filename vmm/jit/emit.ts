@@ -27,6 +27,7 @@ import {
   XB,
   XC,
   XR,
+  XS,
 } from "./flags.js";
 import { FN_CALLOUT, FN_CARRY, FN_CHAIN, FN_COND, FN_INDIRECT, FN_LINK, FN_SAVE, FN_STEP } from "./functions.js";
 import { Code, Op } from "./wasm.js";
@@ -550,9 +551,24 @@ export class BlockEmitter {
     this.flags = { kind: "deferred", op, base };
   }
 
+  /**
+   * CF becomes the 0 or 1 `bit` stores in XS, the other flags stay (BT and its forms).
+   */
+  setCarry(bit: () => void): void {
+    let base = this.flags;
+    if (base?.kind === "deferred") {
+      this.settleFlags(); // its XS is about to be overwritten
+      base = null;
+    } else if (base?.kind === "carry") base = base.base;
+    bit();
+    this.c.set(XS);
+    this.flags = { kind: "carry", base };
+  }
+
   /** Pushes condition `cc` (1 when it holds): from the pending flags, else the core's routine. */
   condition(cc: number): void {
-    if (this.flags?.kind === "deferred") this.settleFlags();
+    const k = this.flags?.kind;
+    if (k === "deferred" || (k === "carry" && cc >> 1 !== 1)) this.settleFlags();
     if (this.flags) pendingCondition(this.c, this.flags, cc);
     else if (cc >> 1 === 1) {
       // B/AE, the carry alone (loops that branch on it, ADC/SBB): the module's own helper.

@@ -61,7 +61,9 @@ export type Pending =
   // flushed. Rotates keep SF, ZF, AF and PF and a count in CL may be zero, so there is no
   // cheap formula; mostly nothing reads them (MD5's ROL, SHA-256's ROR are followed by an ADD),
   // and a fault, an exit or a reader flushes them exactly as the interpreter would have left them.
-  | { kind: "deferred"; op: number; base: Pending | null };
+  | { kind: "deferred"; op: number; base: Pending | null }
+  // BT/BTS/BTR/BTC: CF = XS (0 or 1), the other flags those of `base` (or of the state block).
+  | { kind: "carry"; base: Pending | null };
 
 /** The operand widths below 32 bits that ALU operations keep pending. */
 export type Narrow = 8 | 16;
@@ -114,6 +116,9 @@ function carry(c: Code, p: Pending): void {
         .op(Op.i32ShrU)
         .const(1)
         .op(Op.i32And);
+      return;
+    case "carry":
+      c.get(XS);
       return;
     default:
       keptCarry(c, p);
@@ -177,7 +182,8 @@ const parity = (c: Code) => c.get(XR).const(0xff).op(Op.i32And).op(Op.i32Popcnt)
  * (not "deferred": those are flushed before they are read).
  */
 export function pendingCondition(c: Code, p: Pending, cc: number): void {
-  if (p.kind === "deferred") throw new Error("jit: a condition of deferred flags");
+  if (p.kind === "deferred" || (p.kind === "carry" && cc >> 1 !== 1))
+    throw new Error(`jit: condition ${cc} of ${p.kind} flags`);
   const base = cc >> 1;
   // (For a byte or word CMP only the unsigned and equality forms read XA and XB directly.)
   if (p.kind === "sub" && base !== 5 && (bits(p) === 32 || base < 4)) {
@@ -262,6 +268,12 @@ export function flushPending(c: Code, p: Pending): void {
     case "deferred":
       if (p.base) flushPending(c, p.base);
       c.const(p.op).get(XS).get(XN).call(FN_SHIFT).op(Op.drop);
+      return;
+    case "carry":
+      // The other flags as they were (lazy or not), CF current: as the core's setFlagBits.
+      if (p.base) flushPending(c, p.base);
+      c.const(L.S_FLAGS_LAZY).loadAt(L.S_FLAGS_LAZY).const(~FLAG_CF).op(Op.i32And).store(Op.i32Store);
+      c.const(L.S_EFLAGS).loadAt(L.S_EFLAGS).const(~FLAG_CF).op(Op.i32And).get(XS).op(Op.i32Or).store(Op.i32Store);
       return;
     case "add":
     case "sub":

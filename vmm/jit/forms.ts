@@ -264,6 +264,38 @@ function exitToV(em: BlockEmitter, insn: Insn): void {
  * A form that is one r/m operand of `size` bytes and a body (mode as BlockEmitter.rm): the body
  * reads FA and/or sets FR.
  */
+/**
+ * BT/BTS/BTR/BTC Ev, Ib (the bit number modulo 32) or Ev, Gv with a register operand (a memory
+ * operand with a register bit number reaches outside the operand: the interpreter's): CF = the
+ * bit, the other flags kept (pending as "carry"); `modify` sets (or), clears (and with the
+ * inverted mask) or flips (xor) it, null for BT.
+ */
+function bitTestForm(bitFrom: "imm" | "reg", modify: number | null): Emitter {
+  return (em, insn) => {
+    if (bitFrom === "reg" && insn.mem) return false;
+    const c = em.c;
+    // FB = the bit number (mod 32)
+    const bitNumber = () => {
+      if (bitFrom === "imm") c.const(insn.imm[0] & 31);
+      else {
+        em.getReg(insn.reg);
+        c.const(31).op(Op.i32And);
+      }
+    };
+    em.rm(insn, 4, modify === null ? "r" : "rw", () => {
+      bitNumber();
+      c.set(FB);
+      em.setCarry(() => c.get(FA).get(FB).op(Op.i32ShrU).const(1).op(Op.i32And));
+      if (modify === null) return;
+      c.get(FA).const(1).get(FB).op(Op.i32Shl);
+      if (modify === Op.i32And) c.const(-1).op(Op.i32Xor);
+      c.op(modify).set(FR);
+    });
+    em.retired();
+    return true;
+  };
+}
+
 /** MOV AL/EAX from (`store` false) or to a memory offset, `size` 1 or 4 bytes. */
 function moffsForm(size: 1 | 4, store: boolean): Emitter {
   return (em, insn) => {
@@ -372,6 +404,14 @@ const EMITTERS: Record<string, Emitter> = {
   MOV_OvAX_32: moffsForm(4, true),
   MOV_ALOb: moffsForm(1, false),
   MOV_ObAL: moffsForm(1, true),
+  BT_EvIb_32: bitTestForm("imm", null),
+  BTS_EvIb_32: bitTestForm("imm", Op.i32Or),
+  BTR_EvIb_32: bitTestForm("imm", Op.i32And),
+  BTC_EvIb_32: bitTestForm("imm", Op.i32Xor),
+  BT_EvGv_32: bitTestForm("reg", null),
+  BTS_EvGv_32: bitTestForm("reg", Op.i32Or),
+  BTR_EvGv_32: bitTestForm("reg", Op.i32And),
+  BTC_EvGv_32: bitTestForm("reg", Op.i32Xor),
   BSWAP_Zd: (em, insn) => {
     // Bytes 3 and 1 rotated down into 0 and 2, bytes 2 and 0 rotated up into 1 and 3.
     const r = insn.opcode & 7;
