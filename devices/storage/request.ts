@@ -161,6 +161,7 @@ export class BlockQueue {
     const e: Entry = { req, done, started: false, result: this.check(req) };
     if (e.result) e.started = true;
     this.entries.push(e);
+    if (this.full) this.wasFull = true;
     this.counters.maxPending = Math.max(this.counters.maxPending, this.entries.length);
     this.run();
     return true;
@@ -231,12 +232,11 @@ export class BlockQueue {
         continue;
       }
       if (e.req.op === "flush") {
-        // A flush starts when everything before it has completed.
-        if (this.inFlight > 0) return;
-      } else if (this.overlaps(e, i)) {
-        continue;
+        // A flush starts when everything before it has completed, and holds back what follows.
+        if (this.inFlight === 0) this.start(e);
+        return;
       }
-      this.start(e);
+      if (!this.overlaps(e, i)) this.start(e);
     }
   }
 
