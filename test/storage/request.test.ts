@@ -281,7 +281,7 @@ describe("a copy-on-write disk over a source that answers later", () => {
     expect(q.pending).toBe(32);
     const results = await Promise.all(done);
     expect(results.every((r) => r.status === "ok")).toBe(true);
-    reqs.forEach((r, i) => expect(r.data![4095]).toBe((i * 8 + 8) & 0xff));
+    expect(reqs.map((r) => r.data![4095])).toEqual(reqs.map((_, i) => (i * 8 + 8) & 0xff));
     expect(q.counters.late).toBe(32);
     expect(q.counters.maxPending).toBe(32);
   });
