@@ -17,7 +17,13 @@
 // requests in flight (their completions are dropped).
 
 import { type BlockDevice, BlockRangeError, SECTOR_SIZE } from "../storage/block.js";
-import { BlockQueue, type BlockQueueOptions, type BlockRequest, backendOf } from "../storage/request.js";
+import {
+  BlockQueue,
+  type BlockQueueCounters,
+  type BlockQueueOptions,
+  type BlockRequest,
+  backendOf,
+} from "../storage/request.js";
 import { bit, configBytesRead, VIRTIO_ID, type VirtioContext, type VirtioDevice } from "./device.js";
 import type { DescChain, Virtqueue } from "./virtqueue.js";
 
@@ -68,7 +74,13 @@ export class VirtioBlk implements VirtioDevice {
   readonly configSize = CONFIG_SIZE;
   readonly features: bigint;
   readonly disk: BlockDevice;
-  readonly counters: VirtioBlkCounters = { requests: {}, sectorsRead: 0, sectorsWritten: 0, errors: 0 };
+  // Every key is there from the start: a saved state's counters then fit a fresh device's.
+  readonly counters: VirtioBlkCounters = {
+    requests: Object.fromEntries([...Object.keys(VIRTIO_BLK_T), "other"].map((n) => [n, 0])),
+    sectorsRead: 0,
+    sectorsWritten: 0,
+    errors: 0,
+  };
   private readonly config = new Uint8Array(CONFIG_SIZE);
   private readonly serial: Uint8Array;
   private ctx: VirtioContext | undefined;
@@ -136,6 +148,11 @@ export class VirtioBlk implements VirtioDevice {
     }
   }
 
+  /** The block queue's counters (requests, the most pending at once, late completions). */
+  get queueCounters(): BlockQueueCounters {
+    return this.io.queue.counters;
+  }
+
   /** Requests in flight (started, not yet returned to the driver). */
   get inFlight(): number {
     return this.io.queue.pending;
@@ -163,8 +180,8 @@ export class VirtioBlk implements VirtioDevice {
     const type = dv.getUint32(0, true);
     const sector = Number(dv.getBigUint64(8, true));
     const dataIn = chain.writeLength - 1;
-    const name = TYPE_NAMES.get(type) ?? `type ${type}`;
-    this.counters.requests[name] = (this.counters.requests[name] ?? 0) + 1;
+    const name = TYPE_NAMES.get(type) ?? "other";
+    this.counters.requests[name]!++;
     const finish = (status: number, written: number) => {
       // A reset since the request started: the driver has forgotten it (the data still landed).
       if (this.io.generation !== generation) return;
