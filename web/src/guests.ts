@@ -78,6 +78,18 @@ export const GUESTS: readonly Guest[] = [
     finite: false,
     work: { disk: { bus: "virtio-blk", mib: 64, format: "qcow2" } },
   },
+  // The tiny Linux with a 64 MiB virtio-blk disk kept in the browser's OPFS (opfs-disk.ts): what
+  // the guest writes is still on /dev/vda after a reload.
+  {
+    id: "linux-opfs",
+    ...LINUX_FILES,
+    cmdline: "console=ttyS0 panic=-1",
+    memMiB: 64,
+    modes: ["native", "bt", "hvm", "pv"],
+    vga: true,
+    finite: false,
+    work: { disk: { bus: "virtio-blk", mib: 64, store: "opfs" } },
+  },
   // libata.dma=0: the IDE disk by programmed I/O, every 16-bit word through the data port.
   linuxDiskRead("linux-ide-read", "ide", " libata.dma=0"),
   linuxDiskRead("linux-virtio-read", "virtio-blk"),
