@@ -29,7 +29,14 @@
 import type { IrqLine } from "../bus/irq.js";
 import type { AccessSize, PortBus } from "../bus/port-bus.js";
 import { type BlockDevice, SECTOR_SIZE } from "../storage/block.js";
-import { type BlockDone, BlockQueue, type BlockRequest, type BlockResult, backendOf } from "../storage/request.js";
+import {
+  type BlockDone,
+  BlockQueue,
+  type BlockQueueCounters,
+  type BlockRequest,
+  type BlockResult,
+  backendOf,
+} from "../storage/request.js";
 import { AtapiCdrom, type AtapiData, type AtapiOptions, type AtapiResult } from "./atapi.js";
 
 /** Status register bits. */
@@ -760,6 +767,11 @@ export class IdeChannel {
   /** The posted DMA command's data is at the disk (the bus master waits for its answer). */
   get dmaInFlight(): boolean {
     return this.dmaRequest !== undefined && this.io.dma === this.dmaRequest;
+  }
+
+  /** The block queue counters of the disk at `position` (none for a CD-ROM or an empty place). */
+  queueCounters(position: 0 | 1): BlockQueueCounters | undefined {
+    return this.io.queues[position]?.counters;
   }
 
   /** Requests in flight at this channel's disks. */
