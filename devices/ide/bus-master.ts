@@ -130,11 +130,7 @@ export class BusMaster {
     if (!req.toMemory) {
       // WRITE DMA: the guest's buffers are read now, when the engine starts.
       try {
-        let off = 0;
-        for (const s of plan.segments) {
-          memory.readInto(s.addr, data.subarray(off, off + s.length));
-          off += s.length;
-        }
+        copySegments(plan.segments, data, (addr, part) => memory.readInto(addr, part));
       } catch (e) {
         if (!(e instanceof DmaError)) throw e;
         this.busError();
@@ -150,11 +146,7 @@ export class BusMaster {
       }
       if (req.toMemory) {
         try {
-          let off = 0;
-          for (const s of plan.segments) {
-            memory.write(s.addr, data.subarray(off, off + s.length));
-            off += s.length;
-          }
+          copySegments(plan.segments, data, (addr, part) => memory.write(addr, part));
         } catch (e) {
           if (!(e instanceof DmaError)) throw e;
           this.busError();
@@ -198,5 +190,14 @@ export class BusMaster {
     this.counters.busErrors++;
     this.status = (this.status | BM_ST.ERROR) & ~BM_ST.ACTIVE;
     this.channel.failDma(true);
+  }
+}
+
+/** Walks `data` along the PRD buffers, handing each buffer's address and its part of the data to `move`. */
+function copySegments(segments: Segment[], data: Uint8Array, move: (addr: number, part: Uint8Array) => void): void {
+  let off = 0;
+  for (const s of segments) {
+    move(s.addr, data.subarray(off, off + s.length));
+    off += s.length;
   }
 }
