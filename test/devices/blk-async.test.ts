@@ -10,6 +10,7 @@ import { ArrayGuestMemory } from "../../devices/dma.js";
 import { BM_ST } from "../../devices/ide/bus-master.js";
 import { PcDevices } from "../../devices/pc.js";
 import { PCI } from "../../devices/pci/pci.js";
+import { captureState } from "../../devices/state/registry.js";
 import { CowDisk } from "../../devices/storage/block.js";
 import { VIRTIO_BLK_S, VIRTIO_BLK_T, VirtioBlk } from "../../devices/virtio/blk.js";
 import { VIRTIO_F } from "../../devices/virtio/device.js";
@@ -132,6 +133,15 @@ describe("virtio-blk over a disk that answers later", () => {
     expect(d.mem.readU16(d.queues[0]!.used + 2)).toBe(0);
   });
 
+  it("refuses to capture its state while a request is in flight (the request is not in its fields)", async () => {
+    const { src, dev, request } = blk();
+    request(VIRTIO_BLK_T.IN, 3, 512);
+    expect(() => captureState(dev)).toThrow(/a disk request is in flight/);
+    src.releaseAll();
+    await settle();
+    expect(() => captureState(dev)).not.toThrow();
+  });
+
   it("drain() resolves once the last request is back", async () => {
     const { src, dev, request } = blk();
     request(VIRTIO_BLK_T.IN, 3, 512);
@@ -252,6 +262,16 @@ describe("IDE over a disk that answers later", () => {
     s.src.release();
     await settle();
     expect(s.pc.ports.read(0x1f0, 2)).toBe(0x0505);
+  });
+
+  it("refuses to capture the channel's state while a DMA request is at the disk", async () => {
+    const s = ide();
+    s.command(0xc8, 8, 1);
+    s.dma(0x10000, 512, true);
+    expect(() => captureState(s.ch)).toThrow(/a disk request is in flight/);
+    s.src.release();
+    await settle();
+    expect(() => captureState(s.ch)).not.toThrow();
   });
 
   it("a command abandoned by a reset ignores the disk's late answer", async () => {
