@@ -7,8 +7,10 @@
 //
 // A transfer runs when the channel's device has a DMA command posted, the guest has set the start
 // bit and the function may master the bus (PCI command bit 2), in whichever order those happen.
-// It runs at once, in the access that completed the three; the result shows in the status bits
-// as the spec's table of interrupt/active combinations says:
+// It starts in the access that completed the three and ends when the disk has answered (at once
+// for a disk that answers at once, else later while the guest runs on, the engine active
+// meanwhile); the result shows in the status bits as the spec's table of interrupt/active
+// combinations says:
 //   - the device's data fitted the PRDs exactly: active 0, interrupt 1;
 //   - the PRDs describe more than the transfer: active stays 1, interrupt 1;
 //   - the PRDs are shorter than the transfer: active 0, interrupt 0, nothing moved (the device
@@ -107,7 +109,7 @@ export class BusMaster {
   /** Moves the posted command's data if the device, the guest and the bus all allow it now. */
   run(): void {
     const req = this.channel.dmaRequest;
-    if (!req || !(this.status & BM_ST.ACTIVE) || !this.mayMaster()) return;
+    if (!req || this.channel.dmaInFlight || !(this.status & BM_ST.ACTIVE) || !this.mayMaster()) return;
     const bytes = req.sectors * 512;
     let plan: { segments: Segment[]; exhausted: boolean } | undefined;
     try {
@@ -124,39 +126,38 @@ export class BusMaster {
       return;
     }
     const memory = this.memory!;
-    try {
+    const data = new Uint8Array(bytes);
+    if (!req.toMemory) {
+      // WRITE DMA: the guest's buffers are read now, when the engine starts.
+      try {
+        copySegments(plan.segments, data, (addr, part) => memory.readInto(addr, part));
+      } catch (e) {
+        if (!(e instanceof DmaError)) throw e;
+        this.busError();
+        return;
+      }
+    }
+    // The engine stays active until the disk has answered (inside this call for a disk that
+    // answers at once); the guest sees the interrupt bit when the data is there.
+    this.channel.dmaTransfer(data, (ok) => {
+      if (!ok) {
+        this.status &= ~BM_ST.ACTIVE;
+        return;
+      }
       if (req.toMemory) {
-        const data = this.channel.dmaReadSectors();
-        if (!data) {
-          this.status &= ~BM_ST.ACTIVE;
-          return;
-        }
-        let off = 0;
-        for (const s of plan.segments) {
-          memory.write(s.addr, data.subarray(off, off + s.length));
-          off += s.length;
-        }
-      } else {
-        const data = new Uint8Array(bytes);
-        let off = 0;
-        for (const s of plan.segments) {
-          memory.readInto(s.addr, data.subarray(off, off + s.length));
-          off += s.length;
-        }
-        if (!this.channel.dmaWriteSectors(data)) {
-          this.status &= ~BM_ST.ACTIVE;
+        try {
+          copySegments(plan.segments, data, (addr, part) => memory.write(addr, part));
+        } catch (e) {
+          if (!(e instanceof DmaError)) throw e;
+          this.busError();
           return;
         }
       }
-    } catch (e) {
-      if (!(e instanceof DmaError)) throw e;
-      this.busError();
-      return;
-    }
-    this.counters.transfers++;
-    this.counters.bytes += bytes;
-    if (plan.exhausted) this.status &= ~BM_ST.ACTIVE;
-    this.channel.finishDma();
+      this.counters.transfers++;
+      this.counters.bytes += bytes;
+      if (plan.exhausted) this.status &= ~BM_ST.ACTIVE;
+      this.channel.finishDma();
+    });
   }
 
   /**
@@ -189,5 +190,14 @@ export class BusMaster {
     this.counters.busErrors++;
     this.status = (this.status | BM_ST.ERROR) & ~BM_ST.ACTIVE;
     this.channel.failDma(true);
+  }
+}
+
+/** Walks `data` along the PRD buffers, handing each buffer's address and its part of the data to `move`. */
+function copySegments(segments: Segment[], data: Uint8Array, move: (addr: number, part: Uint8Array) => void): void {
+  let off = 0;
+  for (const s of segments) {
+    move(s.addr, data.subarray(off, off + s.length));
+    off += s.length;
   }
 }

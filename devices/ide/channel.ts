@@ -16,10 +16,27 @@
 // controller's bus master (bus-master.ts) moves the data when the guest starts it and calls
 // `finishDma` or `failDma`, which complete the command with its interrupt as QEMU's ide_dma_cb
 // does. ATAPI devices stay PIO (IDENTIFY PACKET DEVICE offers no DMA).
+//
+// Disk sectors move through the block queue (storage/request.ts). A disk that answers at once
+// (files, memory) completes a command inside the port write as before; one that answers later
+// (a File in the page) leaves the device BSY (PIO) or the bus master active (DMA) until its data
+// is there, then the DRQ block or the command's completion and its interrupt follow, so polling
+// drivers (SeaBIOS waits for BSY to clear) and interrupt-driven ones (Linux) both see the real
+// order of events. A disk error is an ATA error: outside the disk IDNF, a read-only disk or an
+// I/O error ABRT (as QEMU's ide_rw_error). The CD-ROM reads its medium synchronously (ATAPI
+// packets run in the port write), so a CD image must be a synchronous source.
 
 import type { IrqLine } from "../bus/irq.js";
 import type { AccessSize, PortBus } from "../bus/port-bus.js";
 import { type BlockDevice, SECTOR_SIZE } from "../storage/block.js";
+import {
+  type BlockDone,
+  BlockQueue,
+  type BlockQueueCounters,
+  type BlockRequest,
+  type BlockResult,
+  backendOf,
+} from "../storage/request.js";
 import { AtapiCdrom, type AtapiData, type AtapiOptions, type AtapiResult } from "./atapi.js";
 
 /** Status register bits. */
@@ -264,6 +281,8 @@ export class IdeChannel {
   onInterrupt: (() => void) | undefined;
   /** The READ/WRITE DMA command waiting for the bus master, if any. */
   dmaRequest: DmaRequest | undefined;
+  /** Requests at the disks: wiring, not state (a state is saved only when none are in flight). */
+  private readonly io: ChannelIo;
   /** Called when a DMA command is posted (the bus master runs it if the guest started it). */
   onDmaRequest: (() => void) | undefined;
 
@@ -298,6 +317,7 @@ export class IdeChannel {
       options.master ? new IdeDevice(options.master, 0) : undefined,
       options.slave ? new IdeDevice(options.slave, 1) : undefined,
     ];
+    this.io = new ChannelIo(this.devices);
     this.setSignatures();
   }
 
@@ -503,6 +523,8 @@ export class IdeChannel {
   }
 
   private stopTransfer(): void {
+    // A request still at the disk belongs to the command being abandoned: its answer is dropped.
+    this.io.generation++;
     this.xferDevice = undefined;
     this.pos = this.end = 0;
     this.onBufferDone = undefined;
@@ -660,8 +682,11 @@ export class IdeChannel {
       }
       case 0xe7: // FLUSH CACHE
       case 0xea: // FLUSH CACHE EXT
-        dev.disk!.flush();
-        this.ok(dev);
+        dev.status = ST.BSY | ST.DRDY | ST.DSC;
+        this.submit(dev, { op: "flush", sector: 0, count: 0 }, (r) => {
+          if (r.status === "ok") this.ok(dev);
+          else this.abort(dev, diskError(r));
+        });
         return;
       case 0xc8: // READ DMA
       case 0xc9:
@@ -739,34 +764,59 @@ export class IdeChannel {
     this.onDmaRequest?.();
   }
 
-  /**
-   * The bus master's side of a DMA command: the sectors of the posted request (read from the
-   * disk), or undefined after failing the command (a medium error: IDNF, interrupt raised).
-   */
-  dmaReadSectors(): Uint8Array | undefined {
-    const req = this.dmaRequest;
-    if (!req) return undefined;
-    try {
-      return req.device.disk!.read(req.lba, req.sectors);
-    } catch {
-      this.setTaskAddress(req.device, req.lba, req.mode);
-      this.abort(req.device, ER.IDNF);
-      return undefined;
-    }
+  /** The posted DMA command's data is at the disk (the bus master waits for its answer). */
+  get dmaInFlight(): boolean {
+    return this.dmaRequest !== undefined && this.io.dma === this.dmaRequest;
   }
 
-  /** Writes the posted request's sectors; false after failing the command (read-only: ABRT). */
-  dmaWriteSectors(data: Uint8Array): boolean {
+  /** The block queue counters of the disk at `position` (none for a CD-ROM or an empty place). */
+  queueCounters(position: 0 | 1): BlockQueueCounters | undefined {
+    return this.io.queues[position]?.counters;
+  }
+
+  /** Requests in flight at this channel's disks. */
+  get inFlight(): number {
+    return this.io.pending();
+  }
+
+  /** Resolves when no request is in flight at this channel's disks (a saved state waits for it). */
+  drain(): Promise<void> {
+    return this.io.drain();
+  }
+
+  /**
+   * The bus master's side of a DMA command: reads the posted request's sectors into `data`
+   * (READ DMA) or writes them from it (WRITE DMA), then calls `done(true)`; on a disk error the
+   * command fails (IDNF past the end, ABRT otherwise, interrupt raised) and `done(false)`. If the
+   * command is abandoned meanwhile (a reset, a new command), `done` is never called.
+   */
+  dmaTransfer(data: Uint8Array, done: (ok: boolean) => void): void {
     const req = this.dmaRequest;
-    if (!req) return false;
-    try {
-      req.device.disk!.write(req.lba, data);
-    } catch {
-      this.setTaskAddress(req.device, req.lba, req.mode);
-      this.abort(req.device, req.device.disk!.readOnly ? ER.ABRT : ER.IDNF);
-      return false;
-    }
-    return true;
+    if (!req) return;
+    const op = req.toMemory ? "read" : "write";
+    this.io.dma = req;
+    this.submit(req.device, { op, sector: req.lba, count: req.sectors, data }, (r) => {
+      if (this.dmaRequest !== req) return;
+      this.io.dma = undefined;
+      if (r.status !== "ok") {
+        this.setTaskAddress(req.device, req.lba, req.mode);
+        this.abort(req.device, diskError(r));
+        done(false);
+        return;
+      }
+      done(true);
+    });
+  }
+
+  /** Submits a request for `dev`'s disk; `done` runs unless the command is abandoned first. */
+  private submit(dev: IdeDevice, req: BlockRequest, done: BlockDone): void {
+    const generation = this.io.generation;
+    const queue = this.io.queues[dev.position]!;
+    const accepted = queue.submit(req, (r) => {
+      if (this.io.generation === generation) done(r);
+    });
+    // Only reachable when a guest keeps issuing commands while the disk has not answered old ones.
+    if (!accepted) done({ status: "io", message: "too many abandoned requests at the disk" });
   }
 
   /** The data moved: the command completes with its interrupt. */
@@ -870,14 +920,20 @@ export class IdeChannel {
 
   private readBlock(dev: IdeDevice): void {
     const n = Math.min(this.xferLeft, this.xferBlock);
-    let data: Uint8Array;
-    try {
-      data = dev.disk!.read(this.xferLba, n);
-    } catch {
-      this.setTaskAddress(dev, this.xferLba, this.xferMode);
-      this.abort(dev, ER.IDNF);
-      return;
-    }
+    const data = new Uint8Array(n * SECTOR_SIZE);
+    dev.status = ST.BSY | ST.DRDY | ST.DSC;
+    this.submit(dev, { op: "read", sector: this.xferLba, count: n, data }, (r) => {
+      if (r.status !== "ok") {
+        this.setTaskAddress(dev, this.xferLba, this.xferMode);
+        this.abort(dev, diskError(r));
+        return;
+      }
+      this.readBlockReady(dev, data, n);
+    });
+  }
+
+  /** A PIO read block is there: DRQ and its interrupt. */
+  private readBlockReady(dev: IdeDevice, data: Uint8Array, n: number): void {
     this.startBlock(dev, data, () => {
       this.setTaskAddress(dev, this.xferLba + n - 1, this.xferMode);
       this.xferLba += n;
@@ -903,24 +959,31 @@ export class IdeChannel {
 
   private writeBlock(dev: IdeDevice): void {
     const n = Math.min(this.xferLeft, this.xferBlock);
-    this.startBlock(dev, new Uint8Array(n * SECTOR_SIZE), () => {
-      try {
-        dev.disk!.write(this.xferLba, this.buf.subarray(0, n * SECTOR_SIZE));
-      } catch {
-        this.setTaskAddress(dev, this.xferLba, this.xferMode);
-        this.abort(dev, dev.disk!.readOnly ? ER.ABRT : ER.IDNF);
-        return;
-      }
-      this.setTaskAddress(dev, this.xferLba + n - 1, this.xferMode);
-      this.xferLba += n;
-      this.xferLeft -= n;
-      if (this.xferLeft > 0) {
-        this.writeBlock(dev);
-        this.raiseIrq();
-      } else {
-        this.ok(dev);
-      }
+    const buf = new Uint8Array(n * SECTOR_SIZE);
+    this.startBlock(dev, buf, () => {
+      dev.status = ST.BSY | ST.DRDY | ST.DSC;
+      this.submit(dev, { op: "write", sector: this.xferLba, count: n, data: buf }, (r) => {
+        if (r.status !== "ok") {
+          this.setTaskAddress(dev, this.xferLba, this.xferMode);
+          this.abort(dev, diskError(r));
+          return;
+        }
+        this.writeBlockDone(dev, n);
+      });
     });
+  }
+
+  /** A PIO write block reached the disk: the next block is requested, or the command ends. */
+  private writeBlockDone(dev: IdeDevice, n: number): void {
+    this.setTaskAddress(dev, this.xferLba + n - 1, this.xferMode);
+    this.xferLba += n;
+    this.xferLeft -= n;
+    if (this.xferLeft > 0) {
+      this.writeBlock(dev);
+      this.raiseIrq();
+    } else {
+      this.ok(dev);
+    }
   }
 
   // ATAPI -----------------------------------------------------------------------------------
@@ -1036,5 +1099,35 @@ export class IdeChannel {
     dev.status = ST.DRDY | ST.ERR;
     dev.error = dev.cdrom!.senseKey << 4; // sense key in the high nibble
     this.raiseIrq();
+  }
+}
+
+/** The ATA error bits for a failed disk request. */
+function diskError(r: BlockResult): number {
+  return r.status === "range" ? ER.IDNF : ER.ABRT;
+}
+
+/** A channel's block queues (one per disk, one command at a time) and the generation of its command. */
+class ChannelIo {
+  /** Bumped whenever a command is abandoned or replaced: older answers are dropped. */
+  generation = 0;
+  /** The DMA command whose data is at the disk. */
+  dma: DmaRequest | undefined;
+  readonly queues: (BlockQueue | undefined)[];
+
+  constructor(devices: readonly (IdeDevice | undefined)[]) {
+    this.queues = devices.map((d) =>
+      d?.disk ? new BlockQueue(backendOf(d.disk), { depth: 1, limit: 4, ordered: true }) : undefined,
+    );
+  }
+
+  pending(): number {
+    let n = 0;
+    for (const q of this.queues) n += q?.pending ?? 0;
+    return n;
+  }
+
+  async drain(): Promise<void> {
+    for (const q of this.queues) await q?.drain();
   }
 }

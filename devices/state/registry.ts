@@ -60,5 +60,13 @@ export { applyState, captureState } from "./capture.js";
 // An IDE PIO block in flight continues through a closure (what to do when the buffer is done),
 // which is code, not data: such a channel is refused until the block completes.
 registerBusyCheck(IdeChannel, (c) =>
-  (c as unknown as { onBufferDone?: unknown }).onBufferDone ? "an IDE PIO transfer is in progress" : undefined,
+  (c as unknown as { onBufferDone?: unknown }).onBufferDone
+    ? "an IDE PIO transfer is in progress"
+    : (c as IdeChannel).inFlight > 0
+      ? "a disk request is in flight"
+      : undefined,
 );
+
+// A request at a disk (storage/request.ts; checked for IDE above) lives in the block queue, not
+// in the device's fields: a state is taken only once none is in flight (vmm/state drains first).
+registerBusyCheck(VirtioBlk, (d) => ((d as VirtioBlk).inFlight > 0 ? "a disk request is in flight" : undefined));

@@ -5,6 +5,12 @@
 // `CowDisk` puts a copy-on-write overlay over a read-only source: a written sector lives in memory
 // from then on and the source's bytes are never touched, unless the caller asks for writes to go
 // through (then each write is also passed to the source's `writeAt`).
+//
+// A source's methods may return promises (a File in the page, read with Blob.arrayBuffer): such
+// a disk is used through `submit` (request.ts), which completes when the data is there; its
+// synchronous read/write/flush then fail with a BlockIoError saying so.
+
+import { BLOCK_OK, type BlockDone, type BlockRequest, resultOf } from "./request.js";
 
 export const SECTOR_SIZE = 512;
 
@@ -21,6 +27,12 @@ export interface BlockDevice {
   write(sector: number, data: Uint8Array): void;
   /** Pushes written data to stable storage, where there is any. */
   flush(): void;
+  /**
+   * The asynchronous form of read/write/flush (request.ts): present on disks that can complete
+   * later; the disk models use it when it is there. The request is already checked (in range,
+   * whole sectors, no write to a read-only disk); `done` is called exactly once.
+   */
+  submit?(req: BlockRequest, done: BlockDone): void;
   /**
    * What the guest wrote that the image does not hold, as bytes a saved VM keeps (a disk whose
    * writes reach the image itself returns undefined: its contents cannot travel with the VM).
@@ -42,6 +54,18 @@ export interface ImageSource {
   throwaway?: boolean;
 }
 
+/**
+ * A source whose methods may answer with a promise (a File read with Blob.arrayBuffer): the
+ * access completes when it settles, and a rejection is an I/O error.
+ */
+export interface AsyncImageSource {
+  readonly size: number;
+  readAt(offset: number, dest: Uint8Array): void | Promise<void>;
+  writeAt?(offset: number, data: Uint8Array): void | Promise<void>;
+  flush?(): void | Promise<void>;
+  throwaway?: boolean;
+}
+
 /** A disk image that cannot be used as given (bad size, empty). */
 export class DiskImageError extends Error {
   override name = "DiskImageError";
@@ -60,14 +84,38 @@ export class BlockIoError extends BlockRangeError {
   override name = "BlockIoError";
 }
 
-/** Runs a source access; whatever it throws becomes a BlockIoError naming the image. */
-function sourceIo<T>(name: string, access: () => T): T {
+/** A write to a read-only disk: ATA reports ABRT, virtio-blk IOERR. */
+export class BlockReadOnlyError extends BlockRangeError {
+  override name = "BlockReadOnlyError";
+}
+
+function ioError(name: string, e: unknown): BlockRangeError {
+  if (e instanceof BlockRangeError) return e;
+  return new BlockIoError(`${name}: ${e instanceof Error ? e.message : String(e)}`);
+}
+
+/**
+ * Runs a source access; whatever it throws, or the promise it returns rejects with, becomes a
+ * BlockIoError naming the image. Returns the promise of an asynchronous access.
+ */
+function sourceIo(name: string, access: () => unknown): Promise<void> | undefined {
+  let r: unknown;
   try {
-    return access();
+    r = access();
   } catch (e) {
-    if (e instanceof BlockRangeError) throw e;
-    throw new BlockIoError(`${name}: ${(e as Error).message}`);
+    throw ioError(name, e);
   }
+  // A synchronous source may return anything (`dest.fill(x)` returns dest): only a promise waits.
+  if (!(r instanceof Promise)) return undefined;
+  return (r as Promise<void>).then(undefined, (e) => {
+    throw ioError(name, e);
+  });
+}
+
+/** The synchronous methods of a disk whose source answered with a promise. */
+function notSync(name: string, p: Promise<void>): never {
+  p.catch(() => {});
+  throw new BlockIoError(`${name}: the image is read asynchronously; the disk model must submit requests`);
 }
 
 /** An in-memory image (the array is used as is, not copied). */
@@ -105,7 +153,7 @@ export class CowDisk implements BlockDevice {
   private readonly overlay = new Map<number, Uint8Array>();
 
   constructor(
-    private readonly source: ImageSource,
+    private readonly source: ImageSource | AsyncImageSource,
     options: CowDiskOptions = {},
   ) {
     const name = options.name ?? "disk image";
@@ -146,11 +194,18 @@ export class CowDisk implements BlockDevice {
   read(sector: number, count: number): Uint8Array {
     this.check(sector, count);
     const out = new Uint8Array(count * SECTOR_SIZE);
+    const p = this.readInto(sector, count, out);
+    if (p) notSync(this.name, p);
+    return out;
+  }
+
+  /** Fills `out` from the overlay and the source; the promise of the source's asynchronous reads. */
+  private readInto(sector: number, count: number, out: Uint8Array): Promise<void> | undefined {
     if (this.overlay.size === 0 || this.writeThrough) {
-      sourceIo(this.name, () => this.source.readAt(sector * SECTOR_SIZE, out));
-      return out;
+      return sourceIo(this.name, () => this.source.readAt(sector * SECTOR_SIZE, out));
     }
     // Runs of sectors not in the overlay come from the source in one read each.
+    const waits: Promise<void>[] = [];
     let run = -1;
     for (let i = 0; i <= count; i++) {
       const own = i < count ? this.overlay.get(sector + i) : undefined;
@@ -160,14 +215,15 @@ export class CowDisk implements BlockDevice {
       }
       if (run >= 0) {
         const [from, to] = [run, i];
-        sourceIo(this.name, () =>
+        const p = sourceIo(this.name, () =>
           this.source.readAt((sector + from) * SECTOR_SIZE, out.subarray(from * SECTOR_SIZE, to * SECTOR_SIZE)),
         );
+        if (p) waits.push(p);
         run = -1;
       }
       if (own) out.set(own, i * SECTOR_SIZE);
     }
-    return out;
+    return waits.length > 0 ? Promise.all(waits).then(() => {}) : undefined;
   }
 
   write(sector: number, data: Uint8Array): void {
@@ -175,18 +231,53 @@ export class CowDisk implements BlockDevice {
       throw new BlockRangeError(`write of ${data.length} bytes is not whole sectors`);
     const count = data.length / SECTOR_SIZE;
     this.check(sector, count);
-    if (this.readOnly) throw new BlockRangeError("the disk is read-only");
-    if (this.writeThrough) {
-      sourceIo(this.name, () => this.source.writeAt!(sector * SECTOR_SIZE, data));
-      return;
-    }
+    if (this.readOnly) throw new BlockReadOnlyError("the disk is read-only");
+    const p = this.writeSectors(sector, data);
+    if (p) notSync(this.name, p);
+  }
+
+  private writeSectors(sector: number, data: Uint8Array): Promise<void> | undefined {
+    if (this.writeThrough) return sourceIo(this.name, () => this.source.writeAt!(sector * SECTOR_SIZE, data));
+    const count = data.length / SECTOR_SIZE;
     for (let i = 0; i < count; i++) {
       this.overlay.set(sector + i, data.slice(i * SECTOR_SIZE, (i + 1) * SECTOR_SIZE));
     }
+    return undefined;
   }
 
   flush(): void {
-    if (this.writeThrough) sourceIo(this.name, () => this.source.flush?.());
+    const p = this.flushSource();
+    if (p) notSync(this.name, p);
+  }
+
+  private flushSource(): Promise<void> | undefined {
+    return this.writeThrough ? sourceIo(this.name, () => this.source.flush?.()) : undefined;
+  }
+
+  /** A request (request.ts): completes inside this call unless the source answers with a promise. */
+  submit(req: BlockRequest, done: BlockDone): void {
+    let p: Promise<void> | undefined;
+    try {
+      if (req.op === "read") {
+        this.check(req.sector, req.count);
+        p = this.readInto(req.sector, req.count, req.data!);
+      } else if (req.op === "write") {
+        this.check(req.sector, req.count);
+        if (this.readOnly) throw new BlockReadOnlyError("the disk is read-only");
+        p = this.writeSectors(req.sector, req.data!);
+      } else {
+        p = this.flushSource();
+      }
+    } catch (e) {
+      done(resultOf(e));
+      return;
+    }
+    if (!p) done(BLOCK_OK);
+    else
+      p.then(
+        () => done(BLOCK_OK),
+        (e) => done(resultOf(e)),
+      );
   }
 
   /** The overlay as u32 sector count, the sector numbers (u32, ascending), then their bytes. */

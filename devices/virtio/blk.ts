@@ -8,8 +8,22 @@
 // the end, a write to a read-only disk, a malformed segment list) is VIRTIO_BLK_S_IOERR, an
 // unknown type VIRTIO_BLK_S_UNSUPP: the driver's error, not the queue's. Discard is a hint the
 // device may ignore (the spec allows it): the sectors keep their data.
+//
+// Requests go to the disk through the block queue (storage/request.ts) and are returned to the
+// driver (data, status, used ring, interrupt) when the disk has done them, in whatever order it
+// does them: with a disk that answers at once (files, memory) that is inside the notify, as
+// before; with one that answers later (a File in the page) the guest runs on meanwhile, with up
+// to 32 requests at the disk and the rest of the ring waiting in the queue. A reset forgets the
+// requests in flight (their completions are dropped).
 
 import { type BlockDevice, BlockRangeError, SECTOR_SIZE } from "../storage/block.js";
+import {
+  BlockQueue,
+  type BlockQueueCounters,
+  type BlockQueueOptions,
+  type BlockRequest,
+  backendOf,
+} from "../storage/request.js";
 import { bit, configBytesRead, VIRTIO_ID, type VirtioContext, type VirtioDevice } from "./device.js";
 import type { DescChain, Virtqueue } from "./virtqueue.js";
 
@@ -39,6 +53,8 @@ export interface VirtioBlkOptions {
   disk: BlockDevice;
   /** Up to 20 bytes returned by GET_ID (the drive's serial). */
   serial?: string;
+  /** The block queue's bounds (request.ts); defaults: 32 at the disk, 128 pending. */
+  queue?: BlockQueueOptions;
 }
 
 /** Per-request-type counts (requests and sectors), for the stats. */
@@ -58,13 +74,24 @@ export class VirtioBlk implements VirtioDevice {
   readonly configSize = CONFIG_SIZE;
   readonly features: bigint;
   readonly disk: BlockDevice;
-  readonly counters: VirtioBlkCounters = { requests: {}, sectorsRead: 0, sectorsWritten: 0, errors: 0 };
+  // Every key is there from the start: a saved state's counters then fit a fresh device's.
+  readonly counters: VirtioBlkCounters = {
+    requests: Object.fromEntries([...Object.keys(VIRTIO_BLK_T), "other"].map((n) => [n, 0])),
+    sectorsRead: 0,
+    sectorsWritten: 0,
+    errors: 0,
+  };
   private readonly config = new Uint8Array(CONFIG_SIZE);
   private readonly serial: Uint8Array;
   private ctx: VirtioContext | undefined;
+  private readonly io: BlkIo;
 
   constructor(options: VirtioBlkOptions) {
     this.disk = options.disk;
+    const queue = new BlockQueue(backendOf(options.disk), { depth: 32, limit: BLK_QUEUE_SIZE, ...options.queue });
+    // Room again after the queue was full: take the chains the driver made available meanwhile.
+    queue.onSpace = () => this.pump();
+    this.io = new BlkIo(queue);
     let f =
       bit(VIRTIO_BLK_F.SIZE_MAX) |
       bit(VIRTIO_BLK_F.SEG_MAX) |
@@ -100,24 +127,52 @@ export class VirtioBlk implements VirtioDevice {
     return configBytesRead(this.config, offset, size);
   }
 
-  reset(): void {}
+  reset(): void {
+    this.io.generation++;
+  }
 
   notify(index: number): void {
+    if (index === 0) this.pump();
+  }
+
+  /** Starts the requests the driver made available, while the block queue has room. */
+  private pump(): void {
     const ctx = this.ctx;
-    const q = ctx?.queue(index);
-    if (!ctx || !q || index !== 0) return;
-    for (let chain = q.pop(); chain; chain = q.pop()) {
-      const written = this.request(q, chain);
-      ctx.complete(q, chain, written);
+    const q = ctx?.queue(0);
+    if (!ctx || !q) return;
+    const io = this.io;
+    while (!io.queue.full) {
+      const chain = q.pop();
+      if (!chain) return;
+      this.request(ctx, q, chain, io.generation);
     }
   }
 
-  /** Runs one request; returns the bytes written into the chain (data and status). */
-  private request(q: Virtqueue, chain: DescChain): number {
+  /** The block queue's counters (requests, the most pending at once, late completions). */
+  get queueCounters(): BlockQueueCounters {
+    return this.io.queue.counters;
+  }
+
+  /** Requests in flight (started, not yet returned to the driver). */
+  get inFlight(): number {
+    return this.io.queue.pending;
+  }
+
+  /** Resolves when every request in flight has completed (a saved state waits for this). */
+  drain(): Promise<void> {
+    return this.io.queue.drain();
+  }
+
+  /**
+   * Starts one request; it is returned to the driver (data, status byte, used ring, interrupt)
+   * when the disk has done it. Returns nothing: an error is the request's status.
+   */
+  private request(ctx: VirtioContext, q: Virtqueue, chain: DescChain, generation: number): void {
     // The status byte is the last writable byte; without one the request cannot be answered.
     if (chain.writeLength < 1 || chain.readLength < 16) {
       this.counters.errors++;
-      return 0;
+      ctx.complete(q, chain, 0);
+      return;
     }
     const hdr = new Uint8Array(16);
     q.read(chain, 0, hdr);
@@ -125,74 +180,108 @@ export class VirtioBlk implements VirtioDevice {
     const type = dv.getUint32(0, true);
     const sector = Number(dv.getBigUint64(8, true));
     const dataIn = chain.writeLength - 1;
-    const name = Object.entries(VIRTIO_BLK_T).find(([, t]) => t === type)?.[0] ?? `type ${type}`;
-    this.counters.requests[name] = (this.counters.requests[name] ?? 0) + 1;
-    let status: number = VIRTIO_BLK_S.OK;
-    let written = 0;
+    const name = TYPE_NAMES.get(type) ?? "other";
+    this.counters.requests[name]!++;
+    const finish = (status: number, written: number) => {
+      // A reset since the request started: the driver has forgotten it (the data still landed).
+      if (this.io.generation !== generation) return;
+      if (status === VIRTIO_BLK_S.IOERR) this.counters.errors++;
+      q.write(chain, dataIn, Uint8Array.of(status));
+      ctx.complete(q, chain, written + 1);
+    };
+    let req: BlockRequest;
     try {
-      switch (type) {
-        case VIRTIO_BLK_T.IN: {
-          if (dataIn % SECTOR_SIZE !== 0 || dataIn > REQUEST_MAX) throw new BlockRangeError("bad read length");
-          const data = this.disk.read(sector, dataIn / SECTOR_SIZE);
-          written = q.write(chain, 0, data);
-          this.counters.sectorsRead += dataIn / SECTOR_SIZE;
-          break;
-        }
-        case VIRTIO_BLK_T.OUT: {
-          const len = chain.readLength - 16;
-          if (len % SECTOR_SIZE !== 0 || len > REQUEST_MAX) throw new BlockRangeError("bad write length");
-          const data = new Uint8Array(len);
-          q.read(chain, 16, data);
-          this.disk.write(sector, data);
-          this.counters.sectorsWritten += len / SECTOR_SIZE;
-          break;
-        }
-        case VIRTIO_BLK_T.FLUSH:
-          this.disk.flush();
-          break;
-        case VIRTIO_BLK_T.GET_ID:
-          written = q.write(chain, 0, this.serial.subarray(0, Math.min(20, dataIn)));
-          break;
-        case VIRTIO_BLK_T.DISCARD:
-        case VIRTIO_BLK_T.WRITE_ZEROES:
-          this.segments(q, chain, type === VIRTIO_BLK_T.WRITE_ZEROES);
-          break;
-        default:
-          status = VIRTIO_BLK_S.UNSUPP;
-      }
+      req = this.blockRequest(q, chain, type, sector, dataIn);
     } catch (e) {
       if (!(e instanceof BlockRangeError)) throw e;
-      status = VIRTIO_BLK_S.IOERR;
-      this.counters.errors++;
+      finish(VIRTIO_BLK_S.IOERR, 0);
+      return;
     }
-    q.write(chain, dataIn, Uint8Array.of(status));
-    return written + 1;
+    if (type === VIRTIO_BLK_T.GET_ID) {
+      finish(VIRTIO_BLK_S.OK, q.write(chain, 0, this.serial.subarray(0, Math.min(20, dataIn))));
+      return;
+    }
+    if (req === UNSUPPORTED) {
+      finish(VIRTIO_BLK_S.UNSUPP, 0);
+      return;
+    }
+    if (req === NOTHING) {
+      finish(VIRTIO_BLK_S.OK, 0);
+      return;
+    }
+    this.io.queue.submit(req, (r) => {
+      if (r.status !== "ok") {
+        finish(VIRTIO_BLK_S.IOERR, 0);
+        return;
+      }
+      if (req.op === "read") {
+        this.counters.sectorsRead += req.count;
+        if (this.io.generation === generation) finish(VIRTIO_BLK_S.OK, q.write(chain, 0, req.data!));
+        return;
+      }
+      if (req.op === "write") this.counters.sectorsWritten += req.count;
+      finish(VIRTIO_BLK_S.OK, 0);
+    });
   }
 
-  /** DISCARD and WRITE_ZEROES: checks every segment, then zeroes (discard leaves data as is). */
-  private segments(q: Virtqueue, chain: DescChain, zero: boolean): void {
+  /** The block request a virtio-blk request stands for; throws BlockRangeError for a malformed one. */
+  private blockRequest(q: Virtqueue, chain: DescChain, type: number, sector: number, dataIn: number): BlockRequest {
+    switch (type) {
+      case VIRTIO_BLK_T.IN: {
+        if (dataIn % SECTOR_SIZE !== 0 || dataIn > REQUEST_MAX) throw new BlockRangeError("bad read length");
+        return { op: "read", sector, count: dataIn / SECTOR_SIZE, data: new Uint8Array(dataIn) };
+      }
+      case VIRTIO_BLK_T.OUT: {
+        const len = chain.readLength - 16;
+        if (len % SECTOR_SIZE !== 0 || len > REQUEST_MAX) throw new BlockRangeError("bad write length");
+        // The data is taken now: the driver may not touch it before completion, but this copy
+        // is what the disk gets whenever the backend gets to it.
+        const data = new Uint8Array(len);
+        q.read(chain, 16, data);
+        return { op: "write", sector, count: len / SECTOR_SIZE, data };
+      }
+      case VIRTIO_BLK_T.FLUSH:
+        return { op: "flush", sector: 0, count: 0 };
+      case VIRTIO_BLK_T.GET_ID:
+        return NOTHING;
+      case VIRTIO_BLK_T.DISCARD:
+      case VIRTIO_BLK_T.WRITE_ZEROES:
+        return this.segments(q, chain, type === VIRTIO_BLK_T.WRITE_ZEROES);
+      default:
+        return UNSUPPORTED;
+    }
+  }
+
+  /**
+   * DISCARD and WRITE_ZEROES: checks the segment (one at most, MAX_DISCARD_SEG); write-zeroes
+   * is a write of zeros, discard is nothing to do (the sectors keep their data).
+   */
+  private segments(q: Virtqueue, chain: DescChain, zero: boolean): BlockRequest {
     const len = chain.readLength - 16;
     if (len === 0 || len % 16 !== 0 || len / 16 > MAX_DISCARD_SEG) throw new BlockRangeError("bad segment list");
     const segs = new Uint8Array(len);
     q.read(chain, 16, segs);
     const dv = new DataView(segs.buffer);
-    const list: { sector: number; count: number }[] = [];
-    for (let at = 0; at < len; at += 16) {
-      const sector = Number(dv.getBigUint64(at, true));
-      const count = dv.getUint32(at + 8, true);
-      const flags = dv.getUint32(at + 12, true);
-      if (count > MAX_DISCARD_SECTORS || sector + count > this.disk.sectors || flags & ~1) {
-        throw new BlockRangeError("bad segment");
-      }
-      list.push({ sector, count });
+    const sector = Number(dv.getBigUint64(0, true));
+    const count = dv.getUint32(8, true);
+    const flags = dv.getUint32(12, true);
+    if (count > MAX_DISCARD_SECTORS || sector + count > this.disk.sectors || flags & ~1) {
+      throw new BlockRangeError("bad segment");
     }
-    if (!zero) {
-      if (this.disk.readOnly) throw new BlockRangeError("the disk is read-only");
-      return;
-    }
-    for (const { sector, count } of list) {
-      if (count > 0) this.disk.write(sector, new Uint8Array(count * SECTOR_SIZE));
-      this.counters.sectorsWritten += count;
-    }
+    if (this.disk.readOnly) throw new BlockRangeError("the disk is read-only");
+    if (!zero || count === 0) return NOTHING;
+    return { op: "write", sector, count, data: new Uint8Array(count * SECTOR_SIZE) };
   }
+}
+
+/** Requests with nothing for the disk to do, and unknown types. */
+const NOTHING: BlockRequest = { op: "flush", sector: 0, count: 0 };
+const UNSUPPORTED: BlockRequest = { op: "flush", sector: 0, count: 0 };
+const TYPE_NAMES = new Map(Object.entries(VIRTIO_BLK_T).map(([n, t]) => [t as number, n]));
+
+/** The device's requests in flight: wiring, not saved state (a state is saved only when none are). */
+class BlkIo {
+  /** Bumped by a reset: completions of older requests are dropped. */
+  generation = 0;
+  constructor(readonly queue: BlockQueue) {}
 }

@@ -84,6 +84,26 @@ function disks(vm: Vm): [string, BlockDevice][] {
   return out;
 }
 
+/**
+ * Waits until no disk request is in flight (devices/storage/request.ts): a request at a disk is
+ * not part of a saved state, so the state is taken only once every one has completed into guest
+ * memory. A completion can start more (virtio-blk takes what waited in its ring), hence the loop;
+ * the caller captures right after, with nothing run in between.
+ */
+export async function drainDisks(vm: Vm): Promise<void> {
+  for (;;) {
+    const busy: Promise<void>[] = [];
+    const ide = vm.devices.pci?.ide;
+    for (const ch of ide ? [ide.primary, ide.secondary] : []) if (ch.inFlight > 0) busy.push(ch.drain());
+    for (const [, f] of pciFunctions(vm)) {
+      const dev = (f as { device?: unknown }).device;
+      if (dev instanceof VirtioBlk && dev.inFlight > 0) busy.push(dev.drain());
+    }
+    if (busy.length === 0) return;
+    await Promise.all(busy);
+  }
+}
+
 export function describeMachine(vm: Vm): MachineDescription {
   return {
     ramBytes: vm.cpu.ramBytes,
@@ -138,6 +158,7 @@ function deviceTable(vm: Vm): [string, object][] {
  * leaves RAM out (live migration sends it page by page before the rest).
  */
 export async function stateBytes(vm: Vm, opts: { ram?: boolean } = {}): Promise<Uint8Array> {
+  await drainDisks(vm);
   const sections = new Map<string, Uint8Array>();
   const enc = new TextEncoder();
   sections.set("machine", enc.encode(JSON.stringify(describeMachine(vm))));
@@ -175,6 +196,8 @@ export async function stateBytes(vm: Vm, opts: { ram?: boolean } = {}): Promise<
  * that does not fit leaves `vm` as it was.
  */
 export async function restoreStateBytes(vm: Vm, file: Uint8Array, opts: { ram?: boolean } = {}): Promise<void> {
+  // A request still at a disk would complete into the restored rings and memory: let it finish.
+  await drainDisks(vm);
   const sections = await readContainer(file);
   const need = (name: string): Uint8Array => {
     const s = sections.get(name);

@@ -18,6 +18,12 @@ export interface GuestWork {
      * provisioning: the overlay grows by a cluster at a time as the guest writes; the page shows it).
      */
     format?: "raw" | "qcow2";
+    /**
+     * memory (the default): the image is made in memory at each boot. opfs: it is kept in the
+     * browser's origin private file system and written in place, so the guest's writes are still
+     * there after a reload (opfs-disk.ts; the format is then raw).
+     */
+    store?: "memory" | "opfs";
   };
   /**
    * Typed into COM1 at the first shell prompt. It should end with `exit`: the tiny Linux's init
@@ -38,15 +44,20 @@ export function pciFor(work: GuestWork | undefined): VmOptions["pci"] | undefine
 export function diskFor(work: GuestWork | undefined): { pci: VmOptions["pci"]; qcow2?: Qcow2Disk } | undefined {
   const d = work?.disk;
   if (!d) return undefined;
-  // Each sector starts with its number's low byte: reads return data, not zeros the host could skip.
-  const image = new Uint8Array(d.mib << 20);
-  for (let i = 0; i < image.length; i += 512) image[i] = (i >> 9) & 0xff;
+  const image = blankImage(d.mib);
   const name = `blank-${d.mib}M`;
   const qcow2 = d.format === "qcow2" ? Qcow2Disk.overlay(`${name}.qcow2`, image) : undefined;
   const disk = qcow2 ?? new CowDisk(bytesSource(image), { name: `${name}.img` });
   const pci: VmOptions["pci"] =
     d.bus === "ide" ? { hda: { kind: "disk", disk } } : { virtio: [new VirtioBlk({ disk })] };
   return { pci, qcow2 };
+}
+
+/** A blank disk whose sectors each start with their number's low byte (reads return data, not zeros the host could skip). */
+export function blankImage(mib: number): Uint8Array {
+  const image = new Uint8Array(mib << 20);
+  for (let i = 0; i < image.length; i += 512) image[i] = (i >> 9) & 0xff;
+  return image;
 }
 
 /** Watches the console for the first prompt and hands out the script once, when it is due. */

@@ -53,6 +53,20 @@ function linuxDiskRead(id: string, bus: "ide" | "virtio-blk", extra = ""): Guest
   };
 }
 
+/** The tiny Linux's shell with a disk to use by hand. */
+function linuxWithDisk(id: string, disk: NonNullable<GuestWork["disk"]>): Guest {
+  return {
+    id,
+    ...LINUX_FILES,
+    cmdline: "console=ttyS0 panic=-1",
+    memMiB: 64,
+    modes: ["native", "bt", "hvm", "pv"],
+    vga: true,
+    finite: false,
+    work: { disk },
+  };
+}
+
 export const GUESTS: readonly Guest[] = [
   {
     id: "linux",
@@ -68,16 +82,10 @@ export const GUESTS: readonly Guest[] = [
   },
   // The tiny Linux with a 64 MiB virtio-blk disk /dev/vda that is a qcow2 overlay the page makes
   // over a raw image: the Disk tab shows its clusters being allocated as the guest writes.
-  {
-    id: "linux-disk",
-    ...LINUX_FILES,
-    cmdline: "console=ttyS0 panic=-1",
-    memMiB: 64,
-    modes: ["native", "bt", "hvm", "pv"],
-    vga: true,
-    finite: false,
-    work: { disk: { bus: "virtio-blk", mib: 64, format: "qcow2" } },
-  },
+  linuxWithDisk("linux-disk", { bus: "virtio-blk", mib: 64, format: "qcow2" }),
+  // The tiny Linux with a 64 MiB virtio-blk disk kept in the browser's OPFS (opfs-disk.ts): what
+  // the guest writes is still on /dev/vda after a reload.
+  linuxWithDisk("linux-opfs", { bus: "virtio-blk", mib: 64, store: "opfs" }),
   // libata.dma=0: the IDE disk by programmed I/O, every 16-bit word through the data port.
   linuxDiskRead("linux-ide-read", "ide", " libata.dma=0"),
   linuxDiskRead("linux-virtio-read", "virtio-blk"),

@@ -18,7 +18,18 @@ export interface MachineConfig {
    */
   kernel?: { url: string } | { bytes: Uint8Array; name: string };
   /** A disk (IDE primary master) or CD image (ATAPI, secondary master) for a firmware boot. */
-  disk?: { bytes: Uint8Array; name: string; kind: "hda" | "cdrom"; biosUrl: string; vgaBiosUrl: string };
+  disk?: {
+    bytes: Uint8Array;
+    name: string;
+    kind: "hda" | "cdrom";
+    biosUrl: string;
+    vgaBiosUrl: string;
+    /**
+     * A hard disk read from this File as the guest asks (opfs-disk.ts fileDisk: read-only base,
+     * writes in memory) instead of `bytes`, which may then be empty.
+     */
+    file?: File;
+  };
   initrd?: { url: string } | { bytes: Uint8Array; name: string };
   cmdline: string;
   memMiB: number;

@@ -22,6 +22,7 @@ import { diffSnapshots, type StatsSnapshot } from "../../vmm/stats/stats.js";
 import { pageWalkView } from "../../vmm/virt/walk-view.js";
 import { Vm, type VmOptions, type VmStop } from "../../vmm/vm.js";
 import { diskFor, ScriptTyper } from "./guest-work.js";
+import { fileDisk, opfsWork } from "./opfs-disk.js";
 import type { FromWorker, MachineConfig, ModeledCost, NicConfig, ToWorker } from "./protocol.js";
 import { isQcow2, Qcow2Disk } from "./qcow2-disk.js";
 import { diskAllocation } from "./qcow2-view.js";
@@ -232,9 +233,10 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
 
   let out: number[] = [];
   const typer = new ScriptTyper(config.work?.script);
-  const work = diskFor(config.work);
+  // A disk kept in OPFS is opened (or made) first; the others are made in memory.
+  const work = config.work?.disk?.store === "opfs" ? await opfsWork(config.work) : diskFor(config.work);
   // An uploaded hard disk image in qcow2 format is opened as qcow2 (a copy: the upload never changes).
-  let qcow2 = work?.qcow2;
+  let qcow2 = work && "qcow2" in work ? work.qcow2 : undefined;
   if (disk && !config.kernel && disk.kind === "hda" && isQcow2(disk.bytes))
     qcow2 = Qcow2Disk.fromImage(disk.name, disk.bytes);
   const vm = await Vm.create({
@@ -257,6 +259,7 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
     const cd = disk!.kind === "cdrom";
     const medium =
       qcow2 ??
+      (disk!.file && !cd ? fileDisk(disk!.file) : undefined) ??
       new CowDisk(bytesSource(disk!.bytes), {
         name: disk!.name,
         granularity: cd ? 2048 : 512,

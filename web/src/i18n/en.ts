@@ -92,6 +92,8 @@ export const en = {
   "tab.walk": "Page walk",
   "tab.disk": "Disk (qcow2)",
   "guest.linux-disk": "Tiny Linux with a 64 MiB thin-provisioned disk (qcow2 overlay on virtio-blk, /dev/vda)",
+  "guest.linux-opfs":
+    "Tiny Linux with a 64 MiB disk kept in this browser (OPFS, virtio-blk /dev/vda): writes stay after a reload",
   "disk.none":
     "This machine has no qcow2 disk. Choose the guest \u201cTiny Linux with a 64 MiB thin-provisioned disk\u201d, or upload a qcow2 image as a hard disk image, and boot: this tab then shows how its clusters are allocated as the guest writes.",
   "disk.title": "qcow2 allocation of {name}",

@@ -93,6 +93,8 @@ export const ko: Record<keyof typeof en, string> = {
   "tab.walk": "페이지 워크",
   "tab.disk": "디스크 (qcow2)",
   "guest.linux-disk": "씬 프로비저닝된 64 MiB 디스크가 있는 작은 Linux (virtio-blk 위의 qcow2 오버레이, /dev/vda)",
+  "guest.linux-opfs":
+    "이 브라우저에 보관되는 64 MiB 디스크가 있는 작은 Linux (OPFS, virtio-blk /dev/vda): 쓴 내용이 새로 고침 후에도 남음",
   "disk.none":
     "이 머신에는 qcow2 디스크가 없습니다. 게스트 \u201c씬 프로비저닝된 64 MiB 디스크가 있는 작은 Linux\u201d를 고르거나 qcow2 이미지를 하드 디스크 이미지로 올린 뒤 부팅하세요. 그러면 이 탭이 게스트가 쓰는 동안 클러스터가 어떻게 할당되는지 보여 줍니다.",
   "disk.title": "{name}의 qcow2 할당",
