@@ -1,6 +1,6 @@
 // Chain links (vmm/jit/emit.ts chainTo, core/jit/enter.ts jitLink): compiled code that leaves for
-// a constant target enters the target's block itself (a wasm tail call) instead of returning to
-// the run loop. A link must never outlive what it links to: the guest below bounces between two
+// a constant target, or (through an inline cache) for an indirect branch's last target, enters
+// the target's block itself instead of returning to the run loop. A link must never outlive what it links to: the guest below bounces between two
 // pages, and its code is rewritten by the host and remapped by its page tables while links exist;
 // the machine that compiles everything must end exactly where the interpreter ends.
 
@@ -93,5 +93,34 @@ describe("chain links between compiled blocks", () => {
     expect(j).toEqual(i);
     expect(j[0]).toBe(14000 + 4 * 2000);
     expect(jitInfo(jit).chained).toBeGreaterThan(chained + 4000);
+  });
+
+  it("follow indirect branches through their inline caches, and drop them with the code", async () => {
+    // Page A: a loop that calls one of two subroutines in page B through a table, by ECX's low
+    // bit; each RET goes back to one place (its cache hits), the CALL alternates (it misses).
+    const TABLE = 0x30000;
+    const loop = [0x89, 0xca, 0x83, 0xe2, 0x01, 0xff, 0x14, 0x95, ...le32(TABLE), 0x49, 0x75, 0xf1, 0xf4];
+    const sub = (n: number) => [0x83, 0xc0, n, 0xc3]; // add eax, n; ret
+    const [jit, interp] = [await machine(true), await machine(false)];
+    const run = (n: number, second: number) =>
+      [jit, interp].map((cpu) => {
+        cpu.writePhysical(A, new Uint8Array(loop));
+        cpu.writePhysical(B, new Uint8Array(sub(1)));
+        cpu.writePhysical(B + 0x10, new Uint8Array(sub(second)));
+        cpu.writePhysical(TABLE, new Uint8Array([...le32(B), ...le32(B + 0x10)]));
+        cpu.setReg(REG.ECX, n);
+        cpu.eip = A;
+        cpu.halted = false;
+        return finish(cpu);
+      });
+    let [j, i] = run(4000, 2);
+    expect(j).toEqual(i);
+    expect(j[0]).toBe(2000 * 1 + 2000 * 2);
+    const before = jitInfo(jit);
+    expect(before.chained).toBeGreaterThan(6000); // the RETs and the loop, nearly every time
+    // The second subroutine rewritten by the host: its block dies, the caches must not reach it.
+    [j, i] = run(4000, 5);
+    expect(j).toEqual(i);
+    expect(j[0]).toBe(6000 + 2000 * 1 + 2000 * 5);
   });
 });

@@ -17,6 +17,7 @@ import {
   type ChainSpec,
   carryHelper,
   chainHelper,
+  indirectChainHelper,
   LOCALS,
   NEXT,
   type RegionMap,
@@ -155,6 +156,7 @@ export class Jit {
         { type: 5, locals: 0, body: saveHelper(record.written) },
         { type: 3, locals: 2, body: chainHelper() },
         { type: 0, locals: 4, body: carryHelper() },
+        { type: 1, locals: 0, body: indirectChainHelper() },
       ],
     });
     const module = new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>);

@@ -29,7 +29,17 @@ import {
   XR,
   XS,
 } from "./flags.js";
-import { FN_CALLOUT, FN_CARRY, FN_CHAIN, FN_COND, FN_INDIRECT, FN_LINK, FN_SAVE, FN_STEP } from "./functions.js";
+import {
+  FN_CALLOUT,
+  FN_CARRY,
+  FN_CHAIN,
+  FN_COND,
+  FN_ICHAIN,
+  FN_INDIRECT,
+  FN_LINK,
+  FN_SAVE,
+  FN_STEP,
+} from "./functions.js";
 import { Code, Op } from "./wasm.js";
 
 /** Written registers from which storing them calls FN_SAVE rather than storing inline. */
@@ -128,8 +138,10 @@ export class BlockEmitter {
     private readonly chain: ChainSpec | null = null,
   ) {}
 
-  /** The link cell of each constant target the region leaves for (at most LINKS_PER_BLOCK). */
+  /** The link cell of each constant target the region leaves for. */
   private readonly links = new Map<number, number>();
+  /** Link cells given out (at most LINKS_PER_BLOCK): the constant targets' and the inline caches'. */
+  private cellsUsed = 0;
 
   // ---- registers ------------------------------------------------------------------------------
 
@@ -233,15 +245,37 @@ export class BlockEmitter {
     this.c.loadAt(L.S_TLB_READ_MASK).set(RMASK).loadAt(L.S_TLB_WRITE_MASK).set(WMASK);
   }
 
-  /** Leaves the block with EIP = the value `target()` pushes, `extra` more instructions retired. */
+  /**
+   * Leaves the block with EIP = the value `target()` pushes (an indirect branch), `extra` more
+   * instructions retired: through an inline cache (two link cells: the last target and its
+   * chain link) straight into the target's block when it is the same as last time, else back to
+   * the run loop.
+   */
   exitWith(target: () => void, extra: number): void {
+    const c = this.c;
     this.storeRegs();
     this.flushFlags();
     this.addRetired(this.pending + extra);
-    this.c.const(L.S_EIP);
     target();
-    this.c.store(Op.i32Store);
-    this.ret();
+    c.set(TE);
+    c.const(L.S_EIP).get(TE).store(Op.i32Store);
+    // (Not in the bt mode's kernel code, where the translator's own lookup of an indirect
+    // target is a counted callout: those go back to the run loop, as interpreted.)
+    const cell = this.chain && !this.calloutOf ? this.newCells(2) : -1;
+    if (cell < 0) {
+      this.ret();
+      return;
+    }
+    c.const(cell).get(TE).call(FN_ICHAIN).op(Op.return);
+  }
+
+  /** The first of `n` unused link cells of this block, or -1 when it has not that many left. */
+  private newCells(n: number): number {
+    const ch = this.chain;
+    if (!ch || this.cellsUsed + n > LINKS_PER_BLOCK) return -1;
+    const cell = L.HV_JIT_LINKS_BASE + (ch.block * LINKS_PER_BLOCK + this.cellsUsed) * LINK_BYTES;
+    this.cellsUsed += n;
+    return cell;
   }
 
   /**
@@ -267,8 +301,8 @@ export class BlockEmitter {
     if (!ch) return false;
     let cell = this.links.get(target);
     if (cell === undefined) {
-      if (this.links.size >= LINKS_PER_BLOCK) return false;
-      cell = L.HV_JIT_LINKS_BASE + (ch.block * LINKS_PER_BLOCK + this.links.size) * LINK_BYTES;
+      cell = this.newCells(1);
+      if (cell < 0) return false;
       this.links.set(target, cell);
     }
     const offset = ch.pageOffset + ((target - ch.entryEip) | 0);
@@ -703,6 +737,24 @@ export class BlockEmitter {
     this.inline++;
     this.pending++;
   }
+}
+
+/**
+ * FN_ICHAIN's body (params: cell, target): `cell` and the next one are an indirect branch's
+ * inline cache. The next cell's first word holds the target the link was made for; another
+ * target replaces it and marks the link stale (a kill generation no block has), so FN_CHAIN
+ * links it anew through the core (FN_LINK) before following it.
+ */
+export function indirectChainHelper(): Code {
+  const CELL = 0;
+  const TARGET = 1;
+  const c = new Code();
+  c.get(CELL).load(Op.i32Load, LINK_BYTES).get(TARGET).op(Op.i32Ne).ifVoid();
+  c.get(CELL).get(TARGET).store(Op.i32Store, LINK_BYTES);
+  c.get(CELL).const(-1).store(Op.i32Store, 4);
+  c.op(Op.end);
+  c.get(CELL).get(TARGET).const(1).call(FN_CHAIN);
+  return c;
 }
 
 /**

@@ -19,3 +19,5 @@ export const FN_SAVE = 8;
 export const FN_CHAIN = 9;
 /** carryHelper(): the state block's CF (lazy or not) as the core's getCF() computes it. */
 export const FN_CARRY = 10;
+/** indirectChainHelper(cell, target): FN_CHAIN for a target known only at run time, or 0. */
+export const FN_ICHAIN = 11;
