@@ -97,6 +97,8 @@ describe("live migration, initrd upload and the new labs in Chromium", () => {
     expect(await page.evaluate(() => window.__x86lab.state())).toBe("running");
     if (shot) {
       shots.push(await screenshot(page, shot));
+      await page.locator("#migrate-rounds").scrollIntoViewIfNeeded();
+      shots.push(await screenshot(page, `${shot.replace(/-en$/, "")}-rounds-en`));
       expect(await seriousViolations(page, "#panel-migrate")).toEqual([]);
       // Korean: every string of the panel changes (the QEMU field names stay, as code).
       await page.selectOption("#lang", "ko");

@@ -9,6 +9,7 @@ import { guestById } from "../../web/src/guests.js";
 import { checkStep, type StepRun } from "../../web/src/labs/check.js";
 import { type Lab, LabFormatError, parseLab, type Step } from "../../web/src/labs/format.js";
 import { type GuestRun, runGuest } from "./run-guest.js";
+import { runMigratingGuest } from "./run-migration.js";
 
 const LAB_DIR = new URL("../../web/labs/", import.meta.url);
 const files = readdirSync(LAB_DIR).filter((f) => f.endsWith(".json"));
@@ -18,8 +19,14 @@ const cache = new Map<string, Promise<GuestRun>>();
 
 async function runStep(step: Step): Promise<StepRun> {
   const guest = guestById(step.machine.guest)!;
-  const key = `${guest.id} ${step.machine.mode} ${step.machine.mmu}`;
-  if (!cache.has(key)) cache.set(key, runGuest(guest.id, step.machine.mode, step.machine.mmu));
+  const key = `${guest.id} ${step.machine.mode} ${step.machine.mmu}${step.migrate ? ` ${JSON.stringify(step.migrate)}` : ""}`;
+  if (!cache.has(key))
+    cache.set(
+      key,
+      step.migrate
+        ? runMigratingGuest(guest.id, step.machine.mode, step.machine.mmu, step.migrate)
+        : runGuest(guest.id, step.machine.mode, step.machine.mmu),
+    );
   const run = await cache.get(key)!;
   // A lab kernel ends through isa-debug-exit; the tiny Linux doing one job, by rebooting when its script exits.
   expect(run.stop.kind, `${step.id}: ${run.output.slice(-300)}`).toBe(guest.work ? "reset" : "debug-exit");
@@ -35,6 +42,8 @@ describe("guided labs", () => {
         "hypervisor-types.json",
         "exit-cost-sweep.json",
         "virtio-vs-emulated.json",
+        "thin-provisioning.json",
+        "live-migration.json",
       ]),
     );
   });
@@ -52,7 +61,8 @@ describe("guided labs", () => {
         // The predicted answer is one of the choices (parseLab checks it; the page compares to it).
         expect(step.predict.choices.map((c) => c.id)).toContain(step.predict.answer);
       }
-    });
+      // The live-migration lab sends about 11 MiB at 1 MiB/s per step, plus the dirtying guest's rounds.
+    }, 300_000);
   }
 
   it("shows what the checks discriminate: the trap step's checks fail on the bt run", async () => {

@@ -5,7 +5,7 @@
 import { useState } from "preact/hooks";
 import { PROFILES } from "../../../vmm/stats/profiles.js";
 import type { MmuMode, VirtMode } from "../../../vmm/virt/vmcs.js";
-import { type Upload, UPLOAD_CMDLINE } from "../config.js";
+import { UPLOAD_CMDLINE, type Upload } from "../config.js";
 import { GUESTS, MEMORY_CHOICES, mmusFor } from "../guests.js";
 import type { MessageKey } from "../i18n/index.js";
 import type { KeptMedium } from "../media.js";
@@ -196,9 +196,11 @@ export function Setup(p: Props) {
                 class="visually-hidden"
                 aria-label={t("setup.initrd")}
                 onChange={async (e) => {
-                  const f = e.currentTarget.files?.[0];
+                  const input = e.currentTarget;
+                  const f = input.files?.[0];
                   if (f) p.onKernelExtras({ initrd: { name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) } });
-                  e.currentTarget.value = "";
+                  // The same file can be picked again after "Remove the initrd".
+                  input.value = "";
                 }}
               />
               <label for="upload-initrd" class="file-button" title={t("setup.initrdHint")}>
