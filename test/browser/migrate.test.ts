@@ -114,9 +114,15 @@ describe("live migration, initrd upload and the new labs in Chromium", () => {
     await migrateRunning("hvm", "ept", "migrate-en");
   }, 300_000);
 
-  it("and under native (the compare dirty log)", async () => {
-    await migrateRunning("native", "direct");
-  }, 300_000);
+  for (const [mode, mmu] of [
+    ["native", "direct"],
+    ["pv", "ept"],
+    ["bt", "shadow"],
+  ] as const) {
+    it(`and under ${mode} (${mmu === "ept" ? "the EPT log" : "the compare dirty log"})`, async () => {
+      await migrateRunning(mode, mmu);
+    }, 300_000);
+  }
 
   it("boots an uploaded kernel with a generated initrd and an edited command line", async () => {
     const page = await h.newPage();
@@ -171,7 +177,7 @@ describe("live migration, initrd upload and the new labs in Chromium", () => {
     for (let i = 0; i < (await steps.count()); i++) {
       const step = steps.nth(i);
       const id = await step.getAttribute("data-step");
-      // Keyboard: the prediction by the arrow keys in the radio group, the run by Enter.
+      // By keyboard: Space picks the first prediction (the page says whether it was right), Enter runs.
       await step.locator("input[type=radio]").first().focus();
       await page.keyboard.press("Space");
       await step.locator("button.run-step").focus();

@@ -332,4 +332,9 @@ export const en = {
   "setup.noInitrd": "no initrd",
   "setup.clearInitrd": "Remove the initrd",
   "setup.cmdline": "Kernel command line",
+  "guest.linux-qcow2-write": "Tiny Linux: write 4 MiB of data to a thin qcow2 disk, then stop",
+  "guest.linux-qcow2-zeros": "Tiny Linux: write 4 MiB of zeros to a thin qcow2 disk, then stop",
+  "guest.linux-qcow2-rewrite": "Tiny Linux: write the same 4 MiB of a thin qcow2 disk twice, then stop",
+  "guest.linux-migrate-idle": "Tiny Linux, idle at its prompt (the migration lab)",
+  "guest.linux-migrate-dirty": "Tiny Linux dirtying memory in a loop (the migration lab)",
 } as const;

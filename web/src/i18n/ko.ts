@@ -332,4 +332,9 @@ export const ko: Record<keyof typeof en, string> = {
   "setup.noInitrd": "initrd 없음",
   "setup.clearInitrd": "initrd 빼기",
   "setup.cmdline": "커널 명령줄",
+  "guest.linux-qcow2-write": "작은 Linux: 씬 qcow2 디스크에 데이터 4 MiB를 쓴 뒤 종료",
+  "guest.linux-qcow2-zeros": "작은 Linux: 씬 qcow2 디스크에 0을 4 MiB 쓴 뒤 종료",
+  "guest.linux-qcow2-rewrite": "작은 Linux: 씬 qcow2 디스크의 같은 4 MiB를 두 번 쓴 뒤 종료",
+  "guest.linux-migrate-idle": "프롬프트에서 쉬는 작은 Linux (마이그레이션 실습)",
+  "guest.linux-migrate-dirty": "루프로 메모리를 더럽히는 작은 Linux (마이그레이션 실습)",
 };
