@@ -11,10 +11,13 @@ const NodeBuf = (globalThis as { Buffer?: NodeBuffer }).Buffer;
 
 /** True when a[aAt .. aAt+length) holds the same bytes as b[bAt .. bAt+length). */
 export function bytesEqual(a: Uint8Array, aAt: number, b: Uint8Array, bAt: number, length: number): boolean {
-  if (NodeBuf) {
-    const x = NodeBuf.from(a.buffer, a.byteOffset + aAt, length);
-    return x.compare(b, bAt, bAt + length) === 0;
-  }
+  if (!NodeBuf) return wordsEqual(a, aAt, b, bAt, length);
+  const x = NodeBuf.from(a.buffer, a.byteOffset + aAt, length);
+  return x.compare(b, bAt, bAt + length) === 0;
+}
+
+/** bytesEqual without Buffer: 32-bit words where both ranges are aligned, bytes otherwise. */
+export function wordsEqual(a: Uint8Array, aAt: number, b: Uint8Array, bAt: number, length: number): boolean {
   const ao = a.byteOffset + aAt;
   const bo = b.byteOffset + bAt;
   if (ao % 4 === 0 && bo % 4 === 0 && length % 4 === 0) {
