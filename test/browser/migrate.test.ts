@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
-import { openTab, ROOT, screenshot, serialText, seriousViolations, shell, useHarness, waitFor } from "./harness.js";
+import { openTab, ROOT, screenshot, seriousViolations, shell, untilSerial, useHarness, waitFor } from "./harness.js";
 
 /** A cpio archive in the "newc" format the kernel's initramfs unpacker reads: regular files only. */
 function cpio(files: Record<string, string>): Buffer {
@@ -40,23 +40,11 @@ describe("live migration, initrd upload and the new labs in Chromium", () => {
   async function migrateRunning(mode: string, mmu: string, shot?: string): Promise<void> {
     const page = await h.newPage();
     await page.goto(`${h.url}?guest=linux&mode=${mode}&mmu=${mmu}&lang=en`);
-    await waitFor(
-      page,
-      "the shell prompt",
-      () => serialText(page),
-      (s) => s.includes("~ # "),
-      90_000,
-    );
+    await untilSerial(page, "the shell prompt", "~ # ", 90_000);
     await shell(page, "X=before-$((6*7)); echo set-$X", "set-before-42");
     await openTab(page, "migrate");
     await page.click("#migrate-dirty");
-    await waitFor(
-      page,
-      "the dirtying loop",
-      () => serialText(page),
-      (s) => s.includes("\nx86lab-dirtying-4"),
-      20_000,
-    );
+    await untilSerial(page, "the dirtying loop", "\nx86lab-dirtying-4", 20_000);
     await page.fill("#migrate-bandwidth", "4");
     await page.fill("#migrate-downtime", "300");
     await page.fill("#migrate-iterations", "8");
@@ -153,13 +141,7 @@ describe("live migration, initrd upload and the new labs in Chromium", () => {
     await page.locator("#initrd-name").filter({ hasText: "generated.cpio.gz" }).waitFor({ timeout: 5_000 });
     await page.fill("#upload-cmdline", `console=ttyS0 panic=-1 x86lab.token=${token}`);
     await page.click("#boot");
-    await waitFor(
-      page,
-      "the uploaded kernel's prompt",
-      () => serialText(page),
-      (s) => s.includes("~ # "),
-      90_000,
-    );
+    await untilSerial(page, "the uploaded kernel's prompt", "~ # ", 90_000);
     await shell(page, "cat /x86lab-generated; echo done-$((1+1))", token);
     await shell(page, "cat /proc/cmdline", `console=ttyS0 panic=-1 x86lab.token=${token}`);
     shots.push(await screenshot(page, "upload-initrd-en"));

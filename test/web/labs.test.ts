@@ -175,10 +175,10 @@ describe("lab format", () => {
       { label: { en: "L", ko: "라" }, migration: "rounds", op: "<=", value: 3 },
       { label: { en: "L", ko: "라" }, disk: "data", op: "=", step: "nowhere" },
     ];
+    expect(() => parseLab(bad, "m.json")).toThrow(LabFormatError);
     const message = (() => {
       try {
-        parseLab(bad, "m.json");
-        return "";
+        return parseLab(bad, "m.json") && "";
       } catch (e) {
         return (e as Error).message;
       }
@@ -193,7 +193,7 @@ describe("lab format", () => {
       "checks[1].op: must be one of",
       "no step 'nowhere'",
     ])
-      expect(message).toContain(part);
+      expect(message, message).toContain(part);
   });
 
   it("compares disk and migration figures with values and other steps, and fails when a run has none", () => {

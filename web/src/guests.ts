@@ -32,44 +32,40 @@ const LINUX_FILES = {
 } as const;
 
 /**
+ * The tiny Linux doing `work` (`extra` goes on its command line); a guest that is not `finite` is
+ * ended by the lab (a migrating step's `then`).
+ */
+function tinyLinux(id: string, work: GuestWork, opts: { finite?: boolean; extra?: string } = {}): Guest {
+  return {
+    id,
+    ...LINUX_FILES,
+    cmdline: `console=ttyS0 panic=-1${opts.extra ?? ""}`,
+    memMiB: 64,
+    modes: ["native", "bt", "hvm", "pv"],
+    vga: false,
+    finite: opts.finite ?? true,
+    work,
+  };
+}
+
+/**
  * The tiny Linux reading a blank 4 MiB disk once, 4 KiB at a time, then leaving the shell (the
  * guest reboots, which ends the run). `extra` goes on the kernel's command line.
  */
 function linuxDiskRead(id: string, bus: "ide" | "virtio-blk", extra = ""): Guest {
   const dev = bus === "ide" ? "sda" : "vda";
   const irq = bus === "ide" ? "ata_piix" : "virtio";
-  return {
-    id,
-    ...LINUX_FILES,
-    cmdline: `console=ttyS0 panic=-1${extra}`,
-    memMiB: 64,
-    modes: ["native", "bt", "hvm", "pv"],
-    vga: false,
-    finite: true,
-    work: {
-      disk: { bus, mib: 4 },
-      script: `dd if=/dev/${dev} of=/dev/null bs=4096 && echo x86lab-read-done; grep -h ${irq} /proc/interrupts; exit`,
-    },
-  };
+  const script = `dd if=/dev/${dev} of=/dev/null bs=4096 && echo x86lab-read-done; grep -h ${irq} /proc/interrupts; exit`;
+  return tinyLinux(id, { disk: { bus, mib: 4 }, script }, { extra });
 }
 
 /**
  * The tiny Linux with a 64 MiB thin-provisioned disk (a qcow2 overlay over a raw image, 64 KiB
- * clusters, virtio-blk) running `script` (which prints a marker and exits): the thin-provisioning
- * lab's steps. Writes use O_DIRECT so they reach the disk before the shell exits.
+ * clusters, virtio-blk) running `script` (which prints a marker) and exiting: the
+ * thin-provisioning lab's steps. Writes use O_DIRECT so they reach the disk before the shell exits.
  */
-function linuxQcow2(id: string, script: string): Guest {
-  return {
-    id,
-    ...LINUX_FILES,
-    cmdline: "console=ttyS0 panic=-1",
-    memMiB: 64,
-    modes: ["native", "bt", "hvm", "pv"],
-    vga: false,
-    finite: true,
-    work: { disk: { bus: "virtio-blk", mib: 64, format: "qcow2" }, script: `${script}; exit` },
-  };
-}
+const linuxQcow2 = (id: string, script: string) =>
+  tinyLinux(id, { disk: { bus: "virtio-blk", mib: 64, format: "qcow2" }, script: `${script}; exit` });
 
 /** 4 MiB (64 clusters) of the backing image's data copied to guest offset 4 MiB; `skip` picks which. */
 const copy4MiB = (skip: number) =>
@@ -79,18 +75,7 @@ const copy4MiB = (skip: number) =>
  * The tiny Linux at its shell running `script` (a workload, then a marker the lab waits for); it
  * does not end by itself: a lab step migrates it and then types `exit` on the destination.
  */
-function linuxShell(id: string, script: string): Guest {
-  return {
-    id,
-    ...LINUX_FILES,
-    cmdline: "console=ttyS0 panic=-1",
-    memMiB: 64,
-    modes: ["native", "bt", "hvm", "pv"],
-    vga: false,
-    finite: false,
-    work: { script },
-  };
-}
+const linuxShell = (id: string, script: string) => tinyLinux(id, { script }, { finite: false });
 
 export const GUESTS: readonly Guest[] = [
   {

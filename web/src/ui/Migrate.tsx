@@ -51,6 +51,23 @@ function infoRows(info: MigrationInfo): [string, string, MessageKey][] {
   return rows;
 }
 
+/** A labelled number input of the parameters. */
+function NumberField(p: { id: string; label: string; min: number; step: number; value: number; set(n: number): void }) {
+  return (
+    <label>
+      {p.label}
+      <input
+        id={p.id}
+        type="number"
+        min={p.min}
+        step={p.step}
+        value={p.value}
+        onInput={(e) => p.set(Number(e.currentTarget.value))}
+      />
+    </label>
+  );
+}
+
 export function Migrate({ machine }: { machine: Machine }) {
   const { t, nf } = useUi();
   const [bandwidth, setBandwidth] = useState(1);
@@ -102,39 +119,15 @@ export function Migrate({ machine }: { machine: Machine }) {
       </fieldset>
       <fieldset class="migrate-params">
         <legend>{t("migrate.params")}</legend>
-        <label>
-          {t("migrate.bandwidth")}
-          <input
-            id="migrate-bandwidth"
-            type="number"
-            min="0.1"
-            step="0.1"
-            value={bandwidth}
-            onInput={(e) => setBandwidth(Number(e.currentTarget.value))}
-          />
-        </label>
-        <label>
-          {t("migrate.downtime")}
-          <input
-            id="migrate-downtime"
-            type="number"
-            min="1"
-            step="1"
-            value={downtime}
-            onInput={(e) => setDowntime(Number(e.currentTarget.value))}
-          />
-        </label>
-        <label>
-          {t("migrate.maxIterations")}
-          <input
-            id="migrate-iterations"
-            type="number"
-            min="1"
-            step="1"
-            value={iterations}
-            onInput={(e) => setIterations(Number(e.currentTarget.value))}
-          />
-        </label>
+        {(
+          [
+            ["migrate-bandwidth", "migrate.bandwidth", 0.1, bandwidth, setBandwidth],
+            ["migrate-downtime", "migrate.downtime", 1, downtime, setDowntime],
+            ["migrate-iterations", "migrate.maxIterations", 1, iterations, setIterations],
+          ] as const
+        ).map(([id, label, min, value, set]) => (
+          <NumberField key={id} id={id} label={t(label)} min={min} step={min} value={value} set={set} />
+        ))}
         <label>
           <input
             id="migrate-autoconverge"
