@@ -36,16 +36,26 @@ describe("live migration, initrd upload and the new labs in Chromium", () => {
   const h = useHarness();
   const { shots } = h;
 
-  /** Boots the tiny Linux under `mode` and migrates it from the Migrate tab while it dirties memory. */
-  async function migrateRunning(mode: string, mmu: string, shot?: string): Promise<void> {
+  /**
+   * Boots the tiny Linux under `mode` and migrates it from the Migrate tab at `bandwidth` MiB/s,
+   * while it dirties memory (`dirty`) or idle; the shell must answer on the destination.
+   */
+  async function migrateRunning(
+    mode: string,
+    mmu: string,
+    opts: { dirty: boolean; bandwidth: number; shot?: string },
+  ): Promise<void> {
+    const { shot } = opts;
     const page = await h.newPage();
     await page.goto(`${h.url}?guest=linux&mode=${mode}&mmu=${mmu}&lang=en`);
     await untilSerial(page, "the shell prompt", "~ # ", 90_000);
     await shell(page, "X=before-$((6*7)); echo set-$X", "set-before-42");
     await openTab(page, "migrate");
-    await page.click("#migrate-dirty");
-    await untilSerial(page, "the dirtying loop", "\nx86lab-dirtying-4", 20_000);
-    await page.fill("#migrate-bandwidth", "4");
+    if (opts.dirty) {
+      await page.click("#migrate-dirty");
+      await untilSerial(page, "the dirtying loop", "\nx86lab-dirtying-4", 20_000);
+    }
+    await page.fill("#migrate-bandwidth", String(opts.bandwidth));
     await page.fill("#migrate-downtime", "300");
     await page.fill("#migrate-iterations", "8");
     await page.click("#migrate-start");
@@ -99,7 +109,7 @@ describe("live migration, initrd upload and the new labs in Chromium", () => {
   }
 
   it("migrates a running guest that dirties memory between two Workers under hvm (EPT log); the shell answers after", async () => {
-    await migrateRunning("hvm", "ept", "migrate-en");
+    await migrateRunning("hvm", "ept", { dirty: true, bandwidth: 4, shot: "migrate-en" });
   }, 300_000);
 
   for (const [mode, mmu] of [
@@ -107,10 +117,46 @@ describe("live migration, initrd upload and the new labs in Chromium", () => {
     ["pv", "ept"],
     ["bt", "shadow"],
   ] as const) {
-    it(`and under ${mode} (${mmu === "ept" ? "the EPT log" : "the compare dirty log"})`, async () => {
-      await migrateRunning(mode, mmu);
+    // Native dirties memory (the compare log must catch the loop's writes); pv and bt idle, faster.
+    const dirty = mode === "native";
+    it(`and under ${mode} (${mmu === "ept" ? "the EPT log" : "the compare dirty log"}, ${dirty ? "dirtying" : "idle"})`, async () => {
+      await migrateRunning(mode, mmu, { dirty, bandwidth: dirty ? 4 : 16 });
     }, 300_000);
   }
+
+  it("refuses bad parameters and shows a cancelled migration as an error; the source runs on with its shell", async () => {
+    const page = await h.newPage();
+    await page.goto(`${h.url}?guest=linux&mode=native&lang=en`);
+    await untilSerial(page, "the shell prompt", "~ # ", 90_000);
+    await openTab(page, "migrate");
+    await page.fill("#migrate-bandwidth", "0");
+    await page.click("#migrate-start");
+    expect(await page.locator("#migrate-problem[role=alert]").textContent()).toMatch(/^Error: the bandwidth/);
+    expect(await page.locator("#migrate-workers").count()).toBe(0);
+    // Slow enough that the first round is still going when Cancel is pressed (by keyboard).
+    await page.fill("#migrate-bandwidth", "0.2");
+    await page.click("#migrate-start");
+    await waitFor(
+      page,
+      "the pre-copy to be active",
+      () => infoStatus(page),
+      (s) => s === "active",
+      30_000,
+    );
+    await page.focus("#migrate-cancel");
+    await page.keyboard.press("Enter");
+    const alert = page.locator("#migrate-failed[role=alert]");
+    await alert.waitFor({ timeout: 20_000 });
+    expect(await alert.textContent()).toBe("Migration failed, the source runs on: migration cancelled");
+    expect(await infoStatus(page)).toBe("cancelled");
+    expect(await page.locator("#migrate-console").textContent()).toBe("on the source");
+    const errorColor = await alert.evaluate((e) => getComputedStyle(e).color);
+    expect(errorColor).not.toBe(await page.locator("#migrate-title").evaluate((e) => getComputedStyle(e).color));
+    await shell(page, "echo still-$((20+22))", "still-42");
+    shots.push(await screenshot(page, "migrate-cancelled-en"));
+    expect(h.problems).toEqual([]);
+    await page.close();
+  }, 180_000);
 
   it("boots an uploaded kernel with a generated initrd and an edited command line", async () => {
     const page = await h.newPage();

@@ -68,7 +68,7 @@ describe("guided labs", () => {
         // The predicted answer is one of the choices (parseLab checks it; the page compares to it).
         expect(step.predict.choices.map((c) => c.id)).toContain(step.predict.answer);
       }
-      // The live-migration lab sends about 11 MiB at 1 MiB/s per step, plus the dirtying guest's rounds.
+      // The live-migration lab sends about 11 MiB at 2 MiB/s per step, plus the dirtying guest's rounds.
     }, 300_000);
   }
 
