@@ -163,7 +163,7 @@ describe("lab format", () => {
     const step = bad.steps[0]! as Record<string, unknown>;
     // A shell guest that does not end by itself is allowed in a step that migrates it...
     step.machine = { guest: "linux-migrate-idle", mode: "hvm" };
-    step.migrate = { when: "x86lab-migrate-2", then: "exit", "max-bandwidth": 1, "downtime-limit": 300 };
+    step.migrate = { when: "x86lab-migrate-2", after: "exit", "max-bandwidth": 1, "downtime-limit": 300 };
     step.checks = [
       { label: { en: "L", ko: "라" }, migration: "iterations", op: "<=", value: 3 },
       { label: { en: "L", ko: "라" }, disk: "grownBytes", op: "==", step: "one", factor: 2 },
@@ -185,7 +185,7 @@ describe("lab format", () => {
     })();
     for (const part of [
       "migrate.when: must be a non-empty string",
-      "migrate.then: must be a non-empty string",
+      "migrate.after: must be a non-empty string",
       "migrate.max-bandwidth: must be a positive number",
       "migrate.downtime-limit: must be a positive number",
       "migrate.max-iterations: must be a positive integer",

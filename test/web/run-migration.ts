@@ -2,7 +2,7 @@
 // guest boots on one Machine, and once it prints the step's `when` it migrates to a second
 // Machine built from the same guest, over an in-memory channel pair, with the step's parameters
 // (the same OutgoingMigration and receiveMigration the page's Workers and the CLI use); then the
-// step's `then` is typed on the destination, whose run ends when the guest reboots.
+// step's `after` is typed on the destination, whose run ends when the guest reboots.
 
 import { readFileSync } from "node:fs";
 import { kernelFormat } from "../../vmm/boot/kernel.js";
@@ -114,7 +114,7 @@ export async function runMigratingGuest(
     return { output, counters: [], stop: { kind: "stopped" }, migration: migrationFigures(info) };
   }
   await incoming;
-  destination.vm.devices.com1.receive(new TextEncoder().encode(`${spec.then}\r`));
+  destination.vm.devices.com1.receive(new TextEncoder().encode(`${spec.after}\r`));
   const end = await Promise.race([
     destinationEnd,
     new Promise<never>((_, fail) => setTimeout(() => fail(new Error("the destination did not end")), 300_000)),

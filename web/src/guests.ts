@@ -33,7 +33,7 @@ const LINUX_FILES = {
 
 /**
  * The tiny Linux doing `work` (`extra` goes on its command line); a guest that is not `finite` is
- * ended by the lab (a migrating step's `then`).
+ * ended by the lab (a migrating step's `after`).
  */
 function tinyLinux(id: string, work: GuestWork, opts: { finite?: boolean; extra?: string } = {}): Guest {
   return {

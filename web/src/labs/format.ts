@@ -37,12 +37,12 @@ export type MigrationFigure = (typeof MIGRATION_FIGURES)[number];
 
 /**
  * A live migration during a step: once COM1 prints `when`, the page migrates the guest to a second
- * Worker with these parameters (QEMU's names; max-bandwidth in MiB/s), then types `then` into the
+ * Worker with these parameters (QEMU's names; max-bandwidth in MiB/s), then types `after` into the
  * destination's shell.
  */
 export interface StepMigration {
   when: string;
-  then: string;
+  after: string;
   "max-bandwidth": number;
   "downtime-limit": number;
   "max-iterations"?: number;
@@ -164,7 +164,7 @@ export function parseLab(value: unknown, file = "lab"): Lab {
 function parseMigrate(v: unknown, at: string, bad: (where: string, what: string) => void): StepMigration {
   const m = isObj(v) ? v : {};
   if (!isObj(v)) bad(at, "must be an object");
-  for (const k of ["when", "then"] as const)
+  for (const k of ["when", "after"] as const)
     if (typeof m[k] !== "string" || m[k] === "") bad(`${at}.${k}`, "must be a non-empty string");
   for (const k of ["max-bandwidth", "downtime-limit"] as const)
     if (typeof m[k] !== "number" || !(Number(m[k]) > 0)) bad(`${at}.${k}`, "must be a positive number");

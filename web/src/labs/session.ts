@@ -4,7 +4,7 @@
 // ends while another tab is open is still recorded.
 //
 // A step with `migrate` is driven from here: once the guest prints the step's `when`, the guest
-// migrates to a second Worker with the step's parameters; once it runs there, the step's `then`
+// migrates to a second Worker with the step's parameters; once it runs there, the step's `after`
 // is typed into the destination's shell (which ends with `exit`: the guest reboots and the run
 // is over). A migration that fails ends the step at once, with its figures.
 
@@ -70,7 +70,7 @@ export class LabSession {
     if (migrationEnded || m.status.state === "stopped") this.record(p);
   }
 
-  /** Starts the step's migration when due and types `then` once the guest runs on the destination; true when a failed migration ends the step. */
+  /** Starts the step's migration when due and types `after` once the guest runs on the destination; true when a failed migration ends the step. */
   private driveMigration(p: Pending, spec: StepMigration): boolean {
     const m = this.machine;
     if (!p.migrating) {
@@ -89,7 +89,7 @@ export class LabSession {
     if (mig.finished && mig.info?.status !== "completed") return true;
     if (mig.switched && !p.typed) {
       p.typed = true;
-      m.input(new TextEncoder().encode(`${spec.then}\r`));
+      m.input(new TextEncoder().encode(`${spec.after}\r`));
     }
     return false;
   }
