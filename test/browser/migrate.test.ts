@@ -32,6 +32,16 @@ const infoStatus = (page: Page) =>
     .getAttribute("data-status", { timeout: 100 })
     .catch(() => null);
 
+/** Waits until the Migrate tab shows the pre-copy running. */
+const untilActive = (page: Page) =>
+  waitFor(
+    page,
+    "the pre-copy to be active",
+    () => infoStatus(page),
+    (s) => s === "active",
+    30_000,
+  );
+
 describe("live migration, initrd upload and the new labs in Chromium", () => {
   const h = useHarness();
   const { shots } = h;
@@ -60,13 +70,7 @@ describe("live migration, initrd upload and the new labs in Chromium", () => {
     await page.fill("#migrate-iterations", "8");
     await page.click("#migrate-start");
     // Live: the panel shows the pre-copy while the guest still runs on the source.
-    await waitFor(
-      page,
-      "the pre-copy to be active",
-      () => infoStatus(page),
-      (s) => s === "active",
-      30_000,
-    );
+    await untilActive(page);
     expect(await page.locator("#migrate-console").textContent()).toBe("on the source");
     const done = await waitFor(
       page,
@@ -136,13 +140,7 @@ describe("live migration, initrd upload and the new labs in Chromium", () => {
     // Slow enough that the first round is still going when Cancel is pressed (by keyboard).
     await page.fill("#migrate-bandwidth", "0.2");
     await page.click("#migrate-start");
-    await waitFor(
-      page,
-      "the pre-copy to be active",
-      () => infoStatus(page),
-      (s) => s === "active",
-      30_000,
-    );
+    await untilActive(page);
     await page.focus("#migrate-cancel");
     await page.keyboard.press("Enter");
     const alert = page.locator("#migrate-failed[role=alert]");
