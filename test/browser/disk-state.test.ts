@@ -10,15 +10,12 @@
 // shows its one data cluster.
 
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MemoryFile } from "../../vmm/storage/file.js";
 import { Qcow2Image } from "../../vmm/storage/qcow2.js";
 import { createQcow2 } from "../../vmm/storage/qcow2-create.js";
-import { bootSector, type Harness, screenshot, startHarness, waitFor } from "./harness.js";
-
-const require = createRequire(import.meta.url);
+import { bootSector, screenshot, serialText, seriousViolations, shell, useHarness, waitFor } from "./harness.js";
 
 /** A 4 MiB qcow2 image (64 KiB clusters) whose only allocated cluster holds a boot sector that prints a line. */
 function bootQcow2(): Buffer {
@@ -29,33 +26,8 @@ function bootQcow2(): Buffer {
 }
 
 describe("the lab's Disk tab and state files in Chromium", () => {
-  let h: Harness;
-  const shots: string[] = [];
-
-  beforeAll(async () => {
-    h = await startHarness();
-  });
-
-  afterAll(async () => {
-    await h?.close();
-    if (shots.length) console.log(`screenshots: ${shots.join(", ")}`);
-  });
-
-  const serial = (page: Page) => page.evaluate(() => window.__x86lab.serialText());
-  /** Types a shell command and waits until COM1 prints `marker` after it. */
-  const run = async (page: Page, command: string, marker: string, ms = 30_000) => {
-    const from = (await serial(page)).length;
-    await page.click("#terminal");
-    await page.keyboard.type(command);
-    await page.keyboard.press("Enter");
-    await waitFor(
-      page,
-      `'${command}' to print ${marker}`,
-      async () => (await serial(page)).slice(from),
-      (s) => s.includes(`\n${marker}`),
-      ms,
-    );
-  };
+  const h = useHarness();
+  const { shots } = h;
   /** A Disk tab figure (the data-value of its row). */
   const figure = (page: Page, row: string) =>
     page.locator(`#disk tr[data-disk='${row}']`).getAttribute("data-value", { timeout: 5_000 }).then(Number);
@@ -69,7 +41,7 @@ describe("the lab's Disk tab and state files in Chromium", () => {
     await waitFor(
       page,
       "the shell prompt",
-      () => serial(page),
+      () => serialText(page),
       (s) => s.includes("~ # "),
       90_000,
     );
@@ -81,7 +53,7 @@ describe("the lab's Disk tab and state files in Chromium", () => {
     expect(await figure(page, "unallocated")).toBe(1024 - data0);
 
     // 16 clusters copied from the disk's start (the raw image's pattern, not zeros) to 4 MiB: 16 data clusters (and the first L2 table, if the boot wrote nothing).
-    await run(
+    await shell(
       page,
       "dd if=/dev/vda of=/dev/vda bs=65536 count=16 skip=1 seek=64 oflag=direct 2>/dev/null; echo wrote-$((8*2))",
       "wrote-16",
@@ -93,7 +65,7 @@ describe("the lab's Disk tab and state files in Chromium", () => {
     expect(file1).toBeGreaterThanOrEqual(file0 + 16 * 65536);
     expect(await page.locator("#disk .cells .cell.data").count()).toBe(data1);
     // Writing the same clusters again allocates nothing.
-    await run(
+    await shell(
       page,
       "dd if=/dev/vda of=/dev/vda bs=65536 count=16 skip=2 seek=64 oflag=direct 2>/dev/null; echo again-$((1+1))",
       "again-2",
@@ -101,7 +73,7 @@ describe("the lab's Disk tab and state files in Chromium", () => {
     expect(await figure(page, "data")).toBe(data1);
     expect(await figure(page, "file")).toBe(file1);
     // Whole clusters of zeros over the backing file: zero clusters, no data, the file does not grow.
-    await run(
+    await shell(
       page,
       "dd if=/dev/zero of=/dev/vda bs=65536 count=4 seek=512 oflag=direct 2>/dev/null; echo zeroed-$((2*2))",
       "zeroed-4",
@@ -126,19 +98,10 @@ describe("the lab's Disk tab and state files in Chromium", () => {
     shots.push(await screenshot(page, "disk-ko"));
     await page.selectOption("#lang", "en");
     // No serious or critical accessibility violation on the filled panel.
-    await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
-    const serious = await page.evaluate(async () => {
-      // biome-ignore lint/suspicious/noExplicitAny: axe-core is injected as a global script
-      const axe = (window as any).axe;
-      const r = await axe.run(document.querySelector("#panel-disk"), { resultTypes: ["violations"] });
-      return r.violations
-        .filter((v: { impact: string }) => v.impact === "serious" || v.impact === "critical")
-        .map((v: { id: string }) => v.id);
-    });
-    expect(serious).toEqual([]);
+    expect(await seriousViolations(page, "#panel-disk")).toEqual([]);
 
     // The whole machine as a file the user keeps.
-    await run(page, "X=kept-$((6*7)); echo set-$X", "set-kept-42");
+    await shell(page, "X=kept-$((6*7)); echo set-$X", "set-kept-42");
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-state")]);
     expect(download.suggestedFilename()).toMatch(/^x86lab-linux-disk-native-direct-\d{8}T\d{6}Z\.x86vm$/);
     const state = readFileSync((await download.path())!);
@@ -146,7 +109,7 @@ describe("the lab's Disk tab and state files in Chromium", () => {
     await page.locator("#notice").waitFor({ timeout: 10_000 });
 
     // Changed after the save: a new value, 8 more clusters.
-    await run(
+    await shell(
       page,
       "X=changed; dd if=/dev/vda of=/dev/vda bs=65536 count=8 skip=3 seek=800 oflag=direct 2>/dev/null; echo now-$X",
       "now-changed",
@@ -167,7 +130,7 @@ describe("the lab's Disk tab and state files in Chromium", () => {
       30_000,
     );
     await untilFigure(page, "data", (n) => n === data1);
-    await run(page, "echo value=$X", "value=kept-42");
+    await shell(page, "echo value=$X", "value=kept-42");
     expect(await page.evaluate(() => window.__x86lab.state())).toBe("running");
 
     // Not a saved VM, and a damaged one: refused with an error shown as an error; the guest goes on.
@@ -188,7 +151,7 @@ describe("the lab's Disk tab and state files in Chromium", () => {
       buffer: damaged,
     });
     expect(await alertText(page)).toMatch(/damaged\.x86vm was not loaded.*(checksum mismatch|damaged)/);
-    await run(page, "echo still=$X", "still=kept-42");
+    await shell(page, "echo still=$X", "still=kept-42");
     expect(await figure(page, "data")).toBe(data1);
     shots.push(await screenshot(page, "state-file-error-en"));
 
@@ -203,7 +166,7 @@ describe("the lab's Disk tab and state files in Chromium", () => {
     await waitFor(
       page,
       "the qcow2 disk's boot sector",
-      () => serial(page),
+      () => serialText(page),
       (s) => s.includes("x86lab-qcow2-ok"),
       60_000,
     );

@@ -5,10 +5,12 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { extname, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const SCREENSHOTS = join(ROOT, "build", "screenshots");
@@ -147,4 +149,97 @@ export function bootSector(message: string): Buffer {
   mbr[510] = 0x55;
   mbr[511] = 0xaa;
   return mbr;
+}
+
+/**
+ * The harness of a describe block: started before its tests and closed after them; the
+ * screenshots pushed to `shots` are listed at the end. Its fields are read inside the tests.
+ */
+export function useHarness(): Harness & { shots: string[] } {
+  let harness: Harness | undefined;
+  const shots: string[] = [];
+  beforeAll(async () => {
+    harness = await startHarness();
+  });
+  afterAll(async () => {
+    await harness?.close();
+    if (shots.length) console.log(`screenshots: ${shots.join(", ")}`);
+  });
+  const started = () => {
+    if (!harness) throw new Error("the browser harness has not started");
+    return harness;
+  };
+  return {
+    get browser() {
+      return started().browser;
+    },
+    get url() {
+      return started().url;
+    },
+    get problems() {
+      return started().problems;
+    },
+    newPage: () => started().newPage(),
+    close: () => started().close(),
+    shots,
+  };
+}
+
+/** Everything the guest printed on COM1 since the page's last boot. */
+export const serialText = (page: Page) => page.evaluate(() => window.__x86lab.serialText());
+
+/** Waits until COM1 has printed `text`. */
+export const untilSerial = (page: Page, what: string, text: string, ms: number) =>
+  waitFor(
+    page,
+    what,
+    () => serialText(page),
+    (s) => s.includes(text),
+    ms,
+  );
+
+/** Types a shell command into the terminal and waits until COM1 prints `marker` at a line start after it. */
+export async function shell(page: Page, command: string, marker: string, ms = 30_000): Promise<string> {
+  const from = (await serialText(page)).length;
+  await page.click("#terminal");
+  await page.keyboard.type(command);
+  await page.keyboard.press("Enter");
+  return waitFor(
+    page,
+    `'${command}' to print ${marker}`,
+    async () => (await serialText(page)).slice(from),
+    (s) => s.includes(`\n${marker}`),
+    ms,
+  );
+}
+
+/** Selects one of the page's tabs and waits for its panel. */
+export async function openTab(page: Page, name: string): Promise<void> {
+  await page.click(`#tab-${name}`);
+  await page.waitForSelector(`#panel-${name}`);
+}
+
+const require = createRequire(import.meta.url);
+
+/**
+ * An axe-core scan of the page (or of the element `selector` names): its serious and critical
+ * violations as "id target, target" lines (an empty list is a pass).
+ */
+export async function seriousViolations(page: Page, selector?: string): Promise<string[]> {
+  if (!(await page.evaluate(() => "axe" in window)))
+    await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
+  return page.evaluate(async (sel) => {
+    // biome-ignore lint/suspicious/noExplicitAny: axe-core is injected as a global script
+    const axe = (window as any).axe;
+    const r = await axe.run(sel ? document.querySelector(sel) : document, { resultTypes: ["violations"] });
+    return r.violations
+      .filter((v: { impact: string }) => v.impact === "serious" || v.impact === "critical")
+      .map(
+        (v: { id: string; nodes: { target: string[] }[] }) =>
+          `${v.id} ${v.nodes
+            .slice(0, 3)
+            .map((n) => n.target.join(" "))
+            .join(", ")}`,
+      );
+  }, selector);
 }

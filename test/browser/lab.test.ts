@@ -7,12 +7,19 @@
 // build/screenshots/.
 
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bootSector, type Harness, ROOT, screenshot, startHarness, waitFor } from "./harness.js";
-
-const require = createRequire(import.meta.url);
+import { describe, expect, it } from "vitest";
+import {
+  bootSector,
+  ROOT,
+  screenshot,
+  serialText as serial,
+  seriousViolations,
+  openTab as tab,
+  untilSerial,
+  useHarness,
+  waitFor,
+} from "./harness.js";
 
 /** Waits until the machine's run has stopped (the lab kernels end by themselves). */
 function untilStopped(page: Page, what: string, ms: number): Promise<unknown> {
@@ -33,34 +40,10 @@ function bootDisk(): Buffer {
 }
 
 describe("the lab (web/) in Chromium", () => {
-  let h: Harness;
-  const shots: string[] = [];
-
-  beforeAll(async () => {
-    h = await startHarness();
-  });
-
-  afterAll(async () => {
-    await h?.close();
-    if (shots.length) console.log(`screenshots: ${shots.join(", ")}`);
-  });
-
+  const h = useHarness();
+  const { shots } = h;
   const terminal = (page: Page) => page.evaluate(() => window.__x86lab.screenText());
-  const serial = (page: Page) => page.evaluate(() => window.__x86lab.serialText());
   const state = (page: Page) => page.evaluate(() => window.__x86lab.state());
-  /** Waits until COM1 has printed `text`. */
-  const untilSerial = (page: Page, what: string, text: string, ms: number) =>
-    waitFor(
-      page,
-      what,
-      () => serial(page),
-      (s) => s.includes(text),
-      ms,
-    );
-  const tab = async (page: Page, name: string) => {
-    await page.click(`#tab-${name}`);
-    await page.waitForSelector(`#panel-${name}`);
-  };
 
   it("boots the tiny Linux, answers uname, draws on the VGA panel and measures one command", async () => {
     const page = await h.newPage();
@@ -239,7 +222,9 @@ describe("the lab (web/) in Chromium", () => {
     const labIds = await page.locator("#lab option").evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
     expect(labIds).toEqual(expect.arrayContaining(["popek-goldberg", "shadow-vs-ept"]));
     // shadow-vs-ept last: the trace check below reads its final step's crossings.
-    const order = [...labIds.filter((id) => id !== "shadow-vs-ept"), "shadow-vs-ept"];
+    // The thin-provisioning and live-migration labs run in migrate.test.ts (with their own checks).
+    const own = ["shadow-vs-ept", "thin-provisioning", "live-migration"];
+    const order = [...labIds.filter((id) => !own.includes(id)), "shadow-vs-ept"];
     for (const id of order) {
       const results = await runLab(page, id);
       expect(results.length, id).toBeGreaterThanOrEqual(3);
@@ -463,7 +448,7 @@ describe("the lab (web/) in Chromium", () => {
         return Array.from(document.querySelectorAll(sel)).map((e) => ({ id: e.id || e.tagName, text: own(e) }));
       });
     const seen: Record<string, string[]> = {};
-    for (const name of ["crossings", "trace", "costs", "walk", "disk", "compare", "labs", "glossary"]) {
+    for (const name of ["crossings", "trace", "costs", "walk", "disk", "migrate", "compare", "labs", "glossary"]) {
       await tab(page, name);
       const en = await chrome();
       await page.selectOption("#lang", "ko");
@@ -482,6 +467,7 @@ describe("the lab (web/) in Chromium", () => {
       costs: [],
       walk: [],
       disk: [],
+      migrate: [],
       compare: [],
       labs: [],
       glossary: [],
@@ -524,22 +510,9 @@ describe("the lab (web/) in Chromium", () => {
     expect(overflow).toBeLessThanOrEqual(0);
 
     const serious: string[] = [];
-    await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
-    for (const name of ["crossings", "trace", "costs", "walk", "disk", "compare", "labs", "glossary"]) {
+    for (const name of ["crossings", "trace", "costs", "walk", "disk", "migrate", "compare", "labs", "glossary"]) {
       await tab(page, name);
-      const found = await page.evaluate(async () => {
-        // biome-ignore lint/suspicious/noExplicitAny: axe-core is injected as a global script
-        const axe = (window as any).axe;
-        const r = await axe.run(document, { resultTypes: ["violations"] });
-        return r.violations.map((v: { id: string; impact: string; nodes: { target: string[] }[] }) => ({
-          id: v.id,
-          impact: v.impact,
-          targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
-        }));
-      });
-      for (const v of found as { id: string; impact: string; targets: string[] }[]) {
-        if (v.impact === "serious" || v.impact === "critical") serious.push(`${name}: ${v.id} ${v.targets.join(", ")}`);
-      }
+      serious.push(...(await seriousViolations(page)).map((v) => `${name}: ${v}`));
     }
     expect(serious).toEqual([]);
     expect(h.problems).toEqual([]);

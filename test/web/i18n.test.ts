@@ -5,7 +5,9 @@
 import { describe, expect, it } from "vitest";
 import { CALLOUT_NAMES, EXIT_REASON_NAMES, HYPERCALL_NAMES, KIND_NAMES } from "../../vmm/stats/events.js";
 import { allTerms, kindTerm, termFor } from "../../web/src/glossary/glossary.js";
+import { GUESTS } from "../../web/src/guests.js";
 import { CATALOGUES, LANGS, translator } from "../../web/src/i18n/index.js";
+import { TABS } from "../../web/src/settings.js";
 
 const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
 
@@ -23,6 +25,11 @@ describe("message catalogues", () => {
         );
       }
     }
+  });
+
+  it("name every built-in guest and every tab in each language (the page shows the key otherwise)", () => {
+    const keys = [...GUESTS.map((g) => `guest.${g.id}`), ...TABS.map((t) => `tab.${t}`)];
+    for (const lang of LANGS) for (const k of keys) expect(Object.keys(CATALOGUES[lang]), lang).toContain(k);
   });
 
   it("differ between English and Korean wherever the text has words", () => {

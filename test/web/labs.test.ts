@@ -7,8 +7,16 @@ import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { guestById } from "../../web/src/guests.js";
 import { checkStep, type StepRun } from "../../web/src/labs/check.js";
-import { type Lab, LabFormatError, parseLab, type Step } from "../../web/src/labs/format.js";
+import {
+  type Lab,
+  LabFormatError,
+  MIGRATION_FIGURES,
+  type MigrationFigure,
+  parseLab,
+  type Step,
+} from "../../web/src/labs/format.js";
 import { type GuestRun, runGuest } from "./run-guest.js";
+import { runMigratingGuest } from "./run-migration.js";
 
 const LAB_DIR = new URL("../../web/labs/", import.meta.url);
 const files = readdirSync(LAB_DIR).filter((f) => f.endsWith(".json"));
@@ -18,8 +26,14 @@ const cache = new Map<string, Promise<GuestRun>>();
 
 async function runStep(step: Step): Promise<StepRun> {
   const guest = guestById(step.machine.guest)!;
-  const key = `${guest.id} ${step.machine.mode} ${step.machine.mmu}`;
-  if (!cache.has(key)) cache.set(key, runGuest(guest.id, step.machine.mode, step.machine.mmu));
+  const key = `${guest.id} ${step.machine.mode} ${step.machine.mmu}${step.migrate ? ` ${JSON.stringify(step.migrate)}` : ""}`;
+  if (!cache.has(key))
+    cache.set(
+      key,
+      step.migrate
+        ? runMigratingGuest(guest.id, step.machine.mode, step.machine.mmu, step.migrate)
+        : runGuest(guest.id, step.machine.mode, step.machine.mmu),
+    );
   const run = await cache.get(key)!;
   // A lab kernel ends through isa-debug-exit; the tiny Linux doing one job, by rebooting when its script exits.
   expect(run.stop.kind, `${step.id}: ${run.output.slice(-300)}`).toBe(guest.work ? "reset" : "debug-exit");
@@ -35,6 +49,8 @@ describe("guided labs", () => {
         "hypervisor-types.json",
         "exit-cost-sweep.json",
         "virtio-vs-emulated.json",
+        "thin-provisioning.json",
+        "live-migration.json",
       ]),
     );
   });
@@ -52,7 +68,8 @@ describe("guided labs", () => {
         // The predicted answer is one of the choices (parseLab checks it; the page compares to it).
         expect(step.predict.choices.map((c) => c.id)).toContain(step.predict.answer);
       }
-    });
+      // The live-migration lab sends about 11 MiB at 2 MiB/s per step, plus the dirtying guest's rounds.
+    }, 300_000);
   }
 
   it("shows what the checks discriminate: the trap step's checks fail on the bt run", async () => {
@@ -139,6 +156,82 @@ describe("lab format", () => {
     ]) {
       expect(message).toContain(part);
     }
+  });
+
+  it("checks a migrating step's settings and the disk and migration figures' names", () => {
+    const bad = minimal() as ReturnType<typeof minimal>;
+    const step = bad.steps[0]! as Record<string, unknown>;
+    // A shell guest that does not end by itself is allowed in a step that migrates it...
+    step.machine = { guest: "linux-migrate-idle", mode: "hvm" };
+    step.migrate = { when: "x86lab-migrate-2", after: "exit", "max-bandwidth": 1, "downtime-limit": 300 };
+    step.checks = [
+      { label: { en: "L", ko: "라" }, migration: "iterations", op: "<=", value: 3 },
+      { label: { en: "L", ko: "라" }, disk: "grownBytes", op: "==", step: "one", factor: 2 },
+    ];
+    expect(parseLab(bad).steps[0]!.migrate!["max-bandwidth"]).toBe(1);
+    // ...and every mistake in them is named.
+    step.migrate = { when: "", "max-bandwidth": -1, "downtime-limit": "300", "max-iterations": 1.5 };
+    step.checks = [
+      { label: { en: "L", ko: "라" }, migration: "rounds", op: "<=", value: 3 },
+      { label: { en: "L", ko: "라" }, disk: "data", op: "=", step: "nowhere" },
+    ];
+    expect(() => parseLab(bad, "m.json")).toThrow(LabFormatError);
+    const message = (() => {
+      try {
+        return parseLab(bad, "m.json") && "";
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })();
+    for (const part of [
+      "migrate.when: must be a non-empty string",
+      "migrate.after: must be a non-empty string",
+      "migrate.max-bandwidth: must be a positive number",
+      "migrate.downtime-limit: must be a positive number",
+      "migrate.max-iterations: must be a positive integer",
+      "checks[0].migration: must be one of iterations",
+      "checks[1].op: must be one of",
+      "no step 'nowhere'",
+    ])
+      expect(message, message).toContain(part);
+  });
+
+  it("compares disk and migration figures with values and other steps, and fails when a run has none", () => {
+    const lab = parseLab(minimal());
+    const label = lab.title;
+    const step: Step = {
+      ...lab.steps[0]!,
+      checks: [
+        { label, disk: "grownBytes", op: "==", step: "write" },
+        { label, disk: "guestBytesWritten", op: "==", step: "write", factor: 2 },
+        { label, migration: "iterations", op: ">", value: 3 },
+        { label, migration: "converged", op: "==", value: 1 },
+      ],
+    };
+    const figures = (grown: number, written: number) => ({
+      fileBytes: 0,
+      grownBytes: grown,
+      data: 0,
+      zero: 0,
+      l2Tables: 0,
+      guestBytesWritten: written,
+    });
+    const migration = {
+      ...(Object.fromEntries(MIGRATION_FIGURES.map((f) => [f, 0])) as Record<MigrationFigure, number>),
+      iterations: 12,
+      converged: 0,
+    };
+    const run = { output: "", counters: [], disk: figures(100, 20), migration } as StepRun;
+    const write = { output: "", counters: [], disk: figures(100, 10) } as StepRun;
+    expect(checkStep(step, run, { write }).map((r) => r.pass)).toEqual([true, true, true, false]);
+    expect(checkStep(step, run, { write: { ...write, disk: figures(99, 10) } })[0]!.pass).toBe(false);
+    // A run without a disk or a migration passes none of them.
+    expect(checkStep(step, { output: "", counters: [] }, { write }).map((r) => r.pass)).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
   });
 
   it("checks counters by kind or reason, output patterns, and other steps' counts times a factor", () => {

@@ -9,9 +9,11 @@ import { loadCoreModule } from "../../vmm/node/load-core.js";
 import { readCoreStats } from "../../vmm/stats/core-stats.js";
 import type { MmuMode, VirtMode } from "../../vmm/virt/vmcs.js";
 import { Vm, type VmStop } from "../../vmm/vm.js";
-import { pciFor, ScriptTyper } from "../../web/src/guest-work.js";
+import { diskFor, ScriptTyper } from "../../web/src/guest-work.js";
 import { guestById } from "../../web/src/guests.js";
 import type { StepRun } from "../../web/src/labs/check.js";
+import { diskFigures } from "../../web/src/labs/figures.js";
+import { diskAllocation } from "../../web/src/qcow2-view.js";
 
 const ROOT = new URL("../../", import.meta.url);
 const file = (path: string) => new Uint8Array(readFileSync(new URL(path, ROOT)));
@@ -27,13 +29,15 @@ export async function runGuest(id: string, mode: VirtMode, mmu: MmuMode, limit =
   const kernel = file(guest.kernelFile);
   let output = "";
   const typer = new ScriptTyper(guest.work?.script);
+  const work = diskFor(guest.work);
+  const bootFileBytes = work?.qcow2 ? diskAllocation(work.qcow2.image).fileBytes : 0;
   const vm = await Vm.create({
     module: loadCoreModule(),
     ramBytes: guest.memMiB << 20,
     clock: "icount",
     mode,
     mmu,
-    pci: pciFor(guest.work),
+    pci: work?.pci,
     onSerial: (com, byte) => {
       if (com !== 1) return;
       output += String.fromCharCode(byte);
@@ -51,5 +55,7 @@ export async function runGuest(id: string, mode: VirtMode, mmu: MmuMode, limit =
     if (script) vm.devices.com1.receive(script);
     if (stop.kind !== "limit" || vm.cpu.retired > limit) break;
   }
-  return { output, counters: readCoreStats(vm.cpu).counters, stop };
+  const q = work?.qcow2;
+  const disk = q ? diskFigures(diskAllocation(q.image), bootFileBytes, q.guestBytesWritten) : undefined;
+  return { output, counters: readCoreStats(vm.cpu).counters, stop, disk };
 }

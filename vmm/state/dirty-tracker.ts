@@ -18,6 +18,7 @@
 
 import { collectDirtyFrames } from "../virt/dirty-log.js";
 import type { Vm } from "../vm.js";
+import { bytesEqual } from "./page-bytes.js";
 
 const PAGE = 4096;
 
@@ -66,16 +67,15 @@ class EptTracker implements DirtyTracker {
 
 class CompareTracker implements DirtyTracker {
   readonly kind = "compare";
-  private copy: Buffer | undefined;
+  private copy: Uint8Array | undefined;
   constructor(private readonly vm: Vm) {}
-  private ram(): Buffer {
-    const r = this.vm.cpu.ram;
-    return Buffer.from(r.buffer, r.byteOffset, r.length);
+  private ram(): Uint8Array {
+    return this.vm.cpu.ram;
   }
   start(): number[] {
     // The copy starts as the destination's RAM (zeros), so the first collection is every page
     // that is not all zeros.
-    this.copy = Buffer.alloc(this.vm.cpu.ramBytes);
+    this.copy = new Uint8Array(this.vm.cpu.ramBytes);
     return this.collect();
   }
   collect(): number[] {
@@ -86,16 +86,16 @@ class CompareTracker implements DirtyTracker {
     const CHUNK = 16 * PAGE;
     for (let at = 0; at < ram.length; at += CHUNK) {
       const end = Math.min(at + CHUNK, ram.length);
-      if (ram.compare(copy, at, end, at, end) === 0) continue;
+      if (bytesEqual(ram, at, copy, at, end - at)) continue;
       for (let p = at; p < end; p += PAGE) {
-        if (ram.compare(copy, p, p + PAGE, p, p + PAGE) !== 0) out.push(p / PAGE);
+        if (!bytesEqual(ram, p, copy, p, PAGE)) out.push(p / PAGE);
       }
     }
     return out;
   }
   sent(frame: number): void {
     const at = frame * PAGE;
-    this.ram().copy(this.copy!, at, at, at + PAGE);
+    this.copy!.set(this.ram().subarray(at, at + PAGE), at);
   }
   stop(): void {
     this.copy = undefined;

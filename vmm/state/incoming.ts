@@ -11,10 +11,10 @@
 // one and the guest's TCP connections go on.
 
 import type { NetBackend } from "../../devices/net/backend.js";
-import type { Machine } from "../lib/machine.js";
 import { FrameReceiver, type MigrationChannel } from "./channel.js";
 import { type CpuidLeaves, cpuidDifferences, probeCpuid } from "./cpuid-check.js";
 import { applyPages, encodeFrame, FrameType, MigrationError, streamHeader, textFrame } from "./migration-stream.js";
+import type { MigratingMachine } from "./outgoing.js";
 import {
   describeMachine,
   type MachineDescription,
@@ -45,7 +45,7 @@ export function rarpAnnounce(mac: Uint8Array): Uint8Array {
 }
 
 /** The VM's NICs: their backends and MAC addresses. */
-function nics(machine: Machine): { backend: NetBackend; mac: Uint8Array }[] {
+function nics(machine: MigratingMachine): { backend: NetBackend; mac: Uint8Array }[] {
   const out: { backend: NetBackend; mac: Uint8Array }[] = [];
   for (const [, f] of pciFunctions(machine.vm)) {
     for (const dev of [f, (f as { device?: unknown }).device]) {
@@ -62,7 +62,7 @@ function nics(machine: Machine): { backend: NetBackend; mac: Uint8Array }[] {
  * once the guest runs here; rejects with a MigrationError (the VM has not run) otherwise.
  */
 export async function receiveMigration(
-  machine: Machine,
+  machine: MigratingMachine,
   channel: MigrationChannel,
   module: WebAssembly.Module,
   opts: {

@@ -18,11 +18,13 @@ import { FrameReceiver, type MigrationChannel } from "./channel.js";
 import { probeCpuid } from "./cpuid-check.js";
 import { type DirtyTracker, dirtyTracker } from "./dirty-tracker.js";
 import { encodeFrame, encodePages, FrameType, MigrationError, streamHeader, textFrame } from "./migration-stream.js";
+import { isZeroPage } from "./page-bytes.js";
 import { describeMachine, stateBytes } from "./vm-state.js";
 
 const PAGE = 4096;
+/** What a migration needs of the machine: the CLI's Machine, or the page's Worker loop. */
+export type MigratingMachine = Pick<Machine, "vm" | "status" | "pause" | "resume">;
 const BATCH = 256;
-const ZERO = Buffer.alloc(PAGE);
 
 /** migrate_set_parameter's names and QEMU's defaults. */
 export interface MigrationParameters {
@@ -129,7 +131,7 @@ export class OutgoingMigration {
   private readonly params: MigrationParameters;
 
   constructor(
-    private readonly machine: Machine,
+    private readonly machine: MigratingMachine,
     private readonly channel: MigrationChannel,
     private readonly module: WebAssembly.Module,
     params: Partial<MigrationParameters> = {},
@@ -177,13 +179,12 @@ export class OutgoingMigration {
     rx: FrameReceiver,
   ): Promise<{ bytes: number; zero: number }> {
     const ram = this.vm.cpu.ram;
-    const buf = Buffer.from(ram.buffer, ram.byteOffset, ram.length);
     let bytes = 0;
     let zero = 0;
     const t0 = performance.now();
     for (let i = 0; i < frames.length; i += BATCH) {
       const batch = frames.slice(i, i + BATCH);
-      const zeros = batch.map((f) => buf.compare(ZERO, 0, PAGE, f * PAGE, (f + 1) * PAGE) === 0);
+      const zeros = batch.map((f) => isZeroPage(ram, f));
       for (const f of batch) tracker.sent(f);
       const frame = encodeFrame(FrameType.Pages, encodePages(iteration, batch, ram, zeros));
       await this.send(frame);

@@ -11,7 +11,14 @@ export interface Upload {
   kind: "kernel" | "hda" | "cdrom";
   /** The id of the copy kept in this browser (media.ts), when it came from or went there. */
   kept?: string;
+  /** For a kernel: an initrd uploaded with it (the Linux initrd, or a Multiboot module). */
+  initrd?: { name: string; bytes: Uint8Array };
+  /** For a kernel: its command line (default UPLOAD_CMDLINE). */
+  cmdline?: string;
 }
+
+/** An uploaded kernel's command line unless the student edits it: the console on COM1. */
+export const UPLOAD_CMDLINE = "console=ttyS0";
 
 const asset = (name: string) => new URL(name, document.baseURI).href;
 
@@ -28,7 +35,8 @@ export function configFor(s: Settings, upload: Upload | undefined): MachineConfi
         biosUrl: asset(FIRMWARE.bios.served),
         vgaBiosUrl: asset(FIRMWARE.vgaBios.served),
       },
-      cmdline: "console=ttyS0",
+      initrd: image || !upload.initrd ? undefined : { bytes: upload.initrd.bytes, name: upload.initrd.name },
+      cmdline: upload.cmdline ?? UPLOAD_CMDLINE,
       memMiB: s.memMiB,
       mode: s.mode,
       mmu: s.mmu,

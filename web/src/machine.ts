@@ -3,6 +3,7 @@
 // COM1 text) for the views, which subscribe to changes. Serial bytes go straight to a sink (the
 // terminal) instead of through a re-render.
 
+import type { MigrationInfo, MigrationParameters } from "../../vmm/state/outgoing.js";
 import { KIND_NAMES, type KindName } from "../../vmm/stats/events.js";
 import type { TraceRow } from "../../vmm/stats/stats.js";
 import type {
@@ -76,8 +77,32 @@ export interface DiskHistory {
 
 const emptyDiskHistory = (): DiskHistory => ({ t: [], fileBytes: [], dataBytes: [], guestBytes: [] });
 
+/**
+ * A live migration of this machine's guest to a second Worker (worker-migration.ts), as the page
+ * sees it: the source's figures as they come, the destination Worker's state, and whether the
+ * console has switched to the destination.
+ */
+export interface MigrationView {
+  params: Partial<MigrationParameters>;
+  /** The source's latest `info migrate` figures (QEMU's names; outgoing.ts). */
+  info: MigrationInfo | undefined;
+  /** The destination Worker: booting, waiting for the stream (paused, inmigrate), running the guest, or failed. */
+  destination: "booting" | "waiting" | "running" | "failed";
+  /** Why the destination refused or failed, when it did. */
+  destinationError?: string;
+  /** The console, the counters and the controls now talk to the destination Worker. */
+  switched: boolean;
+  /** The source reported its last figures (completed, failed or cancelled). */
+  finished: boolean;
+}
+
 export class Machine {
-  private readonly worker: Worker;
+  private worker: Worker;
+  /** The configuration of the last boot (a migration's destination boots it too). */
+  private config: MachineConfig | undefined;
+  /** The current or last live migration; the source Worker is kept until it reports its end. */
+  migration: MigrationView | undefined;
+  private migrationWorkers: { source: Worker; destination: Worker } | undefined;
   private readonly listeners = new Set<() => void>();
   serialSink: (bytes: Uint8Array) => void = () => {};
   status: StatusMessage = { type: "status", state: "off", instructions: 0, mips: 0 };
@@ -90,6 +115,8 @@ export class Machine {
   history: History = emptyHistory();
   /** The machine's qcow2 disk, when it has one: its latest allocation and how its file grew. */
   disk: DiskMessage | undefined;
+  /** The first allocation of this boot (the file's size before the guest wrote). */
+  diskAtBoot: DiskMessage | undefined;
   diskHistory: DiskHistory = emptyDiskHistory();
   trace: TraceRow[] = [];
   serialText = "";
@@ -103,10 +130,22 @@ export class Machine {
   private lastMs = 0;
   private readonly decoder = new TextDecoder();
 
-  constructor(worker: Worker) {
+  constructor(
+    worker: Worker,
+    private readonly newWorker: () => Worker = newVmWorker,
+  ) {
     this.worker = worker;
-    worker.onmessage = (ev: MessageEvent<FromWorker>) => this.receive(ev.data);
+    this.adopt(worker);
+  }
+
+  /** Takes `worker`'s reports as this machine's (its first Worker, or a migration's destination). */
+  private adopt(worker: Worker): void {
+    worker.onmessage = (ev: MessageEvent<FromWorker>) => {
+      if (worker === this.worker) this.receive(ev.data);
+      else if (ev.data.type === "migration") this.migrationReport(ev.data);
+    };
     worker.onerror = (ev) => {
+      if (worker !== this.worker) return;
       this.error = `worker: ${ev.message}`;
       this.changed();
     };
@@ -115,7 +154,91 @@ export class Machine {
   /** Ends the Worker (and the VM in it); the Machine is not used after this. */
   dispose(): void {
     this.worker.terminate();
+    this.migrationWorkers?.destination.terminate();
     this.listeners.clear();
+  }
+
+  /**
+   * Live-migrates the running guest to a new Worker booted from the same configuration (paused
+   * until the guest's state is there). The source reports its figures as it goes; once the
+   * destination runs the guest, the console and every view follow it.
+   */
+  migrate(params: Partial<MigrationParameters>): void {
+    const config = this.config;
+    if (!config) throw new Error("boot a guest first");
+    if (config.nic) throw new Error("a guest on the page's network cannot migrate here");
+    if (this.migration && !this.migration.finished) throw new Error("a migration is already running");
+    const source = this.worker;
+    const destination = this.newWorker();
+    this.migration = { params, info: undefined, destination: "booting", switched: false, finished: false };
+    this.migrationWorkers = { source, destination };
+    destination.onmessage = (ev: MessageEvent<FromWorker>) => {
+      if (destination === this.worker) this.receive(ev.data);
+      else this.destinationReport(destination, ev.data);
+    };
+    destination.onerror = (ev) => {
+      if (destination === this.worker) {
+        this.error = `worker: ${ev.message}`;
+        this.changed();
+      } else this.destinationReport(destination, { type: "incoming", state: "failed", message: ev.message });
+    };
+    const channel = new MessageChannel();
+    // The destination types nothing: the guest's script ran on the source already.
+    const destConfig: MachineConfig = { ...config, work: config.work && { ...config.work, script: undefined } };
+    destination.postMessage({ type: "migrate-in", config: destConfig, port: channel.port2 } satisfies ToWorker, [
+      channel.port2,
+    ]);
+    this.send({ type: "migrate-out", port: channel.port1, params }, [channel.port1]);
+    this.changed();
+  }
+
+  /** migrate_cancel: the source runs on, the destination Worker ends. */
+  cancelMigration(): void {
+    if (this.migration && !this.migration.finished && !this.migration.switched)
+      this.migrationWorkers?.source.postMessage({ type: "migrate-cancel" } satisfies ToWorker);
+  }
+
+  /** What the destination Worker says before it has the guest (after that, receive() takes its reports). */
+  private destinationReport(destination: Worker, msg: FromWorker): void {
+    const m = this.migration;
+    if (!m || this.migrationWorkers?.destination !== destination) return;
+    if (msg.type === "error") {
+      m.destination = "failed";
+      m.destinationError = msg.message;
+    } else if (msg.type === "incoming") {
+      m.destination = msg.state;
+      if (msg.message) m.destinationError = msg.message;
+      if (msg.state === "running") {
+        // The guest runs there now: the console, counters and controls follow it.
+        m.switched = true;
+        this.worker = destination;
+        this.retireSource();
+      }
+    } else return;
+    this.changed();
+  }
+
+  /** The source's figures; its last report ends the migration (and, on failure, the destination). */
+  private migrationReport(msg: Extract<FromWorker, { type: "migration" }>): void {
+    const m = this.migration;
+    if (!m) return;
+    m.info = msg.info;
+    if (msg.done) {
+      m.finished = true;
+      if (msg.info.status !== "completed" && !m.switched) this.migrationWorkers?.destination.terminate();
+      this.retireSource();
+    }
+    this.changed();
+  }
+
+  /** Ends the source Worker once the guest runs elsewhere and the source has said its last. */
+  private retireSource(): void {
+    const m = this.migration;
+    const w = this.migrationWorkers;
+    if (m?.switched && m.finished && w) {
+      w.source.terminate();
+      this.migrationWorkers = undefined;
+    }
   }
 
   subscribe(fn: () => void): () => void {
@@ -132,6 +255,7 @@ export class Machine {
   }
 
   boot(config: MachineConfig): void {
+    this.config = config;
     this.clear();
     this.send({ type: "start", config }, config.nic ? [config.nic.port] : []);
     this.changed();
@@ -220,6 +344,7 @@ export class Machine {
     this.error = undefined;
     this.history = emptyHistory();
     this.disk = undefined;
+    this.diskAtBoot = undefined;
     this.diskHistory = emptyDiskHistory();
     this.trace = [];
     this.serialText = "";
@@ -258,6 +383,11 @@ export class Machine {
       case "error":
         this.error = msg.message;
         break;
+      case "migration":
+        this.migrationReport(msg);
+        return;
+      case "incoming":
+        return;
       case "saved":
       case "restored":
       case "state-error": {
@@ -273,6 +403,7 @@ export class Machine {
 
   private addDisk(msg: DiskMessage): void {
     this.disk = msg;
+    this.diskAtBoot ??= msg;
     const h = this.diskHistory;
     const a = msg.allocation;
     h.t.push((performance.now() - this.bootMs) / 1000);

@@ -1,12 +1,14 @@
 // Messages between the page and the Worker that hosts the VM (worker.ts).
 
 import type { JitInfo } from "../../vmm/jit/info.js";
+import type { MigrationParameters } from "../../vmm/state/outgoing.js";
 import type { StructureStats, WalkStats } from "../../vmm/stats/core-stats.js";
 import type { CounterRow, TraceRow } from "../../vmm/stats/stats.js";
 import type { MmuMode, VirtMode } from "../../vmm/virt/vmcs.js";
 import type { PageWalkView } from "../../vmm/virt/walk-view.js";
 import type { GuestWork } from "./guest-work.js";
 import type { DiskAllocation } from "./qcow2-view.js";
+import type { MigrationMessage } from "./worker-migration.js";
 
 /** What to boot: the page resolves a built-in guest or an upload into this. */
 export interface MachineConfig {
@@ -73,7 +75,13 @@ export type ToWorker =
   /** The whole VM as a saved-state file (docs/state.md): answered with "saved". */
   | { type: "save" }
   /** Loads a saved-state file into the running VM (same configuration): answered with "restored". */
-  | { type: "restore"; bytes: Uint8Array };
+  | { type: "restore"; bytes: Uint8Array }
+  /** Live migration, source side: send the running guest over `port` (answered with "migration" reports). */
+  | { type: "migrate-out"; port: MessagePort; params: Partial<MigrationParameters> }
+  /** Live migration, destination side: boot `config` paused and take the guest from `port` ("incoming" reports). */
+  | { type: "migrate-in"; config: MachineConfig; port: MessagePort }
+  /** migrate_cancel: the source runs on. */
+  | { type: "migrate-cancel" };
 
 /**
  * A snapshot of the guest's VGA text screen, posted when it changed (at most ~10 per second).
@@ -166,6 +174,7 @@ export interface DiskMessage {
 }
 
 export type FromWorker =
+  | MigrationMessage
   | WalkMessage
   | DiskMessage
   | { type: "serial"; bytes: Uint8Array }

@@ -6,7 +6,7 @@ import { MMU_MODES, type MmuMode, VIRT_MODES, type VirtMode } from "../../vmm/vi
 import { GUESTS, guestById, MEMORY_CHOICES, mmusFor } from "./guests.js";
 import { LANGS, type Lang } from "./i18n/index.js";
 
-export const TABS = ["crossings", "trace", "costs", "walk", "disk", "compare", "labs", "glossary"] as const;
+export const TABS = ["crossings", "trace", "costs", "walk", "disk", "migrate", "compare", "labs", "glossary"] as const;
 export type Tab = (typeof TABS)[number];
 
 export interface Settings {

@@ -15,6 +15,7 @@ import { jitInfo } from "../../vmm/jit/info.js";
 import { IdlePacer, yieldNow } from "../../vmm/lib/pacing.js";
 import { MessagePortBackend } from "../../vmm/net/message-port.js";
 import { parseMac } from "../../vmm/net/packet.js";
+import type { MigratingMachine, OutgoingMigration } from "../../vmm/state/outgoing.js";
 import { readCoreStats, readStructureStats, readWalkStats } from "../../vmm/stats/core-stats.js";
 import { price } from "../../vmm/stats/cost-model.js";
 import { PROFILES } from "../../vmm/stats/profiles.js";
@@ -26,6 +27,7 @@ import { fileDisk, opfsWork } from "./opfs-disk.js";
 import type { FromWorker, MachineConfig, ModeledCost, NicConfig, ToWorker } from "./protocol.js";
 import { isQcow2, Qcow2Disk } from "./qcow2-disk.js";
 import { diskAllocation } from "./qcow2-view.js";
+import { migrateIn, migrateOut } from "./worker-migration.js";
 
 /** Instructions per slice: about 30-50 ms of guest time at the interpreter's speed. */
 const SLICE = 3_000_000;
@@ -50,6 +52,10 @@ interface Session {
   traceSent: number;
   /** A qcow2 disk (uploaded, or a built-in guest's overlay): the Disk tab shows its allocation. */
   qcow2?: Qcow2Disk;
+  /** The guest stopped (the loop has ended; the counters can still be read). */
+  ended?: boolean;
+  /** A live migration of this guest to another Worker, while it runs. */
+  migration?: OutgoingMigration;
 }
 
 let session: Session | undefined;
@@ -108,6 +114,25 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
           (e: unknown) => post({ type: "state-error", message: errorText(e) }),
         );
       break;
+    case "migrate-out":
+      if (!session || !lastConfig) post({ type: "error", message: "no machine is running to migrate" });
+      else {
+        const s = session;
+        compileCore(lastConfig.coreUrl).then((module) => {
+          s.migration = migrateOut(loopMachine(s), module, msg.port, msg.params, post);
+        });
+      }
+      break;
+    case "migrate-cancel":
+      session?.migration?.cancel();
+      break;
+    case "migrate-in":
+      // The destination: the same configuration, booted paused; the guest runs once its state is here.
+      lastConfig = msg.config;
+      start(msg.config, (s) =>
+        compileCore(msg.config.coreUrl).then((module) => migrateIn(loopMachine(s), module, msg.port, post)),
+      );
+      break;
     case "restore":
       if (!session) post({ type: "state-error", message: "boot the machine the state was saved from first" });
       else
@@ -126,10 +151,29 @@ function stopSession(): void {
   s?.wake?.();
 }
 
-function start(config: MachineConfig): void {
+/** The run loop as a migration sees a machine: its VM, whether it runs, pause and resume. */
+function loopMachine(s: Session): MigratingMachine {
+  return {
+    vm: s.vm,
+    get status() {
+      return session !== s || s.ended ? "ended" : s.paused ? "paused" : "running";
+    },
+    pause() {
+      s.paused = true;
+    },
+    resume() {
+      if (!s.paused) return;
+      s.paused = false;
+      s.wake?.();
+    },
+  };
+}
+
+/** Boots `config`; with `incoming`, the machine starts paused and is handed to it once built. */
+function start(config: MachineConfig, incoming?: (s: Session) => void): void {
   stopSession();
   const gen = generation;
-  boot(config, gen).catch((e: unknown) => {
+  boot(config, gen, incoming).catch((e: unknown) => {
     if (gen === generation) post({ type: "error", message: errorText(e) });
   });
 }
@@ -218,7 +262,7 @@ function newNic(nic: NicConfig): VirtioNet | Ne2000 {
   return nic.model === "virtio-net" ? new VirtioNet(backend, mac) : new Ne2000(backend, mac);
 }
 
-async function boot(config: MachineConfig, gen: number): Promise<void> {
+async function boot(config: MachineConfig, gen: number, incoming?: (s: Session) => void): Promise<void> {
   post({ type: "status", state: "loading", instructions: 0, mips: 0 });
   const disk = config.disk;
   const [module, kernel, initrd, bios, vgaBios] = await Promise.all([
@@ -279,9 +323,10 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
     loadMultiboot(vm.cpu, { kernel, cmdline: config.cmdline, modules: initrd ? [{ data: initrd }] : [] });
   }
   if (gen !== generation) return;
-  const s: Session = { vm, config, hostMs: 0, paused: false, traceSent: 0, qcow2 };
+  const s: Session = { vm, config, hostMs: 0, paused: incoming !== undefined, traceSent: 0, qcow2 };
   const runStart = performance.now();
   session = s;
+  incoming?.(s);
 
   let lastMs = performance.now();
   let lastInsns = 0;
@@ -395,6 +440,7 @@ async function boot(config: MachineConfig, gen: number): Promise<void> {
     postVga(stop.kind !== "limit");
     if (stop.kind !== "limit") {
       // The session stays: its counters can still be read and a measurement ended.
+      s.ended = true;
       status("stopped", stop);
       return;
     }

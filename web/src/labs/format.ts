@@ -19,8 +19,42 @@ export interface CounterRef {
   where?: "core" | "host";
 }
 
+/** Figures of a step's qcow2 disk when the run ended (the Disk tab's; check.ts DiskFigures). */
+export const DISK_FIGURES = ["fileBytes", "grownBytes", "data", "zero", "l2Tables", "guestBytesWritten"] as const;
+export type DiskFigure = (typeof DISK_FIGURES)[number];
+/** Figures of a step's live migration (the Migrate tab's, QEMU's `info migrate`). */
+export const MIGRATION_FIGURES = [
+  "iterations",
+  "completed",
+  "converged",
+  "downtimeMs",
+  "totalTimeMs",
+  "stopPages",
+  "transferredBytes",
+  "lastIterationPages",
+] as const;
+export type MigrationFigure = (typeof MIGRATION_FIGURES)[number];
+
+/**
+ * A live migration during a step: once COM1 prints `when`, the page migrates the guest to a second
+ * Worker with these parameters (QEMU's names; max-bandwidth in MiB/s), then types `after` into the
+ * destination's shell.
+ */
+export interface StepMigration {
+  when: string;
+  after: string;
+  "max-bandwidth": number;
+  "downtime-limit": number;
+  "max-iterations"?: number;
+  "auto-converge"?: boolean;
+}
+
 export type Check =
   | { label: Localized; output: string }
+  | { label: Localized; disk: DiskFigure; op: CompareOp; value: number }
+  | { label: Localized; disk: DiskFigure; op: CompareOp; step: string; factor?: number }
+  | { label: Localized; migration: MigrationFigure; op: CompareOp; value: number }
+  | { label: Localized; migration: MigrationFigure; op: CompareOp; step: string; factor?: number }
   | { label: Localized; counter: CounterRef; op: CompareOp; value: number }
   /** Compares this step's count with a count (`of`, default the same) in another step of the lab. */
   | { label: Localized; counter: CounterRef; op: CompareOp; step: string; of?: CounterRef; factor?: number };
@@ -29,6 +63,8 @@ export interface Step {
   id: string;
   title: Localized;
   machine: { guest: string; mode: VirtMode; mmu: MmuMode };
+  /** Migrate the guest live during the step (the guest then need not end by itself). */
+  migrate?: StepMigration;
   instructions: Localized;
   predict: { question: Localized; choices: { id: string; text: Localized }[]; answer: string };
   checks: Check[];
@@ -91,8 +127,9 @@ export function parseLab(value: unknown, file = "lab"): Lab {
     }
     const m = isObj(s.machine) ? s.machine : {};
     const guest = guestById(String(m.guest));
+    const migrate = s.migrate === undefined ? undefined : parseMigrate(s.migrate, `${at}.migrate`, bad);
     if (!guest) bad(`${at}.machine.guest`, `unknown guest '${String(m.guest)}'`);
-    else if (!guest.finite)
+    else if (!guest.finite && !migrate)
       bad(`${at}.machine.guest`, `'${guest.id}' does not end by itself; a lab step needs a lab kernel`);
     const mode = m.mode as VirtMode;
     if (!VIRT_MODES.includes(mode)) bad(`${at}.machine.mode`, `unknown mode '${String(m.mode)}'`);
@@ -113,6 +150,7 @@ export function parseLab(value: unknown, file = "lab"): Lab {
       id: str(s.id, `${at}.id`),
       title: text(s.title, `${at}.title`),
       machine: { guest: String(m.guest), mode, mmu },
+      migrate,
       instructions: text(s.instructions, `${at}.instructions`),
       predict: { question: text(p.question, `${at}.predict.question`), choices, answer },
       checks,
@@ -121,6 +159,20 @@ export function parseLab(value: unknown, file = "lab"): Lab {
   }
   if (problems.length > 0) throw new LabFormatError(`${file}: ${problems.join("; ")}`);
   return lab;
+}
+
+function parseMigrate(v: unknown, at: string, bad: (where: string, what: string) => void): StepMigration {
+  const m = isObj(v) ? v : {};
+  if (!isObj(v)) bad(at, "must be an object");
+  for (const k of ["when", "after"] as const)
+    if (typeof m[k] !== "string" || m[k] === "") bad(`${at}.${k}`, "must be a non-empty string");
+  for (const k of ["max-bandwidth", "downtime-limit"] as const)
+    if (typeof m[k] !== "number" || !(Number(m[k]) > 0)) bad(`${at}.${k}`, "must be a positive number");
+  if (m["max-iterations"] !== undefined && !(Number.isInteger(m["max-iterations"]) && Number(m["max-iterations"]) > 0))
+    bad(`${at}.max-iterations`, "must be a positive integer");
+  if (m["auto-converge"] !== undefined && typeof m["auto-converge"] !== "boolean")
+    bad(`${at}.auto-converge`, "must be true or false");
+  return m as unknown as StepMigration;
 }
 
 function parseCheck(
@@ -135,6 +187,23 @@ function parseCheck(
     return { label: { en: "", ko: "" }, output: "" };
   }
   const label = text(c.label, `${at}.label`);
+  if (typeof c.disk === "string" || typeof c.migration === "string") {
+    const [field, names] =
+      typeof c.disk === "string" ? (["disk", DISK_FIGURES] as const) : (["migration", MIGRATION_FIGURES] as const);
+    const name = String(c[field]);
+    if (!(names as readonly string[]).includes(name)) bad(`${at}.${field}`, `must be one of ${names.join(", ")}`);
+    const op = c.op as CompareOp;
+    if (!OPS.includes(op)) bad(`${at}.op`, `must be one of ${OPS.join(" ")}`);
+    if (c.factor !== undefined && typeof c.factor !== "number") bad(`${at}.factor`, "must be a number");
+    if (typeof c.step === "string") {
+      if (!stepIds.has(c.step)) bad(`${at}.step`, `no step '${c.step}' in this lab`);
+    } else if (typeof c.value !== "number") bad(at, "needs 'value' or 'step'");
+    const cmp =
+      typeof c.step === "string"
+        ? { op, step: c.step, factor: c.factor as number | undefined }
+        : { op, value: Number(c.value) };
+    return (field === "disk" ? { label, disk: name, ...cmp } : { label, migration: name, ...cmp }) as Check;
+  }
   if (typeof c.output === "string") {
     try {
       new RegExp(c.output, "m");

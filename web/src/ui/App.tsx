@@ -30,6 +30,7 @@ import { type Ui, UiContext, useMachine } from "./context.js";
 import { Disk } from "./Disk.js";
 import { Glossary } from "./Glossary.js";
 import { Labs } from "./Labs.js";
+import { Migrate } from "./Migrate.js";
 import { PageWalk } from "./PageWalk.js";
 import { Setup, type Upload } from "./Setup.js";
 import { Tabs } from "./Tabs.js";
@@ -167,6 +168,7 @@ export function App({ machine }: { machine: Machine }) {
           setUpload(u);
           change({ guest: UPLOAD_GUEST, kept: "" });
         }}
+        onKernelExtras={(patch) => setUpload((u) => u && { ...u, ...patch })}
         kept={kept}
         onPickKept={(id) => {
           loadMedium(id)
@@ -259,6 +261,7 @@ export function App({ machine }: { machine: Machine }) {
           {settings.tab === "costs" && <Costs machine={machine} profile={settings.profile} />}
           {settings.tab === "walk" && <PageWalk machine={machine} />}
           {settings.tab === "disk" && <Disk machine={machine} />}
+          {settings.tab === "migrate" && <Migrate machine={machine} />}
           {settings.tab === "compare" && <Compare settings={settings} upload={upload} />}
           {settings.tab === "labs" && (
             <Labs

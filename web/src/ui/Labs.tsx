@@ -48,7 +48,7 @@ function StepView(p: {
       <button type="button" class="primary run-step" onClick={p.onRun} disabled={p.running}>
         {t("labs.run")}
       </button>
-      {p.running && <p role="status">{t("labs.running")}</p>}
+      {p.running && <p role="status">{t(step.migrate ? "labs.runningMigrate" : "labs.running")}</p>}
       {results && (
         <section class="results" aria-label={t("labs.check")}>
           <h5>{t("labs.check")}</h5>
@@ -111,6 +111,11 @@ export function Labs({ session, onRun }: Props) {
           ))}
         </select>
       </label>
+      {session.error && (
+        <p role="alert" class="error" id="labs-error">
+          {t("status.error", { message: t("labs.migrateError", { message: session.error }) })}
+        </p>
+      )}
       {lab && (
         <article data-lab={lab.id}>
           <h3>{lab.title[lang]}</h3>
@@ -136,7 +141,7 @@ export function Labs({ session, onRun }: Props) {
               }}
               onRun={() => {
                 onRun(step.machine);
-                session.started(lab.id, step.id);
+                session.started(lab.id, step.id, step.migrate);
                 refresh();
               }}
             />

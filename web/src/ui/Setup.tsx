@@ -5,7 +5,7 @@
 import { useState } from "preact/hooks";
 import { PROFILES } from "../../../vmm/stats/profiles.js";
 import type { MmuMode, VirtMode } from "../../../vmm/virt/vmcs.js";
-import type { Upload } from "../config.js";
+import { UPLOAD_CMDLINE, type Upload } from "../config.js";
 import { GUESTS, MEMORY_CHOICES, mmusFor } from "../guests.js";
 import type { MessageKey } from "../i18n/index.js";
 import type { KeptMedium } from "../media.js";
@@ -25,6 +25,8 @@ interface Props {
   state: MachineState;
   onChange(patch: Partial<Settings>): void;
   onUpload(u: Upload): void;
+  /** Changes the uploaded kernel's initrd or command line (the upload stays chosen). */
+  onKernelExtras(patch: Pick<Upload, "initrd" | "cmdline">): void;
   /** Media kept in this browser (media.ts), listed among the guests. */
   kept: readonly KeptMedium[];
   onPickKept(id: string): void;
@@ -186,6 +188,44 @@ export function Setup(p: Props) {
                 {t("setup.keep")}
               </button>
             ))}
+          {p.upload?.kind === "kernel" && (
+            <div class="kernel-extras">
+              <input
+                id="upload-initrd"
+                type="file"
+                class="visually-hidden"
+                aria-label={t("setup.initrd")}
+                onChange={async (e) => {
+                  const input = e.currentTarget;
+                  const f = input.files?.[0];
+                  if (f) p.onKernelExtras({ initrd: { name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) } });
+                  // The same file can be picked again after "Remove the initrd".
+                  input.value = "";
+                }}
+              />
+              <label for="upload-initrd" class="file-button" title={t("setup.initrdHint")}>
+                {t("setup.chooseInitrd")}
+              </label>
+              <span class="muted" id="initrd-name">
+                {p.upload.initrd ? p.upload.initrd.name : t("setup.noInitrd")}
+              </span>
+              {p.upload.initrd && (
+                <button type="button" id="clear-initrd" onClick={() => p.onKernelExtras({ initrd: undefined })}>
+                  {t("setup.clearInitrd")}
+                </button>
+              )}
+              <label class="cmdline">
+                {t("setup.cmdline")}
+                <input
+                  id="upload-cmdline"
+                  type="text"
+                  spellcheck={false}
+                  value={p.upload.cmdline ?? UPLOAD_CMDLINE}
+                  onInput={(e) => p.onKernelExtras({ cmdline: e.currentTarget.value })}
+                />
+              </label>
+            </div>
+          )}
         </fieldset>
         <div class="buttons">
           <button type="submit" id="boot" class="primary">
