@@ -292,17 +292,23 @@ export function checkSnapshotable(img: Qcow2Image): void {
 function writeVmState(img: Qcow2Image, l1: number[], state: Uint8Array): number[] {
   const cs = img.clusterSize;
   const first = vmStateOffset(img) / l2Span(img);
-  const clusters = Math.ceil(state.length / cs);
-  const dataOffset = writeNew(img, state);
+  // In runs of at most a quarter of a refcount block's reach: a reserved run covering a whole
+  // block's range would leave that block no cluster of its own to sit in.
+  const perBlock = (cs * 8) / 2 ** img.header.refcountOrder;
+  const run = Math.max(1, Math.floor(perBlock / 4)) * cs;
+  const clusters: number[] = [];
+  for (let at = 0; at < state.length; at += run) {
+    const offset = writeNew(img, state.subarray(at, Math.min(state.length, at + run)));
+    for (let o = 0; o < Math.min(run, state.length - at); o += cs) clusters.push(offset + o);
+  }
   const out = [...l1];
   while (out.length < first) out.push(0);
-  for (let t = 0; t * img.l2Entries < clusters; t++) {
+  for (let t = 0; t * img.l2Entries < clusters.length; t++) {
     const table = new Uint8Array(cs);
     const v = new DataView(table.buffer);
-    for (let i = 0; i < img.l2Entries && t * img.l2Entries + i < clusters; i++) {
-      // No COPIED flag: only the active tables carry it (QEMU's snapshot tables have none).
-      put64(v, i * 8, dataOffset + (t * img.l2Entries + i) * cs);
-    }
+    const part = clusters.slice(t * img.l2Entries, (t + 1) * img.l2Entries);
+    // No COPIED flag: only the active tables carry it (QEMU's snapshot tables have none).
+    part.forEach((o, i) => put64(v, i * 8, o));
     out.push(writeNew(img, table));
   }
   if (out.length * 8 > 32 << 20) img.fail("the VM state needs an L1 table larger than 32 MiB");
