@@ -45,6 +45,9 @@ export async function startWebNetwork(hostPort: number): Promise<WebNetwork> {
   };
 }
 
+/** Why the last request failed (for the bench's error message). */
+export let lastFailure = "";
+
 /** One HTTP GET of the file: resolves with true when the whole file came back. */
 function fetchOnce(port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -53,11 +56,20 @@ function fetchOnce(port: number, timeoutMs: number): Promise<boolean> {
       res.on("data", (d: Buffer) => {
         n += d.length;
       });
-      res.on("end", () => resolve(res.statusCode === 200 && n === FILE_BYTES));
-      res.on("error", () => resolve(false));
+      res.on("end", () => {
+        if (res.statusCode !== 200 || n !== FILE_BYTES) lastFailure = `status ${res.statusCode}, ${n} bytes`;
+        resolve(res.statusCode === 200 && n === FILE_BYTES);
+      });
+      res.on("error", (e) => {
+        lastFailure = e.message;
+        resolve(false);
+      });
     });
-    req.on("timeout", () => req.destroy());
-    req.on("error", () => resolve(false));
+    req.on("timeout", () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+    req.on("error", (e) => {
+      lastFailure = e.message;
+      resolve(false);
+    });
   });
 }
 

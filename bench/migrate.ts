@@ -27,6 +27,7 @@ import { dirtyTracker } from "../vmm/state/dirty-tracker.js";
 import { receiveMigration } from "../vmm/state/incoming.js";
 import { DEFAULT_PARAMETERS, type MigrationInfo, OutgoingMigration } from "../vmm/state/outgoing.js";
 import {
+  lastFailure,
   startWebLoad,
   startWebNetwork,
   WEB_SERVER_SETUP,
@@ -156,10 +157,18 @@ for (const mode of modes) {
       const up = await sh(g, WEB_SERVER_SETUP);
       if (!up.includes("httpd-up")) throw new Error(`httpd did not start in the guest:\n${up}`);
       load = startWebLoad(web.hostPort);
-      const end = Date.now() + 60_000;
+      const end = Date.now() + 120_000;
       while (load.done.length === 0 && Date.now() < end) await sleep(100);
-      if (load.done.length === 0)
-        throw new Error(`no HTTP response from the guest in 60 s (${load.failed.length} failed)`);
+      if (load.done.length === 0) {
+        await load.stop();
+        const net = await sh(g, "ip addr show eth0; ping -c 1 -W 2 192.168.122.1; netstat -ltn");
+        throw new Error(
+          `no HTTP response from the guest in 120 s (${load.failed.length} failed, the last: ${lastFailure}); the guest:\n${net}`,
+        );
+      }
+      console.log(
+        `  web: first response after ${load.failed.length} failed requests (the last: ${lastFailure || "-"})`,
+      );
       // Steady load for 3 s before the first migration (the "before" rate is over those).
       await sleep(3000);
     }
