@@ -308,7 +308,7 @@ function writeVmState(img: Qcow2Image, l1: number[], state: Uint8Array): number[
     const v = new DataView(table.buffer);
     const part = clusters.slice(t * img.l2Entries, (t + 1) * img.l2Entries);
     // No COPIED flag: only the active tables carry it (QEMU's snapshot tables have none).
-    part.forEach((o, i) => put64(v, i * 8, o));
+    for (const [i, o] of part.entries()) put64(v, i * 8, o);
     out.push(writeNew(img, table));
   }
   if (out.length * 8 > 32 << 20) img.fail("the VM state needs an L1 table larger than 32 MiB");
