@@ -9,6 +9,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { hasQemuImg, qemuImg, scratch } from "../storage/helpers.js";
 import { type CliProcess, spawnCli } from "../vmm/cli-process.js";
+import { sh, sleep, until } from "./guest-console.js";
 
 const tmp = scratch("savevm-qcow2");
 const children: CliProcess[] = [];
@@ -16,29 +17,6 @@ afterAll(() => {
   for (const c of children) c.child.kill("SIGKILL");
   tmp.done();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(p: CliProcess, pattern: RegExp | string, from = 0, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  const found = () =>
-    typeof pattern === "string" ? p.output.stdout.includes(pattern, from) : pattern.test(p.output.stdout.slice(from));
-  while (!found()) {
-    if (Date.now() > end)
-      throw new Error(
-        `no ${pattern} in time; stdout ends:\n${p.output.stdout.slice(-1500)}\nstderr:\n${p.output.stderr}`,
-      );
-    await sleep(50);
-  }
-}
-
-/** Runs a shell command on the guest's console; returns what it printed. */
-async function sh(p: CliProcess, cmd: string): Promise<string> {
-  const from = p.output.stdout.length;
-  p.child.stdin.write(`${cmd}; echo @@$((40+2))\r`);
-  await until(p, "@@42", from);
-  return p.output.stdout.slice(from, p.output.stdout.indexOf("@@42", from));
-}
 
 /** Runs one monitor command (Ctrl-A C there and back); returns its output up to the next prompt. */
 async function monitor(p: CliProcess, cmd: string): Promise<string> {
