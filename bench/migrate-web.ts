@@ -15,10 +15,11 @@ export const GUEST_IP = "192.168.122.10";
 const FILE_BYTES = 16 << 10;
 
 /**
- * The shell line that puts the guest on the network and starts httpd with a 16 KiB file; the
- * ping makes the gateway learn the guest's MAC (a static address sends nothing on its own).
+ * The shell line that puts the guest on the network and starts httpd with a 16 KiB file (cut from
+ * /bin/busybox: /dev/urandom would block until the guest's crng is ready); the ping makes the
+ * gateway learn the guest's MAC (a static address sends nothing on its own).
  */
-export const WEB_SERVER_SETUP = `ip addr add ${GUEST_IP}/24 dev eth0 && ip link set eth0 up && mkdir -p /www && dd if=/dev/urandom of=/www/f bs=1024 count=${FILE_BYTES >> 10} 2>/dev/null && httpd -p 80 -h /www && ping -c 1 192.168.122.1 >/dev/null && echo httpd-up`;
+export const WEB_SERVER_SETUP = `ip addr add ${GUEST_IP}/24 dev eth0 && ip link set eth0 up && mkdir -p /www && dd if=/bin/busybox of=/www/f bs=1024 count=${FILE_BYTES >> 10} 2>/dev/null && httpd -p 80 -h /www && ping -c 1 192.168.122.1 >/dev/null && echo httpd-up`;
 
 export interface WebNetwork {
   /** -netdev/-device arguments joining a machine to the network. */

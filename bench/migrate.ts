@@ -85,9 +85,10 @@ async function until(g: Guest, text: string, from: number, ms = 120_000): Promis
 
 async function sh(g: Guest, cmd: string): Promise<string> {
   const from = g.out.text.length;
-  g.machine.vm.devices.com1.receive(`${cmd}; echo @@\r`);
-  await until(g, "@@\r\n", from + cmd.length + 8);
-  return g.out.text.slice(from, g.out.text.indexOf("@@\r\n", from + cmd.length + 8));
+  // The marker the shell prints is not in the echoed command line (which may wrap at 80 columns).
+  g.machine.vm.devices.com1.receive(`${cmd}; echo @@$((40+2))\r`);
+  await until(g, "@@42", from);
+  return g.out.text.slice(from, g.out.text.indexOf("@@42", from));
 }
 
 /** Pages the guest dirties per second, over 2 s of host time (the tracker the migration uses). */
