@@ -182,7 +182,7 @@ export async function stateBytes(vm: Vm, opts: StateOptions = {}): Promise<Uint8
  * that does not fit leaves `vm` as it was.
  */
 export async function restoreStateBytes(vm: Vm, file: Uint8Array, opts: StateOptions = {}): Promise<void> {
-  (await prepareRestore(vm, file, opts))();
+  (await prepareRestore(vm, file, { ...opts, tryDevices: false }))();
 }
 
 /**
@@ -190,7 +190,11 @@ export async function restoreStateBytes(vm: Vm, file: Uint8Array, opts: StateOpt
  * the function returned applies it and cannot fail. Between the two a holder can change what it
  * keeps (a qcow2 disk goes back to the snapshot) knowing the state will load.
  */
-export async function prepareRestore(vm: Vm, file: Uint8Array, opts: StateOptions = {}): Promise<() => void> {
+export async function prepareRestore(
+  vm: Vm,
+  file: Uint8Array,
+  opts: StateOptions & { tryDevices?: boolean } = {},
+): Promise<() => void> {
   const sections = await readContainer(file);
   const need = (name: string): Uint8Array => {
     const s = sections.get(name);
@@ -232,20 +236,22 @@ export async function prepareRestore(vm: Vm, file: Uint8Array, opts: StateOption
     }
   }
   // A device whose saved fields do not fit is found only while applying: the devices' own state
-  // is kept, the saved one tried, and the kept one put back, so the VM is left as it was.
+  // is kept and put back on a failure, so the VM is left as it was. `tryDevices` (the default)
+  // also tries them now and puts the kept state back, so that the step returned cannot fail;
+  // restoreStateBytes applies them once, in that step (a migration's downtime).
   const before = table.map(([name, obj]) => [name, obj, captureState(obj)] as const);
-  const applyDevices = () => {
-    for (const [name, obj] of table) applyState(obj, devices[name]!, name);
+  const applyDevices = (keep: boolean) => {
+    try {
+      for (const [name, obj] of table) applyState(obj, devices[name]!, name);
+    } catch (e) {
+      for (const [name, obj, state] of before) applyState(obj, state, name);
+      throw new VmStateError(`saved VM does not fit this VM's devices: ${(e as Error).message}`);
+    }
+    if (!keep) for (const [name, obj, state] of before) applyState(obj, state, name);
   };
-  try {
-    applyDevices();
-  } catch (e) {
-    throw new VmStateError(`saved VM does not fit this VM's devices: ${(e as Error).message}`);
-  } finally {
-    for (const [name, obj, state] of before) applyState(obj, state, name);
-  }
+  if (opts.tryDevices !== false) applyDevices(false);
   return () => {
-    applyDevices();
+    applyDevices(true);
     for (const [where, disk] of overlays) disk.loadOverlay!(diskState[where]!);
     if (scratch) vm.cpu.ram.set(scratch);
     loadCpuState(vm.cpu, cpu, { mode: VIRT[vm.mode], mmu: MMU[vm.mmu] });
