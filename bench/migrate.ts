@@ -1,13 +1,17 @@
 // Live-migration benchmark: the tiny Linux booted to its shell prompt, then migrated over a
 // loopback TCP socket (the same stream and code as `migrate tcp:` between two processes; here
 // both machines are in this process, so the guest, the sender and the receiver share one thread)
-// to a fresh machine, which becomes the source of the next run. For each mode: an idle guest and
-// a guest dirtying memory in a busybox loop (dd rewriting a 1 MiB file in the initramfs with
-// new contents each time), each without and with auto-converge. Prints QEMU's `info migrate`
+// to a fresh machine, which becomes the source of the next run. For each mode: an idle guest, a
+// web server under load (busybox httpd serving a 16 KiB file to four HTTP clients in this
+// process through a port forward of the shared virtual network, migrate-web.ts: requests served
+// during the migration and the longest pause they saw), and a guest dirtying memory in a busybox
+// loop (dd rewriting a 1 MiB file in the initramfs with new contents each time), each without and
+// with auto-converge. Prints QEMU's `info migrate`
 // figures (total time, downtime, pages per iteration, bytes, iterations, throttle) and claim 13's
 // line, and writes bench/results/migrate-*.{json,txt}.
 //
-//   npm run bench:migrate [-- --modes native,hvm] [--bandwidth MiB/s] [--downtime ms] [--no-write]
+//   npm run bench:migrate [-- --modes native,hvm] [--workloads idle,web,dirty] [--bandwidth MiB/s]
+//                         [--downtime ms] [--no-write]
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -22,17 +26,29 @@ import { connectMigration, listenMigration, socketChannel } from "../vmm/node/mi
 import { dirtyTracker } from "../vmm/state/dirty-tracker.js";
 import { receiveMigration } from "../vmm/state/incoming.js";
 import { DEFAULT_PARAMETERS, type MigrationInfo, OutgoingMigration } from "../vmm/state/outgoing.js";
+import {
+  lastFailure,
+  startWebLoad,
+  startWebNetwork,
+  WEB_SERVER_SETUP,
+  type WebFigures,
+  type WebLoad,
+  webFigures,
+} from "./migrate-web.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseCli({
   options: {
     modes: { type: "string", default: "native,hvm" },
+    workloads: { type: "string", default: "idle,web,dirty" },
     bandwidth: { type: "string", default: "1" },
     downtime: { type: "string", default: String(DEFAULT_PARAMETERS["downtime-limit"]) },
     "no-write": { type: "boolean", default: false },
   },
 });
 const modes = values.modes.split(",");
+// The dirtying loop never stops: it runs last.
+const workloads = ["idle", "web", "dirty"].filter((w) => values.workloads.split(",").includes(w));
 const bandwidth = Number(values.bandwidth) * 2 ** 20;
 const downtimeLimit = Number(values.downtime);
 const module = loadCoreModule();
@@ -44,8 +60,12 @@ interface Guest {
   out: { text: string };
 }
 
+let port = 47000 + Math.floor(Math.random() * 1000);
+// Every machine joins the shared network (the web guest needs it; the others carry the NIC too).
+const web = workloads.includes("web") ? await startWebNetwork(port++) : undefined;
+
 async function build(mode: string): Promise<Guest> {
-  const plan = planBoot(parseArgs(["-accel", mode, "-m", "64"]));
+  const plan = planBoot(parseArgs(["-accel", mode, "-m", "64", ...(web?.nicArgs ?? [])]));
   const machine = await Machine.create(plan.build, { startPaused: true });
   const out = { text: "" };
   machine.on("serial", (com, b) => {
@@ -65,9 +85,10 @@ async function until(g: Guest, text: string, from: number, ms = 120_000): Promis
 
 async function sh(g: Guest, cmd: string): Promise<string> {
   const from = g.out.text.length;
-  g.machine.vm.devices.com1.receive(`${cmd}; echo @@\r`);
-  await until(g, "@@\r\n", from + cmd.length + 8);
-  return g.out.text.slice(from, g.out.text.indexOf("@@\r\n", from + cmd.length + 8));
+  // The marker the shell prints is not in the echoed command line (which may wrap at 80 columns).
+  g.machine.vm.devices.com1.receive(`${cmd}; echo @@$((40+2))\r`);
+  await until(g, "@@42", from);
+  return g.out.text.slice(from, g.out.text.indexOf("@@42", from));
 }
 
 /** Pages the guest dirties per second, over 2 s of host time (the tracker the migration uses). */
@@ -89,10 +110,12 @@ interface Row {
   info: MigrationInfo;
   shellAfter: boolean;
   downtimeCpuMs: number;
+  web?: WebFigures;
 }
 
 let downtimeCpuMs = Number.NaN;
-let port = 47000 + Math.floor(Math.random() * 1000);
+/** Host times of the last migration's start and of the destination's guest running. */
+let window = { start: 0, end: 0 };
 
 async function migrate(src: Guest, mode: string, autoConverge: boolean): Promise<{ info: MigrationInfo; dst: Guest }> {
   const dst = await build(mode);
@@ -111,11 +134,13 @@ async function migrate(src: Guest, mode: string, autoConverge: boolean): Promise
   src.machine.on("stop", () => {
     cpuAtPause ??= process.cpuUsage();
   });
+  const start = performance.now();
   const info = await job.run();
   const used = cpuAtPause ? process.cpuUsage(cpuAtPause) : undefined;
   downtimeCpuMs = used ? (used.user + used.system) / 1000 : Number.NaN;
   if (info.status !== "completed") throw new Error(`migration ${info.status}: ${info.error}`);
   await incoming;
+  window = { start, end: performance.now() };
   src.machine.end({ kind: "quit", by: "bench" });
   return { info, dst };
 }
@@ -127,7 +152,27 @@ for (const mode of modes) {
   await until(g, "~ # ", 0, 300_000);
   await sleep(1500);
   await sh(g, "X=migrated");
-  for (const workload of ["idle", "dirty"]) {
+  for (const workload of workloads) {
+    let load: WebLoad | undefined;
+    if (workload === "web" && web) {
+      const up = await sh(g, WEB_SERVER_SETUP);
+      if (!up.includes("httpd-up")) throw new Error(`httpd did not start in the guest:\n${up}`);
+      load = startWebLoad(web.hostPort);
+      const end = Date.now() + 120_000;
+      while (load.done.length === 0 && Date.now() < end) await sleep(100);
+      if (load.done.length === 0) {
+        await load.stop();
+        const net = await sh(g, "ip addr show eth0; ping -c 1 -W 2 192.168.122.1; netstat -ltn");
+        throw new Error(
+          `no HTTP response from the guest in 120 s (${load.failed.length} failed, the last: ${lastFailure}); the guest:\n${net}`,
+        );
+      }
+      console.log(
+        `  web: first response after ${load.failed.length} failed requests (the last: ${lastFailure || "-"})`,
+      );
+      // Steady load for 3 s before the first migration (the "before" rate is over those).
+      await sleep(3000);
+    }
     if (workload === "dirty") {
       // A 256-page file rewritten again and again from /bin/busybox at a shifting offset:
       // every page it writes differs from what was sent (a writable working set of 1 MiB that
@@ -142,21 +187,31 @@ for (const mode of modes) {
       const { info, dst } = await migrate(g, mode, autoConverge);
       g = dst;
       const shellAfter = (await sh(g, "echo X=$X")).includes("X=migrated");
-      rows.push({ mode, workload, autoConverge, dirtyPagesPerSec: rate, info, shellAfter, downtimeCpuMs });
+      // The clients' view: 1 s after the end is part of the window, so a stall right after shows.
+      if (load) await sleep(1000);
+      const webNow = load ? webFigures(load, window.start, window.end) : undefined;
+      rows.push({ mode, workload, autoConverge, dirtyPagesPerSec: rate, info, shellAfter, downtimeCpuMs, web: webNow });
+      if (webNow)
+        console.log(
+          `  web: ${webNow.servedDuring} responses during the migration (${webNow.ratePerSecBefore.toFixed(1)}/s before it), longest pause ${Math.round(webNow.longestPauseMs)} ms, ${webNow.failed} failed (${load!.failed.length} since the load started)`,
+        );
       const its = info.iterations.map((i) => i.pages).join("/");
       console.log(
         `${mode.padEnd(6)} ${workload.padEnd(5)} ac=${autoConverge ? "on " : "off"} dirty ${Math.round(rate)} p/s: total ${Math.round(info.totalTimeMs)} ms, downtime ${Math.round(info.downtimeMs ?? 0)} ms (CPU ${Math.round(downtimeCpuMs)} ms), ended ${info.stopReason}, iterations ${info.iterations.length} (${its}), stop ${info.stopPages} pages, state ${info.stateBytes} B in ${Math.round(info.stateMs ?? 0)} ms, ${(info.transferredBytes / 2 ** 20).toFixed(1)} MiB, throttle max ${Math.max(0, ...info.iterations.map((i) => i.throttle))}%, shell ${shellAfter ? "ok" : "LOST"}`,
       );
     }
+    await load?.stop();
   }
   g.machine.end({ kind: "quit", by: "bench" });
 }
+web?.close();
 
 // Claim 13 (the reference, after Clark et al. 2005): few rounds and small downtime for guests that
 // dirty little; no convergence for high dirty rates without throttling.
 const idle = rows.filter((r) => r.workload === "idle" && !r.autoConverge);
 const dirtyNoAc = rows.filter((r) => r.workload === "dirty" && !r.autoConverge);
 const dirtyAc = rows.filter((r) => r.workload === "dirty" && r.autoConverge);
+const webRows = rows.filter((r) => r.workload === "web");
 // Wall time on a host with more runnable threads than cores counts the waits for a core too;
 // there the downtime is judged by the CPU time it took (both are printed).
 const busy = os.loadavg()[0]! > os.cpus().length;
@@ -174,6 +229,16 @@ const fmt = (rs: Row[]) =>
 const claim = [
   `claim 13 (live migration: few rounds and small downtime for low-dirtying guests; no convergence for high dirty rates without throttling): ${lowOk && highNoConverge ? "holds" : "does not hold"} (max-bandwidth ${values.bandwidth} MiB/s, downtime-limit ${downtimeLimit} ms)`,
   `  idle guest: ${fmt(idle)} (at most 5 rounds and downtime within ${downtimeLimit} ms${busy ? ` of CPU time, load ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores` : ""}: ${lowOk ? "yes" : "no"})`,
+  ...(webRows.length
+    ? [
+        `  web server under load (4 HTTP clients, 16 KiB file): ${webRows
+          .map(
+            (r) =>
+              `${r.mode} auto-converge ${r.autoConverge ? "on" : "off"}: ${r.info.iterations.length} iterations (${r.info.stopReason}), downtime ${Math.round(r.info.downtimeMs ?? 0)} ms, ${r.web!.servedDuring} responses during the migration (${r.web!.ratePerSecBefore.toFixed(1)}/s before), longest pause ${Math.round(r.web!.longestPauseMs)} ms`,
+          )
+          .join("; ")}; requests failed during the migrations: ${webRows.map((r) => r.web!.failed).join(", ")}`,
+      ]
+    : []),
   `  dirtying guest without auto-converge: ${fmt(dirtyNoAc)} (pre-copy never converged, ended by max-iterations or 3x RAM: ${highNoConverge ? "yes" : "no"})`,
   `  dirtying guest with auto-converge: ${fmt(dirtyAc)} (converged: ${acConverges ? "yes" : "no"})`,
   "  Clark et al. (NSDI 2005, Xen, 100-500 Mbit/s): Apache ~165 ms downtime, SPECweb99 210 ms, Quake 3 60 ms; MMuncher (writable working set above the link rate) did not converge: ~3.5 s downtime after the round limit",
@@ -181,11 +246,11 @@ const claim = [
 console.log(`\n${claim}`);
 
 const table = [
-  "| mode | guest | auto-converge | dirty pages/s | total ms | downtime ms (CPU ms) | iterations (ended by) | pages per iteration | stop-and-copy pages | MiB sent | max throttle | dirty log | shell after |",
-  "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+  "| mode | guest | auto-converge | dirty pages/s | total ms | downtime ms (CPU ms) | iterations (ended by) | pages per iteration | stop-and-copy pages | MiB sent | max throttle | dirty log | shell after | HTTP responses during (longest pause ms, failed) |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ...rows.map(
     (r) =>
-      `| ${r.mode} | ${r.workload} | ${r.autoConverge ? "on" : "off"} | ${Math.round(r.dirtyPagesPerSec)} | ${Math.round(r.info.totalTimeMs)} | ${Math.round(r.info.downtimeMs ?? 0)} (${Math.round(r.downtimeCpuMs)}) | ${r.info.iterations.length} (${r.info.stopReason}) | ${r.info.iterations.map((i) => i.pages).join(", ")} | ${r.info.stopPages} | ${(r.info.transferredBytes / 2 ** 20).toFixed(1)} | ${Math.max(0, ...r.info.iterations.map((i) => i.throttle))}% | ${r.info.tracker} | ${r.shellAfter ? "yes" : "no"} |`,
+      `| ${r.mode} | ${r.workload} | ${r.autoConverge ? "on" : "off"} | ${Math.round(r.dirtyPagesPerSec)} | ${Math.round(r.info.totalTimeMs)} | ${Math.round(r.info.downtimeMs ?? 0)} (${Math.round(r.downtimeCpuMs)}) | ${r.info.iterations.length} (${r.info.stopReason}) | ${r.info.iterations.map((i) => i.pages).join(", ")} | ${r.info.stopPages} | ${(r.info.transferredBytes / 2 ** 20).toFixed(1)} | ${Math.max(0, ...r.info.iterations.map((i) => i.throttle))}% | ${r.info.tracker} | ${r.shellAfter ? "yes" : "no"} | ${r.web ? `${r.web.servedDuring} (${Math.round(r.web.longestPauseMs)}, ${r.web.failed})` : "-"} |`,
   ),
 ].join("\n");
 console.log(`\n${table}`);
@@ -204,7 +269,7 @@ if (!values["no-write"]) {
     bandwidth,
     downtimeLimit,
   };
-  const text = `npm run bench:migrate -- --modes ${values.modes} --bandwidth ${values.bandwidth} --downtime ${downtimeLimit}\n64 MiB tiny Linux, loopback TCP, both machines in one process (load ${meta.load.toFixed(1)})\n\n${table}\n\n${claim}\n`;
+  const text = `npm run bench:migrate -- --modes ${values.modes} --workloads ${workloads.join(",")} --bandwidth ${values.bandwidth} --downtime ${downtimeLimit}\n64 MiB tiny Linux, loopback TCP, both machines in one process (load ${meta.load.toFixed(1)})\n\n${table}\n\n${claim}\n`;
   writeFileSync(`${dir}/migrate-${stamp}.json`, `${JSON.stringify({ meta, rows, claim }, null, 2)}\n`);
   writeFileSync(`${dir}/migrate-${stamp}.txt`, text);
   writeFileSync(`${dir}/migrate-latest.txt`, text);

@@ -284,13 +284,32 @@ function applyInto(
     applyObject(live as object, saved as { [key: string]: StateValue }, path, cx);
     return;
   }
-  if (live !== null && typeof live === "object" && isStateObject(live) && !typedName(live)) {
+  // A reference that was empty when saved (an IDE channel between transfers) is empty again.
+  const empty = saved === null || tag === "$u";
+  if (!empty && live !== null && typeof live === "object" && isStateObject(live) && !typedName(live)) {
     throw new DeviceStateError(`${path}: saved ${kindOf(saved)} does not fit an object`);
   }
   holder[key] = restoreValue(saved, path);
 }
 
+/**
+ * A plain record of numbers only (a device's counters by request type, keys added as requests
+ * come): its keys are data, not fields, so the saved record replaces the live one's.
+ */
+function isCounterTable(live: object, saved: { [key: string]: StateValue }): boolean {
+  const proto = Object.getPrototypeOf(live);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const numeric = (v: unknown) => typeof v === "number" || tagOf(v as StateValue) === "$num";
+  return Object.values(live).every(numeric) && Object.values(saved).every(numeric);
+}
+
 function applyObject(live: object, saved: { [key: string]: StateValue }, path: string, cx: Apply): void {
+  if (isCounterTable(live, saved)) {
+    const table = live as Record<string, unknown>;
+    for (const key of Object.keys(table)) delete table[key];
+    for (const [key, value] of Object.entries(saved)) table[key] = restoreValue(value, `${path}.${key}`);
+    return;
+  }
   const want: Record<string, true> = {};
   for (const key of Object.keys(live)) {
     if (isTransient(live, key)) continue;

@@ -25,7 +25,7 @@ it("migrate file:PATH, -incoming file:PATH, savevm and -loadvm", async () => {
   const saved = ebx(first.output.stdout)[0];
   expect(saved).toBeDefined();
   expect(saved).not.toBe("00000000");
-  expect(first.output.stdout).toMatch(/\none +\d+ /);
+  expect(first.output.stdout).toMatch(/\n1 +one +[\d.]+ KiB /);
 
   const second = spawnCli(["-kernel", kernel, "-monitor", "stdio", "-S", "-incoming", `file:${file}`]);
   second.child.stdin.write("info registers\nquit\n");

@@ -17,29 +17,7 @@ import { NodeOutside } from "../../vmm/net/node-outside.js";
 import { serveNetwork } from "../../vmm/net/stream.js";
 import { DHCP_SCRIPT } from "../net/guests.js";
 import { type CliProcess, freePort, spawnCli } from "../vmm/cli-process.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(p: CliProcess, pattern: RegExp | string, from = 0, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  const found = () =>
-    typeof pattern === "string" ? p.output.stdout.includes(pattern, from) : pattern.test(p.output.stdout.slice(from));
-  while (!found()) {
-    if (Date.now() > end)
-      throw new Error(
-        `no ${pattern} in time; stdout ends:\n${p.output.stdout.slice(-1200)}\nstderr:\n${p.output.stderr}`,
-      );
-    await sleep(50);
-  }
-}
-
-/** Runs a shell command on the guest's console; returns what it printed. */
-async function sh(p: CliProcess, cmd: string, ms = 60_000): Promise<string> {
-  const from = p.output.stdout.length;
-  p.child.stdin.write(`${cmd}; echo @@$((40+2))\r`);
-  await until(p, "@@42", from, ms);
-  return p.output.stdout.slice(from, p.output.stdout.indexOf("@@42", from));
-}
+import { sh, sleep, until } from "./guest-console.js";
 
 /** Runs monitor commands (Ctrl-A C there and back); returns the output once `done` shows. */
 async function monitor(p: CliProcess, cmds: string[], done: RegExp | string): Promise<string> {

@@ -32,7 +32,9 @@ it("savevm, info snapshots, loadvm and delvm", async () => {
   const eax = machine.vm.cpu.reg(0);
   expect(await monitor.execute("info snapshots")).toBe("There is no snapshot available.\n");
   expect(await monitor.execute("savevm first")).toBe("");
-  expect(await monitor.execute("info snapshots")).toMatch(/^TAG .*\nfirst +\d+ \d{4}-/);
+  expect(await monitor.execute("info snapshots")).toMatch(
+    /^List of snapshots present on all disks:\nID +TAG +VM SIZE +DATE +VM CLOCK +ICOUNT\n1 +first +[\d.]+ (KiB|MiB) +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +\d\d:\d\d:\d\d\.\d{3}/,
+  );
   machine.vm.run(1000);
   expect(machine.vm.cpu.reg(0)).not.toBe(eax);
   expect(await monitor.execute("loadvm first")).toBe("");

@@ -10,7 +10,14 @@ import { openImage } from "../../vmm/storage/open.js";
 import type { Qcow2Image } from "../../vmm/storage/qcow2.js";
 import { checkQcow2 } from "../../vmm/storage/qcow2-check.js";
 import { createQcow2 } from "../../vmm/storage/qcow2-create.js";
-import { createSnapshot, deleteSnapshot } from "../../vmm/storage/qcow2-snapshot.js";
+import {
+  applySnapshot,
+  createSnapshot,
+  deleteSnapshot,
+  readSnapshots,
+  readVmState,
+  vmStateOffset,
+} from "../../vmm/storage/qcow2-snapshot.js";
 import { CrashError, CutShortFile, pattern, qemuImg, saveFile, scratch } from "./helpers.js";
 
 const tmp = scratch("qcow2");
@@ -170,5 +177,57 @@ describe("crash safety: updates cut short after every write", () => {
       },
       true,
     );
+  });
+
+  it("a snapshot with a VM state (savevm's), then apply and delete, leak at worst", () => {
+    // Two data clusters of state: the vmstate area's L2 table and data beside the disk's.
+    const state = pattern(70_000, 9);
+    cutEverywhere(
+      start(65536, 64 << 20),
+      (img) => {
+        createSnapshot(img, "vm", 1_800_000_000_000, { state, vmClockNsec: 5e9, icount: 77 });
+        applySnapshot(img, "vm");
+        deleteSnapshot(img, "vm");
+      },
+      (img) => {
+        keepsOld(img);
+        for (const s of readSnapshots(img)) expect(readVmState(img, s)).toEqual(state);
+      },
+      true,
+    );
+  });
+});
+
+describe("savevm's VM state in a snapshot (the vmstate area past the disk)", () => {
+  it("is read back whole across several L2 tables; qemu-img lists and checks it; the disk part applies", () => {
+    // 512-byte clusters: an L2 table reaches 32 KiB, so 300 KB of state needs ten of them.
+    const file = new MemoryFile("vm.qcow2");
+    const img = newImage(file, 1 << 20, 512, 3);
+    const before = pattern(40_000, 1);
+    img.write(0, before);
+    const state = pattern(300_000, 2);
+    const s = createSnapshot(img, "A", 1_800_000_000_000, { state, vmClockNsec: 3_723_456_000_000, icount: 123456 });
+    expect(vmStateOffset(img)).toBe(1 << 20);
+    expect(s.l1Size).toBe((1 << 20) / (512 * 64) + Math.ceil(300_000 / (512 * 64)));
+    img.write(0, pattern(40_000, 3));
+    expect(readVmState(img, readSnapshots(img)[0]!)).toEqual(state);
+    applySnapshot(img, "A");
+    const back = new Uint8Array(40_000);
+    img.read(0, back);
+    expect(back).toEqual(before);
+    // The state is still the snapshot's after the apply (its entries are not the disk's).
+    expect(readVmState(img, readSnapshots(img)[0]!)).toEqual(state);
+    const path = saveFile(tmp.path("vmstate.qcow2"), file.contents());
+    const check = qemuImg("check", path);
+    expect(check.status, check.stdout).toBe(0);
+    const list = qemuImg("snapshot", "-l", path).stdout;
+    // 300,000 bytes, 1 h 2 min 3.456 s of guest clock, icount 123456.
+    expect(list).toMatch(/^1\s+A\s+293 KiB \d{4}-\d\d-\d\d \d\d:\d\d:\d\d 01:02:03\.456\s+123456$/m);
+    const info = JSON.parse(qemuImg("info", "--output=json", path).stdout);
+    expect(info.snapshots[0]).toMatchObject({ name: "A", "vm-state-size": 300_000, icount: 123456 });
+    deleteSnapshot(img, "A");
+    const clean = qemuImg("check", saveFile(tmp.path("vmstate-deleted.qcow2"), file.contents()));
+    expect(clean.status, clean.stdout).toBe(0);
+    expect(clean.stdout).not.toMatch(/leaked/);
   });
 });

@@ -11,7 +11,14 @@ import { formatJitInfo, jitInfo } from "../jit/info.js";
 import type { Machine } from "../lib/machine.js";
 import { VmStateError } from "../state/container.js";
 import { formatMigrationInfo, type MigrationControl, setMigrationParameter } from "../state/migration-info.js";
-import { MemorySnapshotStore, type SnapshotStore } from "../state/store.js";
+import { infoSnapshots } from "../state/snapshot-table.js";
+import {
+  MemorySnapshotStore,
+  SnapshotError,
+  type SnapshotStore,
+  StoredSnapshots,
+  type VmSnapshots,
+} from "../state/store.js";
 import { resetCoreStats } from "../stats/index.js";
 import { infoMtree, infoPic } from "./devices.js";
 import { disassemble, formatDisasm, type Syntax } from "./disasm-syntax.js";
@@ -45,8 +52,19 @@ export interface MonitorHost {
   writeBytes?(path: string, data: Uint8Array): void;
   /** Where savevm keeps named states; absent: in memory for the life of the monitor. */
   snapshots?: SnapshotStore;
+  /** savevm/loadvm/delvm as a whole (qcow2 internal snapshots); absent: over `snapshots`. */
+  vmSnapshots?: VmSnapshots;
+  /** A destination still waiting for an incoming migration (-incoming tcp:|unix:). */
+  incoming?: IncomingWait;
   /** Live migration over sockets (migrate tcp:|unix:, info migrate); absent: file: only. */
   migration?: MigrationControl;
+}
+
+/** A destination waiting for its migration: `cont` asks for the guest to run once it is in. */
+export interface IncomingWait {
+  readonly waiting: boolean;
+  /** QEMU's autostart: run the guest when the migration completes (as without -S). */
+  autostart(): void;
 }
 
 export interface InfoCommand {
@@ -145,9 +163,43 @@ export class Monitor {
     }
   }
 
-  private readonly ownSnapshots = new MemorySnapshotStore();
-  private get snapshots(): SnapshotStore {
-    return this.host.snapshots ?? this.ownSnapshots;
+  private ownSnapshots?: VmSnapshots;
+  private get snapshots(): VmSnapshots {
+    if (this.host.vmSnapshots) return this.host.vmSnapshots;
+    this.ownSnapshots ??= new StoredSnapshots(this.host.snapshots ?? new MemorySnapshotStore());
+    return this.ownSnapshots;
+  }
+
+  /** A snapshot operation: its refusal (a SnapshotError, a state that does not fit) is one line. */
+  private async snapshotOp(command: string, op: (s: VmSnapshots) => Promise<void>): Promise<string> {
+    try {
+      await op(this.snapshots);
+    } catch (e) {
+      if (e instanceof SnapshotError || e instanceof VmStateError) throw new MonitorError(`${command}: ${e.message}`);
+      throw new MonitorError(`${command}: ${(e as Error).message}`);
+    }
+    return "";
+  }
+
+  /** QMP's snapshot-save, snapshot-load and snapshot-delete: the operation, refusals thrown. */
+  async snapshot(kind: "save" | "load" | "delete", name: string): Promise<void> {
+    await this.snapshots[kind](this.vm, name);
+  }
+
+  /** The machine waits for an incoming migration (QEMU's runstate inmigrate). */
+  get waitingForMigration(): boolean {
+    return this.host.incoming?.waiting === true;
+  }
+
+  /** `cont`: QEMU's qmp_cont. On a destination still waiting it only asks for the guest to run later. */
+  resume(): string {
+    if (this.machine.status === "ended") return "the machine has ended\n";
+    if (this.host.incoming?.waiting) {
+      this.host.incoming.autostart();
+      return "";
+    }
+    this.machine.resume();
+    return "";
   }
 
   private addCommands(): void {
@@ -168,23 +220,10 @@ export class Monitor {
       this.machine.pause("user");
       return "";
     });
-    this.add(
-      "cont",
-      "",
-      "resume the CPU",
-      () => {
-        if (this.machine.status === "ended") return "the machine has ended\n";
-        this.machine.resume();
-        return "";
-      },
-      "c",
-    );
-    this.add("savevm", "name", "save the whole VM (CPU, RAM, devices, disk overlays) as a named state", async (a) => {
+    this.add("cont", "", "resume the CPU", () => this.resume(), "c");
+    this.add("savevm", "name", "save the whole VM (CPU, RAM, devices, disks) as a named snapshot", async (a) => {
       if (!a[0]) throw new MonitorError("savevm: name the state");
-      const bytes = await this.saved("savevm");
-      const info = { name: a[0], bytes: bytes.length, savedAtMs: Date.now(), progress: this.machine.progress };
-      await this.hostIo("savevm", () => this.snapshots.put(info, bytes));
-      return "";
+      return this.snapshotOp("savevm", (s) => s.save(this.vm, a[0]!));
     });
     this.add(
       "loadvm",
@@ -192,15 +231,7 @@ export class Monitor {
       "restore a named state saved by savevm (the VM keeps its run/stop status)",
       async (a) => {
         if (!a[0]) throw new MonitorError("loadvm: name the state");
-        const bytes = await this.hostIo("loadvm", () => this.snapshots.get(a[0]!));
-        if (!bytes) throw new MonitorError(`loadvm: no state named '${a[0]}' (info snapshots lists them)`);
-        try {
-          await this.vm.restore(bytes);
-        } catch (e) {
-          if (e instanceof VmStateError) throw new MonitorError(`loadvm: ${e.message}`);
-          throw e;
-        }
-        return "";
+        return this.snapshotOp("loadvm", (s) => s.load(this.vm, a[0]!));
       },
     );
     this.add(
@@ -268,9 +299,7 @@ export class Monitor {
     );
     this.add("delvm", "name", "delete a named state", async (a) => {
       if (!a[0]) throw new MonitorError("delvm: name the state");
-      if (!(await this.hostIo("delvm", () => this.snapshots.delete(a[0]!))))
-        throw new MonitorError(`delvm: no state named '${a[0]}'`);
-      return "";
+      return this.snapshotOp("delvm", (s) => s.delete(this.vm, a[0]!));
     });
     this.add("system_reset", "", "reset the machine (the kernel or firmware boots again)", () => {
       this.machine.requestReset("monitor");
@@ -373,13 +402,11 @@ export class Monitor {
   private addInfo(): void {
     const m = this.machine;
     this.registerInfo("snapshots", "the states savevm saved", async () => {
-      const list = await this.snapshots.list();
-      if (list.length === 0) return "There is no snapshot available.\n";
-      const rows = list.map(
-        (i) =>
-          `${i.name.padEnd(16)} ${String(i.bytes).padStart(10)} ${new Date(i.savedAtMs).toISOString()} ${Math.round(i.progress)}`,
-      );
-      return `${"TAG".padEnd(16)} ${"BYTES".padStart(10)} DATE                     INSTRUCTIONS\n${rows.join("\n")}\n`;
+      try {
+        return infoSnapshots(await this.snapshots.list(this.vm));
+      } catch (e) {
+        throw new MonitorError(`info snapshots: ${(e as Error).message}`);
+      }
     });
     this.registerInfo("migrate", "the live migration's status and figures", () => {
       const control = this.host.migration;
@@ -389,6 +416,7 @@ export class Monitor {
     this.registerInfo("version", "the emulator's version", () => "x86lab 0.1.0\n");
     this.registerInfo("status", "whether the CPU runs", () => {
       if (m.status === "ended") return "VM status: ended\n";
+      if (this.host.incoming?.waiting) return "VM status: paused (inmigrate)\n";
       const migrated = this.host.migration?.info()?.status === "completed";
       if (m.status === "paused" && migrated && m.pauseReason === "user") return "VM status: paused (postmigrate)\n";
       if (m.status === "paused")

@@ -78,12 +78,25 @@ const COMMANDS = [
   "migrate_cancel",
   "migrate-set-parameters",
   "migrate-set-capabilities",
+  "snapshot-save",
+  "snapshot-load",
+  "snapshot-delete",
+  "query-jobs",
+  "job-dismiss",
 ];
+
+/** A finished snapshot job, as query-jobs shows it until job-dismiss. */
+interface SnapshotJob {
+  id: string;
+  type: string;
+  error?: string;
+}
 
 export class QmpSession {
   private negotiated = false;
   private readonly splitter = new JsonSplitter();
   private readonly offs: (() => void)[] = [];
+  private readonly jobs = new Map<string, SnapshotJob>();
 
   constructor(
     private readonly machine: Machine,
@@ -172,11 +185,13 @@ export class QmpSession {
           m.status === "ended"
             ? "shutdown"
             : m.status === "paused"
-              ? m.pauseReason === "startup"
-                ? "prelaunch"
-                : m.pauseReason === "breakpoint"
-                  ? "debug"
-                  : "paused"
+              ? this.monitor.waitingForMigration
+                ? "inmigrate"
+                : m.pauseReason === "startup"
+                  ? "prelaunch"
+                  : m.pauseReason === "breakpoint"
+                    ? "debug"
+                    : "paused"
               : "running";
         return this.reply(id, { return: { status, singlestep: false, running: m.status === "running" } });
       }
@@ -188,7 +203,7 @@ export class QmpSession {
         m.pause("user");
         return this.reply(id, { return: {} });
       case "cont":
-        m.resume();
+        this.monitor.resume();
         return this.reply(id, { return: {} });
       case "system_reset":
         m.requestReset("qmp");
@@ -214,9 +229,63 @@ export class QmpSession {
       case "migrate-set-parameters":
       case "migrate-set-capabilities":
         return this.migration(execute, a, id);
+      case "snapshot-save":
+      case "snapshot-load":
+      case "snapshot-delete":
+        return this.snapshotJob(execute, a, id);
+      case "query-jobs":
+        return this.reply(id, {
+          return: [...this.jobs.values()].map((j) => ({
+            id: j.id,
+            type: j.type,
+            status: "concluded",
+            "current-progress": 1,
+            "total-progress": 1,
+            ...(j.error === undefined ? {} : { error: j.error }),
+          })),
+        });
+      case "job-dismiss": {
+        const jobId = a.id;
+        if (typeof jobId !== "string" || !this.jobs.delete(jobId))
+          return this.error(id, "GenericError", `Job not found`);
+        return this.reply(id, { return: {} });
+      }
       default:
         return this.error(id, "CommandNotFound", `The command ${execute} has not been found`);
     }
+  }
+
+  /**
+   * QEMU's snapshot-save/-load/-delete (job-id, tag; vmstate and devices as QEMU's, unchecked
+   * here: the VM's own disks decide). The job runs at once; its JOB_STATUS_CHANGE events end in
+   * "concluded", and query-jobs shows its error until job-dismiss, as in QEMU.
+   */
+  private async snapshotJob(execute: string, a: Record<string, unknown>, id: Json | undefined): Promise<void> {
+    const jobId = a["job-id"];
+    const tag = a.tag;
+    if (typeof jobId !== "string") return this.error(id, "GenericError", "Parameter 'job-id' is missing");
+    if (typeof tag !== "string") return this.error(id, "GenericError", "Parameter 'tag' is missing");
+    if (this.jobs.has(jobId)) return this.error(id, "GenericError", `Job ID '${jobId}' already in use`);
+    const job: SnapshotJob = { id: jobId, type: execute };
+    this.jobs.set(jobId, job);
+    this.reply(id, { return: {} });
+    const status = (s: string) => this.event("JOB_STATUS_CHANGE", { status: s, id: jobId });
+    status("created");
+    status("running");
+    try {
+      await this.monitor.snapshot(
+        execute === "snapshot-save" ? "save" : execute === "snapshot-load" ? "load" : "delete",
+        tag,
+      );
+    } catch (e) {
+      job.error = (e as Error).message;
+      status("aborting");
+      status("concluded");
+      return;
+    }
+    status("waiting");
+    status("pending");
+    status("concluded");
   }
 
   /** QEMU's QMP migration commands, on the monitor host's live migration. */

@@ -521,8 +521,10 @@ export function parseArgs(argv: string[]): Args {
   if (kernelGiven) args.defaultKernel = false;
   const modeError = checkModes(args.mode, args.mmu ?? defaultMmu(args.mode));
   if (modeError) throw new UserInputError(modeError);
-  if (args.loadvm !== undefined && args.stateDir === undefined) {
-    throw new UserInputError("-loadvm needs -state-dir DIR (where savevm put the state)");
+  // Without a drive, only -state-dir can hold the state (a qcow2 drive keeps its own snapshots).
+  const anyDrive = args.machine.drives.length > 0 || [args.hda, args.hdb, args.hdc, args.hdd].some((d) => d);
+  if (args.loadvm !== undefined && args.stateDir === undefined && !anyDrive) {
+    throw new UserInputError("-loadvm needs -state-dir DIR or a qcow2 drive (where savevm put the state)");
   }
   if (args.loadvm !== undefined && (args.incoming ?? args.incomingLive) !== undefined) {
     throw new UserInputError("-loadvm and -incoming both name a state to start from: give one");

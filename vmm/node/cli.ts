@@ -23,8 +23,7 @@ import { startMonitorRepl } from "./monitor-repl.js";
 import { infoNetwork } from "./netdevs.js";
 import { startQmp } from "./qmp-server.js";
 import { openSink } from "./sinks.js";
-import { DirectorySnapshotStore } from "./snapshot-dir.js";
-import { startFromState } from "./start-state.js";
+import { cliSnapshots, startFromState } from "./start-state.js";
 import { attachTerminal } from "./terminal.js";
 
 /** The exit status and the line that says why the run ended. */
@@ -78,8 +77,19 @@ async function main(): Promise<number> {
     machine.on("slice", () => screen(out));
   }
   startLogs(machine, args.log, args.logFile);
-  const snapshots = args.stateDir === undefined ? undefined : new DirectorySnapshotStore(args.stateDir);
-  await startFromState(machine, args, snapshots);
+  const { store: snapshots, snapshots: vmSnapshots } = cliSnapshots(args.stateDir);
+  await startFromState(machine, args, vmSnapshots);
+  // -incoming tcp:|unix:: waiting until the state is in; `cont` meanwhile asks for autostart.
+  let incomingWaiting = args.incomingLive !== undefined;
+  let autostart = !args.startPaused;
+  const incoming = {
+    get waiting() {
+      return incomingWaiting;
+    },
+    autostart: () => {
+      autostart = true;
+    },
+  };
 
   let runMs = 0;
   let runStart = machine.status === "running" ? performance.now() : undefined;
@@ -111,6 +121,8 @@ async function main(): Promise<number> {
           writeFile: (path, data) => writeFileSync(path, data),
           writeBytes: (path, data) => writeFileSync(path, data),
           snapshots,
+          vmSnapshots,
+          incoming,
           gdbserver,
           hostMs,
           migration,
@@ -118,7 +130,8 @@ async function main(): Promise<number> {
   monitor?.registerInfo("network", "the virtual networks, their ports and leases", infoNetwork);
   if (args.gdbPort !== undefined) process.stderr.write(`${await gdbserver(args.gdbPort)}\n`);
   for (const q of args.qmp) {
-    const qmpMonitor = monitor ?? new Monitor(machine, { quit: () => quit("qmp"), hostMs, migration });
+    const qmpMonitor =
+      monitor ?? new Monitor(machine, { quit: () => quit("qmp"), hostMs, migration, vmSnapshots, incoming });
     const server = await startQmp(q, machine, qmpMonitor, () => quit("qmp"), { stdin: process.stdin, stdout: out });
     closers.push(server.close);
   }
@@ -142,12 +155,14 @@ async function main(): Promise<number> {
 
   if (args.incomingLive !== undefined) {
     // The guest runs once the source's state is here; a failed migration ends this process.
-    incomingMigration(machine, args.incomingLive, (l) => process.stderr.write(`${l}\n`), !args.startPaused).catch(
-      (e: Error) => {
-        for (const close of closers) close();
-        process.stderr.write(`x86lab: incoming migration failed: ${e.message}\n`, () => process.exit(1));
-      },
-    );
+    const resume = () => {
+      incomingWaiting = false;
+      return autostart;
+    };
+    incomingMigration(machine, args.incomingLive, (l) => process.stderr.write(`${l}\n`), resume).catch((e: Error) => {
+      for (const close of closers) close();
+      process.stderr.write(`x86lab: incoming migration failed: ${e.message}\n`, () => process.exit(1));
+    });
   }
   const end = await machine.run();
   for (const close of closers) close();

@@ -28,6 +28,19 @@ export interface DiskOpenOptions {
 
 let overlays = 0;
 
+/** The image behind each source this file opened (savevm's internal snapshots need it). */
+const images = new WeakMap<ImageSource, DiskImage>();
+
+/** The raw or qcow2 image an ImageSource from openDiskSource reads, if any. */
+export function imageBehind(source: ImageSource | undefined): DiskImage | undefined {
+  return source ? images.get(source) : undefined;
+}
+
+function remember(source: ImageSource, image: DiskImage): ImageSource {
+  images.set(source, image);
+  return source;
+}
+
 /** Opens a drive's image as the disk models' ImageSource; every failure is a UserInputError. */
 export function openDiskSource(path: string, o: DiskOpenOptions): ImageSource {
   try {
@@ -38,9 +51,11 @@ export function openDiskSource(path: string, o: DiskOpenOptions): ImageSource {
     const size = image?.size ?? fileSource(path, o.what, false, o.limit).size;
     if (o.limit && size > o.limit.bytes)
       throw new UserInputError(`${o.what} '${path}' is ${size} bytes, larger than ${o.limit.why} can be`);
-    if (!o.overlay) return imageSource(image as DiskImage, o.writable);
+    if (!o.overlay) return remember(imageSource(image as DiskImage, o.writable), image as DiskImage);
     image?.close();
-    return { ...imageSource(temporaryOverlay(path, format, size), true), throwaway: true };
+    // As QEMU's -snapshot: savevm's internal snapshots go into this overlay and end with it.
+    const overlay = temporaryOverlay(path, format, size);
+    return remember({ ...imageSource(overlay, true), throwaway: true }, overlay);
   } catch (e) {
     if (e instanceof ImageFormatError)
       throw new UserInputError(`${o.what} '${path}': ${e.message.replace(`${path}: `, "")}`);

@@ -21,7 +21,7 @@
 import type { IdeDeviceSpec } from "../../devices/ide/channel.js";
 import { Ne2000 } from "../../devices/net/ne2000.js";
 import type { PciFunction } from "../../devices/pci/pci.js";
-import { CowDisk, type ImageSource } from "../../devices/storage/block.js";
+import { type BlockDevice, CowDisk, type ImageSource } from "../../devices/storage/block.js";
 import { VirtioBalloon } from "../../devices/virtio/balloon.js";
 import { VirtioBlk } from "../../devices/virtio/blk.js";
 import { VirtioConsole } from "../../devices/virtio/console.js";
@@ -217,6 +217,9 @@ export type OpenImage = (
   format?: ImageFormat,
 ) => ImageSource;
 
+/** The source under each disk machinePci made (vmm/node/disk-image.ts knows its image). */
+export const diskSources = new WeakMap<BlockDevice, ImageSource>();
+
 /**
  * Builds the Vm's PCI options: IDE positions, virtio devices, each disk over its image. `disks`
  * keeps each drive's disk across calls: a reboot builds new devices over the same disks, so the
@@ -249,6 +252,7 @@ export function machinePci(
         granularity: d.media === "cdrom" ? 2048 : 512,
       });
       disks.set(d, cow);
+      diskSources.set(cow, source);
     }
     return cow;
   };

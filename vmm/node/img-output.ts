@@ -2,20 +2,13 @@
 // snapshot table, `map`'s text and JSON lines, and `check`'s report and JSON.
 
 import { statSync } from "node:fs";
+import { snapshotTable as formatSnapshotTable, sizeToStr } from "../state/snapshot-table.js";
 import { chainOf, type DiskImage } from "../storage/image.js";
 import { Qcow2Image } from "../storage/qcow2.js";
 import type { CheckResult } from "../storage/qcow2-check.js";
 import { readSnapshots, type Snapshot } from "../storage/qcow2-snapshot.js";
 
-/** qemu's size_to_str: three significant digits in the binary unit below 1000 of it. */
-export function sizeToStr(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-  const scaled = bytes / (1000 / 1024);
-  const exp = scaled >= 1 ? Math.floor(Math.log2(scaled)) + 1 : 0;
-  const i = Math.max(0, Math.floor((exp - 1) / 10));
-  const v = bytes / 2 ** (i * 10);
-  return `${Number(v.toPrecision(3))} ${units[i]}`;
-}
+export { sizeToStr };
 
 function actualSize(path: string): number {
   try {
@@ -46,21 +39,17 @@ function icountOf(s: Snapshot): number | undefined {
   return v.getUint32(16) * 2 ** 32 + v.getUint32(20);
 }
 
-const pad2 = (n: number) => String(n).padStart(2, "0");
-
 export function snapshotTable(list: Snapshot[]): string {
-  const row = (id: string, tag: string, size: string, date: string, clock: string, icount: string) =>
-    `${id.padEnd(9)} ${tag.padEnd(17)} ${size.padStart(7)}${date.padStart(20)}${clock.padStart(13)}${icount.padStart(11)}`;
-  const lines = [row("ID", "TAG", "VM SIZE", "DATE", "VM CLOCK", "ICOUNT")];
-  for (const s of list) {
-    const d = new Date(s.dateSec * 1000);
-    const date = `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
-    const ms = Math.floor(s.vmClockNsec / 1e6);
-    const clock = `${pad2(Math.floor(ms / 3600000))}:${pad2(Math.floor(ms / 60000) % 60)}:${pad2(Math.floor(ms / 1000) % 60)}.${String(ms % 1000).padStart(3, "0")}`;
-    const icount = icountOf(s);
-    lines.push(row(s.id, s.name, sizeToStr(s.vmStateSize), date, clock, icount === undefined ? "" : String(icount)));
-  }
-  return lines.join("\n");
+  return formatSnapshotTable(
+    list.map((s) => ({
+      id: s.id,
+      name: s.name,
+      vmStateSize: s.vmStateSize,
+      dateMs: s.dateSec * 1000,
+      vmClockNs: s.vmClockNsec,
+      icount: icountOf(s),
+    })),
+  );
 }
 
 /** `info`'s fields for one image, as qemu-img's JSON names them. */

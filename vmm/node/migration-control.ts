@@ -72,7 +72,7 @@ export async function incomingMigration(
   machine: Machine,
   uri: string,
   log: (line: string) => void,
-  resume = true,
+  resume: boolean | (() => boolean) = true,
 ): Promise<void> {
   useNodeCodec();
   const addr = parseMigrationUri(uri);

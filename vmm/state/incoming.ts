@@ -66,8 +66,12 @@ export async function receiveMigration(
   channel: MigrationChannel,
   module: WebAssembly.Module,
   opts: {
-    timeoutMs?: number /** Run the guest once it is here (default; QEMU's -S leaves it paused). */;
-    resume?: boolean;
+    timeoutMs?: number;
+    /**
+     * Run the guest once it is here (default; QEMU's -S leaves it paused). A function is asked
+     * when the state has loaded (a `cont` while waiting turns QEMU's autostart on).
+     */
+    resume?: boolean | (() => boolean);
   } = {},
 ): Promise<IncomingResult> {
   const timeout = opts.timeoutMs ?? 60_000;
@@ -120,7 +124,7 @@ export async function receiveMigration(
         }
         await channel.write(encodeFrame(FrameType.Done, new Uint8Array()));
         channel.close();
-        if (opts.resume !== false) machine.resume();
+        if (typeof opts.resume === "function" ? opts.resume() : opts.resume !== false) machine.resume();
         const announce = nics(machine);
         // QEMU's announce: five rounds, 50 ms apart at first and 100 ms more each time.
         for (const delay of [0, 50, 200, 450, 800]) {

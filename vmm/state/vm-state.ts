@@ -63,7 +63,7 @@ export function pciFunctions(vm: Vm): [string, PciFunction][] {
 }
 
 /** Every disk of the VM by where it sits, CD-ROM media included. */
-function disks(vm: Vm): [string, BlockDevice][] {
+export function vmDisks(vm: Vm): [string, BlockDevice][] {
   const out: [string, BlockDevice][] = [];
   const ide = vm.devices.pci?.ide;
   if (ide) {
@@ -115,7 +115,7 @@ export function describeMachine(vm: Vm): MachineDescription {
     fwCfg: vm.fwCfg !== undefined,
     pv: vm.pvHost !== undefined,
     pci: pciFunctions(vm).map(([where, f]) => `${where} ${f.name}`),
-    disks: disks(vm).map(([where, d]) => `${where}: ${d.sectors} sectors${d.readOnly ? " read-only" : ""}`),
+    disks: vmDisks(vm).map(([where, d]) => `${where}: ${d.sectors} sectors${d.readOnly ? " read-only" : ""}`),
   };
 }
 
@@ -157,7 +157,14 @@ function deviceTable(vm: Vm): [string, object][] {
  * The whole VM as the bytes of one saved-state file. Call between run() calls. `ram: false`
  * leaves RAM out (live migration sends it page by page before the rest).
  */
-export async function stateBytes(vm: Vm, opts: { ram?: boolean } = {}): Promise<Uint8Array> {
+export interface StateOptions {
+  /** false: without RAM (a migration sends it before). */
+  ram?: boolean;
+  /** Disks whose contents another holder keeps (a qcow2 image's internal snapshot): not in the file. */
+  disksHeld?: ReadonlySet<BlockDevice>;
+}
+
+export async function stateBytes(vm: Vm, opts: StateOptions = {}): Promise<Uint8Array> {
   await drainDisks(vm);
   const sections = new Map<string, Uint8Array>();
   const enc = new TextEncoder();
@@ -175,8 +182,8 @@ export async function stateBytes(vm: Vm, opts: { ram?: boolean } = {}): Promise<
   }
   sections.set("devices", encodeState(devices));
   const diskState: { [where: string]: StateValue } = {};
-  for (const [where, disk] of disks(vm)) {
-    if (disk.readOnly) continue;
+  for (const [where, disk] of vmDisks(vm)) {
+    if (disk.readOnly || opts.disksHeld?.has(disk)) continue;
     const overlay = disk.saveOverlay?.();
     if (!overlay) {
       throw new VmStateError(
@@ -195,7 +202,20 @@ export async function stateBytes(vm: Vm, opts: { ram?: boolean } = {}): Promise<
  * checked first (format, checksums, the machine's description, every device's fields); a file
  * that does not fit leaves `vm` as it was.
  */
-export async function restoreStateBytes(vm: Vm, file: Uint8Array, opts: { ram?: boolean } = {}): Promise<void> {
+export async function restoreStateBytes(vm: Vm, file: Uint8Array, opts: StateOptions = {}): Promise<void> {
+  (await prepareRestore(vm, file, { ...opts, tryDevices: false }))();
+}
+
+/**
+ * Reads and checks a saved VM against `vm` without changing it (devices are tried and put back);
+ * the function returned applies it and cannot fail. Between the two a holder can change what it
+ * keeps (a qcow2 disk goes back to the snapshot) knowing the state will load.
+ */
+export async function prepareRestore(
+  vm: Vm,
+  file: Uint8Array,
+  opts: StateOptions & { tryDevices?: boolean } = {},
+): Promise<() => void> {
   // A request still at a disk would complete into the restored rings and memory: let it finish.
   await drainDisks(vm);
   const sections = await readContainer(file);
@@ -232,22 +252,32 @@ export async function restoreStateBytes(vm: Vm, file: Uint8Array, opts: { ram?: 
     unpackPages(need("ram"), scratch, "RAM");
   }
   const cpu = need("cpu");
-  for (const [where, disk] of disks(vm)) {
-    if (!disk.readOnly && !(diskState[where] instanceof Uint8Array && disk.loadOverlay)) {
+  const overlays = vmDisks(vm).filter(([, disk]) => !disk.readOnly && !opts.disksHeld?.has(disk));
+  for (const [where, disk] of overlays) {
+    if (!(diskState[where] instanceof Uint8Array && disk.loadOverlay)) {
       throw new VmStateError(`saved VM has no overlay for disk ${where}, or the disk cannot take one`);
     }
   }
   // A device whose saved fields do not fit is found only while applying: the devices' own state
-  // is kept first and put back if any fails, so the VM is left as it was.
+  // is kept and put back on a failure, so the VM is left as it was. `tryDevices` (the default)
+  // also tries them now and puts the kept state back, so that the step returned cannot fail;
+  // restoreStateBytes applies them once, in that step (a migration's downtime).
   const before = table.map(([name, obj]) => [name, obj, captureState(obj)] as const);
-  try {
-    for (const [name, obj] of table) applyState(obj, devices[name]!, name);
-  } catch (e) {
-    for (const [name, obj, state] of before) applyState(obj, state, name);
-    throw new VmStateError(`saved VM does not fit this VM's devices: ${(e as Error).message}`);
-  }
-  for (const [where, disk] of disks(vm)) if (!disk.readOnly) disk.loadOverlay!(diskState[where]!);
-  if (scratch) vm.cpu.ram.set(scratch);
-  loadCpuState(vm.cpu, cpu, { mode: VIRT[vm.mode], mmu: MMU[vm.mmu] });
-  vm.setRunState(run);
+  const applyDevices = (keep: boolean) => {
+    try {
+      for (const [name, obj] of table) applyState(obj, devices[name]!, name);
+    } catch (e) {
+      for (const [name, obj, state] of before) applyState(obj, state, name);
+      throw new VmStateError(`saved VM does not fit this VM's devices: ${(e as Error).message}`);
+    }
+    if (!keep) for (const [name, obj, state] of before) applyState(obj, state, name);
+  };
+  if (opts.tryDevices !== false) applyDevices(false);
+  return () => {
+    applyDevices(true);
+    for (const [where, disk] of overlays) disk.loadOverlay!(diskState[where]!);
+    if (scratch) vm.cpu.ram.set(scratch);
+    loadCpuState(vm.cpu, cpu, { mode: VIRT[vm.mode], mmu: MMU[vm.mmu] });
+    vm.setRunState(run);
+  };
 }

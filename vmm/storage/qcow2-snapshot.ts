@@ -241,27 +241,117 @@ function find(list: Snapshot[], idOrName: string, img: Qcow2Image): Snapshot {
   return s;
 }
 
-export function createSnapshot(img: Qcow2Image, name: string, now = Date.now()): Snapshot {
+/** A VM state to keep in a snapshot (savevm): QEMU's vmstate area and the table entry's clocks. */
+export interface SnapshotVmState {
+  state: Uint8Array;
+  /** The guest's virtual clock at the save, in ns. */
+  vmClockNsec: number;
+  /** Retired instructions under an icount clock; undefined writes QEMU's "none" (all ones). */
+  icount?: number;
+}
+
+/** The L2 span: the guest bytes one L1 entry covers. */
+function l2Span(img: Qcow2Image): number {
+  return img.clusterSize * img.l2Entries;
+}
+
+/**
+ * Where QEMU keeps a snapshot's VM state: in the snapshot's own L1 table, from the first L1
+ * entry past the virtual disk (qcow2_vm_state_offset), so that its clusters come from the same
+ * allocation and are counted as the disk's are.
+ */
+export function vmStateOffset(img: Qcow2Image, diskSize = img.size): number {
+  return Math.ceil(diskSize / l2Span(img)) * l2Span(img);
+}
+
+/** The virtual disk size a snapshot recorded (v3 extra data), or the image's. */
+function diskSizeOf(img: Qcow2Image, s: Snapshot): number {
+  if (s.extra.length < 16) return img.size;
+  return u64(new DataView(s.extra.buffer, s.extra.byteOffset, s.extra.byteLength), 8);
+}
+
+/**
+ * Reads every table a new snapshot would touch (the snapshot table, the active L1 and each L2
+ * table it reaches, each entry checked) without writing: a corrupt image fails here, unchanged.
+ */
+export function checkSnapshotable(img: Qcow2Image): void {
+  if (img.readOnly) img.fail("the image is read-only");
+  readSnapshots(img);
+  for (const l2 of img.l1) {
+    if (!l2) continue;
+    const t = img.l2Table(l2);
+    for (let i = 0; i < img.l2Entries; i++) img.decodeL2(t, i);
+  }
+}
+
+/**
+ * Writes a VM state into newly allocated clusters and L2 tables (counts of 1, referenced only by
+ * the snapshot's L1), and returns the snapshot's L1: the active entries, then zeros up to the
+ * vmstate area, then the new tables.
+ */
+function writeVmState(img: Qcow2Image, l1: number[], state: Uint8Array): number[] {
+  const cs = img.clusterSize;
+  const first = vmStateOffset(img) / l2Span(img);
+  // In runs of at most a quarter of a refcount block's reach: a reserved run covering a whole
+  // block's range would leave that block no cluster of its own to sit in.
+  const perBlock = (cs * 8) / 2 ** img.header.refcountOrder;
+  const run = Math.max(1, Math.floor(perBlock / 4)) * cs;
+  const clusters: number[] = [];
+  for (let at = 0; at < state.length; at += run) {
+    const offset = writeNew(img, state.subarray(at, Math.min(state.length, at + run)));
+    for (let o = 0; o < Math.min(run, state.length - at); o += cs) clusters.push(offset + o);
+  }
+  const out = [...l1];
+  while (out.length < first) out.push(0);
+  for (let t = 0; t * img.l2Entries < clusters.length; t++) {
+    const table = new Uint8Array(cs);
+    const v = new DataView(table.buffer);
+    const part = clusters.slice(t * img.l2Entries, (t + 1) * img.l2Entries);
+    // No COPIED flag: only the active tables carry it (QEMU's snapshot tables have none).
+    for (const [i, o] of part.entries()) put64(v, i * 8, o);
+    out.push(writeNew(img, table));
+  }
+  if (out.length * 8 > 32 << 20) img.fail("the VM state needs an L1 table larger than 32 MiB");
+  return out;
+}
+
+/**
+ * A new snapshot of the active image, with a VM state when `vm` is given (savevm), or disk-only
+ * (vm_state_size 0, as `qemu-img snapshot -c` makes).
+ */
+export function createSnapshot(img: Qcow2Image, name: string, now = Date.now(), vm?: SnapshotVmState): Snapshot {
   if (img.readOnly) img.fail("the image is read-only");
   const list = readSnapshots(img);
   if (list.some((s) => s.name === name)) img.fail(`a snapshot named '${name}' exists already`);
+  if (vm && img.header.version < 3 && vm.state.length > 0xffffffff)
+    img.fail("a VM state of 4 GiB or more needs a version 3 image");
   const id = String(list.reduce((m, s) => Math.max(m, Number(s.id) || 0), 0) + 1);
   const l1 = [...img.l1];
+  // Counts first (checked for overflow before any write), then the tables that reference them.
   updateTree(img, l1, 1);
-  const l1Offset = writeNew(img, l1Bytes(l1));
+  const snapL1 = vm && vm.state.length > 0 ? writeVmState(img, l1, vm.state) : l1;
+  const l1Offset = writeNew(img, l1Bytes(snapL1));
+  const vmStateSize = vm?.state.length ?? 0;
   const extra = new Uint8Array(24);
   const ev = new DataView(extra.buffer);
+  put64(ev, 0, vmStateSize);
   put64(ev, 8, img.size);
-  // icount stays 0, as qemu-img writes it (no replay).
+  if (vm) {
+    if (vm.icount === undefined) {
+      ev.setUint32(16, 0xffffffff);
+      ev.setUint32(20, 0xffffffff);
+    } else put64(ev, 16, vm.icount);
+  }
+  // Without a VM, icount stays 0, as qemu-img writes it (no replay).
   const s: Snapshot = {
     l1Offset,
-    l1Size: l1.length,
+    l1Size: snapL1.length,
     id,
     name,
     dateSec: Math.floor(now / 1000),
     dateNsec: (now % 1000) * 1e6,
-    vmClockNsec: 0,
-    vmStateSize: 0,
+    vmClockNsec: vm?.vmClockNsec ?? 0,
+    vmStateSize,
     extra: img.header.version === 3 ? extra : new Uint8Array(0),
   };
   writeTable(img, [...list, s]);
@@ -270,12 +360,40 @@ export function createSnapshot(img: Qcow2Image, name: string, now = Date.now()):
   return s;
 }
 
+/** A snapshot's VM state (empty for a disk-only one), read through the snapshot's own L1. */
+export function readVmState(img: Qcow2Image, s: Snapshot): Uint8Array {
+  if (s.vmStateSize > 2 ** 31) img.fail(`snapshot ${s.id}'s VM state of ${s.vmStateSize} bytes is too large to load`);
+  const out = new Uint8Array(s.vmStateSize);
+  if (s.vmStateSize === 0) return out;
+  const cs = img.clusterSize;
+  const { offsets } = img.readL1(s.l1Offset, s.l1Size);
+  const base = vmStateOffset(img, diskSizeOf(img, s));
+  for (let pos = 0; pos < out.length; pos += cs) {
+    const gc = (base + pos) / cs;
+    const l2 = offsets[Math.floor(gc / img.l2Entries)];
+    if (!l2) continue;
+    const e = img.decodeL2(img.l2Table(l2), gc % img.l2Entries);
+    const dest = out.subarray(pos, Math.min(out.length, pos + cs));
+    if (e.kind === "data") img.file.read(e.offset, dest);
+    else if (e.kind === "compressed") dest.set(img.inflate(e).subarray(0, dest.length));
+  }
+  return out;
+}
+
+/** The snapshot named (or numbered) `idOrName`, or undefined. */
+export function findSnapshot(img: Qcow2Image, idOrName: string): Snapshot | undefined {
+  const list = readSnapshots(img);
+  return list.find((x) => x.id === idOrName) ?? list.find((x) => x.name === idOrName);
+}
+
 export function applySnapshot(img: Qcow2Image, idOrName: string): void {
   if (img.readOnly) img.fail("the image is read-only");
   const s = find(readSnapshots(img), idOrName, img);
-  if (s.l1Size > img.header.l1Size) img.fail(`snapshot ${s.id}'s L1 table is larger than the image's`);
   const { offsets } = img.readL1(s.l1Offset, s.l1Size);
-  const target = [...offsets];
+  // The disk's entries only: those from the vmstate area on stay the snapshot's own.
+  const diskEntries = Math.min(offsets.length, vmStateOffset(img, diskSizeOf(img, s)) / l2Span(img));
+  if (diskEntries > img.header.l1Size) img.fail(`snapshot ${s.id}'s L1 table is larger than the image's`);
+  const target = offsets.slice(0, diskEntries);
   while (target.length < img.header.l1Size) target.push(0);
   const old = [...img.l1];
   updateTree(img, target, 1);
