@@ -8,42 +8,14 @@
 
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { loadKernel } from "../../vmm/boot/kernel.js";
 import * as L from "../../vmm/generated/layout.js";
-import { loadCoreModule } from "../../vmm/node/load-core.js";
 import { dirtyTracker } from "../../vmm/state/dirty-tracker.js";
 import type { MmuMode, VirtMode } from "../../vmm/virt/vmcs.js";
-import { Vm } from "../../vmm/vm.js";
-import { multibootKernel } from "../vmm/cli-process.js";
+import type { Vm } from "../../vmm/vm.js";
+import { PD, PT, pagedGuest, THREE_PAGES } from "./dirty-guest.js";
 
-const PD = 0x9000;
-const PT = 0xa000;
-// PSE on, CR3 = PD, paging on; then: loop: mov [0x500000],ecx; mov [0x503000],ecx;
-// inc dword [0x506000]; inc ecx; jmp loop
-const CODE = [
-  [0xb8, 0x10, 0, 0, 0, 0x0f, 0x22, 0xe0],
-  [0xb8, 0x00, 0x90, 0, 0, 0x0f, 0x22, 0xd8],
-  [0x0f, 0x20, 0xc0, 0x0d, 0, 0, 0, 0x80, 0x0f, 0x22, 0xc0],
-  [0x89, 0x0d, 0x00, 0x00, 0x50, 0x00, 0x89, 0x0d, 0x00, 0x30, 0x50, 0x00],
-  [0xff, 0x05, 0x00, 0x60, 0x50, 0x00, 0x41, 0xeb, 0xeb],
-].flat();
 const WRITTEN = [0x500, 0x503, 0x506];
-
-function u32(v: number): Uint8Array {
-  return Uint8Array.of(v, v >>> 8, v >>> 16, v >>> 24);
-}
-
-async function guest(mode: VirtMode, mmu: MmuMode | undefined, jit: boolean): Promise<Vm> {
-  const vm = await Vm.create({ module: loadCoreModule(), ramBytes: 16 << 20, mode, mmu, jit, jitThreshold: 1 });
-  loadKernel(vm.cpu, multibootKernel(CODE), undefined, "");
-  // 0-4 MiB: one 4 MiB page (code, tables); 4-8 MiB through a page table of 4 KiB pages.
-  vm.cpu.writePhysical(PD, u32(0x83));
-  vm.cpu.writePhysical(PD + 4, u32(PT | 3));
-  const pt = new Uint8Array(4096);
-  for (let i = 0; i < 1024; i++) pt.set(u32((0x400000 + i * 4096) | 3), i * 4);
-  vm.cpu.writePhysical(PT, pt);
-  return vm;
-}
+const guest = (mode: VirtMode, mmu: MmuMode | undefined, jit: boolean) => pagedGuest(mode, mmu, THREE_PAGES, { jit });
 
 const ramHash = (vm: Vm) => createHash("sha256").update(vm.cpu.ram).digest("hex");
 const kindOf = (vm: Vm, gfn: number) => vm.cpu.u32(L.PHYSMAP_BASE + gfn * 4) & 0xf;
