@@ -139,15 +139,20 @@ export function tlbWriteProtectTracked(): void {
 
 /**
  * Entry `e` of linear `lin` sends permitted writes through physical.ts (TLB_WRITE_PHYS_*): if
- * its frame is plain RAM again, the entry gets the fast writes its tables allow, as a refill
- * would build it. Returns the entry now in the TLB.
+ * it is still the entry there and its frame is plain RAM again, it gets the fast writes its
+ * tables allow, as a refill would build it. Returns the entry to use for the access. (The write that
+ * went through physical.ts may have flushed the TLB or refilled the slot, as a write to a
+ * shadowed page table does: writing a stale entry back would also leave it off the TLB's list,
+ * so no later flush would drop it.)
  */
 export function tlbReopenWrite(lin: u32, e: u32): u32 {
+  const slot = tlbSlot(lin);
+  if (load<u32>(slot) != e) return e;
   if ((e & (TLB_WRITE_PHYS_USER | TLB_WRITE_PHYS_SUPER)) == 0 || ramKind(e) != PHYS_RAM) return e;
   let r = e & ~(TLB_WRITE_PHYS_USER | TLB_WRITE_PHYS_SUPER);
   if ((e & TLB_WRITE_PHYS_USER) != 0) r &= ~TLB_NO_USER_WRITE;
   if ((e & TLB_WRITE_PHYS_SUPER) != 0) r &= ~TLB_NO_SUPER_WRITE;
-  store<u32>(tlbSlot(lin), r);
+  store<u32>(slot, r);
   return r;
 }
 
