@@ -70,16 +70,13 @@ describe("live migration of a running guest under write-protection dirty logging
       await incoming;
       expect(info.status, info.error).toBe("completed");
       expect(info.tracker).toBe("write-track");
-      expect(info.stopReason).toBe("max-iterations");
       // Iteration 0 sends what is not zero (the kernel, its tables, the megabyte); the later ones
-      // what the guest rewrote meanwhile: part or all of its 256 pages, nothing else.
+      // and the stop-and-copy what the guest rewrote meanwhile: part or all of its 256 pages,
+      // nothing else. (Under load an iteration may find nothing written and pre-copy converge.)
       const pages = info.iterations.map((i) => i.pages);
       expect(pages[0]).toBeGreaterThan(256);
-      for (const n of pages.slice(1)) {
-        expect(n).toBeGreaterThan(0);
-        expect(n).toBeLessThanOrEqual(256);
-      }
-      expect(info.stopPages).toBeGreaterThan(0);
+      for (const n of pages.slice(1)) expect(n).toBeLessThanOrEqual(256);
+      expect(pages.slice(1).reduce((a, n) => a + n, info.stopPages)).toBeGreaterThan(0);
       const s = src.vm;
       const d = dst.vm;
       expect(s.cpu.instructions).toBeGreaterThan(1_000_000n);
