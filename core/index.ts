@@ -195,4 +195,12 @@ export function setVirtualization(mode: u32, mmu: u32): void {
 export function hostWroteGuest(gpa: u32, len: u32): void {
   hostWrote(gpa, len);
 }
-export { eptCollectDirty, eptDirtyLog } from "./mmu/ept-dirty";
+// The dirty-page log (core/mmu/dirty-log.ts); eptCollectDirty and eptDirtyLog are its older names.
+export {
+  dirtyLogAddress,
+  dirtyLogAddress as eptDirtyLog,
+  dirtyLogCollect,
+  dirtyLogCollect as eptCollectDirty,
+  dirtyLogStart,
+  dirtyLogStop,
+} from "./mmu/dirty-log";

@@ -12,6 +12,8 @@ import {
   BT_CACHE_BYTES,
   HV_BT_META_BASE,
   HV_BT_META_BYTES,
+  HV_BT_FRAMES_BASE,
+  HV_BT_FRAMES_BYTES,
   HV_FRAME_BYTES,
   S_BT_CACHE_USED,
   S_BT_FLUSHES,
@@ -45,16 +47,20 @@ export const BF_SUCC1: u32 = 1 << 17;
 /** A frame nobody tracks: code in ROM (never written) has no list. */
 export const NO_FRAME: u32 = 0xffffffff;
 
-// HV_BT_META: hash buckets, then one list head per guest frame (block | LISTED), then the frames
-// that have a list (to untrack them all when the cache is emptied).
+// HV_BT_META: hash buckets, then the frames that have a list (to untrack them all when the cache
+// is emptied). HV_BT_FRAMES: one list head per guest frame (block | LISTED). The heads once
+// followed the buckets in HV_BT_META and, for 4 GiB of frames, ran through HV_TRAP, HV_PV and
+// HV_EPT_META, with the listed frames written into the ROM region.
 const HASH_BITS: u32 = 14;
 const HASH_BASE: u32 = HV_BT_META_BASE;
 const HASH_BYTES: u32 = 4 << HASH_BITS;
 const FRAMES: u32 = HV_FRAME_BYTES >>> 2;
-const FRAME_HEADS: u32 = HASH_BASE + HASH_BYTES;
-const LISTED_BASE: u32 = FRAME_HEADS + (FRAMES << 2);
+const FRAME_HEADS: u32 = HV_BT_FRAMES_BASE;
+const LISTED_BASE: u32 = HASH_BASE + HASH_BYTES;
 const LISTED_MAX: u32 = (HV_BT_META_BASE + HV_BT_META_BYTES - LISTED_BASE) >>> 2;
 const LISTED: u32 = 1;
+// @ts-ignore: AssemblyScript's compile-time assertion
+assert(FRAMES << 2 <= HV_BT_FRAMES_BYTES);
 
 const CACHE_END: u32 = BT_CACHE_BASE + BT_CACHE_BYTES;
 let top: u32 = BT_CACHE_BASE;

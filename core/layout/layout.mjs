@@ -23,14 +23,19 @@ export const regions = [
   ["HV_BT_META", 0x009e_8000, 0x0010_0000, "binary translator bookkeeping: hash table of blocks, per-page block lists"],
   ["HV_TRAP", 0x00ae_8000, 0x0008_0000, "trap mode: the VMM's own descriptor tables and virtual-CPU bookkeeping"],
   ["HV_PV", 0x00b6_8000, 0x0004_0000, "pv mode: hypercall scratch (batched page-table updates)"],
-  ["HV_EPT_META", 0x00ba_8000, 0x0005_8000, "EPT bookkeeping: pool allocation, dirty-page log"],
+  ["HV_EPT_META", 0x00ba_8000, 0x0005_8000, "EPT bookkeeping: pool allocation (the dirty-page log moved to HV_DIRTY_LOG)"],
   ["ROM", 0x00c0_0000, 0x0040_0000, "firmware images mapped into guest-physical space read-only"],
   ["EPT", 0x0100_0000, 0x0020_0000, "EPT paging structures (4 KiB each), allocated by the VMM on EPT violations"],
   ["SHADOW", 0x0120_0000, 0x0080_0000, "shadow page tables (4 KiB each), allocated by the VMM on hidden faults"],
   ["BT_CACHE", 0x01a0_0000, 0x0058_0000, "binary translator: translated blocks (headers, instruction records, copied code)"],
   ["HV_JIT_LINKS", 0x01f8_0000, 0x0008_0000, "JIT chain links: per block, 8 cells of [target's table index, kill generation, host page, entry count]"],
   ["HV_FRAME", 0x0200_0000, 0x0040_0000, "one u32 per guest frame (all 4 GiB of guest-physical space): write-tracking owners and counts"],
-  ["RAM", 0x0240_0000, 0, "guest RAM (size chosen per VM; the memory grows to fit)"],
+  // Per-frame tables of the shadow MMU and the translator cover all 4 GiB like HV_FRAME (they
+  // once sat at the end of HV_SHADOW_META and HV_BT_META and ran past them into HV_TRAP and ROM).
+  ["HV_SHADOW_FRAMES", 0x0240_0000, 0x0020_0000, "shadow MMU: u16 per guest frame (all 4 GiB), pool page + 1 of the shadow page table built from it"],
+  ["HV_BT_FRAMES", 0x0260_0000, 0x0040_0000, "binary translator: u32 per guest frame (all 4 GiB), the first block translated from it | listed bit"],
+  ["HV_DIRTY_LOG", 0x02a0_0000, 0x0004_0000, "dirty-page log (live migration, every MMU mode): bitmaps of one bit per 4 KiB frame of 4 GiB, the one filling and the last collected (core/mmu/dirty-log.ts)"],
+  ["RAM", 0x02c0_0000, 0, "guest RAM (size chosen per VM; the memory grows to fit; 4 MiB-aligned)"],
 ];
 
 /**

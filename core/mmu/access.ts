@@ -28,7 +28,8 @@ import {
   TLB_WRITE_PHYS_USER,
 } from "../generated/layout";
 import { hostToPhysical, physRead16, physRead32, physRead8, physWrite16, physWrite32, physWrite8 } from "./physical";
-import { tlbFill } from "./tlb";
+import { dirtyLogging } from "./dirty-log";
+import { tlbFill, tlbReopenWrite } from "./tlb";
 
 /** Alignment checking is on (CR0.AM, EFLAGS.AC, CPL 3): every access takes the slow path. */
 export let alignmentCheck: bool = false;
@@ -267,6 +268,9 @@ export function writeSlow(lin: u32, size: u32, v: u32, user: bool): void {
       const phys = entryPhysical(e, lin);
       if (size == 1) physWrite8(phys, v);
       else hostWriteSized(phys, size, v);
+      // The dirty log has this frame now (it was write-protected for that): the next writes
+      // through this entry may be fast again (dirty-log.ts).
+      if (dirtyLogging) tlbReopenWrite(lin, e);
       return;
     }
     const host = (e & ~0xfff) + off;
@@ -318,6 +322,8 @@ export function rmwBeginLinear(lin: u32, size: u32): bool {
   if (!checkAlignment(lin, size, user)) return false;
   rmwE1 = entryFor(lin, true, user);
   if (faulted) return false;
+  // A frame the dirty log already has (it is plain RAM again) takes direct writes.
+  if (dirtyLogging) rmwE1 = tlbReopenWrite(lin, rmwE1);
   rmwE2 = entryFor((lin + size - 1) & ~0xfff, true, user);
   if (faulted) return false;
   rmwHost = 0;

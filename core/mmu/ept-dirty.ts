@@ -7,31 +7,17 @@
 // batches and shared page) through physical.ts, and the host's writes through hostWroteGuest.
 // Only host code that writes Cpu.ram directly, bypassing Cpu.writePhysical, is not seen.
 //
-// HV_EPT_META: the pool word at +0 (ept-pool.ts), then two bitmaps with one bit per 4 KiB
-// frame of the whole 4 GiB guest-physical space: PENDING collects dirty bits saved when the
-// pool had to be rebuilt, LOG holds the result of the last collection for the host to read.
+// The bitmaps are the machine's dirty log (dirty-bitmap.ts, HV_DIRTY_LOG), which dirty-log.ts
+// collects in every MMU mode: the dirty flags are harvested into PENDING when it collects and
+// when the EPT pool has to be rebuilt.
 
-import { HV_EPT_META_BASE, S_VMCS_EPTP } from "../generated/layout";
+import { S_VMCS_EPTP } from "../generated/layout";
+import { DIRTY_BITMAP_BYTES, DIRTY_PENDING, markDirty } from "./dirty-bitmap";
 import { EPT_DIRTY, EPT_RWX, eptMisconfigured } from "./ept-format";
-import { tlbFlush } from "./tlb";
-
-const BITMAP_BYTES: u32 = 0x20000;
-const PENDING: u32 = HV_EPT_META_BASE + 0x1000;
-const LOG: u32 = PENDING + BITMAP_BYTES;
-
-/** Host address of the dirty bitmap the last eptCollectDirty wrote (bit g = guest frame g). */
-export function eptDirtyLog(): u32 {
-  return LOG;
-}
-
-@inline function setBit(bitmap: u32, gfn: u32): void {
-  const p = bitmap + (gfn >>> 3);
-  store<u8>(p, load<u8>(p) | (<u8>1 << <u8>(gfn & 7)));
-}
 
 /** A write to guest-physical `gpa` that did not go through an EPT leaf. */
 export function eptMarkDirty(gpa: u32): void {
-  setBit(PENDING, gpa >>> 12);
+  markDirty(gpa >>> 12);
 }
 
 /** Moves every leaf's dirty flag into the PENDING bitmap. The caller flushes the TLB. */
@@ -55,27 +41,13 @@ export function eptHarvestDirty(): void {
         const e = load<u32>(p);
         if ((e & EPT_DIRTY) == 0 || eptMisconfigured(e)) continue;
         store<u32>(p, e & ~EPT_DIRTY);
-        setBit(PENDING, (i << 18) | (j << 9) | k);
+        markDirty((i << 18) | (j << 9) | k);
       }
     }
   }
 }
 
-/** Forgets every dirty frame (a new VM, or EPT turned on or off). */
+/** Forgets every dirty frame (dirty-log.ts, when logging starts). */
 export function eptDirtyClear(): void {
-  memory.fill(PENDING, 0, BITMAP_BYTES << 1);
-}
-
-/**
- * The frames written since the last collection: writes them to the LOG bitmap, clears the
- * leaves' dirty flags (and the TLB, whose entries may allow fast writes), returns how many.
- */
-export function eptCollectDirty(): u32 {
-  eptHarvestDirty();
-  memory.copy(LOG, PENDING, BITMAP_BYTES);
-  memory.fill(PENDING, 0, BITMAP_BYTES);
-  let n: u32 = 0;
-  for (let off: u32 = 0; off < BITMAP_BYTES; off += 8) n += <u32>popcnt<u64>(load<u64>(LOG + off));
-  tlbFlush(false);
-  return n;
+  memory.fill(DIRTY_PENDING, 0, DIRTY_BITMAP_BYTES << 1);
 }

@@ -18,7 +18,7 @@ import {
   S_WALK_NESTED_REFS,
 } from "../generated/layout";
 import { eptViolationExit } from "./ept-exits";
-import { eptMarkDirty, eptDirtyClear } from "./ept-dirty";
+import { eptHarvestDirty, eptMarkDirty } from "./ept-dirty";
 import { eptFaultIn, eptNewRoot } from "./ept-fault-in";
 import {
   EPT_ACCESS_FETCH,
@@ -181,8 +181,11 @@ export function eptFinal(gpa: u32, write: bool): u32 {
 
 /** Drops every EPT structure; `on`: build an empty PML4 for the VMM to fill on violations. */
 export function eptReset(on: bool): void {
+  // The dirty flags of the leaves about to go stay in the log: a guest that resets during a
+  // migration's pre-copy must not lose the frames it wrote before (dirty-log.ts empties the log
+  // when logging starts).
+  eptHarvestDirty();
   eptPoolClear();
-  eptDirtyClear();
   if (on) eptNewRoot();
   else store<u64>(S_VMCS_EPTP, 0);
 }

@@ -8,7 +8,10 @@
 
 import {
   HV_FRAME_BYTES,
+  HV_SHADOW_FRAMES_BASE,
+  HV_SHADOW_FRAMES_BYTES,
   HV_SHADOW_META_BASE,
+  HV_SHADOW_META_BYTES,
   PHYS_RAM,
   PHYS_TRACKED,
   PHYSMAP_BASE,
@@ -43,11 +46,11 @@ export const SPTE_D: u32 = 0x40;
 export const SPTE_PS: u32 = 0x80;
 export const SPTE_G: u32 = 0x100;
 
+/** u16 per guest frame (HV_SHADOW_FRAMES): pool page + 1 of the shadow page table built from it (0: none). */
+const PT_OF_FRAME: u32 = HV_SHADOW_FRAMES_BASE;
 // HV_SHADOW_META layout.
-/** u16 per guest frame: pool page + 1 of the shadow page table built from it (0: none). */
-const PT_OF_FRAME: u32 = HV_SHADOW_META_BASE;
 /** Per pool page: the guest frame it shadows, its kind, shadow PDEs linking it, flood counter. */
-const PAGE_FRAME: u32 = PT_OF_FRAME + (FRAMES << 1);
+const PAGE_FRAME: u32 = HV_SHADOW_META_BASE;
 const PAGE_KIND: u32 = PAGE_FRAME + (POOL_PAGES << 2);
 const PAGE_LINKS: u32 = PAGE_KIND + (POOL_PAGES << 2);
 const PAGE_WRITES: u32 = PAGE_LINKS + (POOL_PAGES << 2);
@@ -62,7 +65,11 @@ const BUMP: u32 = FREE_COUNT + 4;
 const CLOCK: u32 = BUMP + 4;
 /** CR4.PSE the shadows were built under (it decides what a guest PDE with PS set means). */
 const BUILT_PSE: u32 = CLOCK + 4;
-// Ends at about 300 KiB of HV_SHADOW_META's 1 MiB.
+// Both tables must stay inside their regions: the per-frame table once followed the page table
+// in HV_SHADOW_META and, when the frame table grew to 4 GiB, ran into HV_TRAP (a saved region,
+// and the trap VMM's GDT), so a restore brought back a stale root cache.
+// @ts-ignore: AssemblyScript's compile-time assertion
+assert(BUILT_PSE + 4 <= HV_SHADOW_META_BASE + HV_SHADOW_META_BYTES && FRAMES << 1 <= HV_SHADOW_FRAMES_BYTES);
 
 /** Bumped whenever every shadow is dropped, so a caller holding a root learns it is gone. */
 export let poolGeneration: u32 = 0;

@@ -100,11 +100,68 @@ export function tlbWriteProtectHost(host: u32): void {
   const n = load<u32>(S_TLB_COUNT);
   for (let i: u32 = 0; i < n; i++) {
     const slot = TLB_BASE + (load<u32>(TLB_LIST_BASE + (i << 2)) << 2);
-    let e = load<u32>(slot);
+    const e = load<u32>(slot);
     if ((e & TLB_VALID) == 0 || (e & TLB_SLOW) != 0 || (e & ~0xfff) != host) continue;
-    if ((e & TLB_NO_USER_WRITE) == 0) e |= TLB_WRITE_PHYS_USER;
-    if ((e & TLB_NO_SUPER_WRITE) == 0) e |= TLB_WRITE_PHYS_SUPER;
-    store<u32>(slot, e | TLB_NO_USER_WRITE | TLB_NO_SUPER_WRITE);
+    store<u32>(slot, writeProtected(e));
+  }
+}
+
+/** Takes fast writes away from entry `e` (valid, RAM), keeping which writes its tables allow. */
+@inline function writeProtected(e: u32): u32 {
+  if ((e & TLB_NO_USER_WRITE) == 0) e |= TLB_WRITE_PHYS_USER;
+  if ((e & TLB_NO_SUPER_WRITE) == 0) e |= TLB_WRITE_PHYS_SUPER;
+  return e | TLB_NO_USER_WRITE | TLB_NO_SUPER_WRITE;
+}
+
+/**
+ * The guest-physical kind of a live entry's page when it is guest RAM (guest RAM is mapped at
+ * RAM_BASE + its guest-physical address), or 0xffffffff (device memory, ROM, the trap VMM's area).
+ */
+@inline function ramKind(e: u32): u32 {
+  if ((e & TLB_VALID) == 0 || (e & TLB_SLOW) != 0 || (e & ~0xfff) < RAM_BASE) return 0xffffffff;
+  return physEntry((e & ~0xfff) - RAM_BASE) & 0xf;
+}
+
+/**
+ * Many frames just became write-tracked (the dirty log protecting what it collected): one pass
+ * over the live entries takes fast writes away from those that map a tracked frame, as
+ * tlbWriteProtectHost does for one frame, without a flush or a page walk.
+ */
+export function tlbWriteProtectTracked(): void {
+  const n = load<u32>(S_TLB_COUNT);
+  for (let i: u32 = 0; i < n; i++) {
+    const slot = TLB_BASE + (load<u32>(TLB_LIST_BASE + (i << 2)) << 2);
+    const e = load<u32>(slot);
+    if ((e & (TLB_NO_USER_WRITE | TLB_NO_SUPER_WRITE)) == (TLB_NO_USER_WRITE | TLB_NO_SUPER_WRITE)) continue;
+    if (ramKind(e) == PHYS_TRACKED) store<u32>(slot, writeProtected(e));
+  }
+}
+
+/**
+ * Entry `e` of linear `lin` sends permitted writes through physical.ts (TLB_WRITE_PHYS_*): if
+ * it is still the entry there and its frame is plain RAM again, it gets the fast writes its
+ * tables allow, as a refill would build it. Returns the entry to use for the access. (The write that
+ * went through physical.ts may have flushed the TLB or refilled the slot, as a write to a
+ * shadowed page table does: writing a stale entry back would also leave it off the TLB's list,
+ * so no later flush would drop it.)
+ */
+export function tlbReopenWrite(lin: u32, e: u32): u32 {
+  const slot = tlbSlot(lin);
+  if (load<u32>(slot) != e) return e;
+  if ((e & (TLB_WRITE_PHYS_USER | TLB_WRITE_PHYS_SUPER)) == 0 || ramKind(e) != PHYS_RAM) return e;
+  let r = e & ~(TLB_WRITE_PHYS_USER | TLB_WRITE_PHYS_SUPER);
+  if ((e & TLB_WRITE_PHYS_USER) != 0) r &= ~TLB_NO_USER_WRITE;
+  if ((e & TLB_WRITE_PHYS_SUPER) != 0) r &= ~TLB_NO_SUPER_WRITE;
+  store<u32>(slot, r);
+  return r;
+}
+
+/** Every live entry whose frame is plain RAM again gets its fast writes back (tlbReopenWrite). */
+export function tlbReopenUntracked(): void {
+  const n = load<u32>(S_TLB_COUNT);
+  for (let i: u32 = 0; i < n; i++) {
+    const vpn = load<u32>(TLB_LIST_BASE + (i << 2));
+    tlbReopenWrite(vpn << 12, load<u32>(TLB_BASE + (vpn << 2)));
   }
 }
 

@@ -1,5 +1,6 @@
-// Write tracking of guest frames: the shadow MMU tracks the guest's page-table pages and the
-// binary translator and the JIT the pages they translated code from. A tracked frame is PHYS_TRACKED in
+// Write tracking of guest frames: the shadow MMU tracks the guest's page-table pages, the
+// binary translator and the JIT the pages they translated code from, and the dirty log
+// (dirty-log.ts) every RAM frame not yet logged while a migration logs. A tracked frame is PHYS_TRACKED in
 // PHYSMAP, so TLB entries never allow fast writes to it and every write reaches physical.ts,
 // which calls trackedWrite after storing. HV_FRAME holds one word of owner bits per frame.
 
@@ -12,6 +13,7 @@ import {
   PHYSMAP_BASE,
   S_MMU_MODE,
 } from "../generated/layout";
+import { markDirty } from "./dirty-bitmap";
 import { eptMarkDirty } from "./ept-dirty";
 import { shadowTrackedWrite } from "./shadow";
 import { tlbFlush, tlbWriteProtectHost } from "./tlb";
@@ -21,6 +23,8 @@ export const TRACK_SHADOW_PT: u32 = 1;
 export const TRACK_SHADOW_PD: u32 = 2;
 export const TRACK_BT: u32 = 4;
 export const TRACK_JIT: u32 = 8;
+/** Not written since the dirty log last collected it: the first write logs the frame. */
+export const TRACK_MIGRATE: u32 = 16;
 
 const FRAMES: u32 = HV_FRAME_BYTES >>> 2;
 
@@ -61,6 +65,28 @@ export function trackFrame(gfn: u32, owner: u32): bool {
   return true;
 }
 
+/**
+ * Adds an owner without touching the TLB: the caller takes fast writes away from the entries
+ * that map the frame (tlbWriteProtectTracked) after tracking a batch. A frame that is not RAM
+ * now keeps the owner, so RAM mapped there later is tracked (mapPhysical).
+ */
+export function protectFrame(gfn: u32, owner: u32): void {
+  if (gfn >= FRAMES) return;
+  const p = HV_FRAME_BASE + (gfn << 2);
+  store<u32>(p, load<u32>(p) | owner);
+  const pm = PHYSMAP_BASE + (gfn << 2);
+  const e = load<u32>(pm);
+  if ((e & 0xf) == PHYS_RAM) store<u32>(pm, (e & ~0xf) | PHYS_TRACKED);
+}
+
+/** The dirty log's first write to a frame since it was collected: logged, and no longer tracked for it. */
+@inline function logWrite(gfn: u32, owners: u32): void {
+  if ((owners & TRACK_MIGRATE) != 0) {
+    markDirty(gfn);
+    untrackFrame(gfn, TRACK_MIGRATE);
+  }
+}
+
 /** Removes an owner; with none left the frame is plain RAM again. */
 export function untrackFrame(gfn: u32, owner: u32): void {
   if (gfn >= FRAMES) return;
@@ -83,6 +109,7 @@ export function vmmWroteGuest(gpa: u32, size: u32): void {
   const owners = frameOwners(gpa >>> 12);
   if ((owners & TRACK_BT) != 0) btTrackedWrite(gpa, size);
   if ((owners & TRACK_JIT) != 0) jitTrackedWrite(gpa, size);
+  logWrite(gpa >>> 12, owners);
 }
 
 /**
@@ -103,6 +130,7 @@ export function hostWrote(gpa: u32, len: u32): void {
     if ((owners & (TRACK_SHADOW_PT | TRACK_SHADOW_PD)) != 0) {
       for (let e = a & ~3; e < a + n; e += 4) shadowTrackedWrite(e);
     }
+    logWrite(a >>> 12, owners);
     if (pageEnd == 0) break;
     a = pageEnd;
   }
@@ -114,4 +142,5 @@ export function trackedWrite(gpa: u32, size: u32): void {
   if ((owners & (TRACK_SHADOW_PT | TRACK_SHADOW_PD)) != 0) shadowTrackedWrite(gpa);
   if ((owners & TRACK_BT) != 0) btTrackedWrite(gpa, size);
   if ((owners & TRACK_JIT) != 0) jitTrackedWrite(gpa, size);
+  logWrite(gpa >>> 12, owners);
 }

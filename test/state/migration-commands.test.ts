@@ -114,7 +114,9 @@ describe("migration commands", () => {
       expect(info.error).toBeUndefined();
       expect(Buffer.compare(dst.machine.vm.cpu.ram, src.machine.vm.cpu.ram)).toBe(0);
       expect(dst.machine.vm.cpu.reg(3)).toBe(0x12345678);
-      expect(await src.monitor.execute("info migrate")).toMatch(/Migration status: completed[\s\S]*dirty log: compare/);
+      expect(await src.monitor.execute("info migrate")).toMatch(
+        /Migration status: completed[\s\S]*dirty log: write-track/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,20 +1,21 @@
 // Which guest pages changed since they were last sent, for live migration's pre-copy rounds, in
 // every virtualization mode.
 //
-// Under the EPT MMU (hvm, pv) the core keeps a dirty log (vmm/virt/dirty-log.ts): EPT leaves'
-// dirty flags plus the writes that bypass EPT (the core's own, and device DMA and loaders through
-// Cpu.writePhysical and the VM's GuestMemory, which end in hostWroteGuest).
+// The core keeps one dirty-page log for every MMU mode (core/mmu/dirty-log.ts), read through
+// collectDirtyFrames (vmm/virt/dirty-log.ts):
+// - under EPT (hvm, pv) from the EPT leaves' dirty flags ("ept-log");
+// - elsewhere (native, trap, bt, hvm with shadow or direct paging) by write protection through
+//   write tracking while the migration logs ("write-track"): every RAM frame not yet logged is
+//   tracked, so its first write takes the slow path and sets its bit.
+// Both see every writer: the CPU on any path (interpreter, compiled and translated code), the
+// core's own writes (kvmclock, page-table A/D bits), and device DMA and loaders through
+// Cpu.writePhysical and the VM's GuestMemory (vmm/guest-memory.ts), which end in hostWroteGuest.
 //
-// The other modes (native, trap, bt, hvm with shadow or direct paging) have no dirty log the
-// VMM can read: the core's write tracking (PHYS_TRACKED frames) reports writes to its own owners
-// only (the shadow MMU, the translators) and has no export to add another. There the tracker
-// compares RAM against a copy of what it sent, page by page: a page whose bytes differ from the
-// sent copy is dirty, whoever wrote it (the CPU in any mode and through any path, device DMA, the
-// core's kvmclock page). It costs a copy of guest RAM on the source and one memcmp per page and
-// round (Buffer.compare; about 5 ms for 64 MiB), and it never misses a write; a page written
-// back with the bytes it had is not resent, which is what a migration needs. The core hook that
-// would replace it (a TRACK_MIGRATE owner whose writes set a bit in a bitmap the VMM reads) is
-// named in docs/migration.md.
+// The compare tracker is the fallback for a core without the log's exports (and a check of the
+// others in the tests): it keeps a copy of what it sent and compares RAM page by page each round.
+// A page whose bytes differ from the sent copy is dirty, whoever wrote it; it costs a copy of
+// guest RAM on the source and one memcmp per page and round (Buffer.compare; about 5 ms for
+// 64 MiB), and a page written back with the bytes it had is not resent.
 
 import { collectDirtyFrames } from "../virt/dirty-log.js";
 import type { Vm } from "../vm.js";
@@ -50,11 +51,25 @@ export function nonZeroPages(ram: Uint8Array): number[] {
   return out;
 }
 
-class EptTracker implements DirtyTracker {
-  readonly kind = "ept-log";
-  constructor(private readonly vm: Vm) {}
+/** The core's dirty-log exports (core/mmu/dirty-log.ts). */
+interface DirtyLogExports {
+  dirtyLogStart?(): void;
+  dirtyLogStop?(): void;
+}
+
+function logExports(vm: Vm): DirtyLogExports {
+  // Cpu keeps its exports private; the dirty log's readers are the only users of these.
+  return (vm.cpu as unknown as { exports: DirtyLogExports }).exports;
+}
+
+/** The core's dirty log: EPT's dirty flags under EPT, write protection elsewhere. */
+class LogTracker implements DirtyTracker {
+  readonly kind: string;
+  constructor(private readonly vm: Vm) {
+    this.kind = vm.mmu === "ept" ? "ept-log" : "write-track";
+  }
   start(): number[] {
-    collectDirtyFrames(this.vm.cpu);
+    logExports(this.vm).dirtyLogStart!();
     return nonZeroPages(this.vm.cpu.ram);
   }
   collect(): number[] {
@@ -62,7 +77,9 @@ class EptTracker implements DirtyTracker {
     return collectDirtyFrames(this.vm.cpu).frames.filter((f) => f < limit);
   }
   sent(): void {}
-  stop(): void {}
+  stop(): void {
+    logExports(this.vm).dirtyLogStop!();
+  }
 }
 
 class CompareTracker implements DirtyTracker {
@@ -102,7 +119,14 @@ class CompareTracker implements DirtyTracker {
   }
 }
 
-/** The EPT dirty log where the VM runs with EPT, the compare tracker elsewhere. */
-export function dirtyTracker(vm: Vm): DirtyTracker {
-  return vm.mmu === "ept" ? new EptTracker(vm) : new CompareTracker(vm);
+export type DirtyTrackerKind = "log" | "compare";
+
+/**
+ * The core's dirty log (EPT's or write protection, by the VM's MMU), or the compare tracker when
+ * asked for or when the core has no dirty-log exports.
+ */
+export function dirtyTracker(vm: Vm, kind: DirtyTrackerKind = "log"): DirtyTracker {
+  const core = logExports(vm);
+  if (kind === "log" && core.dirtyLogStart && core.dirtyLogStop) return new LogTracker(vm);
+  return new CompareTracker(vm);
 }
