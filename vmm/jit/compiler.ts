@@ -12,19 +12,10 @@
 
 import { CALLOUT_NAMES } from "../generated/abi.js";
 import { decodeInsn, type Insn } from "./decode.js";
-import {
-  BlockEmitter,
-  type ChainSpec,
-  carryHelper,
-  chainHelper,
-  indirectChainHelper,
-  LOCALS,
-  NEXT,
-  type RegionMap,
-  saveHelper,
-} from "./emit.js";
+import { BlockEmitter, type ChainSpec, LOCALS, NEXT, type RegionMap } from "./emit.js";
 import { emitInline, inlineBranch } from "./forms.js";
 import { flagsDeadAfter } from "./liveness.js";
+import { carryHelper, chainHelper, indirectChainHelper, saveHelper } from "./module-helpers.js";
 import { encodeModule, I32, Op } from "./wasm.js";
 
 /** Guest instructions per region at most (it also ends at the page end). */
