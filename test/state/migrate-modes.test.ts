@@ -9,39 +9,12 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { Machine } from "../../vmm/lib/machine.js";
 import { loadCoreModule } from "../../vmm/node/load-core.js";
-import type { MigrationChannel } from "../../vmm/state/channel.js";
 import { receiveMigration } from "../../vmm/state/incoming.js";
 import { OutgoingMigration } from "../../vmm/state/outgoing.js";
 import type { VirtMode } from "../../vmm/virt/vmcs.js";
 import type { Vm } from "../../vmm/vm.js";
 import { ONE_MIB, pagedGuest } from "../unit/dirty-guest.js";
-
-/** Two ends of an in-memory byte channel: bytes and the close arrive in order, a turn later. */
-function channelPair(): [MigrationChannel, MigrationChannel] {
-  type End = { data?: (c: Uint8Array) => void; end?: (e?: Error) => void; closed: boolean };
-  const ends: [End, End] = [{ closed: false }, { closed: false }];
-  const side = (me: End, peer: End): MigrationChannel => ({
-    async write(bytes) {
-      if (me.closed) throw new Error("channel closed");
-      const copy = bytes.slice();
-      setImmediate(() => peer.data?.(copy));
-    },
-    listen(data, end) {
-      me.data = data;
-      me.end = end;
-    },
-    close() {
-      if (me.closed) return;
-      me.closed = true;
-      peer.closed = true;
-      setImmediate(() => {
-        me.end?.();
-        peer.end?.();
-      });
-    },
-  });
-  return [side(ends[0], ends[1]), side(ends[1], ends[0])];
-}
+import { memoryChannelPair } from "./memory-channel.js";
 
 const digest = (v: Vm) => ({
   ram: createHash("sha256").update(v.cpu.ram).digest("hex"),
@@ -58,7 +31,7 @@ describe("live migration of a running guest under write-protection dirty logging
       const dst = await Machine.create(build, { startPaused: true });
       void src.run();
       src.resume();
-      const [a, b] = channelPair();
+      const [a, b] = memoryChannelPair();
       const module = loadCoreModule();
       const incoming = receiveMigration(dst, b, module, { resume: false });
       const job = new OutgoingMigration(src, a, module, {

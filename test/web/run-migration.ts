@@ -9,7 +9,6 @@ import { kernelFormat } from "../../vmm/boot/kernel.js";
 import { loadLinux } from "../../vmm/boot/linux.js";
 import { type BuildVm, Machine } from "../../vmm/lib/machine.js";
 import { loadCoreModule } from "../../vmm/node/load-core.js";
-import type { MigrationChannel } from "../../vmm/state/channel.js";
 import { receiveMigration } from "../../vmm/state/incoming.js";
 import { OutgoingMigration } from "../../vmm/state/outgoing.js";
 import { readCoreStats } from "../../vmm/stats/core-stats.js";
@@ -20,34 +19,11 @@ import { guestById } from "../../web/src/guests.js";
 import { migrationFigures } from "../../web/src/labs/figures.js";
 import type { StepMigration } from "../../web/src/labs/format.js";
 import { migrationParameters } from "../../web/src/labs/session.js";
+import { memoryChannelPair } from "../state/memory-channel.js";
 import type { GuestRun } from "./run-guest.js";
 
 const ROOT = new URL("../../", import.meta.url);
 const file = (path: string) => new Uint8Array(readFileSync(new URL(path, ROOT)));
-
-/** Two channels wired to each other: what one writes, the other receives (on a later turn). */
-function channelPair(): [MigrationChannel, MigrationChannel] {
-  type Ends = { data?: (c: Uint8Array) => void; end?: (err?: Error) => void; closed: boolean };
-  const ends: [Ends, Ends] = [{ closed: false }, { closed: false }];
-  const side = (me: Ends, peer: Ends): MigrationChannel => ({
-    write(bytes) {
-      if (me.closed) return Promise.reject(new Error("closed"));
-      const copy = bytes.slice();
-      setImmediate(() => peer.data?.(copy));
-      return Promise.resolve();
-    },
-    listen(data, end) {
-      me.data = data;
-      me.end = end;
-    },
-    close() {
-      if (me.closed) return;
-      me.closed = true;
-      setImmediate(() => peer.end?.());
-    },
-  });
-  return [side(ends[0], ends[1]), side(ends[1], ends[0])];
-}
 
 const until = async (what: string, ok: () => boolean, ms: number) => {
   const end = Date.now() + ms;
@@ -103,7 +79,7 @@ export async function runMigratingGuest(
     if (com === 1) output += String.fromCharCode(byte);
   });
   const destinationEnd = destination.run();
-  const [a, b] = channelPair();
+  const [a, b] = memoryChannelPair();
   const incoming = receiveMigration(destination, b, module);
   const info = await new OutgoingMigration(source, a, module, migrationParameters(spec)).run();
   source.end({ kind: "quit", by: "migrated" });
