@@ -3,7 +3,7 @@
 // NEG, the logic operations, ADC/SBB, byte operations, RDTSC and NOPs, INC/DEC after a carry made three ways, SHL/SHR/SAR/SAL by constant
 // counts, IMUL in its three forms, 16-bit shifts and moves, MOVZX/MOVSX, some on memory
 // operands, rotates and shifts by CL whose flags are or are not read later, 16-bit ALU forms, and
-// moffs moves, BSWAP and PUSH r/m, which leave them alone), then reads the flags every way
+// moffs moves, BSWAP and PUSH r/m, which leave them alone, byte shifts and rotates, 16- and 8-bit INC/DEC), then reads the flags every way
 // there is: SETcc for all sixteen conditions, CMOVcc, a Jcc that leaves the block, PUSHFD. The
 // machine that compiles every block on sight must leave the same memory and registers as the
 // interpreter.
@@ -21,7 +21,7 @@ const CASE_BYTES = 64;
 /** A fixed address for the moffs forms (below the records). */
 const SCRATCH = DATA - 0x100;
 /** The flag writers caseBytes knows. */
-const FORMS = 104;
+const FORMS = 121;
 
 /** One case's instructions; `out` is its 64-byte record at EDI. */
 function caseBytes(op: number, a: number, b: number, n: number, carry: number, cc: number): number[] {
@@ -148,6 +148,24 @@ function caseBytes(op: number, a: number, b: number, n: number, carry: number, c
     [0xa3, ...d32(SCRATCH), 0x88, 0xd8, 0xa2, ...d32(SCRATCH + 1), 0xa1, ...d32(SCRATCH), 0xa0, ...d32(SCRATCH + 3)], // mov [m], eax; mov al, bl; mov [m+1], al; mov eax, [m]; mov al, [m+3]
     [0x0f, 0xc8, 0x0f, 0xcb], // bswap eax; bswap ebx
     [0x89, 0x47, 0x30, 0xff, 0x77, 0x30, 0x8f, 0x47, 0x34, 0xff, 0x34, 0x24, 0x5b], // mov [edi+48], eax; push dword [edi+48]; pop dword [edi+52]; push dword [esp]; pop ebx
+    // Byte shifts and rotates, 16- and 8-bit INC/DEC (flags pending at their width).
+    [0xc0, 0xe0, n & 7], // shl al, n & 7
+    [0xc0, 0xec, n & 7], // shr ah, n & 7
+    [0xc0, 0xf8, n & 15], // sar al, n & 15 (8 and up: the core's shift())
+    [0xd0, 0xe8, 0xd0, 0xe4], // shr al, 1; shl ah, 1
+    [0xd0, 0xf8], // sar al, 1
+    [0xc0, 0xc0, n], // rol al, n
+    [0xd0, 0xcc, 0x01, 0xd8], // ror ah, 1; add eax, ebx
+    [0x89, 0x47, 0x30, 0xd0, 0x6f, 0x31, 0xc0, 0x67, 0x32, n & 7, 0x8b, 0x47, 0x30], // shr byte [edi+49], 1; shl byte [edi+50], n & 7; mov eax, [edi+48]
+    [0x66, 0x40], // inc ax
+    [0x66, 0x48, 0x66, 0x4b], // dec ax; dec bx
+    [0xfe, 0xc0], // inc al
+    [0xfe, 0xcc], // dec ah
+    [0x89, 0x47, 0x30, 0x66, 0xff, 0x47, 0x31], // mov [edi+48], eax; inc word [edi+49]
+    [0x89, 0x47, 0x30, 0xfe, 0x4f, 0x32, 0x8b, 0x47, 0x30], // dec byte [edi+50]; mov eax, [edi+48]
+    [0x01, 0xd8, 0x66, 0x40, 0x66, 0x48], // add eax, ebx; inc ax; dec ax (the carry from the ADD)
+    [0x66, 0xb8, 0x00, 0x80 - (n & 1), 0x66, 0x48 - 8 * (n & 1)], // mov ax, 0x8000 or 0x7f00; dec or inc ax (overflow, or none)
+    [0xb0, 0x7f + (n & 1), 0xfe, 0xc0 + 8 * (n & 1)], // mov al, 0x7f or 0x80; inc or dec al (overflow)
   ];
   if (FORMS !== forms.length) throw new Error(`FORMS is ${FORMS}, the forms are ${forms.length}`);
   code.push(...forms[op]);

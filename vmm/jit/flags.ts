@@ -53,8 +53,9 @@ export type Pending =
   // XA +/- 1 = XR, the kept carry in XC, or (carryInState) the state block's CF, not read yet:
   // the state block keeps the flags from before the INC/DEC until they are flushed, and after a
   // flush its CF is the kept carry, so the module's carryHelper gives it whenever it is needed.
-  | { kind: "inc" | "dec"; carryInState?: boolean }
-  | { kind: "shl" | "shr" | "sar"; count: number; bits?: 16 } // XA shifted by count (1..31; 1..15 at 16 bits) = XR
+  | { kind: "inc" | "dec"; carryInState?: boolean; bits?: Narrow }
+  // XA shifted by count (1..31; below the width at 8 and 16 bits) = XR
+  | { kind: "shl" | "shr" | "sar"; count: number; bits?: Narrow }
   | { kind: "imul" } // XR the low half, XC the overflow
   // A shift or rotate whose result was computed inline and whose flags are the core's shift()
   // of XS by XN (op: its jitShift code), applied over `base` (the flags before it) only when
@@ -144,11 +145,15 @@ function overflow(c: Code, p: Pending): void {
       c.get(XA).get(XB).op(Op.i32Xor).get(XA).get(XR).op(Op.i32Xor).op(Op.i32And);
       topBit(c, p);
       return;
-    case "inc":
-      c.get(XR).const(0x80000000).op(Op.i32Eq);
+    case "inc": // the result is the smallest negative number
+      c.get(XR)
+        .const((1 << (bits(p) - 1)) | 0)
+        .op(Op.i32Eq);
       return;
-    case "dec":
-      c.get(XA).const(0x80000000).op(Op.i32Eq);
+    case "dec": // the operand was
+      c.get(XA)
+        .const((1 << (bits(p) - 1)) | 0)
+        .op(Op.i32Eq);
       return;
     case "shl":
       topBit(c.get(XR), p);
@@ -304,7 +309,7 @@ export function flushPending(c: Code, p: Pending): void {
       storeLocal(c, L.S_LAZY_SRC1, XA);
       storeConst(c, L.S_LAZY_SRC2, 1);
       storeLocal(c, L.S_LAZY_RES, XR);
-      storeConst(c, L.S_LAZY_SIZE, 32);
+      storeConst(c, L.S_LAZY_SIZE, bits(p));
       storeConst(c, L.S_FLAGS_LAZY, FLAGS_ARITH & ~FLAG_CF);
       return;
     default:

@@ -1,4 +1,4 @@
-// The JIT's emitters for the shift group (SHL/SHR/SAR, ROL/ROR, RCL/RCR at 32 and 16 bits) and
+// The JIT's emitters for the shift group (SHL/SHR/SAR, ROL/ROR, RCL/RCR at 32, 16 and 8 bits) and
 // the bit tests (BT/BTS/BTR/BTC): the forms whose flags are not a plain lazy record (a rotate
 // keeps four of them, a bit test five), kept pending in the ways flags.ts describes.
 
@@ -64,7 +64,7 @@ export function shiftForm(count: "Ib" | "1" | "CL"): Emitter {
 }
 
 /** FR = the core's shift() of FA (its flags set) by the form's count, at `size` bits. */
-function coreShift(em: BlockEmitter, insn: Insn, count: "Ib" | "1" | "CL", size: 16 | 32): void {
+function coreShift(em: BlockEmitter, insn: Insn, count: "Ib" | "1" | "CL", size: 8 | 16 | 32): void {
   em.settleFlags();
   em.c.const(insn.reg | (size === 32 ? 0 : size << 8)).get(FA);
   if (count === "Ib") em.c.const(insn.imm[0] & 0xff);
@@ -77,42 +77,43 @@ function coreShift(em: BlockEmitter, insn: Insn, count: "Ib" | "1" | "CL", size:
 }
 
 /**
- * The 16-bit shift group: SHL/SHR/SAR by a constant count below 16 inline with their flags
- * pending at 16 bits, ROL/ROR by a constant with their flags deferred; RCL/RCR, counts in CL
- * and larger shift counts by the core's shift().
+ * The 16-bit (`bits` 16) and byte shift groups: SHL/SHR/SAR by a constant count below the width
+ * inline with their flags pending at that width, ROL/ROR by a constant with their flags deferred;
+ * RCL/RCR, counts in CL and larger shift counts by the core's shift().
  */
-export function shift16Form(count: "Ib" | "1" | "CL"): Emitter {
+export function narrowShiftForm(bits: 8 | 16, count: "Ib" | "1" | "CL"): Emitter {
+  const mask = bits === 16 ? 0xffff : 0xff;
   return (em, insn) => {
     const n = count === "Ib" ? insn.imm[0] & 0x1f : 1;
     const kind = SHIFT_KINDS[insn.reg];
-    em.rm(insn, 2, "rw", () => {
+    em.rm(insn, bits === 16 ? 2 : 1, "rw", () => {
       const c = em.c;
       if ((insn.reg === 0 || insn.reg === 1) && count !== "CL") {
-        // ROL/ROR r/m16 by a constant (a byte swap is ROL AX, 8): the result inline, the flags
-        // deferred (no change at all for a count of 0; a multiple of 16 changes only them).
-        const k = n & 15;
+        // ROL/ROR r/m by a constant (a byte swap is ROL AX, 8): the result inline, the flags
+        // deferred (no change at all for a count of 0; a multiple of the width changes only them).
+        const k = n & (bits - 1);
         if (k === 0) c.get(FA).set(FR);
         else {
-          const [up, down] = insn.reg === 0 ? [k, 16 - k] : [16 - k, k];
+          const [up, down] = insn.reg === 0 ? [k, bits - k] : [bits - k, k];
           c.get(FA).const(up).op(Op.i32Shl).get(FA).const(down).op(Op.i32ShrU).op(Op.i32Or);
-          c.const(0xffff).op(Op.i32And).set(FR);
+          c.const(mask).op(Op.i32And).set(FR);
         }
         if (n !== 0 && !em.flagsDead)
-          em.deferShift(insn.reg | (16 << 8), true, () => c.get(FA).set(XS).const(n).set(XN));
+          em.deferShift(insn.reg | (bits << 8), true, () => c.get(FA).set(XS).const(n).set(XN));
         return;
       }
-      if (count === "CL" || n === 0 || n >= 16 || !kind) {
-        coreShift(em, insn, count, 16);
+      if (count === "CL" || n === 0 || n >= bits || !kind) {
+        coreShift(em, insn, count, bits);
         return;
       }
       c.get(FA);
       if (kind === "sar")
-        c.const(16)
+        c.const(32 - bits)
           .op(Op.i32Shl)
-          .const(16 + n);
+          .const(32 - bits + n);
       else c.const(n);
-      c.op(SHIFT_OPS[kind]).const(0xffff).op(Op.i32And).set(FR);
-      em.setFlags({ kind, count: n, bits: 16 });
+      c.op(SHIFT_OPS[kind]).const(mask).op(Op.i32And).set(FR);
+      em.setFlags({ kind, count: n, bits });
     });
     em.retired();
     return true;

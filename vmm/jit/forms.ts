@@ -8,7 +8,7 @@ import * as L from "../generated/layout.js";
 import type { Insn } from "./decode.js";
 import { type AluKind, type BlockEmitter, EA, FA, FB, FR, HOST, SEG_SS, V } from "./emit.js";
 import { pendingCarry, XC, XR } from "./flags.js";
-import { bitTestForm, shift16Form, shiftForm } from "./forms-bits.js";
+import { bitTestForm, narrowShiftForm, shiftForm } from "./forms-bits.js";
 import { FN_RDTSC } from "./functions.js";
 import { Op } from "./wasm.js";
 
@@ -106,10 +106,14 @@ function imulForm(imm: boolean): Emitter {
   };
 }
 
-/** INC/DEC: the carry they keep comes from the pending flags (or the core, when none are). */
-function incDec(inc: boolean, opcodeReg: boolean): Emitter {
+/**
+ * INC/DEC at 32, 16 (`size` 2) or 8 bits: the carry they keep comes from the pending flags (or
+ * the core, when none are). The narrow forms keep their flags pending at their width.
+ */
+function incDec(inc: boolean, opcodeReg: boolean, size: 1 | 2 | 4 = 4): Emitter {
   return (em, insn) => {
     const c = em.c;
+    const bits = size === 4 ? undefined : size === 2 ? 16 : 8;
     const body = () => {
       // The carry INC/DEC keep: from pending flags when there are some, else left in the state
       // block until something reads it (a loop's INC at the top of a basic block reads nothing).
@@ -121,18 +125,22 @@ function incDec(inc: boolean, opcodeReg: boolean): Emitter {
       if (!carryInState) c.set(XC);
       c.get(FA)
         .const(1)
-        .op(inc ? Op.i32Add : Op.i32Sub)
-        .set(FR);
-      em.setFlags(carryInState ? { kind: inc ? "inc" : "dec", carryInState } : { kind: inc ? "inc" : "dec" });
+        .op(inc ? Op.i32Add : Op.i32Sub);
+      if (bits) c.const(bits === 16 ? 0xffff : 0xff).op(Op.i32And);
+      c.set(FR);
+      em.setFlags({ kind: inc ? "inc" : "dec", ...(carryInState && { carryInState }), ...(bits && { bits }) });
     };
     if (opcodeReg) {
       const r = insn.opcode & 7;
-      em.getReg(r);
+      if (size === 4) em.getReg(r);
+      else em.getReg16(r);
       c.set(FA);
       body();
-      c.get(FR);
-      em.setReg(r);
-    } else em.rm(insn, 4, "rw", body);
+      if (size === 4) {
+        c.get(FR);
+        em.setReg(r);
+      } else em.setReg16(r, FR);
+    } else em.rm(insn, size, "rw", body);
     em.retired();
     return true;
   };
@@ -323,6 +331,12 @@ const EMITTERS: Record<string, Emitter> = {
   DEC_Zv_32: incDec(false, true),
   INC_Ev_32: incDec(true, false),
   DEC_Ev_32: incDec(false, false),
+  INC_Zv_16: incDec(true, true, 2),
+  DEC_Zv_16: incDec(false, true, 2),
+  INC_Ev_16: incDec(true, false, 2),
+  DEC_Ev_16: incDec(false, false, 2),
+  INC_Eb: incDec(true, false, 1),
+  DEC_Eb: incDec(false, false, 1),
   IMUL_GvEv_32: imulForm(false),
   IMUL_GvEvIz_32: imulForm(true),
   IMUL_GvEvIbs_32: imulForm(true),
@@ -545,9 +559,12 @@ for (const m of ["ROL", "ROR", "RCL", "RCR", "SHL", "SHR", "SAR"]) {
   EMITTERS[`${m}_EvIb_32`] = shiftForm("Ib");
   EMITTERS[`${m}_Ev1_32`] = shiftForm("1");
   EMITTERS[`${m}_EvCL_32`] = shiftForm("CL");
-  EMITTERS[`${m}_EvIb_16`] = shift16Form("Ib");
-  EMITTERS[`${m}_Ev1_16`] = shift16Form("1");
-  EMITTERS[`${m}_EvCL_16`] = shift16Form("CL");
+  EMITTERS[`${m}_EvIb_16`] = narrowShiftForm(16, "Ib");
+  EMITTERS[`${m}_Ev1_16`] = narrowShiftForm(16, "1");
+  EMITTERS[`${m}_EvCL_16`] = narrowShiftForm(16, "CL");
+  EMITTERS[`${m}_EbIb`] = narrowShiftForm(8, "Ib");
+  EMITTERS[`${m}_Eb1`] = narrowShiftForm(8, "1");
+  EMITTERS[`${m}_EbCL`] = narrowShiftForm(8, "CL");
 }
 
 /** JIT_DISABLE=FORM,FORM (Node) leaves those forms to the interpreter: for bisecting a JIT bug. */
