@@ -11,6 +11,7 @@ import {
   HV_JIT_LINKS_BASE,
   HV_JIT_META_BASE,
   RAM_BASE,
+  S_JIT_COMPILED,
   S_JIT_EVICTED,
   S_JIT_INVALIDATED,
   S_JIT_KILLS,
@@ -84,6 +85,30 @@ let freeCount: u32 = 0;
 @inline export function hashSlot(lin: u32): u32 {
   return (lin * 0x9e3779b1) >>> 18;
 }
+/**
+ * The slot of the pair (hashSlot(lin), and its neighbour ^ 1) whose block is for `lin`, or
+ * hashSlot(lin) when neither's is: two ways, so that two hot addresses sharing a slot do not
+ * evict each other's blocks on every compile.
+ */
+@inline export function lookupSlot(lin: u32): u32 {
+  const s = hashSlot(lin);
+  if (slotLin(s) == lin && slotBlock(s) != 0) return s;
+  const t = s ^ 1;
+  if (slotLin(t) == lin && slotBlock(t) != 0) return t;
+  return s;
+}
+/** Where a new block for `lin` goes: over an older one for `lin`, else a free way, else either. */
+function commitSlot(lin: u32): u32 {
+  const s = hashSlot(lin);
+  const t = s ^ 1;
+  if (slotBlock(s) != 0 && slotLin(s) == lin) return s;
+  if (slotBlock(t) != 0 && slotLin(t) == lin) return t;
+  if (slotBlock(s) == 0) return s;
+  if (slotBlock(t) == 0) return t;
+  // Both ways taken by other addresses: the count of compiles picks one (no clock to go by;
+  // whichever is dropped compiles again once it is hot).
+  return (load<u32>(S_JIT_COMPILED) & 1) != 0 ? t : s;
+}
 @inline export function slotLin(slot: u32): u32 {
   return load<u32>(HASH + (slot << 3));
 }
@@ -107,16 +132,33 @@ let freeCount: u32 = 0;
   return load<u32>(record(b) + R_SPAN) >>> 16;
 }
 
+/** The heat entry heatUp last counted in (heatBackOff's). */
+let heatEntry: u32 = 0;
+
 /**
  * One more miss at `lin` (hash slot `slot`); true when its heat reached `threshold` (and it
- * starts again). The slot remembers one address: another address taking it over starts from
- * one, so addresses that share a slot do not add up to a compile of neither's hot code.
+ * starts again). Two entries per slot pair (slot and slot ^ 1), each remembering one address: a
+ * new address takes the one with fewer misses (a back-off counts as its size), so two hot
+ * addresses that share a slot both heat up (with one entry they reset each other forever: md5's
+ * last round never compiled because a kernel address took its entry between two of its misses),
+ * and addresses that share it never add up to a compile of neither's code.
  */
 @inline export function heatUp(slot: u32, lin: u32, threshold: u32): bool {
-  const p = HEAT + (slot << 3);
+  const p0 = HEAT + (slot << 3);
+  const p1 = HEAT + ((slot ^ 1) << 3);
+  let p = p0;
   let h: i32 = 1;
-  if (load<u32>(p) == lin) h = load<i32>(p + 4) + 1;
-  else store<u32>(p, lin);
+  if (load<u32>(p0) == lin) h = load<i32>(p0 + 4) + 1;
+  else if (load<u32>(p1) == lin) {
+    p = p1;
+    h = load<i32>(p1 + 4) + 1;
+  } else {
+    const h0 = load<i32>(p0 + 4);
+    const h1 = load<i32>(p1 + 4);
+    if (abs<i32>(h1) < abs<i32>(h0)) p = p1;
+    store<u32>(p, lin);
+  }
+  heatEntry = p;
   if (h >= <i32>threshold) {
     store<i32>(p + 4, 0);
     return true;
@@ -125,9 +167,12 @@ let freeCount: u32 = 0;
   return false;
 }
 
-/** The code at this slot could not be compiled: try again only after 64 thresholds' worth of misses. */
-export function heatBackOff(slot: u32, threshold: u32): void {
-  store<i32>(HEAT + (slot << 3) + 4, -<i32>(threshold < 0x100000 ? threshold << 6 : 0x4000000));
+/**
+ * The code heatUp just found hot could not be compiled: try again only after 64 thresholds'
+ * worth of misses.
+ */
+export function heatBackOff(threshold: u32): void {
+  store<i32>(heatEntry + 4, -<i32>(threshold < 0x100000 ? threshold << 6 : 0x4000000));
 }
 
 /** Empties the store: no block, every number free, every frame untracked by the JIT. */
@@ -190,7 +235,7 @@ export function commitBlock(b: u32, lin: u32, host: u32, flags: u32, count: u32,
     releaseBlock(b);
     return false;
   }
-  const slot = hashSlot(lin);
+  const slot = commitSlot(lin);
   const old = slotBlock(slot);
   if (old != 0) killBlock(old - 1);
   const r = record(b);

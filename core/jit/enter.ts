@@ -48,11 +48,11 @@ import {
   blockFlags,
   blockHost,
   commitBlock,
-  hashSlot,
   heatBackOff,
   heatUp,
   jitKills,
   linkOwner,
+  lookupSlot,
   releaseBlock,
   slotBlock,
   slotLin,
@@ -100,7 +100,7 @@ export function jitFindBlock(kind: u32): u32 {
   if ((load<u32>(S_EFLAGS) & FLAG_TF_RF) != 0) return 0;
   const eip = load<u32>(S_EIP);
   const lin = load<u32>(CS_BASE) + eip;
-  const slot = hashSlot(lin);
+  const slot = lookupSlot(lin);
   const te = load<u32>(TLB_BASE + ((lin >>> 12) << 2));
   // The code page must be readable at this CPL through the TLB (as the interpreter's fetch
   // would find it); otherwise the interpreter fills the entry or raises the fault.
@@ -115,7 +115,7 @@ export function jitFindBlock(kind: u32): u32 {
     // execution on).
     b1 = compile(lin, eip, host, flags);
     if (b1 == 0) {
-      heatBackOff(slot, load<u32>(S_JIT_THRESHOLD));
+      heatBackOff(load<u32>(S_JIT_THRESHOLD));
       return 0;
     }
   }
@@ -215,7 +215,7 @@ export function jitLink(cell: u32, target: u32): u32 {
   if (load<u32>(S_DEBUG_ARMED) != 0) return 0;
   const lin = load<u32>(CS_BASE) + target;
   const te = load<u32>(TLB_BASE + ((lin >>> 12) << 2));
-  const slot = hashSlot(lin);
+  const slot = lookupSlot(lin);
   const b1 = slotBlock(slot);
   const flags = blockFlags(linkOwner(cell)) & (BLOCK_MODE | BLOCK_BT_KERNEL);
   if (
