@@ -21,7 +21,7 @@ const CASE_BYTES = 64;
 /** A fixed address for the moffs forms (below the records). */
 const SCRATCH = DATA - 0x100;
 /** The flag writers caseBytes knows. */
-const FORMS = 121;
+const FORMS = 123;
 
 /** One case's instructions; `out` is its 64-byte record at EDI. */
 function caseBytes(op: number, a: number, b: number, n: number, carry: number, cc: number): number[] {
@@ -166,6 +166,9 @@ function caseBytes(op: number, a: number, b: number, n: number, carry: number, c
     [0x01, 0xd8, 0x66, 0x40, 0x66, 0x48], // add eax, ebx; inc ax; dec ax (the carry from the ADD)
     [0x66, 0xb8, 0x00, 0x80 - (n & 1), 0x66, 0x48 - 8 * (n & 1)], // mov ax, 0x8000 or 0x7f00; dec or inc ax (overflow, or none)
     [0xb0, 0x7f + (n & 1), 0xfe, 0xc0 + 8 * (n & 1)], // mov al, 0x7f or 0x80; inc or dec al (overflow)
+    // DIV (the flags left as they were; no #DE: the quotient fits).
+    [0x31, 0xd2, 0x83, 0xcb, 0x01, 0xf7, 0xf3], // xor edx, edx; or ebx, 1; div ebx
+    [0x81, 0xcb, 0, 0, 0, 0x80, 0x89, 0x5f, 0x30, 0xba, ...d32(b >>> 1), 0xf7, 0x77, 0x30], // or ebx, 1 << 31; mov [edi+48], ebx; mov edx, b >> 1; div dword [edi+48]
   ];
   if (FORMS !== forms.length) throw new Error(`FORMS is ${FORMS}, the forms are ${forms.length}`);
   code.push(...forms[op]);
@@ -291,5 +294,50 @@ describe("flags held in compiled code's locals", () => {
       ...interp.ram.subarray(DATA, DATA + 4 * cases.length),
     ]);
     expect(jitInfo(jit).instructionsCompiled).toBeGreaterThan(cases.length * 5);
+  });
+
+  it("leave #DE to the interpreter (a zero divisor, a quotient over 32 bits) with the registers and flags as before", async () => {
+    const d32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+    // EDX, divisor: a zero divisor, EDX equal to it and above it fault; EDX just below it does not.
+    const cases: [number, number][] = [
+      [0, 0],
+      [5, 5],
+      [0xffffffff, 7],
+      [6, 7],
+      [0x12345678, 0],
+      [0x80000000, 0x80000001],
+    ];
+    const code: number[] = [];
+    const at: number[] = [];
+    for (const [i, [edx, divisor]] of cases.entries()) {
+      // add eax, ebx (pending flags); mov edx, ...; mov [edi+48], divisor; div dword [edi+48] or div ecx
+      code.push(0xb8, ...d32(0x9abcdef0), 0xbb, ...d32(0x76543210), 0x01, 0xd8, 0xba, ...d32(edx));
+      code.push(0xb9, ...d32(divisor), 0x89, 0x4f, 0x30);
+      at.push(CODE + code.length);
+      code.push(...(i & 1 ? [0xf7, 0xf1] : [0xf7, 0x77, 0x30]));
+      code.push(0x9c, 0x8f, 0x47, 0x00, 0x89, 0x47, 0x04, 0x89, 0x57, 0x08, 0x8d, 0x7f, 0x0c); // pushfd; pop [edi]; mov [edi+4], eax; mov [edi+8], edx
+    }
+    code.push(0xf4);
+    const program = new Uint8Array(code);
+    const [jit, interp] = [await machine(true, program), await machine(false, program)];
+    for (const [i, [edx, divisor]] of cases.entries()) {
+      const faults = divisor === 0 || edx >>> 0 >= divisor >>> 0;
+      for (const cpu of [jit, interp]) {
+        if (!faults) continue;
+        expect(cpu.run(1_000_000), `case ${i}`).toBe("exception");
+        expect(cpu.lastException.vector).toBe(0);
+        expect(cpu.eip >>> 0).toBe(at[i]);
+        cpu.eip = at[i] + (i & 1 ? 2 : 3); // step over the DIV
+      }
+      if (faults) {
+        expect(jit.eflags >>> 0, `case ${i}`).toBe(interp.eflags >>> 0);
+        expect(jit.reg(REG.EDX) >>> 0, `case ${i}`).toBe(edx >>> 0);
+      }
+    }
+    expect(jit.run(1_000_000)).toBe("halt");
+    expect(interp.run(1_000_000)).toBe("halt");
+    expect([...jit.ram.subarray(DATA, DATA + 12 * cases.length)]).toEqual([
+      ...interp.ram.subarray(DATA, DATA + 12 * cases.length),
+    ]);
   });
 });

@@ -337,6 +337,33 @@ const EMITTERS: Record<string, Emitter> = {
   DEC_Ev_16: incDec(false, false, 2),
   INC_Eb: incDec(true, false, 1),
   DEC_Eb: incDec(false, false, 1),
+  // DIV r/m32: EDX:EAX / the operand. A zero divisor or a quotient over 32 bits (EDX at least
+  // the divisor) raises #DE, which the interpreter delivers; the flags stay as they are.
+  DIV_Ev_32: (em, insn) => {
+    const c = em.c;
+    const dividend = () => {
+      em.getReg(2);
+      c.op(Op.i64ExtendI32u).const64(32).op(Op.i64Shl);
+      em.getReg(0);
+      c.op(Op.i64ExtendI32u).op(Op.i64Or);
+    };
+    em.rm(insn, 4, "r", () => {
+      c.get(FA).op(Op.i32Eqz);
+      em.getReg(2);
+      c.get(FA).op(Op.i32GeU).op(Op.i32Or).ifVoid();
+      em.slowExit(insn);
+      c.op(Op.end);
+      dividend();
+      c.get(FA).op(Op.i64ExtendI32u).op(Op.i64RemU).op(Op.i32WrapI64).set(FB);
+      dividend();
+      c.get(FA).op(Op.i64ExtendI32u).op(Op.i64DivU).op(Op.i32WrapI64);
+      em.setReg(0);
+      c.get(FB);
+      em.setReg(2);
+    });
+    em.retired();
+    return true;
+  },
   IMUL_GvEv_32: imulForm(false),
   IMUL_GvEvIz_32: imulForm(true),
   IMUL_GvEvIbs_32: imulForm(true),
