@@ -21,7 +21,7 @@ const CASE_BYTES = 64;
 /** A fixed address for the moffs forms (below the records). */
 const SCRATCH = DATA - 0x100;
 /** The flag writers caseBytes knows. */
-const FORMS = 123;
+const FORMS = 128;
 
 /** One case's instructions; `out` is its 64-byte record at EDI. */
 function caseBytes(op: number, a: number, b: number, n: number, carry: number, cc: number): number[] {
@@ -166,6 +166,12 @@ function caseBytes(op: number, a: number, b: number, n: number, carry: number, c
     [0x01, 0xd8, 0x66, 0x40, 0x66, 0x48], // add eax, ebx; inc ax; dec ax (the carry from the ADD)
     [0x66, 0xb8, 0x00, 0x80 - (n & 1), 0x66, 0x48 - 8 * (n & 1)], // mov ax, 0x8000 or 0x7f00; dec or inc ax (overflow, or none)
     [0xb0, 0x7f + (n & 1), 0xfe, 0xc0 + 8 * (n & 1)], // mov al, 0x7f or 0x80; inc or dec al (overflow)
+    // LODS, STOS and SCAS without REP, up and down (DF).
+    [0x89, 0x5f, 0x30, 0x8d, 0x77, 0x30, 0xac, 0xad, 0x89, 0x77, 0x34], // mov [edi+48], ebx; lea esi, [edi+48]; lodsb; lodsd; mov [edi+52], esi
+    [0x89, 0x5f, 0x30, 0x8d, 0x77, 0x33, 0xfd, 0xac, 0xac, 0xfc, 0x89, 0x77, 0x34], // lea esi, [edi+51]; std; lodsb; lodsb; cld; mov [edi+52], esi
+    [0x89, 0x5f, 0x30, 0x57, 0x8d, 0x7f, 0x30 + (n & 3), 0xae, 0x5f], // mov [edi+48], ebx; push edi; lea edi, [edi+48+n&3]; scasb; pop edi
+    [0x89, 0x5f, 0x30, 0x57, 0x8d, 0x7f, 0x30, 0xaf, 0x5f], // push edi; lea edi, [edi+48]; scasd; pop edi
+    [0x57, 0x8d, 0x7f, 0x38, 0xaa, 0xab, 0xfd, 0xaa, 0xfc, 0x89, 0xf9, 0x5f, 0x89, 0x4f, 0x34], // push edi; lea edi, [edi+56]; stosb; stosd; std; stosb; cld; mov ecx, edi; pop edi; mov [edi+52], ecx
     // DIV (the flags left as they were; no #DE: the quotient fits).
     [0x31, 0xd2, 0x83, 0xcb, 0x01, 0xf7, 0xf3], // xor edx, edx; or ebx, 1; div ebx
     [0x81, 0xcb, 0, 0, 0, 0x80, 0x89, 0x5f, 0x30, 0xba, ...d32(b >>> 1), 0xf7, 0x77, 0x30], // or ebx, 1 << 31; mov [edi+48], ebx; mov edx, b >> 1; div dword [edi+48]

@@ -6,7 +6,7 @@
 
 import * as L from "../generated/layout.js";
 import type { Insn } from "./decode.js";
-import { type AluKind, type BlockEmitter, EA, FA, FB, FR, HOST, SEG_SS, V } from "./emit.js";
+import { type AluKind, type BlockEmitter, EA, FA, FB, FR, HOST, SEG_DS, SEG_ES, SEG_SS, V } from "./emit.js";
 import { pendingCarry, XC, XR } from "./flags.js";
 import { bitTestForm, narrowShiftForm, shiftForm } from "./forms-bits.js";
 import { FN_RDTSC } from "./functions.js";
@@ -163,6 +163,62 @@ function exitToV(em: BlockEmitter, insn: Insn): void {
  * A form that is one r/m operand of `size` bytes and a body (mode as BlockEmitter.rm): the body
  * reads FA and/or sets FR.
  */
+/**
+ * LODS, STOS and SCAS without REP (32-bit addresses): the access at DS:ESI (another segment by
+ * prefix) or ES:EDI, then ESI or EDI moved by the size, down when DF is set (read at run time).
+ * Linux's strcmp is a LODSB/SCASB loop.
+ */
+function stringForm(op: "lods" | "stos" | "scas", size: 1 | 4): Emitter {
+  return (em, insn) => {
+    const c = em.c;
+    const src = op === "lods";
+    const index = src ? 6 : 7;
+    const m = {
+      seg: src && insn.seg >= 0 ? insn.seg : src ? SEG_DS : SEG_ES,
+      base: index,
+      index: -1,
+      scale: 0,
+      disp: 0,
+    };
+    em.withMemory(insn, m, size, op === "stos", () => {
+      if (op === "stos") {
+        c.get(HOST);
+        if (size === 4) em.getReg(0);
+        else em.getReg8(0);
+        c.store(size === 4 ? Op.i32Store : Op.i32Store8);
+      } else if (op === "lods") {
+        c.get(HOST).load(size === 4 ? Op.i32Load : Op.i32Load8u);
+        if (size === 4) em.setReg(0);
+        else {
+          c.set(FA);
+          em.setReg8(0, FA);
+        }
+      } else {
+        if (size === 4) em.getReg(0);
+        else em.getReg8(0);
+        c.set(FA);
+        c.get(HOST)
+          .load(size === 4 ? Op.i32Load : Op.i32Load8u)
+          .set(FB);
+        aluOp(em, "CMP", size);
+      }
+      // ESI/EDI + size, or - size under DF (EFLAGS bit 10).
+      em.getReg(index);
+      c.const(size)
+        .loadAt(L.S_EFLAGS)
+        .const(size === 4 ? 7 : 9)
+        .op(Op.i32ShrU)
+        .const(size * 2)
+        .op(Op.i32And)
+        .op(Op.i32Sub)
+        .op(Op.i32Add);
+      em.setReg(index);
+    });
+    em.retired();
+    return true;
+  };
+}
+
 /** MOV AL/EAX from (`store` false) or to a memory offset, `size` 1 or 4 bytes. */
 function moffsForm(size: 1 | 4, store: boolean): Emitter {
   return (em, insn) => {
@@ -270,6 +326,12 @@ const EMITTERS: Record<string, Emitter> = {
   MOV_AXOv_32: moffsForm(4, false),
   MOV_OvAX_32: moffsForm(4, true),
   MOV_ALOb: moffsForm(1, false),
+  LODSB: stringForm("lods", 1),
+  LODS_Zv_32: stringForm("lods", 4),
+  STOSB: stringForm("stos", 1),
+  STOS_Zv_32: stringForm("stos", 4),
+  SCASB: stringForm("scas", 1),
+  SCAS_Zv_32: stringForm("scas", 4),
   MOV_ObAL: moffsForm(1, true),
   BT_EvIb_32: bitTestForm("imm", null),
   BTS_EvIb_32: bitTestForm("imm", Op.i32Or),
