@@ -24,6 +24,8 @@ export interface DomainPlaces {
   paused?: boolean;
   /** -state-dir: where savevm keeps states when the disks cannot. */
   stateDir?: string;
+  /** -loadvm NAME: start from a snapshot (snapshot-revert of a domain that is shut off). */
+  loadvm?: string;
 }
 
 /** What libvirt documents as hints, accepted without effect (element or element@attribute). */
@@ -359,5 +361,6 @@ export function domainArgv(def: DomainDef, places: DomainPlaces): string[] {
   if (places.stateDir) argv.push("-state-dir", places.stateDir);
   if (places.paused) argv.push("-S");
   if (places.incoming) argv.push("-incoming", places.incoming);
+  if (places.loadvm) argv.push("-loadvm", places.loadvm);
   return argv;
 }
