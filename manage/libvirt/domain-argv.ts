@@ -118,6 +118,8 @@ function diskArgs(d: DiskDef, n: number, places: DomainPlaces, where: string): s
 }
 
 function nicArgs(i: InterfaceDef, n: number, places: DomainPlaces, where: string): string[] {
+  if (i.type !== "network" && i.type !== "user")
+    throw bad(where, `type='${i.type}': this machine has network and user interfaces`);
   onlyHints(i.extra, where);
   onlyHints(i.sourceExtra, `${where}<source>`);
   onlyHints(i.macExtra, `${where}<mac>`);
@@ -247,10 +249,10 @@ function clockArgs(def: DomainDef): string[] {
     if (name === "kvmclock" && others.length === 0) continue;
     throw bad(where, "is not a timer setting this machine honours (rtc/pit tickpolicy, kvmclock, present='no')");
   }
+  if (c.offset !== "utc" && c.offset !== "localtime")
+    throw bad("<domain><clock>", `offset='${c.offset}': this machine has utc and localtime`);
   onlyHints({ attrs: c.extra?.attrs }, "<domain><clock>");
-  if (c.offset === "utc") return ["-rtc", "base=utc"];
-  if (c.offset === "localtime") return ["-rtc", "base=localtime"];
-  throw bad("<domain><clock>", `offset='${c.offset}': this machine has utc and localtime`);
+  return ["-rtc", `base=${c.offset}`];
 }
 
 function osArgs(def: DomainDef, hasDisk: boolean): string[] {
