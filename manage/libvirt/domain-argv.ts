@@ -350,7 +350,7 @@ export function domainArgv(def: DomainDef, places: DomainPlaces): string[] {
       if (d.targetType !== "virtio") throw bad(`${where}<target>`, `type='${d.targetType}': use serial or virtio`);
       argv.push(...virtioConsoleArgs(d, vcon++, where));
     } else if (d.kind === "other") otherDevice(d.node, where);
-    else argv.push(...modelDeviceArgs(d, where));
+    else if (d.kind === "memballoon" || d.kind === "rng" || d.kind === "video") argv.push(...modelDeviceArgs(d, where));
   }
   onlyHints(def.devicesExtra, "<domain><devices>");
   argv.push(...(serial ?? ["-serial", "none"]));
