@@ -22,6 +22,7 @@ afterAll(async () => {
   for (const d of [dirA, dirB]) {
     const c = new Connection({ dir: d });
     for (const n of c.domainNames()) await c.destroy(n).catch(() => {});
+    await c.networks.destroy("default").catch(() => {});
     rmSync(d, { recursive: true, force: true });
   }
 });
@@ -39,6 +40,7 @@ const XML = `<domain type='kvm'>
   <devices>
     <serial type='pty'><target port='0'/></serial>
     <console type='pty'><target type='serial' port='0'/></console>
+    <interface type='network'><source network='default'/><model type='virtio'/></interface>
     <memballoon model='virtio'/>
   </devices>
 </domain>`;
@@ -89,6 +91,12 @@ describe("a libvirt domain of the tiny Linux", () => {
     const a = new Connection({ dir: dirA });
     const b = new Connection({ dir: dirB });
     const t0 = performance.now();
+    // libvirt's default network (NAT, DHCP) in a process of its own on each host.
+    expect(await sh(dirA, "net-start", "default")).toBe("Network default started\n");
+    await sh(dirB, "net-start", "default");
+    expect(await sh(dirA, "net-list")).toBe(
+      " Name      State    Autostart   Persistent\n--------------------------------------------\n default   active   no          yes\n",
+    );
     const def = a.defineXML(XML);
     expect(def.uuid).toMatch(/^[0-9a-f-]{36}$/);
     await a.start("tiny");
@@ -101,6 +109,26 @@ describe("a libvirt domain of the tiny Linux", () => {
     expect(info).toContain("State:          running\nCPU(s):         1\n");
     expect(info).toContain("Max memory:     65536 KiB\n");
     expect(await sh(dirA, "domstate", "--reason", "tiny")).toBe("running (booted)\n\n");
+    // The guest's DHCP client gets a lease from the network's process.
+    await shell(
+      a.consolePath("tiny"),
+      "ip link set eth0 up; udhcpc -i eth0 -q -n",
+      /lease of 192\.168\.122\.\d+ obtained/,
+    );
+    const nic = def.devices.find((d) => d.kind === "interface");
+    const mac = nic?.kind === "interface" ? nic.mac : undefined;
+    expect(mac).toMatch(/^52:54:00:/);
+    // The network's process writes its lease table a moment after the lease.
+    let leases = "";
+    for (let i = 0; i < 20 && !leases.includes(mac!); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      leases = await sh(dirA, "net-dhcp-leases", "default");
+    }
+    expect(leases).toMatch(
+      new RegExp(
+        `^ Expiry Time +MAC address +Protocol +IP address +Hostname +Client ID or DUID\n-+\n \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d   ${mac}   ipv4       192\\.168\\.122\\.\\d+/24 `,
+      ),
+    );
     expect(await sh(dirA, "dumpxml", "tiny")).toMatch(/^<domain type='kvm' id='1'>\n {2}<name>tiny<\/name>/);
 
     await sh(dirA, "suspend", "tiny");
