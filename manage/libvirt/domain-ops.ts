@@ -289,7 +289,11 @@ export function attachDisk(
   };
   if (opts.format) disk.format = opts.format;
   if (opts.readonly || device === "cdrom") disk.readonly = true;
-  const next: DomainDef = { ...def, devices: [...def.devices, disk] };
+  // After the last disk, as libvirt keeps disks together at the start of <devices>.
+  const devices = [...def.devices];
+  const last = devices.map((x) => x.kind).lastIndexOf("disk");
+  devices.splice(last + 1, 0, disk);
+  const next: DomainDef = { ...def, devices };
   i.check(JSON.parse(JSON.stringify(next)) as DomainDef);
   conn.store.write("domains", name, formatDomainXml(next));
 }

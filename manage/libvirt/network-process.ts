@@ -9,6 +9,7 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { lastLogLine, TSX_LOADER } from "./domain-process.js";
 
 export interface NetworkRunPaths {
   pid: string;
@@ -68,7 +69,7 @@ export async function startNetworkProcess(
   rmSync(paths.sock, { force: true });
   rmSync(paths.leases, { force: true });
   const log = openSync(paths.log, "w");
-  const child = spawn(process.execPath, ["--import", "tsx", DAEMON, xmlPath, paths.sock, paths.leases], {
+  const child = spawn(process.execPath, ["--import", TSX_LOADER, DAEMON, xmlPath, paths.sock, paths.leases], {
     detached: true,
     stdio: ["ignore", log, log],
   });
@@ -87,7 +88,7 @@ export async function startNetworkProcess(
         process.kill(child.pid, "SIGKILL");
       } catch {}
       rmSync(paths.pid, { force: true });
-      const last = readFileSync(paths.log, "utf8").trim().split("\n").at(-1) ?? "";
+      const last = lastLogLine(paths.log);
       throw new Error(`network '${name}' did not start: ${last || "no socket"}`);
     }
     await new Promise((r) => setTimeout(r, 50));
