@@ -142,7 +142,6 @@ const VERBS: Record<string, Verb> = {
     run: async (c, [d], _v, out) => {
       const s = await c.status(d!);
       const def = c.domainDef(s.name);
-      const snaps = snapshotList(c, s.name).length;
       out(
         fields([
           ["Id", s.id === undefined ? "-" : s.id],
@@ -159,7 +158,7 @@ const VERBS: Record<string, Verb> = {
           ["Managed save", "no"],
           ["Security model", "none"],
           ["Security DOI", "0"],
-        ]) + (snaps > 0 ? "" : ""),
+        ]),
       );
     },
   },

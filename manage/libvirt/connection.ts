@@ -22,7 +22,7 @@ import {
   runPaths,
   startDomainProcess,
 } from "./domain-process.js";
-import { type DiskDef, type DomainDef, DomainXmlError, formatDomainXml, parseDomainXml } from "./domain-xml.js";
+import { type DomainDef, DomainXmlError, formatDomainXml, parseDomainXml } from "./domain-xml.js";
 import { Networks } from "./networks.js";
 import { Pools } from "./pools.js";
 import { LibvirtError, readText, StateDir, stateDirFromUri, writeAtomic } from "./state-dir.js";
@@ -396,12 +396,5 @@ export class Connection {
       qmpDo: this.qmpDo.bind(this),
       check: this.check.bind(this),
     };
-  }
-
-  /** Whether a definition's disks are all file disks this connection could write (for save/migrate messages). */
-  static writableDisks(def: DomainDef): DiskDef[] {
-    return def.devices.filter(
-      (d): d is DiskDef => d.kind === "disk" && !d.readonly && d.device !== "cdrom" && !d.transient,
-    );
   }
 }
