@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { DomainXmlError, formatDomainXml, parseDomainXml } from "../../../manage/libvirt/domain-xml.js";
 
-export const VIRT_INSTALL_XML = `<?xml version="1.0"?>
+const VIRT_INSTALL_XML = `<?xml version="1.0"?>
 <domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
   <name>web1</name>
   <uuid>3E3FCE454F534FA7BB3211F34168B82B</uuid>
