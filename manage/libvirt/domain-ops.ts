@@ -253,6 +253,19 @@ export interface AttachDiskOptions {
   live?: boolean;
 }
 
+/** The persistent definition a --config change edits (a change to the running domain is refused). */
+function definitionToChange(
+  conn: Connection,
+  ref: string,
+  opts: { config?: boolean; live?: boolean },
+): { name: string; def: DomainDef } {
+  const name = conn.resolveName(ref);
+  liveChange(conn, name, opts);
+  const def = conn.internals().persistentDef(name);
+  if (!def) throw new LibvirtError("Requested operation is not valid: cannot change a transient domain's definition");
+  return { name, def };
+}
+
 /** Whether this change reaches the running domain (it cannot: there is no hot-plug here). */
 function liveChange(conn: Connection, name: string, opts: { config?: boolean; live?: boolean }): void {
   const running = conn.process(name) !== undefined;
@@ -271,11 +284,7 @@ export function attachDisk(
   target: string,
   opts: AttachDiskOptions,
 ): void {
-  const i = conn.internals();
-  const name = conn.resolveName(ref);
-  liveChange(conn, name, opts);
-  const def = i.persistentDef(name);
-  if (!def) throw new LibvirtError("Requested operation is not valid: cannot change a transient domain's definition");
+  const { name, def } = definitionToChange(conn, ref, opts);
   if (def.devices.some((x) => x.kind === "disk" && x.target === target))
     throw new LibvirtError(`operation failed: target ${target} already exists`);
   const device = opts.device ?? "disk";
@@ -294,7 +303,7 @@ export function attachDisk(
   const last = devices.map((x) => x.kind).lastIndexOf("disk");
   devices.splice(last + 1, 0, disk);
   const next: DomainDef = { ...def, devices };
-  i.check(JSON.parse(JSON.stringify(next)) as DomainDef);
+  conn.internals().check(JSON.parse(JSON.stringify(next)) as DomainDef);
   conn.store.write("domains", name, formatDomainXml(next));
 }
 
@@ -304,11 +313,7 @@ export function detachDisk(
   target: string,
   opts: { config?: boolean; live?: boolean },
 ): void {
-  const i = conn.internals();
-  const name = conn.resolveName(ref);
-  liveChange(conn, name, opts);
-  const def = i.persistentDef(name);
-  if (!def) throw new LibvirtError("Requested operation is not valid: cannot change a transient domain's definition");
+  const { name, def } = definitionToChange(conn, ref, opts);
   const devices = def.devices.filter(
     (x) => !(x.kind === "disk" && (x.target === target || x.file === resolve(target))),
   );

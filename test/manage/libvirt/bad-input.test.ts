@@ -111,4 +111,32 @@ describe("virsh with bad input", () => {
     expect((await run("list", "--all")).out).toContain(" -    g      shut off\n");
     expect((await run("destroy", "g")).err).toBe("error: Requested operation is not valid: domain is not running\n");
   });
+
+  it("attaches and detaches disks in the definition, refusing what it cannot", async () => {
+    const img = join(dir, "extra.qcow2");
+    const c = new Connection({ dir });
+    c.pools.createAs("default", "extra.qcow2", "16M", "qcow2");
+    const vol = join(dir, "images", "extra.qcow2");
+    expect(await run("attach-disk", "g", vol, "vdb", "--subdriver", "qcow2", "--config")).toMatchObject({
+      code: 0,
+      out: "Disk attached successfully\n\n",
+    });
+    expect((await run("dumpxml", "g")).out).toContain(
+      `<disk type='file' device='disk'>\n      <driver type='qcow2'/>\n      <source file='${vol}'/>\n      <target dev='vdb' bus='virtio'/>\n    </disk>`,
+    );
+    expect((await run("attach-disk", "g", vol, "vdb", "--config")).err).toBe(
+      "error: operation failed: target vdb already exists\n",
+    );
+    expect((await run("attach-disk", "g", img, "sda", "--targetbus", "sata", "--config")).err).toBe(
+      "error: <domain><devices><disk> (#2)<target>: bus='sata' (dev='sda'): this machine has ide and virtio\n",
+    );
+    expect((await run("attach-disk", "g", vol, "vdc", "--live")).err).toBe(
+      "error: Operation not supported: this machine has no hot-plug; use --config (the change takes effect at the next start)\n",
+    );
+    expect((await run("detach-disk", "g", "vdb", "--config")).out).toBe("Disk detached successfully\n\n");
+    expect((await run("detach-disk", "g", "vdb", "--config")).err).toBe(
+      "error: operation failed: disk vdb not found\n",
+    );
+    expect((await run("dumpxml", "g")).out).not.toContain("<disk");
+  });
 });
