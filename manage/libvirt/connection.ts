@@ -331,6 +331,7 @@ export class Connection {
     try {
       return await fn(q);
     } catch (e) {
+      if (e instanceof LibvirtError) throw e;
       throw new LibvirtError(`internal error: ${(e as Error).message}`);
     } finally {
       proc.close();
