@@ -108,6 +108,16 @@ describe("domain XML as command-line flags", () => {
     expect(parsed.machine.devices.map((d) => d.driver)).toEqual(["virtio-balloon-pci"]);
   });
 
+  it("puts COM1 on a listening unix socket only", () => {
+    expect(parseArgs(["-serial", "unix:/run/c,server,wait=off"]).serialSocket).toBe("/run/c");
+    expect(() => parseArgs(["-serial", "unix:/run/c"])).toThrow(
+      "-serial unix:/run/c: this machine listens only (add ,server)",
+    );
+    expect(() => parseArgs(["-serial", "unix:/run/c,server,reconnect=1"])).toThrow(
+      "-serial unix:/run/c,server,reconnect=1: 'reconnect=1' is not supported (server, wait=off)",
+    );
+  });
+
   it("boots from the disks through the firmware without a kernel", () => {
     const xml = `<domain type='qemu'><name>d</name><memory unit='MiB'>64</memory><os><type>hvm</type><boot dev='cdrom'/><boot dev='hd'/></os>
       <devices><disk type='file' device='cdrom'><source file='/i/cd.iso'/><target dev='hdc'/></disk></devices></domain>`;
