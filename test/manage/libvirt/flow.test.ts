@@ -4,7 +4,7 @@
 // is gone), save/restore, a live migration to a second connection's process, a crash seen as
 // libvirt reports it, destroy and undefine.
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -155,6 +155,34 @@ describe("a libvirt domain of the tiny Linux", () => {
     await sh(dirA, "restore", saved);
     expect(await sh(dirA, "domstate", "--reason", "tiny")).toBe("running (restored)\n\n");
     await shell(a.consolePath("tiny"), "echo back-$((40+2))", /back-42/);
+
+    // `virsh console` as a user runs it: keys in, the guest's answer out, Ctrl+] leaves.
+    const cli = spawn(process.execPath, [
+      "--import",
+      "tsx",
+      projectFile("manage/cli/virsh.ts"),
+      "-c",
+      `x86lab://${dirA}`,
+      "console",
+      "tiny",
+    ]);
+    let cliOut = "";
+    const exited = new Promise<number | null>((r) => cli.on("exit", r));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`virsh console: ${JSON.stringify(cliOut)}`)), 30000);
+      cli.stdout.on("data", (d: Buffer) => {
+        cliOut += d.toString("latin1");
+        if (cliOut.includes("Escape character is ^] (Ctrl + ])\n") && !cliOut.includes("$(("))
+          cli.stdin.write("echo cli-$((2*21))\n");
+        if (/cli-42\r?\n/.test(cliOut)) {
+          clearTimeout(timer);
+          cli.stdin.write("\x1d");
+          resolve();
+        }
+      });
+    });
+    expect(await exited).toBe(0);
+    expect(cliOut).toMatch(/^Connected to domain 'tiny'\nEscape character is \^\] \(Ctrl \+ \]\)\n/);
 
     // Live migration to another connection (another state and run directory: another host).
     const m0 = performance.now();
