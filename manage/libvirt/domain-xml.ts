@@ -1,4 +1,5 @@
-// libvirt's domain XML (formatdomain) in and out: a DomainDef is a plain JSON-able object with
+// libvirt's domain XML (formatdomain) read into a DomainDef (domain-def.ts; written back by
+// domain-xml-format.ts, re-exported here): a DomainDef is a plain JSON-able object with
 // the elements this machine knows as fields and everything else kept as XmlNodes in `extra`
 // (per element), so a definition read and written back keeps what we do not understand, as
 // libvirt keeps other applications' <metadata>. This file checks the XML's own rules (required
@@ -11,154 +12,23 @@
 // Without it the domain's type decides, as QEMU's -accel aliases do: kvm is hvm, qemu is native.
 
 import type { MmuMode, VirtMode } from "../../vmm/virt/vmcs.js";
-import { el, formatXml, parseXml, Reader, type XmlExtra, type XmlNode, XmlSyntaxError } from "./xml-tree.js";
+import {
+  type CharDef,
+  type DiskDef,
+  type DomainDef,
+  DomainXmlError,
+  type InterfaceDef,
+  META,
+  type ModelDeviceDef,
+  type OsDef,
+  UNITS,
+  X86LAB_NS,
+  type X86labDef,
+} from "./domain-def.js";
+import { parseXml, Reader, type XmlNode, XmlSyntaxError } from "./xml-tree.js";
 
-export const X86LAB_NS = "urn:x86lab:domain:1";
-const META = "x86lab:machine";
-
-export class DomainXmlError extends Error {}
-
-export interface OsDef {
-  /** <type>: always hvm for this machine; arch and machine as given. */
-  type: string;
-  arch?: string;
-  machine?: string;
-  loader?: string;
-  kernel?: string;
-  initrd?: string;
-  cmdline?: string;
-  /** <boot dev=...> in order: hd, cdrom, network, fd. */
-  boot: string[];
-  extra?: XmlExtra;
-}
-
-export interface DiskDef {
-  kind: "disk";
-  /** file, block, volume. */
-  type: string;
-  /** disk, cdrom, floppy, lun. */
-  device: string;
-  /** <driver type=>: raw, qcow2, ... */
-  format?: string;
-  /** <source file=> or dev=, or a pool's volume. */
-  file?: string;
-  pool?: string;
-  volume?: string;
-  /** <target dev= bus=>. */
-  target: string;
-  bus?: string;
-  readonly?: boolean;
-  /** <transient/>: writes dropped when the domain stops (QEMU's snapshot=on). */
-  transient?: boolean;
-  bootOrder?: number;
-  driverExtra?: XmlExtra;
-  sourceExtra?: XmlExtra;
-  targetExtra?: XmlExtra;
-  extra?: XmlExtra;
-}
-
-export interface InterfaceDef {
-  kind: "interface";
-  /** network, user, bridge, ... */
-  type: string;
-  network?: string;
-  portgroup?: string;
-  mac?: string;
-  /** <model type=>: virtio, ne2k_pci, ... */
-  model?: string;
-  sourceExtra?: XmlExtra;
-  macExtra?: XmlExtra;
-  modelExtra?: XmlExtra;
-  extra?: XmlExtra;
-}
-
-/** <serial> and <console>: where a character device's bytes go. */
-export interface CharDef {
-  kind: "serial" | "console";
-  /** pty, file, null, unix, ... */
-  type: string;
-  path?: string;
-  /** <target type= port=>: serial ports; a console's target type serial or virtio. */
-  targetType?: string;
-  port?: number;
-  sourceExtra?: XmlExtra;
-  targetExtra?: XmlExtra;
-  extra?: XmlExtra;
-}
-
-export interface ModelDeviceDef {
-  kind: "memballoon" | "rng" | "video";
-  /** memballoon/rng: the model= attribute; video: <model type=>. */
-  model: string;
-  /** rng: <backend model=>text</backend>. */
-  backend?: { model?: string; source?: string };
-  /** video: <model>'s other attributes (vram, heads) and children. */
-  modelExtra?: XmlExtra;
-  extra?: XmlExtra;
-}
-
-/** A device element this reader does not know, kept whole. */
-export interface OtherDeviceDef {
-  kind: "other";
-  node: XmlNode;
-}
-
-export type DeviceDef = DiskDef | InterfaceDef | CharDef | ModelDeviceDef | OtherDeviceDef;
-
-export interface X86labDef {
-  mode?: VirtMode;
-  mmu?: MmuMode;
-  jit?: boolean;
-  clock?: "icount" | "realtime";
-  extra?: XmlExtra;
-}
-
-export interface DomainDef {
-  /** <domain type=>: kvm or qemu. */
-  type: string;
-  name: string;
-  uuid?: string;
-  title?: string;
-  description?: string;
-  memoryKiB: number;
-  currentMemoryKiB?: number;
-  vcpu: number;
-  /** <vcpu>'s attributes (placement, cpuset, current), kept. */
-  vcpuAttrs?: Record<string, string>;
-  os: OsDef;
-  /** <features>'s children as given (acpi, apic, pae, ...). */
-  features?: XmlNode[];
-  cpu?: { mode?: string; match?: string; model?: string; extra?: XmlExtra };
-  clock?: { offset: string; extra?: XmlExtra };
-  onPoweroff?: string;
-  onReboot?: string;
-  onCrash?: string;
-  emulator?: string;
-  devices: DeviceDef[];
-  devicesExtra?: XmlExtra;
-  x86lab: X86labDef;
-  /** Other applications' <metadata> children. */
-  metadata?: XmlNode[];
-  extra?: XmlExtra;
-}
-
-/** libvirt's units for scaled integers (formatdomain's memory, formatstorage's capacity). */
-export const UNITS: Record<string, number> = {
-  b: 1,
-  bytes: 1,
-  KB: 1000,
-  k: 1024,
-  KiB: 1024,
-  MB: 1e6,
-  M: 1024 ** 2,
-  MiB: 1024 ** 2,
-  GB: 1e9,
-  G: 1024 ** 3,
-  GiB: 1024 ** 3,
-  TB: 1e12,
-  T: 1024 ** 4,
-  TiB: 1024 ** 4,
-};
+export * from "./domain-def.js";
+export { domainXmlTree, formatDomainXml } from "./domain-xml-format.js";
 
 /** A libvirt scaled integer (`<memory unit='MiB'>512</memory>`) in KiB, or in the unit asked for. */
 export function scaledKiB(text: string | undefined, unit: string | undefined, where: string): number {
@@ -466,146 +336,4 @@ export function parseDomainXml(xml: string): DomainDef {
 /** Drops undefined fields (deep), so a definition is the same object after a JSON round trip. */
 function stripUndefined<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T;
-}
-
-const memEl = (name: string, kib: number) => el(name, { unit: "KiB" }, kib);
-
-function formatDevice(d: DeviceDef): XmlNode {
-  switch (d.kind) {
-    case "disk":
-      return el(
-        "disk",
-        { type: d.type, device: d.device },
-        [
-          d.format !== undefined || d.driverExtra ? el("driver", { type: d.format }, [], d.driverExtra) : undefined,
-          d.file !== undefined || d.pool !== undefined || d.sourceExtra
-            ? el(
-                "source",
-                d.type === "volume"
-                  ? { pool: d.pool, volume: d.volume }
-                  : { [d.type === "block" ? "dev" : "file"]: d.file },
-                [],
-                d.sourceExtra,
-              )
-            : undefined,
-          el("target", { dev: d.target, bus: d.bus }, [], d.targetExtra),
-          d.readonly ? el("readonly") : undefined,
-          d.transient ? el("transient") : undefined,
-          d.bootOrder !== undefined ? el("boot", { order: d.bootOrder }) : undefined,
-        ],
-        d.extra,
-      );
-    case "interface":
-      return el(
-        "interface",
-        { type: d.type },
-        [
-          d.mac ? el("mac", { address: d.mac }, [], d.macExtra) : undefined,
-          d.network !== undefined || d.sourceExtra
-            ? el("source", { network: d.network, portgroup: d.portgroup }, [], d.sourceExtra)
-            : undefined,
-          d.model ? el("model", { type: d.model }, [], d.modelExtra) : undefined,
-        ],
-        d.extra,
-      );
-    case "serial":
-    case "console":
-      return el(
-        d.kind,
-        { type: d.type },
-        [
-          d.path !== undefined || d.sourceExtra ? el("source", { path: d.path }, [], d.sourceExtra) : undefined,
-          d.targetType !== undefined || d.port !== undefined || d.targetExtra
-            ? el("target", { type: d.targetType, port: d.port }, [], d.targetExtra)
-            : undefined,
-        ],
-        d.extra,
-      );
-    case "video":
-      return el("video", {}, [el("model", { type: d.model }, [], d.modelExtra)], d.extra);
-    case "rng":
-      return el(
-        "rng",
-        { model: d.model },
-        [d.backend ? el("backend", { model: d.backend.model }, d.backend.source ?? []) : undefined],
-        d.extra,
-      );
-    case "memballoon":
-      return el("memballoon", { model: d.model }, [], d.extra);
-    case "other":
-      return d.node;
-  }
-}
-
-/** The XML tree of a definition (`id`: the running domain's id, as dumpxml shows it). */
-export function domainXmlTree(def: DomainDef, id?: number): XmlNode {
-  const x = def.x86lab;
-  const ours =
-    x.mode || x.mmu || x.jit !== undefined || x.clock || x.extra
-      ? el(
-          META,
-          {
-            "xmlns:x86lab": X86LAB_NS,
-            mode: x.mode,
-            mmu: x.mmu,
-            jit: x.jit === undefined ? undefined : x.jit ? "on" : "off",
-            clock: x.clock,
-          },
-          [],
-          x.extra,
-        )
-      : undefined;
-  const os = def.os;
-  return el(
-    "domain",
-    { type: def.type, id },
-    [
-      el("name", {}, def.name),
-      def.uuid ? el("uuid", {}, def.uuid) : undefined,
-      def.title !== undefined ? el("title", {}, def.title) : undefined,
-      def.description !== undefined ? el("description", {}, def.description) : undefined,
-      ours || def.metadata ? el("metadata", {}, [...(def.metadata ?? []), ours]) : undefined,
-      memEl("memory", def.memoryKiB),
-      memEl("currentMemory", def.currentMemoryKiB ?? def.memoryKiB),
-      el("vcpu", def.vcpuAttrs ?? {}, def.vcpu),
-      el(
-        "os",
-        {},
-        [
-          el("type", { arch: os.arch, machine: os.machine }, os.type),
-          os.loader !== undefined ? el("loader", {}, os.loader) : undefined,
-          os.kernel !== undefined ? el("kernel", {}, os.kernel) : undefined,
-          os.initrd !== undefined ? el("initrd", {}, os.initrd) : undefined,
-          os.cmdline !== undefined ? el("cmdline", {}, os.cmdline) : undefined,
-          ...os.boot.map((dev) => el("boot", { dev })),
-        ],
-        os.extra,
-      ),
-      def.features ? el("features", {}, def.features) : undefined,
-      def.cpu
-        ? el(
-            "cpu",
-            { mode: def.cpu.mode, match: def.cpu.match },
-            [def.cpu.model !== undefined ? el("model", {}, def.cpu.model) : undefined],
-            def.cpu.extra,
-          )
-        : undefined,
-      def.clock ? el("clock", { offset: def.clock.offset }, [], def.clock.extra) : undefined,
-      def.onPoweroff ? el("on_poweroff", {}, def.onPoweroff) : undefined,
-      def.onReboot ? el("on_reboot", {}, def.onReboot) : undefined,
-      def.onCrash ? el("on_crash", {}, def.onCrash) : undefined,
-      el(
-        "devices",
-        {},
-        [def.emulator !== undefined ? el("emulator", {}, def.emulator) : undefined, ...def.devices.map(formatDevice)],
-        def.devicesExtra,
-      ),
-    ],
-    def.extra,
-  );
-}
-
-/** A definition as libvirt's dumpxml writes one. */
-export function formatDomainXml(def: DomainDef, opts: { id?: number } = {}): string {
-  return formatXml(domainXmlTree(def, opts.id));
 }
