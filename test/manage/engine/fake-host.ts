@@ -67,20 +67,24 @@ export class FakeHost {
         return;
       case "start":
         this.vms.set(m.vmId, { vmId: m.vmId, state: m.incoming ? "migrating-in" : "running", pid: 1000 });
-        return ok(m.req, { uri: `tcp:127.0.0.1:1${this.name.length}`, pid: 1000 });
+        ok(m.req, { uri: `tcp:127.0.0.1:1${this.name.length}`, pid: 1000 });
+        return;
       case "destroy":
       case "shutdown":
         this.vms.delete(m.vmId);
-        return ok(m.req);
+        ok(m.req);
+        return;
       case "migrate":
         if (this.failMigration) {
           const error = this.failMigration;
           this.failMigration = undefined;
-          return this.emit({ type: "reply", req: m.req, ok: false, error });
+          this.emit({ type: "reply", req: m.req, ok: false, error });
+          return;
         }
         this.vms.delete(m.vmId);
         FakeHost.landed(m.vmId);
-        return ok(m.req, { downtimeMs: 12 });
+        ok(m.req, { downtimeMs: 12 });
+        return;
       default:
         if ("req" in m) ok(m.req);
     }
