@@ -6,8 +6,11 @@ import { startPostgres } from "./cluster-harness.js";
 import { engineFlow } from "./flow.js";
 
 describe("engine and three host processes, PostgreSQL server", () => {
-  engineFlow(async () => {
-    const pg = await startPostgres();
-    return { db: pg.url, stop: pg.stop };
-  });
+  engineFlow(
+    async () => {
+      const pg = await startPostgres();
+      return { db: pg.url, stop: pg.stop };
+    },
+    { midMigration: true },
+  );
 });
