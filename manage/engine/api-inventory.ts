@@ -225,16 +225,20 @@ export const inventoryRoutes: Route[] = [
       const file = `${n}.${format === "qcow2" ? "qcow2" : "img"}`;
       const host = [...c.engine.sessions.values()][0];
       if (!host) throw new EngineError(503, "no host is connected to create the volume");
-      await host.request(
-        {
-          type: "create-volume",
-          path: `${sd.path.replace(/\/$/, "")}/${file}`,
-          format,
-          sizeBytes: size,
-          preallocated: !sparse,
-        },
-        120_000,
-      );
+      await host
+        .request(
+          {
+            type: "create-volume",
+            path: `${sd.path.replace(/\/$/, "")}/${file}`,
+            format,
+            sizeBytes: size,
+            preallocated: !sparse,
+          },
+          120_000,
+        )
+        .catch((e: Error) => {
+          throw conflict(`host ${host.name} could not create volume ${file} in ${sd.name}: ${e.message}`);
+        });
       const d: DiskRow = {
         id: newId(),
         name: n,
