@@ -42,7 +42,11 @@ beforeAll(async () => {
   });
   agent.run();
   mkdirSync(data);
-  await waitFor(async () => ((await api("GET", "/hosts")).body.host[0]?.status === "up" ? true : undefined), 30_000, "the host");
+  await waitFor(
+    async () => ((await api("GET", "/hosts")).body.host[0]?.status === "up" ? true : undefined),
+    30_000,
+    "the host",
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -57,15 +61,29 @@ describe("storage domains", () => {
   it("creates volumes on a host: qcow2 thin, raw preallocated", async () => {
     const sd = await api("POST", "/storagedomains", { name: "data1", type: "data", storage: { path: data } });
     expect(sd.status).toBe(201);
-    const q = await api("POST", "/storagedomains/data1/disks", { name: "boot", format: "cow", provisioned_size: 8 << 20 });
+    const q = await api("POST", "/storagedomains/data1/disks", {
+      name: "boot",
+      format: "cow",
+      provisioned_size: 8 << 20,
+    });
     expect(q.status).toBe(201);
     expect(readFileSync(q.body.path).subarray(0, 4).toString("latin1")).toBe("QFI\xfb");
-    const r = await api("POST", "/storagedomains/data1/disks", { name: "scratch", format: "raw", sparse: false, provisioned_size: 2 << 20 });
+    const r = await api("POST", "/storagedomains/data1/disks", {
+      name: "scratch",
+      format: "raw",
+      sparse: false,
+      provisioned_size: 2 << 20,
+    });
     expect(r.status).toBe(201);
     const st = statSync(r.body.path);
     expect(st.size).toBe(2 << 20);
     expect(st.blocks * 512).toBeGreaterThanOrEqual(2 << 20); // allocated, not a hole
-    const bad = await api("POST", "/storagedomains/data1/disks", { name: "pre", format: "cow", sparse: false, provisioned_size: 1 << 20 });
+    const bad = await api("POST", "/storagedomains/data1/disks", {
+      name: "pre",
+      format: "cow",
+      sparse: false,
+      provisioned_size: 1 << 20,
+    });
     expect(bad.status).toBe(409);
     expect(bad.body.detail).toMatch(/preallocated volume is raw here/);
     expect((await api("GET", "/storagedomains/data1/disks")).body.disk).toHaveLength(2);
@@ -88,12 +106,18 @@ describe("storage domains", () => {
     expect(sd.status_detail).toBe(`directory ${data} is missing`);
     const start = await api("POST", "/vms/on-data1/start");
     expect(start.status).toBe(409);
-    expect(start.body.detail).toMatch(/boot\.qcow2 is on storage domain data1, which is inactive \(directory .* is missing\)/);
+    expect(start.body.detail).toMatch(
+      /boot\.qcow2 is on storage domain data1, which is inactive \(directory .* is missing\)/,
+    );
     expect((await api("GET", "/vms/on-data1")).body.status).toBe("down");
     expect((await api("GET", "/storagedomains/data1/disks")).body.disk).toHaveLength(2);
     const events = (await api("GET", "/events")).body.event as { code: string }[];
     expect(events.map((e) => e.code)).toContain("STORAGE_DOMAIN_INACTIVE");
     mkdirSync(data);
-    await waitFor(async () => ((await api("GET", "/storagedomains/data1")).body.status === "active" ? true : undefined), 10_000, "active again");
+    await waitFor(
+      async () => ((await api("GET", "/storagedomains/data1")).body.status === "active" ? true : undefined),
+      10_000,
+      "active again",
+    );
   });
 });
