@@ -47,12 +47,7 @@ async function main(): Promise<void> {
   const agents: AgentProc[] = ["h1", "h2", "h3"].map((n) => startAgent(n, engine.hostsPort, dir, 128));
   const runs: Run[] = [];
   try {
-    await waitFor(
-      async () =>
-        ((await admin.ok("GET", "/hosts")).host as Json[]).filter((h) => h.status === "up").length === 3 || undefined,
-      60_000,
-      "three hosts",
-    );
+    await admin.hostsUp(3);
     await admin.ok("POST", "/vms", {
       domain_xml: tinyLinuxXml("ha-vm"),
       high_availability: { enabled: true, priority: 10 },

@@ -58,6 +58,17 @@ async function storageDomain(c: Call): Promise<StorageDomainRow> {
   return s;
 }
 
+/** A cluster's `migration: {policy: {id}, bandwidth: {custom_value}}`, checked, over its defaults. */
+function migrationOf(c: Call, policy0: string, bw0: number): { policy: string; bw: number } {
+  const mig = (c.body.migration ?? {}) as Record<string, unknown>;
+  const policy = refOf(mig.policy) ?? policy0;
+  if (!isPolicy(policy))
+    throw badRequest(`migration policy '${policy}' is not one of minimal_downtime, suspend_workload, post_copy`);
+  const bw = Number((mig.bandwidth as Record<string, unknown> | undefined)?.custom_value ?? bw0);
+  if (!Number.isInteger(bw) || bw < 1) throw badRequest("migration bandwidth must be a whole number of MiB/s");
+  return { policy, bw };
+}
+
 const admin = (fn: (c: Call) => Promise<unknown>) => async (c: Call) => {
   c.engine.requireAdmin(c.p);
   return fn(c);
@@ -108,12 +119,7 @@ export const inventoryRoutes: Route[] = [
       await unique(c, "clusters", n);
       const dc = await datacenter(c, c.body.data_center);
       const cpu = str((c.body.cpu as Record<string, unknown> | undefined)?.type) ?? c.engine.opts.cpuType;
-      const mig = (c.body.migration ?? {}) as Record<string, unknown>;
-      const policy = refOf(mig.policy) ?? "minimal_downtime";
-      if (!isPolicy(policy))
-        throw badRequest(`migration policy '${policy}' is not one of minimal_downtime, suspend_workload, post_copy`);
-      const bw = Number((mig.bandwidth as Record<string, unknown> | undefined)?.custom_value ?? 128);
-      if (!Number.isInteger(bw) || bw < 1) throw badRequest("migration bandwidth must be a whole number of MiB/s");
+      const { policy, bw } = migrationOf(c, "minimal_downtime", 128);
       const id = newId();
       await c.engine.db.query(
         "INSERT INTO clusters (id, name, datacenter_id, cpu_type, migration_policy, migration_bandwidth_mib) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -131,14 +137,7 @@ export const inventoryRoutes: Route[] = [
     handler: admin(async (c) => {
       const cl = await one<ClusterRow>(c.engine.db, "SELECT * FROM clusters WHERE id = $1 OR name = $1", [c.params.id]);
       if (!cl) throw notFound("cluster", c.params.id);
-      const mig = (c.body.migration ?? {}) as Record<string, unknown>;
-      const policy = refOf(mig.policy) ?? cl.migration_policy;
-      if (!isPolicy(policy))
-        throw badRequest(`migration policy '${policy}' is not one of minimal_downtime, suspend_workload, post_copy`);
-      const bw = Number(
-        (mig.bandwidth as Record<string, unknown> | undefined)?.custom_value ?? cl.migration_bandwidth_mib,
-      );
-      if (!Number.isInteger(bw) || bw < 1) throw badRequest("migration bandwidth must be a whole number of MiB/s");
+      const { policy, bw } = migrationOf(c, cl.migration_policy, cl.migration_bandwidth_mib);
       await c.engine.db.query("UPDATE clusters SET migration_policy = $2, migration_bandwidth_mib = $3 WHERE id = $1", [
         cl.id,
         policy,

@@ -58,12 +58,7 @@ beforeAll(async () => {
   engine = await startEngine(`${dir}/db`, { heartbeatMs: 300, missed: 4 });
   admin = new Client(engine.api, "admin@internal", "admin-secret");
   for (const n of ["h1", "h2", "h3"]) agents.push(startAgent(n, engine.hostsPort, dir, 64));
-  await waitFor(
-    async () =>
-      ((await admin.ok("GET", "/hosts")).host as Json[]).filter((h) => h.status === "up").length === 3 || undefined,
-    60_000,
-    "three hosts",
-  );
+  await admin.hostsUp(3);
   await admin.ok("PUT", "/clusters/Default", { migration: { bandwidth: { custom_value: 1 } } });
   await admin.ok("POST", "/vms", {
     domain_xml: tinyLinuxXml("web"),
