@@ -64,12 +64,15 @@ async function main(): Promise<void> {
       const agent = agents.find((a) => a.name === host) as AgentProc;
       const killed = Date.now();
       agent.child.kill("SIGKILL");
+      // Down first (the VM's row says up until the host is found silent), then the VM up again.
       await waitFor(
-        async () =>
-          (await admin.ok("GET", "/vms/ha-vm")).status === "up" && (await admin.ok("GET", "/vms/ha-vm")).host?.id
-            ? true
-            : undefined,
-        120_000,
+        async () => ((await admin.ok("GET", `/hosts/${host}`)).status === "down" ? true : undefined),
+        60_000,
+        "the fence",
+      );
+      await waitFor(
+        async () => ((await admin.ok("GET", "/vms/ha-vm")).status === "up" ? true : undefined),
+        300_000,
         "HA restart",
       );
       const c = await admin.console("ha-vm");
