@@ -81,7 +81,7 @@ describe("a host dies mid-migration", () => {
   it("the destination: the migration fails, the VM runs on at the source with its state", async () => {
     const r = await migrateAndKill("h2", () => agents.find((a) => a.name === "h2") as AgentProc);
     expect(r.status).toBe(409);
-    expect(r.body.detail).toMatch(/Migration of VM web to host h2 failed|Cannot migrate/);
+    expect(r.body.detail).toMatch(/Migration of VM web (to host h2 )?failed/);
     const v = await admin.ok("GET", "/vms/web");
     expect(v.status).toBe("up");
     expect(await hostOf("web")).toBe("h1");
@@ -98,7 +98,9 @@ describe("a host dies mid-migration", () => {
 
   it("the source: the destination's process is removed and the HA VM restarts after the fence", async () => {
     const r = await migrateAndKill("h3", () => agents.find((a) => a.name === "h1") as AgentProc);
-    expect(r.status).toBe(409);
+    // 409 (the source's migration failed) or 503 (its host was gone before it was asked).
+    expect([409, 503]).toContain(r.status);
+    expect(r.body.detail).toMatch(/h1/);
     await waitFor(
       async () => ((await admin.ok("GET", "/hosts/h1")).status === "down" ? true : undefined),
       30_000,
