@@ -69,6 +69,8 @@ export class Engine {
   readonly opts: Required<Omit<EngineOptions, "fencer" | "hasher" | "admin">> &
     Pick<EngineOptions, "fencer" | "hasher" | "admin">;
   readonly sessions = new Map<string, HostSession>();
+  /** Host names by id, for messages about hosts that are not connected. */
+  readonly hostNames = new Map<string, string>();
   readonly auth: Auth;
   readonly watch: HostWatch;
   readonly vms: VmControl;
@@ -217,6 +219,7 @@ export class Engine {
       old.link.close();
     }
     const session = new HostSession(host.id, host.name, link);
+    this.hostNames.set(host.id, host.name);
     this.sessions.set(host.id, session);
     const clusterCpu = (
       await one<{ cpu_type: string }>(this.db, "SELECT cpu_type FROM clusters WHERE id = $1", [host.cluster_id])
