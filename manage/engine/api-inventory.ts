@@ -69,22 +69,27 @@ function migrationOf(c: Call, policy0: string, bw0: number): { policy: string; b
   return { policy, bw };
 }
 
-const admin = (fn: (c: Call) => Promise<unknown>) => async (c: Call) => {
-  c.engine.requireAdmin(c.p);
-  return fn(c);
-};
+/** GET of a whole collection, by name, administrators only. */
+function listRoute<R>(path: string, summary: string, table: string, key: string, json: (r: R) => unknown): Route {
+  return {
+    method: "GET",
+    path,
+    summary,
+    handler: admin(async (c) => ({
+      [key]: (await c.engine.db.query<R>(`SELECT * FROM ${table} ORDER BY name`)).rows.map(json),
+    })),
+  };
+}
+
+function admin(fn: (c: Call) => Promise<unknown>): (c: Call) => Promise<unknown> {
+  return async (c: Call) => {
+    c.engine.requireAdmin(c.p);
+    return fn(c);
+  };
+}
 
 export const inventoryRoutes: Route[] = [
-  {
-    method: "GET",
-    path: "/datacenters",
-    summary: "Data centers",
-    handler: admin(async (c) => ({
-      data_center: (await c.engine.db.query<DatacenterRow>("SELECT * FROM datacenters ORDER BY name")).rows.map(
-        datacenterJson,
-      ),
-    })),
-  },
+  listRoute<DatacenterRow>("/datacenters", "Data centers", "datacenters", "data_center", datacenterJson),
   {
     method: "POST",
     path: "/datacenters",
@@ -101,14 +106,13 @@ export const inventoryRoutes: Route[] = [
       return datacenterJson(d);
     }),
   },
-  {
-    method: "GET",
-    path: "/clusters",
-    summary: "Clusters: each has a CPU type (what its hosts must offer) and a migration policy",
-    handler: admin(async (c) => ({
-      cluster: (await c.engine.db.query<ClusterRow>("SELECT * FROM clusters ORDER BY name")).rows.map(clusterJson),
-    })),
-  },
+  listRoute<ClusterRow>(
+    "/clusters",
+    "Clusters: each has a CPU type (what its hosts must offer) and a migration policy",
+    "clusters",
+    "cluster",
+    clusterJson,
+  ),
   {
     method: "POST",
     path: "/clusters",
@@ -146,16 +150,13 @@ export const inventoryRoutes: Route[] = [
       return clusterJson({ ...cl, migration_policy: policy, migration_bandwidth_mib: bw });
     }),
   },
-  {
-    method: "GET",
-    path: "/storagedomains",
-    summary: "Storage domains (data: disk images; iso: install media) and whether their directories are there",
-    handler: admin(async (c) => ({
-      storage_domain: (
-        await c.engine.db.query<StorageDomainRow>("SELECT * FROM storage_domains ORDER BY name")
-      ).rows.map(storageDomainJson),
-    })),
-  },
+  listRoute<StorageDomainRow>(
+    "/storagedomains",
+    "Storage domains (data: disk images; iso: install media) and whether their directories are there",
+    "storage_domains",
+    "storage_domain",
+    storageDomainJson,
+  ),
   {
     method: "POST",
     path: "/storagedomains",
@@ -255,14 +256,13 @@ export const inventoryRoutes: Route[] = [
       return diskJson(d, sd);
     }),
   },
-  {
-    method: "GET",
-    path: "/networks",
-    summary: "Logical networks (the project's networks: nat like libvirt's default, or isolated)",
-    handler: admin(async (c) => ({
-      network: (await c.engine.db.query<NetworkRow>("SELECT * FROM networks ORDER BY name")).rows.map(networkJson),
-    })),
-  },
+  listRoute<NetworkRow>(
+    "/networks",
+    "Logical networks (the project's networks: nat like libvirt's default, or isolated)",
+    "networks",
+    "network",
+    networkJson,
+  ),
   {
     method: "POST",
     path: "/networks",
@@ -288,14 +288,7 @@ export const inventoryRoutes: Route[] = [
       return networkJson(row);
     }),
   },
-  {
-    method: "GET",
-    path: "/templates",
-    summary: "Templates",
-    handler: admin(async (c) => ({
-      template: (await c.engine.db.query<TemplateRow>("SELECT * FROM templates ORDER BY name")).rows.map(templateJson),
-    })),
-  },
+  listRoute<TemplateRow>("/templates", "Templates", "templates", "template", templateJson),
   {
     method: "POST",
     path: "/templates",

@@ -74,24 +74,7 @@ export type VmStatus =
   | "powering_down"
   | "migrating"
   | "unknown";
-export interface VmRow {
-  id: string;
-  name: string;
-  cluster_id: string;
-  domain: unknown;
-  domain_xml: string;
-  memory_mib: number;
-  vcpus: number;
-  status: VmStatus;
-  status_detail: string;
-  host_id: string | null;
-  ha: boolean;
-  ha_priority: number;
-  template_id: string | null;
-  run_pid: number | null;
-  created: number;
-  updated: number;
-}
+/** A template's columns, which a VM has too. */
 export interface TemplateRow {
   id: string;
   name: string;
@@ -101,6 +84,16 @@ export interface TemplateRow {
   memory_mib: number;
   vcpus: number;
   created: number;
+}
+export interface VmRow extends TemplateRow {
+  status: VmStatus;
+  status_detail: string;
+  host_id: string | null;
+  ha: boolean;
+  ha_priority: number;
+  template_id: string | null;
+  run_pid: number | null;
+  updated: number;
 }
 export interface SnapshotRow {
   id: string;
