@@ -5,7 +5,7 @@
 // VM restarts elsewhere, the other is reported down), kill the engine mid-migration and start it
 // again (inventory intact, the VM runs on one of the two hosts), and
 // the role test (a user cannot read, start or open the console of another's VM). Used by
-// flow-pglite.test.ts (npm test) and flow-postgres.slow.ts (npm run test:slow).
+// flow-pglite.slow.ts, flow-pglite-engine-kill.slow.ts and flow-postgres.slow.ts (npm run test:slow).
 
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";

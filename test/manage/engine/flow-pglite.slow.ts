@@ -1,4 +1,5 @@
-// The Done-when flow (flow.ts) on the engine's default database: PGlite in a directory.
+// The Done-when flow (flow.ts) on the engine's default database, PGlite in a directory, with the
+// engine stopped and started between operations (npm run test:slow; about 45 s).
 
 import { rmSync } from "node:fs";
 import { describe } from "vitest";
