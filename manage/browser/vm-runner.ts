@@ -26,7 +26,8 @@ export type RunnerState = "starting" | "running" | "paused" | "migrating" | "dow
 
 export interface RunnerEvents {
   state(state: RunnerState, detail?: string): void;
-  console(text: string): void;
+  /** Bytes the guest wrote to COM1 since the last slice. */
+  console(bytes: Uint8Array): void;
 }
 
 const files = new Map<string, Promise<Uint8Array>>();
@@ -48,7 +49,6 @@ function fetchFile(url: string): Promise<Uint8Array> {
 export class VmRunner {
   private machine: Machine | undefined;
   private outgoing: OutgoingMigration | undefined;
-  private readonly decoder = new TextDecoder();
   state: RunnerState = "starting";
 
   constructor(
@@ -86,9 +86,9 @@ export class VmRunner {
     });
     machine.on("slice", () => {
       if (pending.length === 0) return;
-      const text = this.decoder.decode(Uint8Array.from(pending), { stream: true });
+      const bytes = Uint8Array.from(pending);
       pending = [];
-      this.events.console(text);
+      this.events.console(bytes);
     });
     const ended = machine.run();
     if (incoming) {
@@ -105,9 +105,9 @@ export class VmRunner {
     if (this.state !== "down") this.setState("down", describeEnd(end));
   }
 
-  /** Bytes (or text) typed on the VM's serial console. */
-  input(text: string): void {
-    this.machine?.vm.devices.com1.receive(text);
+  /** Bytes typed on the VM's serial console. */
+  input(bytes: Uint8Array): void {
+    this.machine?.vm.devices.com1.receive(bytes);
   }
 
   pause(): void {
@@ -120,6 +120,11 @@ export class VmRunner {
     if (this.machine?.status === "running") this.setState("running");
   }
 
+  /** Cancels an outgoing migration (the guest runs on here). */
+  cancelMigration(): void {
+    this.outgoing?.cancel();
+  }
+
   /** Ends the run at once (virsh destroy; the tiny Linux has no ACPI shutdown to ask for). */
   stop(by: string): void {
     this.outgoing?.cancel();
@@ -130,12 +135,17 @@ export class VmRunner {
    * Live-migrates the guest over `port` to a runner started with `start(port)` on another host;
    * resolves with the migration's figures. The source ends once the destination runs the guest.
    */
-  async migrate(port: MessagePort, params: Partial<MigrationParameters>): Promise<MigrationInfo> {
+  async migrate(
+    port: MessagePort,
+    params: Partial<MigrationParameters>,
+    progress?: (info: MigrationInfo) => void,
+  ): Promise<MigrationInfo> {
     const machine = this.machine;
     if (!machine || machine.status === "ended") throw new Error(`${this.spec.name} is not running`);
     this.setState("migrating", "outgoing");
     const job = new OutgoingMigration(machine, new PortChannel(port), this.module, params);
     this.outgoing = job;
+    const tick = progress && setInterval(() => progress(job.info), 250);
     try {
       const info = await job.run();
       if (info.status !== "completed") throw new Error(info.error ?? `migration ${info.status}`);
@@ -150,6 +160,7 @@ export class VmRunner {
       }
       throw e;
     } finally {
+      clearInterval(tick);
       this.outgoing = undefined;
     }
   }

@@ -1,0 +1,73 @@
+// A list of one collection's objects: a table with a caption, one row per object, the columns
+// the caller names, and an optional cell of actions. Rows carry the object's name so that tests
+// and screen readers find them.
+
+import type { ComponentChildren } from "preact";
+import type { ApiObject } from "./client.js";
+
+export interface Column {
+  title: string;
+  cell(o: ApiObject): ComponentChildren;
+}
+
+export function Table(props: {
+  id: string;
+  caption: string;
+  rows: ApiObject[];
+  columns: Column[];
+  actions?: (o: ApiObject) => ComponentChildren;
+}) {
+  const { id, caption, rows, columns, actions } = props;
+  return (
+    <table id={id}>
+      <caption>
+        {caption} ({rows.length})
+      </caption>
+      <thead>
+        <tr>
+          {columns.map((c) => (
+            <th scope="col" key={c.title}>
+              {c.title}
+            </th>
+          ))}
+          {actions && <th scope="col">Actions</th>}
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((o) => (
+          <tr key={o.id} data-name={o.name ?? o.id}>
+            {columns.map((c) => (
+              <td key={c.title}>{c.cell(o)}</td>
+            ))}
+            {actions && <td class="actions">{actions(o)}</td>}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** A state as a badge coloured by what it means (oVirt's names: up, maintenance, down...). */
+export function State({ value }: { value: unknown }) {
+  const s = typeof value === "string" ? value : "unknown";
+  const tone = /^(up|active|operational)$/.test(s)
+    ? "ok"
+    : /^(down|non_responsive|non_operational|error|unknown|not_responding)$/.test(s)
+      ? "err"
+      : "warn";
+  return <span class={`state ${tone}`}>{s}</span>;
+}
+
+/** A field that is a reference ({ id } or { id, name }) shown by the name of what it points to. */
+export function refName(ref: unknown, among: ApiObject[]): string {
+  if (!ref || typeof ref !== "object") return "";
+  const r = ref as { id?: string; name?: string };
+  return r.name ?? among.find((o) => o.id === r.id)?.name ?? r.id ?? "";
+}
+
+/** Bytes as MiB or GiB (oVirt gives memory and sizes in bytes). */
+export function size(v: unknown): string {
+  const n = typeof v === "string" ? Number(v) : typeof v === "number" ? v : Number.NaN;
+  if (!Number.isFinite(n)) return "";
+  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${Math.round(n / 2 ** 20)} MiB`;
+}
