@@ -9,6 +9,7 @@ import { type CommandLine, HelpRequest, type OptionTable, parseCommandLine } fro
 import { consoleBindings, emptyMachineArgs, hasDrives, type MachineArgs, parseDevice, parseDrive } from "./drives.js";
 import { projectFile, UserInputError } from "./files.js";
 import { parseNetdev, parseNic } from "./netdevs.js";
+import { serialSocketPath } from "./serial-socket.js";
 import { type DebugSinks, type LogItem, parseDebugDevice, parseLogItems, parseSink, type Sink } from "./sinks.js";
 
 export { HelpRequest };
@@ -30,6 +31,8 @@ export interface Args {
   machine: MachineArgs;
   /** COM1: the terminal (stdio), nowhere (none), or a file (file:PATH). */
   serial: Sink;
+  /** -serial unix:PATH,server: COM1 on a unix socket (vmm/node/serial-socket.ts). */
+  serialSocket?: string;
   kernel: string;
   /** The kernel is the project's tiny Linux (no -kernel given). */
   defaultKernel: boolean;
@@ -158,7 +161,12 @@ const OPTIONS: OptionTable = {
     help: "firmware image; without -kernel, SeaBIOS boots from the drives",
   },
   boot: { type: "string", qemu: true, value: "[order=]LETTERS", help: "boot order for the firmware: a, c, d, n" },
-  serial: { type: "string", qemu: true, value: "SINK", help: "COM1: stdio (default), none, file:PATH" },
+  serial: {
+    type: "string",
+    qemu: true,
+    value: "SINK",
+    help: "COM1: stdio (default), none, file:PATH, unix:PATH,server[,wait=off] (a socket for a console client)",
+  },
   debugcon: {
     type: "string",
     qemu: true,
@@ -384,7 +392,8 @@ export function parseArgs(argv: string[]): Args {
         biosGiven = true;
         break;
       case "serial":
-        args.serial = parseSink("-serial", v);
+        args.serialSocket = serialSocketPath(v);
+        args.serial = args.serialSocket === undefined ? parseSink("-serial", v) : { kind: "none" };
         break;
       case "debugcon":
         args.debug.consoles.set(0xe9, parseSink("-debugcon", v));

@@ -22,6 +22,7 @@ import { incomingMigration, NodeMigrationControl } from "./migration-control.js"
 import { startMonitorRepl } from "./monitor-repl.js";
 import { infoNetwork } from "./netdevs.js";
 import { startQmp } from "./qmp-server.js";
+import { serveSerial } from "./serial-socket.js";
 import { openSink } from "./sinks.js";
 import { cliSnapshots, startFromState } from "./start-state.js";
 import { attachTerminal } from "./terminal.js";
@@ -61,13 +62,15 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const out = process.stdout;
   const plan = planBoot(args, out);
-  const serialOut = openSink("-serial", args.serial, out);
+  let serialOut = openSink("-serial", args.serial, out);
   const debugOut = new Map([...args.debug.consoles].map(([port, sink]) => [port, openSink("-debugcon", sink, out)]));
   const machine = await Machine.create(plan.build, {
     noReboot: args.noReboot,
     startPaused: args.startPaused || args.incomingLive !== undefined,
     maxInstructions: args.maxInstructions,
   });
+  const serialSocket = args.serialSocket === undefined ? undefined : await serveSerial(args.serialSocket, machine);
+  if (serialSocket) serialOut = serialSocket.output;
   machine.on("serial", (com, byte) => {
     if (com === 1) serialOut(byte);
   });
@@ -103,6 +106,7 @@ async function main(): Promise<number> {
   const hostMs = () => runMs + (runStart === undefined ? 0 : performance.now() - runStart);
   const quit = (by: string) => machine.end({ kind: "quit", by });
   const closers: (() => void)[] = [];
+  if (serialSocket) closers.push(serialSocket.close);
   const gdbservers = new Map<number, string>();
   const gdbserver = async (port: number) => {
     if (!gdbservers.has(port)) {

@@ -39,7 +39,7 @@ export interface Terminal {
 }
 
 /** Whether COM1's driver has the receive interrupt on (LCR.DLAB clear and IER bit 0 set). */
-function serialListening(machine: Machine): boolean {
+export function serialListening(machine: Machine): boolean {
   const com1 = machine.vm.devices.com1;
   return (com1.read(3) & 0x80) === 0 && (com1.read(1) & 0x01) !== 0;
 }
