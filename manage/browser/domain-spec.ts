@@ -20,14 +20,18 @@ export function servedUrl(path: string, baseUrl: string): string {
   const clean = path.replace(/^\.?\/+/, "");
   const served = SERVED.get(clean) ?? ([...SERVED.values()].includes(clean) ? clean : undefined);
   if (!served)
-    throw new Error(`${path}: a host in the page boots only the files the page serves (${[...SERVED.keys()].join(", ")})`);
+    throw new Error(
+      `${path}: a host in the page boots only the files the page serves (${[...SERVED.keys()].join(", ")})`,
+    );
   return new URL(served, baseUrl).href;
 }
 
 export function vmSpecOf(domainXml: string, baseUrl: string): VmSpec {
   const def = parseDomainXml(domainXml);
   if (!def.os.kernel)
-    throw new Error(`domain ${def.name}: <os><kernel> is missing (a host in the page boots a kernel directly; no disks yet)`);
+    throw new Error(
+      `domain ${def.name}: <os><kernel> is missing (a host in the page boots a kernel directly; no disks yet)`,
+    );
   for (const d of def.devices)
     if (d.kind === "disk" || d.kind === "interface")
       throw new Error(`domain ${def.name}: <${d.kind}> is not supported by a host in the page yet`);

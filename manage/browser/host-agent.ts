@@ -4,6 +4,7 @@
 // migration's byte stream goes on a second MessagePort pair that the page hands the two hosts
 // (migration-broker.ts), the way VDSM's migrations go host to host and not through the engine.
 
+import type { MigrationParameters } from "../../vmm/state/outgoing.js";
 import {
   bytesToLatin1,
   type FromHost,
@@ -13,7 +14,6 @@ import {
   type MigrationPlan,
   type ToHost,
 } from "../engine/host-protocol.js";
-import type { MigrationParameters } from "../../vmm/state/outgoing.js";
 import { vmSpecOf } from "./domain-spec.js";
 import { type RunnerState, VmRunner } from "./vm-runner.js";
 
@@ -108,7 +108,12 @@ export class HostAgent {
         break;
       case "snapshot":
       case "create-volume":
-        this.post({ type: "reply", req: m.req, ok: false, error: `a host in the page cannot ${m.type} (no disks yet)` });
+        this.post({
+          type: "reply",
+          req: m.req,
+          ok: false,
+          error: `a host in the page cannot ${m.type} (no disks yet)`,
+        });
         break;
       case "console-attach": {
         const set = this.consoles.get(m.vmId) ?? new Set();
@@ -163,14 +168,16 @@ export class HostAgent {
       },
     });
     this.vms.set(vmId, hosted);
-    if (!incoming) {
-      const started = hosted.runner.start();
-      started.catch((e: unknown) => setState("crashed", (e as Error).message));
-      return {};
+    const listening = incoming ? await this.opts.listen() : undefined;
+    // The reply waits until the VM runs (as a Node host's waits for its process and QMP).
+    try {
+      const { ended } = await hosted.runner.start(listening?.port);
+      ended.catch((e: unknown) => setState("crashed", (e as Error).message));
+    } catch (e) {
+      this.vms.delete(vmId);
+      throw e;
     }
-    const { uri, port } = await this.opts.listen();
-    hosted.runner.start(port).catch((e: unknown) => setState("crashed", (e as Error).message));
-    return { uri };
+    return listening ? { uri: listening.uri } : {};
   }
 
   private async migrate(req: number, vmId: string, uri: string, plan: MigrationPlan): Promise<Record<string, unknown>> {
@@ -195,7 +202,11 @@ export class HostAgent {
         }),
       );
       this.vms.delete(vmId);
-      return { downtimeMs: info.downtimeMs ?? null, totalTimeMs: info.totalTimeMs, transferredBytes: info.transferredBytes };
+      return {
+        downtimeMs: info.downtimeMs ?? null,
+        totalTimeMs: info.totalTimeMs,
+        transferredBytes: info.transferredBytes,
+      };
     } finally {
       clearTimeout(timeout);
     }

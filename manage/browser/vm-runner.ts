@@ -57,8 +57,11 @@ export class VmRunner {
     private readonly events: RunnerEvents,
   ) {}
 
-  /** Boots the VM (paused with `incoming`: a migration's destination) and runs it until it ends. */
-  async start(incoming?: MessagePort): Promise<void> {
+  /**
+   * Builds the VM and starts it (paused with `incoming`: a migration's destination); resolves once
+   * it runs, with the promise of its end. A file that cannot be fetched fails the start itself.
+   */
+  async start(incoming?: MessagePort): Promise<{ ended: Promise<void> }> {
     const { spec } = this;
     const [kernel, initrd] = await Promise.all([
       fetchFile(spec.kernelUrl),
@@ -90,7 +93,7 @@ export class VmRunner {
       pending = [];
       this.events.console(bytes);
     });
-    const ended = machine.run();
+    const run = machine.run();
     if (incoming) {
       this.setState("migrating", "incoming");
       receiveMigration(machine, new PortChannel(incoming), this.module).then(
@@ -101,8 +104,10 @@ export class VmRunner {
         },
       );
     } else this.setState("running");
-    const end = await ended;
-    if (this.state !== "down") this.setState("down", describeEnd(end));
+    const ended = run.then((end) => {
+      if (this.state !== "down") this.setState("down", describeEnd(end));
+    });
+    return { ended };
   }
 
   /** Bytes typed on the VM's serial console. */

@@ -56,7 +56,10 @@ class MigrationBroker {
       return;
     }
     const port = this.listening.get(m.uri);
-    if (!port) return reply({ type: "refused", id: m.id, message: `no host in this page listens at ${m.uri}` });
+    if (!port) {
+      reply({ type: "refused", id: m.id, message: `no host in this page listens at ${m.uri}` });
+      return;
+    }
     this.listening.delete(m.uri);
     reply({ type: "connected", id: m.id, port }, [port]);
   }

@@ -14,8 +14,7 @@ export interface HostInit {
 
 export type BrokerRequest =
   /** A destination listens: `port` is the end the source will be given. */
-  | { type: "listen"; id: number; port: MessagePort }
-  | { type: "connect"; id: number; uri: string };
+  { type: "listen"; id: number; port: MessagePort } | { type: "connect"; id: number; uri: string };
 
 export type BrokerReply =
   | { type: "listening"; id: number; uri: string }

@@ -16,7 +16,12 @@ interface Seen {
 function fakeFetch(answer: (s: Seen) => { status: number; body?: unknown; type?: string }) {
   const seen: Seen[] = [];
   const f = (async (url: string, init: RequestInit) => {
-    const s: Seen = { url, method: String(init.method), headers: init.headers as Record<string, string>, body: init.body as string };
+    const s: Seen = {
+      url,
+      method: String(init.method),
+      headers: init.headers as Record<string, string>,
+      body: init.body as string,
+    };
     seen.push(s);
     const a = answer(s);
     const text = a.body === undefined ? "" : typeof a.body === "string" ? a.body : JSON.stringify(a.body);
@@ -28,7 +33,9 @@ function fakeFetch(answer: (s: Seen) => { status: number; body?: unknown; type?:
 describe("the admin view's engine client over REST", () => {
   it("lists a collection by oVirt's key and sends the user by Basic authentication", async () => {
     const { f, seen } = fakeFetch(() => ({ status: 200, body: { vm: [{ id: "1", name: "vm1", status: "up" }] } }));
-    const client = new EngineClient(new RestTransport({ origin: "http://engine:8080/", user: "admin", password: "pw", fetch: f }));
+    const client = new EngineClient(
+      new RestTransport({ origin: "http://engine:8080/", user: "admin", password: "pw", fetch: f }),
+    );
     expect(await client.list("vms")).toEqual([{ id: "1", name: "vm1", status: "up" }]);
     expect(seen[0]!.url).toBe("http://engine:8080/ovirt-engine/api/vms");
     expect(seen[0]!.method).toBe("GET");
@@ -37,7 +44,9 @@ describe("the admin view's engine client over REST", () => {
   });
 
   it("reads an empty collection ({}) as no objects, and a wrong shape as an error", async () => {
-    const empty = new EngineClient(new RestTransport({ origin: "http://e", fetch: fakeFetch(() => ({ status: 200, body: {} })).f }));
+    const empty = new EngineClient(
+      new RestTransport({ origin: "http://e", fetch: fakeFetch(() => ({ status: 200, body: {} })).f }),
+    );
     expect(await empty.list("hosts")).toEqual([]);
     const wrong = new EngineClient(
       new RestTransport({ origin: "http://e", fetch: fakeFetch(() => ({ status: 200, body: { host: "x" } })).f }),
@@ -56,7 +65,10 @@ describe("the admin view's engine client over REST", () => {
   });
 
   it("turns oVirt's fault into an EngineError with its reason and detail", async () => {
-    const { f } = fakeFetch(() => ({ status: 409, body: { fault: { reason: "Operation Failed", detail: "no host has room" } } }));
+    const { f } = fakeFetch(() => ({
+      status: 409,
+      body: { fault: { reason: "Operation Failed", detail: "no host has room" } },
+    }));
     const client = new EngineClient(new RestTransport({ origin: "http://e", fetch: f }));
     const err = await client.action("vms", "1", "start").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EngineError);
@@ -73,8 +85,8 @@ describe("the admin view's engine client over REST", () => {
       "The engine cannot be reached: fetch failed",
     );
     const garbled = fakeFetch(() => ({ status: 200, body: "{not json" })).f;
-    await expect(new EngineClient(new RestTransport({ origin: "http://e", fetch: garbled })).list("vms")).rejects.toThrow(
-      /not JSON/,
-    );
+    await expect(
+      new EngineClient(new RestTransport({ origin: "http://e", fetch: garbled })).list("vms"),
+    ).rejects.toThrow(/not JSON/);
   });
 });

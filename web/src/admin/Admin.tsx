@@ -7,7 +7,7 @@
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { type ApiObject, COLLECTIONS, type Collection, type EngineClient } from "./client.js";
 import { NewVm } from "./NewVm.js";
-import { refName, size, State, Table } from "./Table.js";
+import { refName, State, size, Table } from "./Table.js";
 import { VmConsole } from "./VmConsole.js";
 
 type Inventory = Record<Collection, ApiObject[]>;
@@ -186,7 +186,7 @@ export function Admin({ client }: { client: EngineClient }) {
       <Table
         id="events"
         caption="Events"
-        rows={[...inv.events].reverse().slice(0, 50)}
+        rows={[...inv.events].sort((a, b) => Number(b.time) - Number(a.time)).slice(0, 50)}
         columns={[
           { title: "Time", cell: (o) => time(o.time) },
           { title: "Severity", cell: (o) => String(o.severity ?? "") },

@@ -33,11 +33,18 @@ window.__x86admin = {
 async function transport(): Promise<EngineTransport> {
   const origin = query.get("engine");
   if (origin !== null)
-    return new RestTransport({ origin: origin || undefined, user: query.get("user") ?? undefined, password: query.get("password") ?? undefined });
+    return new RestTransport({
+      origin: origin || undefined,
+      user: query.get("user") ?? undefined,
+      password: query.get("password") ?? undefined,
+    });
   root.textContent = "Starting the datacenter in this tab (database, engine, hosts)…";
   // Loaded only for the datacenter in a tab: a remote engine's view needs no PGlite.
   const { startDatacenter } = await import("../../../manage/browser/datacenter.js");
-  const dc = await startDatacenter({ database: query.get("db") ?? "x86lab-datacenter", hosts: Number(query.get("hosts") ?? 2) });
+  const dc = await startDatacenter({
+    database: query.get("db") ?? "x86lab-datacenter",
+    hosts: Number(query.get("hosts") ?? 2),
+  });
   return dc.transport;
 }
 
