@@ -1,8 +1,9 @@
-// What the engine reads from a VM's domain XML: name, uuid, memory, vCPUs, the disk files (to find
-// their storage domains) and the networks. The XML is parsed and checked by the libvirt layer
-// (manage/libvirt/domain-xml.ts) once merged; until then a small reading with fast-xml-parser.
+// What the engine reads from a VM's domain XML, through the libvirt layer's parser and checks
+// (manage/libvirt/domain-xml.ts): name, uuid, memory, vCPUs, the disk files (to find their
+// storage domains) and the networks. Invalid XML is a 400 naming the element and the problem.
 
-import { XMLParser } from "fast-xml-parser";
+import { type DomainDef, DomainXmlError, parseDomainXml } from "../libvirt/domain-xml.js";
+import { XmlSyntaxError } from "../libvirt/xml-tree.js";
 import { badRequest } from "./errors.js";
 
 export interface DomainSummary {
@@ -13,52 +14,31 @@ export interface DomainSummary {
   diskFiles: string[];
   networks: string[];
   /** The parsed domain, as stored (JSON). */
-  def: unknown;
+  def: DomainDef;
 }
 
-const UNITS: Record<string, number> = {
-  b: 1 / 1024,
-  bytes: 1 / 1024,
-  k: 1,
-  kib: 1,
-  m: 1024,
-  mib: 1024,
-  g: 1024 ** 2,
-  gib: 1024 ** 2,
-};
-
-type Node = Record<string, unknown>;
-const list = (x: unknown): Node[] => (x === undefined ? [] : Array.isArray(x) ? (x as Node[]) : [x as Node]);
-const text = (x: unknown): string =>
-  typeof x === "object" && x !== null ? String((x as Node)["#text"] ?? "") : String(x ?? "");
-
 export function readDomain(xml: string): DomainSummary {
-  let doc: Node;
+  let def: DomainDef;
   try {
-    doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@" }).parse(xml, true) as Node;
+    def = parseDomainXml(xml);
   } catch (e) {
-    throw badRequest(`invalid domain XML: ${(e as Error).message}`);
+    if (e instanceof DomainXmlError || e instanceof XmlSyntaxError)
+      throw badRequest(`invalid domain XML: ${e.message}`);
+    throw e;
   }
-  const d = doc.domain as Node | undefined;
-  if (!d) throw badRequest("invalid domain XML: the root element is not <domain>");
-  const name = text(d.name).trim();
-  if (!name) throw badRequest("invalid domain XML: <name> is missing or empty");
-  const mem = d.memory;
-  if (mem === undefined) throw badRequest("invalid domain XML: <memory> is missing");
-  const unit = (typeof mem === "object" ? String((mem as Node)["@unit"] ?? "KiB") : "KiB").toLowerCase();
-  const n = Number(text(mem));
-  if (!(unit in UNITS) || !Number.isFinite(n) || n <= 0)
-    throw badRequest(`invalid domain XML: <memory> '${text(mem)}' (unit ${unit}) is not a size`);
-  const vcpus = d.vcpu === undefined ? 1 : Number(text(d.vcpu));
-  if (!Number.isInteger(vcpus) || vcpus < 1)
-    throw badRequest(`invalid domain XML: <vcpu> '${text(d.vcpu)}' is not a count`);
-  const devices = (d.devices ?? {}) as Node;
-  const diskFiles = list(devices.disk)
-    .map((k) => String(((k.source ?? {}) as Node)["@file"] ?? ""))
-    .filter(Boolean);
-  const networks = list(devices.interface)
-    .map((i) => String(((i.source ?? {}) as Node)["@network"] ?? ""))
-    .filter(Boolean);
-  const uuid = d.uuid === undefined ? undefined : text(d.uuid).trim();
-  return { name, uuid, memoryMib: Math.ceil((n * UNITS[unit]) / 1024), vcpus, diskFiles, networks, def: doc };
+  const diskFiles: string[] = [];
+  const networks: string[] = [];
+  for (const d of def.devices) {
+    if (d.kind === "disk" && d.file) diskFiles.push(d.file);
+    if (d.kind === "interface" && d.type === "network" && d.network) networks.push(d.network);
+  }
+  return {
+    name: def.name,
+    uuid: def.uuid,
+    memoryMib: Math.ceil(def.memoryKiB / 1024),
+    vcpus: def.vcpu,
+    diskFiles,
+    networks,
+    def,
+  };
 }
