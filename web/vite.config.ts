@@ -61,6 +61,9 @@ export default defineConfig({
   // Preact's JSX runtime for the .tsx views (tsconfig.json says the same to the type checker).
   oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
   worker: { format: "es" },
+  // admin.html?engine= talks to an engine server through this origin: ENGINE=http://HOST:PORT
+  // npm run web:dev forwards /ovirt-engine to it (the engine's server sends no CORS headers).
+  server: process.env.ENGINE ? { proxy: { "/ovirt-engine": process.env.ENGINE } } : undefined,
   // PGlite (the admin page's in-page database) finds its wasm and data files next to its module:
   // the dev server's dependency pre-bundling would move the module away from them.
   optimizeDeps: { exclude: ["@electric-sql/pglite"] },

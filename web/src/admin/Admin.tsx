@@ -186,7 +186,9 @@ export function Admin({ client }: { client: EngineClient }) {
       <Table
         id="events"
         caption="Events"
-        rows={[...inv.events].sort((a, b) => Number(b.time) - Number(a.time)).slice(0, 50)}
+        rows={[...inv.events]
+          .sort((a, b) => new Date(String(b.time)).getTime() - new Date(String(a.time)).getTime())
+          .slice(0, 50)}
         columns={[
           { title: "Time", cell: (o) => time(o.time) },
           { title: "Severity", cell: (o) => String(o.severity ?? "") },

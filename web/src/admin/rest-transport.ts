@@ -1,8 +1,8 @@
 // The remote transport: an engine server's REST API in oVirt's shape (fetch, JSON), its user
-// named by HTTP Basic authentication as oVirt's API takes it. The console is a WebSocket on the
-// same server carrying the guest's serial text both ways.
+// named by HTTP Basic authentication as oVirt's API takes it. The console is the engine's
+// streaming endpoint (a chunked GET for the guest's bytes, a POST per input).
 
-import type { ApiRequest, ApiResponse, ConsoleSession, EngineTransport } from "./client.js";
+import { type ApiRequest, type ApiResponse, type ConsoleSession, type EngineTransport, faultText } from "./client.js";
 
 export interface RestOptions {
   /** The server's origin (default: this page's), e.g. "http://127.0.0.1:8443". */
@@ -54,28 +54,55 @@ export class RestTransport implements EngineTransport {
     return { status: res.status, body: text ? body : undefined };
   }
 
-  console(vmId: string): Promise<ConsoleSession> {
-    const url = new URL(`${this.where}/vms/${encodeURIComponent(vmId)}/console`);
-    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(url);
-    ws.binaryType = "arraybuffer";
-    const encoder = new TextEncoder();
-    return new Promise((resolve, reject) => {
-      ws.onerror = () => reject(new Error(`the console of VM ${vmId} could not be opened`));
-      ws.onopen = () => {
-        let closed: ((why: string) => void) | undefined;
-        ws.onclose = (ev) => closed?.(ev.reason || "the console closed");
-        resolve({
-          onData: (cb) => {
-            ws.onmessage = (ev) => cb(typeof ev.data === "string" ? encoder.encode(ev.data) : new Uint8Array(ev.data));
-          },
-          onClose: (cb) => {
-            closed = cb;
-          },
-          send: (text) => ws.send(text),
-          close: () => ws.close(),
+  /**
+   * The engine's console stream (docs/engine.md): GET /vms/{id}/console answers the guest's bytes
+   * as they come, chunked, and names its session in X-Console-Session; POST
+   * /vms/{id}/console?session=ID types its body.
+   */
+  async console(vmId: string): Promise<ConsoleSession> {
+    const url = `${this.where}/vms/${encodeURIComponent(vmId)}/console`;
+    const headers: Record<string, string> = {};
+    if (this.auth) headers.Authorization = this.auth;
+    const abort = new AbortController();
+    const res = await this.fetch(url, { headers, signal: abort.signal });
+    if (!res.ok || !res.body) {
+      const text = await res.text();
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {}
+      throw new Error(faultText(res.status, body));
+    }
+    const session = res.headers.get("X-Console-Session") ?? "";
+    const reader = res.body.getReader();
+    let data: ((bytes: Uint8Array) => void) | undefined;
+    let closed: ((why: string) => void) | undefined;
+    const pump = async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        data?.(value);
+      }
+    };
+    pump().then(
+      () => closed?.("the console closed"),
+      (e: unknown) => closed?.(abort.signal.aborted ? "closed" : (e as Error).message),
+    );
+    return {
+      onData: (cb) => {
+        data = cb;
+      },
+      onClose: (cb) => {
+        closed = cb;
+      },
+      send: (text) => {
+        void this.fetch(`${url}?session=${encodeURIComponent(session)}`, {
+          method: "POST",
+          headers: { ...headers, "Content-Type": "application/octet-stream" },
+          body: new TextEncoder().encode(text),
         });
-      };
-    });
+      },
+      close: () => abort.abort(),
+    };
   }
 }
