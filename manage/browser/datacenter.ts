@@ -27,9 +27,22 @@ export interface Datacenter {
   close(): Promise<void>;
 }
 
+async function compileCore(url: string): Promise<WebAssembly.Module> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url} answered ${res.status} ${res.statusText}: run "npm run build" first`);
+  return res.headers.get("Content-Type")?.startsWith("application/wasm")
+    ? WebAssembly.compileStreaming(res)
+    : WebAssembly.compile(await res.arrayBuffer());
+}
+
 export async function startDatacenter(opts: DatacenterOptions): Promise<Datacenter> {
   const count = Math.max(1, Math.min(8, Math.floor(opts.hosts) || 1));
-  const db = await openPglite(`idb://${opts.database}`);
+  const base = new URL(".", document.baseURI).href;
+  // The core is compiled once, while the database opens, and handed to every host Worker.
+  const [module, db] = await Promise.all([
+    compileCore(new URL("core.wasm", base).href),
+    openPglite(`idb://${opts.database}`),
+  ]);
   const hosts: WorkerHost[] = [];
   const fencer: Fencer = {
     async fence(target) {
@@ -49,11 +62,11 @@ export async function startDatacenter(opts: DatacenterOptions): Promise<Datacent
   });
   await engine.start();
   const problems: string[] = [];
-  const base = new URL(".", document.baseURI).href;
   for (let i = 1; i <= count; i++) {
     const host = startWorkerHost(
       { name: `host${i}`, memoryMib: opts.hostMemoryMib ?? 512, cpus: 2, cpuType: engine.opts.cpuType },
       base,
+      module,
       (message) => problems.push(message),
     );
     hosts.push(host);

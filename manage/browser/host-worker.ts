@@ -1,5 +1,5 @@
 // The Worker of one host in the page. The page sends one `init` (the host's name and capacity,
-// the port of its link to the engine); then the host agent speaks the engine's protocol on that
+// the compiled core, the port of its link to the engine); then the host agent speaks the engine's protocol on that
 // port. The Worker's own channel to the page carries only the migration broker's messages.
 
 import { HostAgent } from "./host-agent.js";
@@ -32,13 +32,10 @@ self.onmessage = (ev: MessageEvent<HostInit | BrokerReply>) => {
 };
 
 async function init(m: HostInit): Promise<void> {
-  const res = await fetch(m.coreUrl);
-  if (!res.ok) throw new Error(`${m.coreUrl} answered ${res.status}`);
-  const module = await WebAssembly.compile(await res.arrayBuffer());
   new HostAgent(m.link, {
     ...m.host,
     baseUrl: m.baseUrl,
-    module,
+    module: m.module,
     listen: async () => {
       const channel = new MessageChannel();
       const reply = await ask({ type: "listen", port: channel.port2 });

@@ -75,8 +75,13 @@ export interface HostSpec {
 
 const broker = new MigrationBroker();
 
-/** Starts a host Worker; `onFailed` hears why it could not start (core.wasm missing...). */
-export function startWorkerHost(host: HostSpec, baseUrl: string, onFailed: (message: string) => void): WorkerHost {
+/** Starts a host Worker; `onFailed` hears why it could not start. */
+export function startWorkerHost(
+  host: HostSpec,
+  baseUrl: string,
+  module: WebAssembly.Module,
+  onFailed: (message: string) => void,
+): WorkerHost {
   const worker = new Worker(new URL("./host-worker.ts", import.meta.url), { type: "module", name: host.name });
   const channel = new MessageChannel();
   const link = new PortHostLink(channel.port1);
@@ -92,7 +97,7 @@ export function startWorkerHost(host: HostSpec, baseUrl: string, onFailed: (mess
     type: "init",
     host,
     baseUrl,
-    coreUrl: new URL("core.wasm", baseUrl).href,
+    module,
     link: channel.port2,
   };
   worker.postMessage(init, [channel.port2]);

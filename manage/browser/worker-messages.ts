@@ -5,9 +5,10 @@
 export interface HostInit {
   type: "init";
   host: { name: string; memoryMib: number; cpus: number; cpuType: string; cluster?: string };
-  /** The page's address (guest files are served under it) and core.wasm's. */
+  /** The page's address (guest files are served under it). */
   baseUrl: string;
-  coreUrl: string;
+  /** core.wasm, compiled once by the page for all its hosts. */
+  module: WebAssembly.Module;
   /** The host's link to the engine (host-protocol.ts messages). */
   link: MessagePort;
 }

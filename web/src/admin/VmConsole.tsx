@@ -1,48 +1,68 @@
 // A VM's serial console in the page: an xterm.js terminal on the engine's console session (the
-// in-page host's COM1, or the server's console WebSocket). What the guest prints is written to
-// the terminal as it comes; what is typed goes to the guest.
+// in-page host's COM1, or the server's console stream). What the guest prints is written to the
+// terminal as it comes; what is typed goes to the guest. When the VM moves to another host (a
+// live migration) the session is opened again on the new host, in the same terminal.
 
 import { Terminal } from "@xterm/xterm";
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { ApiObject, EngineClient } from "./client.js";
+import type { ApiObject, ConsoleSession, EngineClient } from "./client.js";
 
 /** The terminals' text by VM name, for the browser test (window.__x86admin.consoleText). */
 export const consoleTexts = new Map<string, () => string>();
 
+const hostOf = (vm: ApiObject) => (vm.host as { id?: string } | undefined)?.id ?? "";
+
 export function VmConsole({ client, vm, onClose }: { client: EngineClient; vm: ApiObject; onClose: () => void }) {
-  const host = useRef<HTMLDivElement>(null);
+  const box = useRef<HTMLDivElement>(null);
+  const term = useRef<Terminal | undefined>(undefined);
+  const session = useRef<ConsoleSession | undefined>(undefined);
   const [note, setNote] = useState("connecting…");
   const name = vm.name ?? vm.id;
+  const host = hostOf(vm);
+
   useEffect(() => {
     const tm = new Terminal({ cols: 80, rows: 24, fontSize: 12, scrollback: 2000 });
-    tm.open(host.current!);
-    host.current?.querySelector("textarea")?.setAttribute("aria-label", `console of ${name}`);
+    tm.open(box.current!);
+    box.current?.querySelector("textarea")?.setAttribute("aria-label", `console of ${name}`);
+    term.current = tm;
+    const typed = tm.onData((data) => session.current?.send(data));
     consoleTexts.set(name, () => {
       const buf = tm.buffer.active;
       const lines: string[] = [];
       for (let i = 0; i < buf.length; i++) lines.push(buf.getLine(i)?.translateToString(true) ?? "");
       return lines.join("\n").replace(/\n+$/, "");
     });
+    return () => {
+      typed.dispose();
+      consoleTexts.delete(name);
+      tm.dispose();
+      term.current = undefined;
+    };
+  }, [name]);
+
+  // One session per host the VM runs on.
+  useEffect(() => {
     let closed = false;
-    let session: Awaited<ReturnType<EngineClient["console"]>> | undefined;
+    setNote("connecting…");
     client.console(vm.id).then(
       (s) => {
         if (closed) return s.close();
-        session = s;
+        session.current = s;
         setNote("connected");
-        s.onData((text) => tm.write(text));
-        s.onClose((why) => setNote(why));
-        tm.onData((data) => s.send(data));
+        s.onData((bytes) => term.current?.write(bytes));
+        s.onClose((why) => {
+          if (!closed) setNote(why);
+        });
       },
       (e: unknown) => setNote((e as Error).message),
     );
     return () => {
       closed = true;
-      session?.close();
-      consoleTexts.delete(name);
-      tm.dispose();
+      session.current?.close();
+      session.current = undefined;
     };
-  }, [client, vm.id, name]);
+  }, [client, vm.id, host]);
+
   return (
     <section class="console" aria-labelledby="console-title">
       <h2 id="console-title">
@@ -51,7 +71,7 @@ export function VmConsole({ client, vm, onClose }: { client: EngineClient; vm: A
           Close
         </button>
       </h2>
-      <div class="terminal" id={`terminal-${name}`} ref={host} />
+      <div class="terminal" id={`terminal-${name}`} ref={box} />
     </section>
   );
 }
