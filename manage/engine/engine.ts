@@ -45,6 +45,11 @@ export interface EngineOptions {
   admin?: { name: string; password: string };
   cpuType?: string;
   startTimeoutMs?: number;
+  /**
+   * After the engine starts, how long a host that was Up has to connect again before it counts
+   * as NonResponsive (default: the missed heartbeats' time plus 3 s for the listener to open).
+   */
+  reconnectGraceMs?: number;
   /** Hosts that say hello under a name the engine does not know join their cluster (default true). */
   autoRegister?: boolean;
   /** Called for what the engine logs beside the event table (tests, the CLI). */
@@ -69,7 +74,8 @@ export class Engine {
   readonly vms: VmControl;
   /** VMs an operation of this engine is working on: host reports about them wait. */
   readonly busy = new Set<string>();
-  readonly startedAt = Date.now();
+  /** When start() finished: hosts have a grace time from here to reconnect after a restart. */
+  startedAt = Date.now();
   private readonly listeners: ((c: Change) => void)[] = [];
   private closed = false;
 
@@ -84,6 +90,7 @@ export class Engine {
       startTimeoutMs: 60_000,
       autoRegister: true,
       log: () => {},
+      reconnectGraceMs: (options.heartbeatMs ?? 2000) * (options.missedHeartbeats ?? 3) + 3000,
       ...options,
     };
     this.auth = new Auth(db, options.hasher);
@@ -97,6 +104,7 @@ export class Engine {
     await ensureDefaults(this.db, this.opts.cpuType);
     if (this.opts.admin) await this.auth.ensureAdmin(this.opts.admin.name, this.opts.admin.password);
     await recoverOperations(this);
+    this.startedAt = Date.now();
     this.watch.start();
   }
 
@@ -194,6 +202,12 @@ export class Engine {
         description: `Host ${m.name} was added to cluster ${clusterName}`,
         hostId: id,
       });
+    }
+    if (this.watch.isFailing(host.id)) {
+      // Being fenced now: what this process runs is about to be killed; it may say hello again after.
+      link.close();
+      this.opts.log(`host ${m.name}: hello refused while it is being fenced`);
+      return undefined;
     }
     const old = this.sessions.get(host.id);
     if (old) {

@@ -21,6 +21,9 @@ export interface Failover {
   down: string[];
 }
 
+/** The status detail of a highly available VM whose restart waits for a host with room. */
+const HA_PENDING = "highly available, restart pending";
+
 const WATCHED = ["up", "preparing_for_maintenance", "maintenance", "non_operational", "connecting"];
 
 export class HostWatch {
@@ -32,11 +35,16 @@ export class HostWatch {
   private readonly storageSeen = new Map<string, Record<string, string>>();
   /** Hosts being failed over now (a second tick must not start another). */
   private readonly failing = new Set<string>();
+  private ticks = 0;
 
   constructor(private readonly e: Engine) {}
 
   start(): void {
     this.timer = setInterval(() => void this.tick(), Math.max(20, this.e.opts.heartbeatMs / 2));
+  }
+
+  isFailing(hostId: string): boolean {
+    return this.failing.has(hostId);
   }
 
   stop(): void {
@@ -52,10 +60,13 @@ export class HostWatch {
       const now = Date.now();
       for (const h of rows) {
         const s = this.e.sessions.get(h.id);
-        // After an engine restart a host has until `limit` past the start to reconnect.
-        const seen = s ? s.lastSeen : Math.max(this.e.startedAt, Math.min(h.last_heartbeat ?? 0, now));
+        // After an engine start a host has the reconnect grace to say hello again.
+        const seen = s
+          ? s.lastSeen
+          : Math.max(this.e.startedAt + this.e.opts.reconnectGraceMs - limit, Math.min(h.last_heartbeat ?? 0, now));
         if (now - seen > limit && !this.failing.has(h.id)) void this.notResponding(h, seen);
       }
+      if (++this.ticks % 20 === 0) await this.retryHa();
     } catch (e) {
       this.e.opts.log(`host watch: ${(e as Error).message}`);
     } finally {
@@ -98,6 +109,16 @@ export class HostWatch {
 
   /** Runs the fence step; when it confirms the host is down, fails its VMs over. */
   private async fence(h: HostRow, f: Failover, vms: VmRow[]): Promise<void> {
+    const back = this.e.sessions.get(h.id);
+    if (back && Date.now() - back.lastSeen < this.e.opts.heartbeatMs * 2) {
+      await this.e.event({
+        severity: "normal",
+        code: "HOST_BACK",
+        description: `Host ${h.name} answered again before it was fenced`,
+        hostId: h.id,
+      });
+      return;
+    }
     const fencer = this.e.opts.fencer;
     if (!fencer) {
       await this.e.setHost(h.id, {
@@ -174,12 +195,34 @@ export class HostWatch {
         });
       } catch (e) {
         r.error = (e as Error).message;
+        await this.e.setVm(v.id, { status_detail: `${HA_PENDING}: ${r.error}` });
         await this.e.event({
           severity: "error",
           code: "VM_HA_RESTART_FAILED",
           description: `Highly available VM ${v.name} could not be restarted: ${r.error}`,
           vmId: v.id,
         });
+      }
+    }
+  }
+
+  /** Highly available VMs left down by a failover with no room: tried again now and then (oVirt does). */
+  private async retryHa(): Promise<void> {
+    const { rows } = await this.e.db.query<VmRow>(
+      "SELECT * FROM vms WHERE ha AND status = 'down' AND status_detail LIKE $1 ORDER BY ha_priority DESC, name",
+      [`${HA_PENDING}%`],
+    );
+    for (const v of rows) {
+      try {
+        await this.e.vms.start(SYSTEM, v.id, { reason: "ha_restart" });
+        await this.e.event({
+          severity: "normal",
+          code: "VM_HA_RESTARTED",
+          description: `Highly available VM ${v.name} was restarted (retry)`,
+          vmId: v.id,
+        });
+      } catch (e) {
+        await this.e.setVm(v.id, { status_detail: `${HA_PENDING}: ${(e as Error).message}` });
       }
     }
   }
@@ -191,7 +234,7 @@ export class HostWatch {
       s.hostId,
       vms.map((v) => v.vmId),
     ]);
-    const graceOver = Date.now() - this.e.startedAt > this.e.opts.heartbeatMs * this.e.opts.missedHeartbeats;
+    const graceOver = Date.now() - this.e.startedAt > this.e.opts.reconnectGraceMs;
     for (const v of rows) {
       if (this.e.busy.has(v.id)) continue;
       const here = vms.find((x) => x.vmId === v.id);

@@ -158,16 +158,17 @@ export class SchemaError extends Error {}
 
 /** Brings the database to SCHEMA_VERSION; returns the versions it applied. */
 export async function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
-  await db.exec(`CREATE TABLE IF NOT EXISTS schema_version (
+  const applied: number[] = [];
+  for (const m of migrations) {
+    const done = await db.transaction(async (tx) => {
+      // One engine at a time past this point (released at the end of the transaction); the
+      // version table's own creation too, which two servers' sessions would otherwise race.
+      await tx.query("SELECT pg_advisory_xact_lock(15015015)");
+      await tx.exec(`CREATE TABLE IF NOT EXISTS schema_version (
   version integer PRIMARY KEY,
   name text NOT NULL,
   applied double precision NOT NULL
 )`);
-  const applied: number[] = [];
-  for (const m of migrations) {
-    const done = await db.transaction(async (tx) => {
-      // One engine at a time past this point (released at the end of the transaction).
-      await tx.query("SELECT pg_advisory_xact_lock(15015015)");
       const { rows } = await tx.query<{ version: number }>("SELECT version FROM schema_version ORDER BY version");
       const have = rows.map((r) => r.version);
       const newest = have.length ? have[have.length - 1] : 0;

@@ -120,6 +120,9 @@ export function killAll(agents: AgentProc[]): void {
   }
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the tests read the API's JSON answers field by field.
+export type Json = Record<string, any>;
+
 export class Client {
   constructor(
     readonly api: string,
@@ -131,7 +134,7 @@ export class Client {
     return `Basic ${Buffer.from(`${this.user}:${this.password}`).toString("base64")}`;
   }
 
-  async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, any> }> {
+  async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> {
     const r = await fetch(`${this.api}${path}`, {
       method,
       headers: { authorization: this.auth(), "content-type": "application/json" },
@@ -141,7 +144,7 @@ export class Client {
     return { status: r.status, body: text ? JSON.parse(text) : {} };
   }
 
-  async ok(method: string, path: string, body?: unknown): Promise<Record<string, any>> {
+  async ok(method: string, path: string, body?: unknown): Promise<Json> {
     const r = await this.call(method, path, body);
     if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
     return r.body;

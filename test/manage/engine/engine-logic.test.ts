@@ -72,6 +72,10 @@ describe("engine with in-process hosts", () => {
     expect(rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
     expect(await migrate(db)).toEqual([]);
     expect(SCHEMA_VERSION).toBe(1);
+    // A database from a newer engine is refused, not guessed at.
+    await db.query("INSERT INTO schema_version (version, name, applied) VALUES (99, 'future', 0)");
+    await expect(migrate(db)).rejects.toThrow(/schema version 99; this engine knows up to 1/);
+    await db.query("DELETE FROM schema_version WHERE version = 99");
   });
 
   it("refuses bad domain XML with the element named", async () => {

@@ -2,7 +2,8 @@
 // any database (PGlite's directory or a PostgreSQL server's URL): define a VM from domain XML,
 // start it, open its console and see the shell, live-migrate it (the shell's variable survives),
 // put its host in maintenance (it moves), kill the host process under it and a second VM (the HA
-// VM restarts elsewhere, the other is reported down), restart the engine (inventory intact), and
+// VM restarts elsewhere, the other is reported down), kill the engine mid-migration and start it
+// again (inventory intact, the VM runs on one of the two hosts), and
 // the role test (a user cannot read, start or open the console of another's VM). Used by
 // flow-pglite.test.ts (npm test) and flow-postgres.slow.ts (npm run test:slow).
 
@@ -26,7 +27,16 @@ export interface FlowTimings {
   restartMs?: number;
 }
 
-export function engineFlow(database: () => Promise<{ db: string; stop(): void }>, timings: FlowTimings = {}): void {
+/**
+ * `midMigration`: the engine is killed (SIGKILL) in the middle of a live migration before it
+ * starts again (npm run test:slow); otherwise it is stopped (SIGTERM) between operations, which
+ * takes less of npm test's time.
+ */
+export function engineFlow(
+  database: () => Promise<{ db: string; stop(): void }>,
+  o: { midMigration: boolean },
+  timings: FlowTimings = {},
+): void {
   const HB = 300;
   const MISSED = 4;
   let db: { db: string; stop(): void };
@@ -162,12 +172,23 @@ export function engineFlow(database: () => Promise<{ db: string; stop(): void }>
     );
   });
 
-  it("a restarted engine has its inventory, and finds the running VM on its host", async () => {
-    const before = await admin.ok("GET", "/vms");
-    const hostBefore = await hostOf("web");
+  it(`the engine ${o.midMigration ? "killed mid-migration" : "stopped"} and started again: inventory intact, the VM's state taken from the hosts`, async () => {
+    const before = ((await admin.ok("GET", "/vms")).vm as { name: string }[]).map((v) => v.name);
     const events = ((await admin.ok("GET", "/events?max=1000")).event as unknown[]).length;
-    engine.child.kill("SIGTERM");
+    const from = (await hostOf("web")) as string;
+    const to = ["h1", "h2", "h3"].find((h) => h !== from) as string;
+    // 1 MiB/s: the migration takes seconds, and the engine dies in the middle of it.
+    await admin.ok("PUT", "/clusters/Default", { migration: { bandwidth: { custom_value: 1 } } });
+    const migrating = admin.call("POST", "/vms/web/migrate", { host: { name: to } }).catch((e: Error) => e);
+    await waitFor(
+      async () => ((await admin.ok("GET", "/vms/web")).status === "migrating" ? true : undefined),
+      30_000,
+      "the migration to start",
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    engine.child.kill("SIGKILL");
     await engine.exited;
+    expect(await migrating).toBeInstanceOf(Error); // the connection went with the engine
     engine = await startEngine(db.db, { heartbeatMs: HB, missed: MISSED, hostsPort: engine.hostsPort });
     admin = new Client(engine.api, "admin@internal", "admin-secret");
     await waitFor(
@@ -176,17 +197,29 @@ export function engineFlow(database: () => Promise<{ db: string; stop(): void }>
           3 || undefined,
       60_000,
       "the hosts to reconnect",
+    ).catch(async (e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify((await admin.ok("GET", "/hosts")).host)}\n${engine.out.text}`);
+    });
+    const vm = await waitFor(
+      async () => {
+        const v = await admin.ok("GET", "/vms/web");
+        return v.status === "up" ? v : undefined;
+      },
+      90_000,
+      "the VM's state from its hosts",
     );
-    const after = await admin.ok("GET", "/vms");
-    expect((after.vm as { name: string }[]).map((v) => v.name)).toEqual(
-      (before.vm as { name: string }[]).map((v) => v.name),
+    expect([from, to]).toContain(await hostOf("web"));
+    expect(vm.status_detail).toBeUndefined();
+    expect(((await admin.ok("GET", "/vms")).vm as { name: string }[]).map((v) => v.name)).toEqual(before);
+    const after = (await admin.ok("GET", "/events?max=1000")).event as { code: string; description: string }[];
+    expect(after.length).toBeGreaterThan(events);
+    expect(after.find((e) => e.code === "OPERATION_INTERRUPTED")?.description).toMatch(
+      /migrate of VM web: the engine restarted/,
     );
-    expect((await admin.ok("GET", "/vms/web")).status).toBe("up");
-    expect(await hostOf("web")).toBe(hostBefore);
-    expect(((await admin.ok("GET", "/events?max=1000")).event as unknown[]).length).toBeGreaterThanOrEqual(events);
     const c = await admin.console("web");
     expect(await shell(c, "echo still-$((2+3))", /still-5/)).toMatch(/still-5/);
     c.close();
+    if (o.midMigration) await admin.ok("PUT", "/clusters/Default", { migration: { bandwidth: { custom_value: 128 } } });
   });
 
   it("roles: a user sees only the VMs granted; another user gets 404 on read, start and console", async () => {
