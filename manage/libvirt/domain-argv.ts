@@ -24,6 +24,8 @@ export interface DomainPlaces {
   paused?: boolean;
   /** -state-dir: where savevm keeps states when the disks cannot. */
   stateDir?: string;
+  /** -loadvm NAME: start from a snapshot (snapshot-revert of a domain that is shut off). */
+  loadvm?: string;
 }
 
 /** What libvirt documents as hints, accepted without effect (element or element@attribute). */
@@ -116,6 +118,8 @@ function diskArgs(d: DiskDef, n: number, places: DomainPlaces, where: string): s
 }
 
 function nicArgs(i: InterfaceDef, n: number, places: DomainPlaces, where: string): string[] {
+  if (i.type !== "network" && i.type !== "user")
+    throw bad(where, `type='${i.type}': this machine has network and user interfaces`);
   onlyHints(i.extra, where);
   onlyHints(i.sourceExtra, `${where}<source>`);
   onlyHints(i.macExtra, `${where}<mac>`);
@@ -245,10 +249,10 @@ function clockArgs(def: DomainDef): string[] {
     if (name === "kvmclock" && others.length === 0) continue;
     throw bad(where, "is not a timer setting this machine honours (rtc/pit tickpolicy, kvmclock, present='no')");
   }
+  if (c.offset !== "utc" && c.offset !== "localtime")
+    throw bad("<domain><clock>", `offset='${c.offset}': this machine has utc and localtime`);
   onlyHints({ attrs: c.extra?.attrs }, "<domain><clock>");
-  if (c.offset === "utc") return ["-rtc", "base=utc"];
-  if (c.offset === "localtime") return ["-rtc", "base=localtime"];
-  throw bad("<domain><clock>", `offset='${c.offset}': this machine has utc and localtime`);
+  return ["-rtc", `base=${c.offset}`];
 }
 
 function osArgs(def: DomainDef, hasDisk: boolean): string[] {
@@ -346,7 +350,7 @@ export function domainArgv(def: DomainDef, places: DomainPlaces): string[] {
       if (d.targetType !== "virtio") throw bad(`${where}<target>`, `type='${d.targetType}': use serial or virtio`);
       argv.push(...virtioConsoleArgs(d, vcon++, where));
     } else if (d.kind === "other") otherDevice(d.node, where);
-    else argv.push(...modelDeviceArgs(d, where));
+    else if (d.kind === "memballoon" || d.kind === "rng" || d.kind === "video") argv.push(...modelDeviceArgs(d, where));
   }
   onlyHints(def.devicesExtra, "<domain><devices>");
   argv.push(...(serial ?? ["-serial", "none"]));
@@ -359,5 +363,6 @@ export function domainArgv(def: DomainDef, places: DomainPlaces): string[] {
   if (places.stateDir) argv.push("-state-dir", places.stateDir);
   if (places.paused) argv.push("-S");
   if (places.incoming) argv.push("-incoming", places.incoming);
+  if (places.loadvm) argv.push("-loadvm", places.loadvm);
   return argv;
 }

@@ -48,8 +48,11 @@ export class DomainProcessError extends Error {}
 
 const CLI = fileURLToPath(new URL("../../vmm/node/cli.ts", import.meta.url));
 
+/** tsx's loader by its own URL, so a process started from any directory finds it. */
+export const TSX_LOADER = import.meta.resolve("tsx");
+
 export function defaultCommand(): string[] {
-  return [process.execPath, "--import", "tsx", CLI];
+  return [process.execPath, "--import", TSX_LOADER, CLI];
 }
 
 /** Whether pid is alive and is this domain's process (its command line names the QMP socket). */

@@ -142,7 +142,8 @@ export interface DomainDef {
   extra?: XmlExtra;
 }
 
-const UNITS: Record<string, number> = {
+/** libvirt's units for scaled integers (formatdomain's memory, formatstorage's capacity). */
+export const UNITS: Record<string, number> = {
   b: 1,
   bytes: 1,
   KB: 1000,

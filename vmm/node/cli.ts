@@ -135,7 +135,18 @@ async function main(): Promise<number> {
   if (args.gdbPort !== undefined) process.stderr.write(`${await gdbserver(args.gdbPort)}\n`);
   for (const q of args.qmp) {
     const qmpMonitor =
-      monitor ?? new Monitor(machine, { quit: () => quit("qmp"), hostMs, migration, vmSnapshots, incoming });
+      monitor ??
+      new Monitor(machine, {
+        quit: () => quit("qmp"),
+        hostMs,
+        migration,
+        vmSnapshots,
+        incoming,
+        snapshots,
+        // human-monitor-command's migrate file:, screendump and dump-guest-memory write files here too.
+        writeFile: (path, data) => writeFileSync(path, data),
+        writeBytes: (path, data) => writeFileSync(path, data),
+      });
     const server = await startQmp(q, machine, qmpMonitor, () => quit("qmp"), { stdin: process.stdin, stdout: out });
     closers.push(server.close);
   }
