@@ -7,7 +7,7 @@
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { type ApiObject, COLLECTIONS, type Collection, type EngineClient } from "./client.js";
 import { NewVm } from "./NewVm.js";
-import { refName, State, size, Table } from "./Table.js";
+import { field, refName, State, size, Table } from "./Table.js";
 import { VmConsole } from "./VmConsole.js";
 
 type Inventory = Record<Collection, ApiObject[]>;
@@ -70,20 +70,16 @@ export function Admin({ client }: { client: EngineClient }) {
           id="datacenters"
           caption="Data centers"
           rows={inv.datacenters}
-          columns={[
-            { title: "Name", cell: (o) => o.name },
-            { title: "State", cell: (o) => <State value={o.status} /> },
-            { title: "Description", cell: (o) => String(o.description ?? "") },
-          ]}
+          columns={[{ title: "Description", cell: (o) => String(o.description ?? "") }]}
         />
         <Table
           id="clusters"
           caption="Clusters"
           rows={inv.clusters}
           columns={[
-            { title: "Name", cell: (o) => o.name },
             { title: "Data center", cell: (o) => refName(o.data_center, inv.datacenters) },
-            { title: "CPU type", cell: (o) => String((o.cpu as { type?: string } | undefined)?.type ?? "") },
+            { title: "CPU type", cell: (o) => field(o, "cpu", "type") },
+            { title: "Migration policy", cell: (o) => field(o, "migration", "policy", "id") },
           ]}
         />
       </div>
@@ -92,8 +88,7 @@ export function Admin({ client }: { client: EngineClient }) {
         caption="Hosts"
         rows={inv.hosts}
         columns={[
-          { title: "Name", cell: (o) => o.name },
-          { title: "State", cell: (o) => <State value={o.status} /> },
+          { title: "State", cell: (o) => <State value={o.status} detail={o.status_detail} /> },
           { title: "Cluster", cell: (o) => refName(o.cluster, inv.clusters) },
           { title: "Memory", cell: (o) => size(o.memory) },
           { title: "VMs", cell: (o) => inv.vms.filter((v) => (v.host as { id?: string })?.id === o.id).length },
@@ -116,10 +111,9 @@ export function Admin({ client }: { client: EngineClient }) {
           caption="Storage domains"
           rows={inv.storagedomains}
           columns={[
-            { title: "Name", cell: (o) => o.name },
-            { title: "Type", cell: (o) => String(o.type ?? "") },
-            { title: "State", cell: (o) => <State value={o.status ?? o.external_status} /> },
-            { title: "Free", cell: (o) => size(o.available) },
+            { title: "Type", cell: (o) => field(o, "type") },
+            { title: "State", cell: (o) => <State value={o.status} detail={o.status_detail} /> },
+            { title: "Path", cell: (o) => field(o, "storage", "path") },
           ]}
         />
         <Table
@@ -127,9 +121,8 @@ export function Admin({ client }: { client: EngineClient }) {
           caption="Networks"
           rows={inv.networks}
           columns={[
-            { title: "Name", cell: (o) => o.name },
             { title: "Data center", cell: (o) => refName(o.data_center, inv.datacenters) },
-            { title: "VLAN", cell: (o) => String((o.vlan as { id?: number } | undefined)?.id ?? "") },
+            { title: "Kind", cell: (o) => field(o, "kind") },
           ]}
         />
       </div>
@@ -139,8 +132,7 @@ export function Admin({ client }: { client: EngineClient }) {
         caption="Virtual machines"
         rows={inv.vms}
         columns={[
-          { title: "Name", cell: (o) => o.name },
-          { title: "State", cell: (o) => <State value={o.status} /> },
+          { title: "State", cell: (o) => <State value={o.status} detail={o.status_detail} /> },
           { title: "Host", cell: (o) => refName(o.host, inv.hosts) },
           { title: "Memory", cell: (o) => size(o.memory) },
         ]}

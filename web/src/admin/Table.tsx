@@ -1,5 +1,5 @@
-// A list of one collection's objects: a table with a caption, one row per object, the columns
-// the caller names, and an optional cell of actions. Rows carry the object's name so that tests
+// A list of one collection's objects: a table with a caption, one row per object, its name and
+// then the columns the caller names, and an optional cell of actions. Rows carry the object's name so that tests
 // and screen readers find them.
 
 import type { ComponentChildren } from "preact";
@@ -25,6 +25,7 @@ export function Table(props: {
       </caption>
       <thead>
         <tr>
+          <th scope="col">Name</th>
           {columns.map((c) => (
             <th scope="col" key={c.title}>
               {c.title}
@@ -36,6 +37,7 @@ export function Table(props: {
       <tbody>
         {rows.map((o) => (
           <tr key={o.id} data-name={o.name ?? o.id}>
+            <th scope="row">{o.name ?? o.id}</th>
             {columns.map((c) => (
               <td key={c.title}>{c.cell(o)}</td>
             ))}
@@ -47,15 +49,21 @@ export function Table(props: {
   );
 }
 
-/** A state as a badge coloured by what it means (oVirt's names: up, maintenance, down...). */
-export function State({ value }: { value: unknown }) {
+/** A state as a badge coloured by what it means (oVirt's names: up, maintenance, down...), its detail as a tooltip. */
+export function State({ value, detail }: { value: unknown; detail?: unknown }) {
   const s = typeof value === "string" ? value : "unknown";
   const tone = /^(up|active|operational)$/.test(s)
     ? "ok"
     : /^(down|non_responsive|non_operational|error|unknown|not_responding)$/.test(s)
       ? "err"
       : "warn";
-  return <span class={`state ${tone}`}>{s}</span>;
+  const why = typeof detail === "string" && detail ? detail : undefined;
+  return (
+    <span class={`state ${tone}`} title={why}>
+      {s}
+      {why && <span class="visually-hidden"> ({why})</span>}
+    </span>
+  );
 }
 
 /** A field that is a reference ({ id } or { id, name }) shown by the name of what it points to. */
@@ -63,6 +71,13 @@ export function refName(ref: unknown, among: ApiObject[]): string {
   if (!ref || typeof ref !== "object") return "";
   const r = ref as { id?: string; name?: string };
   return r.name ?? among.find((o) => o.id === r.id)?.name ?? r.id ?? "";
+}
+
+/** A nested field as text: field(o, "cpu", "type") is o.cpu.type, or "" where it is missing. */
+export function field(o: ApiObject, ...path: string[]): string {
+  let v: unknown = o;
+  for (const k of path) v = v && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined;
+  return v === undefined || v === null ? "" : String(v);
 }
 
 /** Bytes as MiB or GiB (oVirt gives memory and sizes in bytes). */
