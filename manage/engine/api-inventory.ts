@@ -58,22 +58,38 @@ async function storageDomain(c: Call): Promise<StorageDomainRow> {
   return s;
 }
 
-const admin = (fn: (c: Call) => Promise<unknown>) => async (c: Call) => {
-  c.engine.requireAdmin(c.p);
-  return fn(c);
-};
+/** A cluster's `migration: {policy: {id}, bandwidth: {custom_value}}`, checked, over its defaults. */
+function migrationOf(c: Call, policy0: string, bw0: number): { policy: string; bw: number } {
+  const mig = (c.body.migration ?? {}) as Record<string, unknown>;
+  const policy = refOf(mig.policy) ?? policy0;
+  if (!isPolicy(policy))
+    throw badRequest(`migration policy '${policy}' is not one of minimal_downtime, suspend_workload, post_copy`);
+  const bw = Number((mig.bandwidth as Record<string, unknown> | undefined)?.custom_value ?? bw0);
+  if (!Number.isInteger(bw) || bw < 1) throw badRequest("migration bandwidth must be a whole number of MiB/s");
+  return { policy, bw };
+}
+
+/** GET of a whole collection, by name, administrators only. */
+function listRoute<R>(path: string, summary: string, table: string, key: string, json: (r: R) => unknown): Route {
+  return {
+    method: "GET",
+    path,
+    summary,
+    handler: admin(async (c) => ({
+      [key]: (await c.engine.db.query<R>(`SELECT * FROM ${table} ORDER BY name`)).rows.map(json),
+    })),
+  };
+}
+
+function admin(fn: (c: Call) => Promise<unknown>): (c: Call) => Promise<unknown> {
+  return async (c: Call) => {
+    c.engine.requireAdmin(c.p);
+    return fn(c);
+  };
+}
 
 export const inventoryRoutes: Route[] = [
-  {
-    method: "GET",
-    path: "/datacenters",
-    summary: "Data centers",
-    handler: admin(async (c) => ({
-      data_center: (await c.engine.db.query<DatacenterRow>("SELECT * FROM datacenters ORDER BY name")).rows.map(
-        datacenterJson,
-      ),
-    })),
-  },
+  listRoute<DatacenterRow>("/datacenters", "Data centers", "datacenters", "data_center", datacenterJson),
   {
     method: "POST",
     path: "/datacenters",
@@ -90,14 +106,13 @@ export const inventoryRoutes: Route[] = [
       return datacenterJson(d);
     }),
   },
-  {
-    method: "GET",
-    path: "/clusters",
-    summary: "Clusters: each has a CPU type (what its hosts must offer) and a migration policy",
-    handler: admin(async (c) => ({
-      cluster: (await c.engine.db.query<ClusterRow>("SELECT * FROM clusters ORDER BY name")).rows.map(clusterJson),
-    })),
-  },
+  listRoute<ClusterRow>(
+    "/clusters",
+    "Clusters: each has a CPU type (what its hosts must offer) and a migration policy",
+    "clusters",
+    "cluster",
+    clusterJson,
+  ),
   {
     method: "POST",
     path: "/clusters",
@@ -108,12 +123,7 @@ export const inventoryRoutes: Route[] = [
       await unique(c, "clusters", n);
       const dc = await datacenter(c, c.body.data_center);
       const cpu = str((c.body.cpu as Record<string, unknown> | undefined)?.type) ?? c.engine.opts.cpuType;
-      const mig = (c.body.migration ?? {}) as Record<string, unknown>;
-      const policy = refOf(mig.policy) ?? "minimal_downtime";
-      if (!isPolicy(policy))
-        throw badRequest(`migration policy '${policy}' is not one of minimal_downtime, suspend_workload, post_copy`);
-      const bw = Number((mig.bandwidth as Record<string, unknown> | undefined)?.custom_value ?? 128);
-      if (!Number.isInteger(bw) || bw < 1) throw badRequest("migration bandwidth must be a whole number of MiB/s");
+      const { policy, bw } = migrationOf(c, "minimal_downtime", 128);
       const id = newId();
       await c.engine.db.query(
         "INSERT INTO clusters (id, name, datacenter_id, cpu_type, migration_policy, migration_bandwidth_mib) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -131,14 +141,7 @@ export const inventoryRoutes: Route[] = [
     handler: admin(async (c) => {
       const cl = await one<ClusterRow>(c.engine.db, "SELECT * FROM clusters WHERE id = $1 OR name = $1", [c.params.id]);
       if (!cl) throw notFound("cluster", c.params.id);
-      const mig = (c.body.migration ?? {}) as Record<string, unknown>;
-      const policy = refOf(mig.policy) ?? cl.migration_policy;
-      if (!isPolicy(policy))
-        throw badRequest(`migration policy '${policy}' is not one of minimal_downtime, suspend_workload, post_copy`);
-      const bw = Number(
-        (mig.bandwidth as Record<string, unknown> | undefined)?.custom_value ?? cl.migration_bandwidth_mib,
-      );
-      if (!Number.isInteger(bw) || bw < 1) throw badRequest("migration bandwidth must be a whole number of MiB/s");
+      const { policy, bw } = migrationOf(c, cl.migration_policy, cl.migration_bandwidth_mib);
       await c.engine.db.query("UPDATE clusters SET migration_policy = $2, migration_bandwidth_mib = $3 WHERE id = $1", [
         cl.id,
         policy,
@@ -147,16 +150,13 @@ export const inventoryRoutes: Route[] = [
       return clusterJson({ ...cl, migration_policy: policy, migration_bandwidth_mib: bw });
     }),
   },
-  {
-    method: "GET",
-    path: "/storagedomains",
-    summary: "Storage domains (data: disk images; iso: install media) and whether their directories are there",
-    handler: admin(async (c) => ({
-      storage_domain: (
-        await c.engine.db.query<StorageDomainRow>("SELECT * FROM storage_domains ORDER BY name")
-      ).rows.map(storageDomainJson),
-    })),
-  },
+  listRoute<StorageDomainRow>(
+    "/storagedomains",
+    "Storage domains (data: disk images; iso: install media) and whether their directories are there",
+    "storage_domains",
+    "storage_domain",
+    storageDomainJson,
+  ),
   {
     method: "POST",
     path: "/storagedomains",
@@ -225,16 +225,20 @@ export const inventoryRoutes: Route[] = [
       const file = `${n}.${format === "qcow2" ? "qcow2" : "img"}`;
       const host = [...c.engine.sessions.values()][0];
       if (!host) throw new EngineError(503, "no host is connected to create the volume");
-      await host.request(
-        {
-          type: "create-volume",
-          path: `${sd.path.replace(/\/$/, "")}/${file}`,
-          format,
-          sizeBytes: size,
-          preallocated: !sparse,
-        },
-        120_000,
-      );
+      await host
+        .request(
+          {
+            type: "create-volume",
+            path: `${sd.path.replace(/\/$/, "")}/${file}`,
+            format,
+            sizeBytes: size,
+            preallocated: !sparse,
+          },
+          120_000,
+        )
+        .catch((e: Error) => {
+          throw conflict(`host ${host.name} could not create volume ${file} in ${sd.name}: ${e.message}`);
+        });
       const d: DiskRow = {
         id: newId(),
         name: n,
@@ -252,14 +256,13 @@ export const inventoryRoutes: Route[] = [
       return diskJson(d, sd);
     }),
   },
-  {
-    method: "GET",
-    path: "/networks",
-    summary: "Logical networks (the project's networks: nat like libvirt's default, or isolated)",
-    handler: admin(async (c) => ({
-      network: (await c.engine.db.query<NetworkRow>("SELECT * FROM networks ORDER BY name")).rows.map(networkJson),
-    })),
-  },
+  listRoute<NetworkRow>(
+    "/networks",
+    "Logical networks (the project's networks: nat like libvirt's default, or isolated)",
+    "networks",
+    "network",
+    networkJson,
+  ),
   {
     method: "POST",
     path: "/networks",
@@ -285,14 +288,7 @@ export const inventoryRoutes: Route[] = [
       return networkJson(row);
     }),
   },
-  {
-    method: "GET",
-    path: "/templates",
-    summary: "Templates",
-    handler: admin(async (c) => ({
-      template: (await c.engine.db.query<TemplateRow>("SELECT * FROM templates ORDER BY name")).rows.map(templateJson),
-    })),
-  },
+  listRoute<TemplateRow>("/templates", "Templates", "templates", "template", templateJson),
   {
     method: "POST",
     path: "/templates",

@@ -69,6 +69,8 @@ export class Engine {
   readonly opts: Required<Omit<EngineOptions, "fencer" | "hasher" | "admin">> &
     Pick<EngineOptions, "fencer" | "hasher" | "admin">;
   readonly sessions = new Map<string, HostSession>();
+  /** Host names by id, for messages about hosts that are not connected. */
+  readonly hostNames = new Map<string, string>();
   readonly auth: Auth;
   readonly watch: HostWatch;
   readonly vms: VmControl;
@@ -139,19 +141,21 @@ export class Engine {
   /** A host agent connected: it says hello first, then beats. */
   acceptHost(link: HostLink): void {
     let session: HostSession | undefined;
-    const queue: FromHost[] = [];
+    // Each message with the time it arrived: a heartbeat queued behind others must not undo what
+    // an action recorded after it arrived (host-watch.ts reconcile).
+    const queue: { m: FromHost; at: number }[] = [];
     let running = false;
     // Messages are handled one at a time, in order, as each touches the database.
     const pump = async () => {
       if (running) return;
       running = true;
       while (queue.length) {
-        const m = queue.shift() as FromHost;
+        const { m, at } = queue.shift() as { m: FromHost; at: number };
         try {
           if (!session) {
             if (m.type !== "hello") continue;
             session = await this.hello(link, m);
-          } else if (!session.settle(m)) await this.fromHost(session, m);
+          } else if (!session.settle(m)) await this.fromHost(session, m, at);
         } catch (e) {
           this.opts.log(`host message ${m.type}: ${(e as Error).message}`);
         }
@@ -165,7 +169,7 @@ export class Engine {
         session.settle(m);
         return;
       }
-      queue.push(m);
+      queue.push({ m, at: Date.now() });
       void pump();
     });
     link.onClose(() => {
@@ -215,6 +219,7 @@ export class Engine {
       old.link.close();
     }
     const session = new HostSession(host.id, host.name, link);
+    this.hostNames.set(host.id, host.name);
     this.sessions.set(host.id, session);
     const clusterCpu = (
       await one<{ cpu_type: string }>(this.db, "SELECT cpu_type FROM clusters WHERE id = $1", [host.cluster_id])
@@ -251,16 +256,16 @@ export class Engine {
         description: `Host ${host.name} is ${status}${detail ? `: ${detail}` : ""} (${m.capacity.memoryMib} MiB, ${m.capacity.cpus} CPUs, ${m.capacity.cpuType})`,
         hostId: host.id,
       });
-    await this.watch.reconcile(session, m.vms, undefined);
+    await this.watch.reconcile(session, m.vms, undefined, Date.now());
     this.changed({ kind: "host", id: host.id });
     return session;
   }
 
-  private async fromHost(s: HostSession, m: FromHost): Promise<void> {
+  private async fromHost(s: HostSession, m: FromHost, receivedAt: number): Promise<void> {
     switch (m.type) {
       case "heartbeat":
         await this.db.query("UPDATE hosts SET last_heartbeat = $2 WHERE id = $1", [s.hostId, Date.now()]);
-        await this.watch.reconcile(s, m.vms, m.storage);
+        await this.watch.reconcile(s, m.vms, m.storage, receivedAt);
         return;
       case "vm-state":
         return this.vms.hostReported(s, m.vmId, m.state, m.reason, m.pid);

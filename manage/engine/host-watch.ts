@@ -228,7 +228,12 @@ export class HostWatch {
   }
 
   /** What a host says it runs, against the inventory; and its view of the storage domains. */
-  async reconcile(s: HostSession, vms: HostVm[], storage: Record<string, string> | undefined): Promise<void> {
+  async reconcile(
+    s: HostSession,
+    vms: HostVm[],
+    storage: Record<string, string> | undefined,
+    receivedAt: number,
+  ): Promise<void> {
     this.runs.set(s.hostId, vms);
     const { rows } = await this.e.db.query<VmRow>("SELECT * FROM vms WHERE host_id = $1 OR id = ANY($2)", [
       s.hostId,
@@ -236,7 +241,9 @@ export class HostWatch {
     ]);
     const graceOver = Date.now() - this.e.startedAt > this.e.opts.reconnectGraceMs;
     for (const v of rows) {
-      if (this.e.busy.has(v.id)) continue;
+      // Busy, or changed since this report arrived (a start's reply settled while the report
+      // waited in the queue): the report is older than what the row says.
+      if (this.e.busy.has(v.id) || v.updated > receivedAt) continue;
       const here = vms.find((x) => x.vmId === v.id);
       const live = here && (here.state === "running" || here.state === "paused");
       if (v.host_id === s.hostId) {

@@ -74,24 +74,7 @@ export type VmStatus =
   | "powering_down"
   | "migrating"
   | "unknown";
-export interface VmRow {
-  id: string;
-  name: string;
-  cluster_id: string;
-  domain: unknown;
-  domain_xml: string;
-  memory_mib: number;
-  vcpus: number;
-  status: VmStatus;
-  status_detail: string;
-  host_id: string | null;
-  ha: boolean;
-  ha_priority: number;
-  template_id: string | null;
-  run_pid: number | null;
-  created: number;
-  updated: number;
-}
+/** A template's columns, which a VM has too. */
 export interface TemplateRow {
   id: string;
   name: string;
@@ -101,6 +84,16 @@ export interface TemplateRow {
   memory_mib: number;
   vcpus: number;
   created: number;
+}
+export interface VmRow extends TemplateRow {
+  status: VmStatus;
+  status_detail: string;
+  host_id: string | null;
+  ha: boolean;
+  ha_priority: number;
+  template_id: string | null;
+  run_pid: number | null;
+  updated: number;
 }
 export interface SnapshotRow {
   id: string;
@@ -138,25 +131,22 @@ export async function one<T>(db: Db, sql: string, params: unknown[]): Promise<T 
   return rows[0];
 }
 
-export async function setVm(db: Db, id: string, fields: Partial<VmRow>, now = Date.now()): Promise<void> {
-  const keys = Object.keys(fields) as (keyof VmRow)[];
+/** Updates the named columns of one row (and its `updated` time). */
+async function setRow<R>(db: Db, table: "vms" | "hosts", id: string, fields: Partial<R>, now: number): Promise<void> {
+  const keys = Object.keys(fields) as (keyof R & string)[];
   const sets = keys.map((k, i) => `${k} = $${i + 2}`);
-  await db.query(`UPDATE vms SET ${[...sets, `updated = $${keys.length + 2}`].join(", ")} WHERE id = $1`, [
+  await db.query(`UPDATE ${table} SET ${[...sets, `updated = $${keys.length + 2}`].join(", ")} WHERE id = $1`, [
     id,
     ...keys.map((k) => fields[k]),
     now,
   ]);
 }
 
-export async function setHost(db: Db, id: string, fields: Partial<HostRow>, now = Date.now()): Promise<void> {
-  const keys = Object.keys(fields) as (keyof HostRow)[];
-  const sets = keys.map((k, i) => `${k} = $${i + 2}`);
-  await db.query(`UPDATE hosts SET ${[...sets, `updated = $${keys.length + 2}`].join(", ")} WHERE id = $1`, [
-    id,
-    ...keys.map((k) => fields[k]),
-    now,
-  ]);
-}
+export const setVm = (db: Db, id: string, fields: Partial<VmRow>, now = Date.now()) =>
+  setRow(db, "vms", id, fields, now);
+
+export const setHost = (db: Db, id: string, fields: Partial<HostRow>, now = Date.now()) =>
+  setRow(db, "hosts", id, fields, now);
 
 /** Memory and vCPUs placed on each host: VMs running there, starting there or migrating there. */
 export async function hostUsage(db: Db): Promise<Map<string, { mem: number; cpus: number }>> {

@@ -9,6 +9,7 @@ import { openDbNode } from "./db-pg-node.js";
 import { Engine } from "./engine.js";
 import { listenForHosts } from "./host-link-node.js";
 import { localProcessFencer, scryptHasher } from "./node-services.js";
+import { openApiDocument } from "./openapi.js";
 import { RestServer } from "./rest-node.js";
 
 const HELP = `usage: npm run engine -- [options]
@@ -19,6 +20,7 @@ const HELP = `usage: npm run engine -- [options]
   --admin-password PW   the password of admin@internal, created at the first start (default: $ENGINE_ADMIN_PASSWORD)
   --heartbeat-ms N      how often hosts beat (default 2000)
   --missed N            beats missed before a host is NonResponsive and fenced (default 3)
+  --openapi             print the API's OpenAPI description (docs/engine-openapi.json) and exit
   --no-fence            never fence: a silent host waits for POST /hosts/{id}/fence (fence_type manual)`;
 
 async function main(): Promise<void> {
@@ -32,11 +34,17 @@ async function main(): Promise<void> {
       "heartbeat-ms": { type: "string" },
       missed: { type: "string" },
       "no-fence": { type: "boolean" },
+      openapi: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     console.log(HELP);
+    return;
+  }
+  if (values.openapi) {
+    // The API's description, as committed in docs/engine-openapi.json.
+    console.log(JSON.stringify(openApiDocument(), null, 2));
     return;
   }
   const num = (v: string | undefined, d: number, what: string, min = 1): number => {

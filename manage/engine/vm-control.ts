@@ -129,7 +129,7 @@ export class VmControl {
 
   private session(hostId: string): HostSession {
     const s = this.e.sessions.get(hostId);
-    if (!s) throw new EngineError(503, `host ${hostId} is not connected`);
+    if (!s) throw new EngineError(503, `host ${this.e.hostNames.get(hostId) ?? hostId} is not connected`);
     return s;
   }
 

@@ -4,7 +4,7 @@
 // relays their consoles, and watches the storage domains' directories. When the engine goes away
 // it keeps its VMs running and connects again, so a restarted engine finds them.
 
-import { closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { connect } from "node:net";
 import { cpus, totalmem } from "node:os";
 import { resolve } from "node:path";
@@ -46,6 +46,7 @@ export class HostAgent {
   private beat: ReturnType<typeof setInterval> | undefined;
   private storage: StorageDomainRef[] = [];
   private stopped = false;
+  private savedList = "";
   readonly runner: VmRunner;
 
   constructor(private readonly o: AgentOptions) {
@@ -57,6 +58,17 @@ export class HostAgent {
       (vmId, session, data) => this.send({ type: "console-output", vmId, session, data }),
     );
     writeFileSync(`${o.runDir}/agent.pid`, `${process.pid}\n`);
+    // VMs an earlier agent of this host left running (it was restarted): found again by pid file.
+    try {
+      this.runner.adopt(JSON.parse(readFileSync(`${o.runDir}/vms.json`, "utf8")) as string[]);
+    } catch {}
+  }
+
+  /** The ids of the VMs this host runs, for a restarted agent (above). */
+  private saveList(): void {
+    const ids = JSON.stringify([...this.runner.vms.keys()]);
+    if (ids !== this.savedList) writeFileSync(`${this.o.runDir}/vms.json`, ids);
+    this.savedList = ids;
   }
 
   private send(m: FromHost): void {
@@ -114,6 +126,7 @@ export class HostAgent {
 
   private async heartbeat(): Promise<void> {
     await this.runner.poll();
+    this.saveList();
     this.send({ type: "heartbeat", vms: this.runner.list(), storage: this.storageView() });
   }
 

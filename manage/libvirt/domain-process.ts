@@ -221,7 +221,41 @@ export async function startDomainProcess(
   const name = opts.runName ?? def.name;
   mkdirSync(runDir, { recursive: true });
   const paths = runPaths(runDir, name);
-  if (findDomainProcess(runDir, name)) throw new DomainProcessError(`domain '${name}' is already running`);
+  const lock = takeStartLock(`${runDir}/${name}.starting`, name);
+  try {
+    if (findDomainProcess(runDir, name)) throw new DomainProcessError(`domain '${name}' is already running`);
+    return await spawnDomain(def, name, paths, opts);
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+/**
+ * Two starts of one domain at once (two virsh commands) would make two processes fighting over
+ * its sockets: the second waits for nothing and is refused while the first one's lock file names
+ * a live process; a lock left by a process that died is taken over.
+ */
+function takeStartLock(lock: string, name: string): string {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: "wx" });
+      return lock;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const holder = readPid(lock);
+      let alive = false;
+      try {
+        if (holder !== undefined) process.kill(holder, 0);
+        alive = holder !== undefined;
+      } catch {}
+      if (alive) throw new DomainProcessError(`domain '${name}' is being started by process ${holder}`);
+      rmSync(lock, { force: true });
+    }
+  }
+  throw new DomainProcessError(`domain '${name}': cannot take ${lock}`);
+}
+
+async function spawnDomain(def: DomainDef, name: string, paths: RunPaths, opts: StartOptions): Promise<DomainProcess> {
   const argv = domainArgv(def, { ...opts, qmp: paths.qmp, console: paths.console });
   for (const p of [paths.end, paths.qmp, paths.console]) rmSync(p, { force: true });
   const log = openSync(paths.log, "w");

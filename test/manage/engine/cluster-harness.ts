@@ -150,6 +150,16 @@ export class Client {
     return r.body;
   }
 
+  /** Waits until `n` hosts are Up. */
+  async hostsUp(n: number, ms = 60_000): Promise<void> {
+    await waitFor(
+      async () =>
+        ((await this.ok("GET", "/hosts")).host as Json[]).filter((h) => h.status === "up").length === n || undefined,
+      ms,
+      `${n} hosts up`,
+    );
+  }
+
   /** Opens the console stream; `text` grows as the guest writes; `type` sends keys. */
   async console(
     vm: string,
@@ -205,7 +215,9 @@ export async function shell(
     },
     ms,
     "the shell prompt",
-  );
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}; the console showed: ${JSON.stringify(c.text().slice(-300))}`);
+  });
   const from = c.text().length;
   await c.type(`${cmd}\r`);
   await waitFor(() => want.test(c.text().slice(from)) || undefined, 30_000, `${want} after ${cmd}`);

@@ -152,4 +152,18 @@ describe("engine with in-process hosts", () => {
     await engine.start();
     expect((await db.query<{ n: number }>("SELECT count(*)::int AS n FROM vms")).rows[0].n).toBe(count);
   });
+
+  it("a heartbeat from before a start, handled after its reply, does not mark the VM down", async () => {
+    const h = new FakeHost("h5", 512);
+    h.staleBeatOnStart = true;
+    hosts.push(h);
+    connect(h);
+    await until(async () => (await host("h5"))?.status === "up");
+    for (let i = 0; i < 4; i++) {
+      await engine.vms.add(SYSTEM, { xml: domainXml(`race${i}`, 32) });
+      expect((await engine.vms.start(SYSTEM, `race${i}`, { hostId: "h5" })).status).toBe("up");
+    }
+    await new Promise((r) => setTimeout(r, 300)); // a few fresh heartbeats
+    for (let i = 0; i < 4; i++) expect((await vm(`race${i}`)).status).toBe("up");
+  });
 });

@@ -13,6 +13,8 @@ export class FakeHost {
   /** Makes the next migrate request fail with this message. */
   failMigration?: string;
   storage: Record<string, string> = {};
+  /** Sends a heartbeat from before each start just ahead of the start's reply (a race to survive). */
+  staleBeatOnStart = false;
   readonly link: HostLink;
 
   constructor(
@@ -66,6 +68,7 @@ export class FakeHost {
         );
         return;
       case "start":
+        if (this.staleBeatOnStart) this.emit({ type: "heartbeat", vms: [...this.vms.values()], storage: this.storage });
         this.vms.set(m.vmId, { vmId: m.vmId, state: m.incoming ? "migrating-in" : "running", pid: 1000 });
         ok(m.req, { uri: `tcp:127.0.0.1:1${this.name.length}`, pid: 1000 });
         return;

@@ -55,13 +55,7 @@ export function engineFlow(
     engine = await startEngine(db.db, { heartbeatMs: HB, missed: MISSED });
     admin = new Client(engine.api, "admin@internal", "admin-secret");
     for (const n of ["h1", "h2", "h3"]) agents.push(startAgent(n, engine.hostsPort, runRoot, 64));
-    await waitFor(
-      async () =>
-        ((await admin.ok("GET", "/hosts")).host as { status: string }[]).filter((h) => h.status === "up").length ===
-          3 || undefined,
-      60_000,
-      "three hosts up",
-    );
+    await admin.hostsUp(3);
     await admin.ok("POST", "/users", { user_name: "alice@internal", password: "alice-pw" });
     await admin.ok("POST", "/users", { user_name: "bob@internal", password: "bob-pw" });
   }, 180_000);
@@ -191,13 +185,7 @@ export function engineFlow(
     expect(await migrating).toBeInstanceOf(Error); // the connection went with the engine
     engine = await startEngine(db.db, { heartbeatMs: HB, missed: MISSED, hostsPort: engine.hostsPort });
     admin = new Client(engine.api, "admin@internal", "admin-secret");
-    await waitFor(
-      async () =>
-        ((await admin.ok("GET", "/hosts")).host as { status: string }[]).filter((h) => h.status === "up").length ===
-          3 || undefined,
-      60_000,
-      "the hosts to reconnect",
-    ).catch(async (e: Error) => {
+    await admin.hostsUp(3).catch(async (e: Error) => {
       throw new Error(`${e.message}: ${JSON.stringify((await admin.ok("GET", "/hosts")).host)}\n${engine.out.text}`);
     });
     const vm = await waitFor(

@@ -55,7 +55,7 @@ async function sh(dir: string, ...args: string[]): Promise<string> {
 }
 
 /** Types a command on the domain's console once the shell answers; resolves with what matched. */
-function shell(path: string, command: string, want: RegExp, timeoutMs = 30000): Promise<string> {
+function shell(path: string, command: string, want: RegExp, timeoutMs = 60000): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = connect(path);
     let seen = "";
@@ -167,7 +167,12 @@ describe("a libvirt domain of the tiny Linux", () => {
     expect(await sh(dirB, "domstate", "--reason", "tiny")).toBe("shut off (destroyed)\n\n");
 
     // Starting a running domain is refused; a process that dies is "shut off (crashed)".
-    await a.start("tiny");
+    // Two starts at once: one process, the other start refused.
+    const both = await Promise.allSettled([a.start("tiny"), a.start("tiny")]);
+    expect(both.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    expect(String((both.find((r) => r.status === "rejected") as PromiseRejectedResult).reason)).toMatch(
+      /is being started by process|domain is already running/,
+    );
     await expect(a.start("tiny")).rejects.toThrow("Requested operation is not valid: domain is already running");
     const pid = Number(readFileSync(join(dirA, "run", "tiny.pid"), "utf8"));
     execFileSync("kill", ["-9", String(pid)]);
