@@ -61,6 +61,12 @@ export default defineConfig({
   // Preact's JSX runtime for the .tsx views (tsconfig.json says the same to the type checker).
   oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
   worker: { format: "es" },
+  // admin.html?engine= talks to an engine server through this origin: ENGINE=http://HOST:PORT
+  // npm run web:dev forwards /ovirt-engine to it (the engine's server sends no CORS headers).
+  server: process.env.ENGINE ? { proxy: { "/ovirt-engine": process.env.ENGINE } } : undefined,
+  // PGlite (the admin page's in-page database) finds its wasm and data files next to its module:
+  // the dev server's dependency pre-bundling would move the module away from them.
+  optimizeDeps: { exclude: ["@electric-sql/pglite"] },
   build: {
     outDir: project("build/web"),
     emptyOutDir: true,
@@ -72,6 +78,8 @@ export default defineConfig({
         bare: fileURLToPath(new URL("bare.html", import.meta.url)),
         // Several VMs (each in its Worker) on one network in the page.
         net: fileURLToPath(new URL("net.html", import.meta.url)),
+        // The administration view and the datacenter in a tab (docs/datacenter-in-a-tab.md).
+        admin: fileURLToPath(new URL("admin.html", import.meta.url)),
       },
     },
   },
