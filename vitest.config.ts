@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // One build of web/ per run for the browser tests (test/setup/web-build.ts).
+    globalSetup: ["test/setup/web-build.ts"],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "threads",

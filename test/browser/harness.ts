@@ -1,16 +1,17 @@
-// The browser tests' harness: builds web/ with Vite into a temporary folder under build/, serves
-// it on 127.0.0.1, and launches Debian's Chromium through playwright-core. Screenshots go to
-// build/screenshots/ (test artifacts, not committed).
+// The browser tests' harness: builds web/ with Vite into a temporary folder under build/ (once per
+// `npm test` run, shared by the files: test/setup/web-build.ts), serves it on 127.0.0.1, and
+// launches Debian's Chromium through playwright-core. Screenshots go to build/screenshots/ (test
+// artifacts, not committed).
 
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { extname, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const SCREENSHOTS = join(ROOT, "build", "screenshots");
@@ -64,6 +65,44 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** Builds web/ with Vite into `outDir`. */
+function buildWeb(outDir: string): void {
+  execFileSync(
+    process.execPath,
+    [join(ROOT, "node_modules/vite/bin/vite.js"), "build", "--config", "web/vite.config.ts", "--outDir", outDir],
+    { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
+  );
+}
+
+/**
+ * This run's build in `dir` (test/setup/web-build.ts): the first caller (of any test file)
+ * builds it, the others wait for its "done" (or "failed") marker.
+ */
+async function sharedBuild(dir: string): Promise<string> {
+  const out = join(dir, "web");
+  const done = join(dir, "done");
+  const failed = join(dir, "failed");
+  try {
+    mkdirSync(join(dir, "lock")); // atomic: exactly one file builds
+  } catch {
+    const start = Date.now();
+    while (!existsSync(done)) {
+      if (existsSync(failed)) throw new Error(`the shared build of web/ failed: ${readFileSync(failed, "utf8")}`);
+      if (Date.now() - start > 300_000) throw new Error(`the shared build of web/ in ${dir} did not finish in 5 min`);
+      await new Promise((ok) => setTimeout(ok, 200));
+    }
+    return out;
+  }
+  try {
+    buildWeb(out);
+  } catch (e) {
+    writeFileSync(failed, String(e));
+    throw e;
+  }
+  writeFileSync(done, "");
+  return out;
+}
+
 export async function startHarness(): Promise<Harness> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(
@@ -72,13 +111,14 @@ export async function startHarness(): Promise<Harness> {
         "(or set CHROMIUM to a Chromium binary). .ci/run installs it in CI.",
     );
   }
-  mkdirSync(join(ROOT, "build"), { recursive: true });
-  const outDir = mkdtempSync(join(ROOT, "build", "web-test-"));
-  execFileSync(
-    process.execPath,
-    [join(ROOT, "node_modules/vite/bin/vite.js"), "build", "--config", "web/vite.config.ts", "--outDir", outDir],
-    { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
-  );
+  const shared = inject("webBuildDir");
+  let outDir: string;
+  if (shared) outDir = await sharedBuild(shared);
+  else {
+    mkdirSync(join(ROOT, "build"), { recursive: true });
+    outDir = mkdtempSync(join(ROOT, "build", "web-test-"));
+    buildWeb(outDir);
+  }
   const server = await serve(resolve(outDir));
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, timeout: 30_000 });
   const { port } = server.address() as AddressInfo;
@@ -98,7 +138,7 @@ export async function startHarness(): Promise<Harness> {
     async close() {
       await browser.close();
       await new Promise((ok) => server.close(ok));
-      rmSync(outDir, { recursive: true, force: true });
+      if (!shared) rmSync(outDir, { recursive: true, force: true });
     },
   };
 }
